@@ -1,0 +1,237 @@
+#include "core/config.h"
+
+#include <unistd.h>
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "core/clock.h"
+
+namespace vigil {
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw ConfigError(path + ": " + what);
+}
+
+std::string str(const toml::table& t, const char* key, const std::string& path,
+                const std::string& where, bool required, std::string dflt = {}) {
+  const toml::node* n = t.get(key);
+  if (!n) {
+    if (required) fail(path, where + ": missing `" + key + "`");
+    return dflt;
+  }
+  if (auto v = n->value<std::string>()) return *v;
+  fail(path, where + ": `" + key + "` must be a string");
+}
+
+std::optional<EpochMillis> timeKey(const toml::table& t, const char* key, const std::string& path,
+                                   const std::string& where) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::nullopt;
+  if (auto dt = n->value<toml::date_time>()) {
+    std::ostringstream os;
+    os << *dt;
+    if (auto parsed = parseRfc3339(os.str())) return parsed;
+  }
+  if (auto s = n->value<std::string>())
+    if (auto parsed = parseRfc3339(*s)) return parsed;
+  fail(path, where + ": `" + key + "` must be an RFC 3339 time such as \"2026-11-30T18:00:00Z\"");
+}
+
+Role parseRole(const std::string& s, const std::string& path, const std::string& where) {
+  if (s == "vendor") return Role::Vendor;
+  if (s == "auditor") return Role::Auditor;
+  if (s == "security") return Role::Security;
+  if (s == "admin") return Role::Admin;
+  fail(path, where + ": unknown role \"" + s + "\" (use vendor, auditor, security or admin)");
+}
+
+bool validName(const std::string& s) {
+  return !s.empty() && s.size() <= 64 &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) {
+           return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '@';
+         });
+}
+
+}  // namespace
+
+std::string HostPort::str() const {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
+}
+
+HostPort HostPort::parse(const std::string& s, const std::string& key) {
+  HostPort hp;
+  std::string port;
+  if (!s.empty() && s[0] == '[') {
+    auto close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      throw ConfigError(key + ": \"" + s + "\" is not HOST:PORT");
+    hp.host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    auto colon = s.rfind(':');
+    if (colon == std::string::npos) throw ConfigError(key + ": \"" + s + "\" is not HOST:PORT");
+    hp.host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+  }
+  if (hp.host.empty() || port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+      std::stoi(port) > 65535)
+    throw ConfigError(key + ": \"" + s + "\" is not HOST:PORT");
+  hp.port = static_cast<std::uint16_t>(std::stoi(port));
+  return hp;
+}
+
+std::string_view toString(Role r) {
+  switch (r) {
+    case Role::Vendor: return "vendor";
+    case Role::Auditor: return "auditor";
+    case Role::Security: return "security";
+    case Role::Admin: return "admin";
+  }
+  return "vendor";
+}
+
+std::string_view toString(Protocol p) { return p == Protocol::Rdp ? "rdp" : "vnc"; }
+
+bool UserConfig::hasRole(Role r) const {
+  return std::find(roles.begin(), roles.end(), r) != roles.end();
+}
+
+const UserConfig* Config::findUser(std::string_view name) const {
+  for (const auto& u : users)
+    if (u.name == name) return &u;
+  return nullptr;
+}
+
+const TargetConfig* Config::findTarget(std::string_view name) const {
+  for (const auto& t : targets)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+Config Config::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    throw ConfigError(path + ": cannot read the config file (copy config/vigil.example.toml "
+                             "there, or pass --config FILE)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse(ss.str(), path);
+}
+
+Config Config::parse(const std::string& text, const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << path << ":" << e.source().begin.line << ": " << e.description();
+    throw ConfigError(os.str());
+  }
+  Config c;
+  c.path = path;
+  if (auto* t = root["redis"].as_table()) c.redis_url = str(*t, "url", path, "[redis]", false, c.redis_url);
+  if (auto* t = root["recordings"].as_table())
+    c.recordings_dir = str(*t, "dir", path, "[recordings]", false, c.recordings_dir);
+  if (auto* t = root["gateway"].as_table()) {
+    c.state_dir = str(*t, "state_dir", path, "[gateway]", false, c.state_dir);
+    c.node_id = str(*t, "node_id", path, "[gateway]", false);
+    c.log_level = str(*t, "log_level", path, "[gateway]", false, c.log_level);
+  }
+  if (auto* t = root["web"].as_table()) {
+    c.web_listen = HostPort::parse(str(*t, "listen", path, "[web]", false, c.web_listen.str()),
+                                   path + ": [web] listen");
+    c.web_tls_cert = str(*t, "tls_cert", path, "[web]", false);
+    c.web_tls_key = str(*t, "tls_key", path, "[web]", false);
+  }
+  if (auto* t = root["rdp"].as_table()) {
+    c.rdp_listen = HostPort::parse(str(*t, "listen", path, "[rdp]", false, c.rdp_listen.str()),
+                                   path + ": [rdp] listen");
+    c.rdp_tls_cert = str(*t, "tls_cert", path, "[rdp]", false);
+    c.rdp_tls_key = str(*t, "tls_key", path, "[rdp]", false);
+  }
+  if (c.node_id.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    c.node_id = host[0] ? host : "vigil";
+  }
+
+  if (auto* arr = root["users"].as_array()) {
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const std::string where = "[[users]] #" + std::to_string(i + 1);
+      auto* t = arr->get(i)->as_table();
+      if (!t) fail(path, where + " must be a table");
+      UserConfig u;
+      u.name = str(*t, "name", path, where, true);
+      if (!validName(u.name)) fail(path, where + ": name may hold letters, digits, - _ . @");
+      u.password_hash = str(*t, "password_hash", path, where, true);
+      if (u.password_hash.rfind("$argon2id$", 0) != 0)
+        fail(path, where + " (" + u.name + "): password_hash must come from `vigil hash-password`");
+      if (auto* roles = t->get_as<toml::array>("roles")) {
+        for (auto& r : *roles) {
+          auto s = r.value<std::string>();
+          if (!s) fail(path, where + ": roles must be strings");
+          u.roles.push_back(parseRole(*s, path, where));
+        }
+      }
+      if (u.roles.empty()) fail(path, where + " (" + u.name + "): give at least one role");
+      if (c.findUser(u.name)) fail(path, where + ": user \"" + u.name + "\" is defined twice");
+      c.users.push_back(std::move(u));
+    }
+  }
+  if (auto* arr = root["targets"].as_array()) {
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const std::string where = "[[targets]] #" + std::to_string(i + 1);
+      auto* t = arr->get(i)->as_table();
+      if (!t) fail(path, where + " must be a table");
+      TargetConfig tc;
+      tc.name = str(*t, "name", path, where, true);
+      if (!validName(tc.name)) fail(path, where + ": name may hold letters, digits, - _ . @");
+      const std::string proto = str(*t, "protocol", path, where, true);
+      if (proto == "rdp") tc.protocol = Protocol::Rdp;
+      else if (proto == "vnc") tc.protocol = Protocol::Vnc;
+      else fail(path, where + ": protocol must be \"rdp\" or \"vnc\"");
+      tc.host = str(*t, "host", path, where, true);
+      auto port = t->get("port") ? t->get("port")->value<int64_t>() : std::optional<int64_t>{};
+      if (!port) tc.port = tc.protocol == Protocol::Rdp ? 3389 : 5900;
+      else if (*port < 1 || *port > 65535) fail(path, where + ": port must be 1..65535");
+      else tc.port = static_cast<std::uint16_t>(*port);
+      tc.username = str(*t, "username", path, where, false);
+      tc.password = str(*t, "password", path, where, false);
+      tc.keyboard_layout = str(*t, "keyboard_layout", path, where, false);
+      const std::string vl = str(*t, "vnc_listen", path, where, false);
+      if (tc.protocol == Protocol::Vnc) {
+        if (vl.empty()) fail(path, where + " (" + tc.name + "): vnc targets need vnc_listen");
+        tc.vnc_listen = HostPort::parse(vl, path + ": " + where + " vnc_listen");
+      }
+      if (c.findTarget(tc.name)) fail(path, where + ": target \"" + tc.name + "\" is defined twice");
+      c.targets.push_back(std::move(tc));
+    }
+  }
+  if (auto* arr = root["grants"].as_array()) {
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const std::string where = "[[grants]] #" + std::to_string(i + 1);
+      auto* t = arr->get(i)->as_table();
+      if (!t) fail(path, where + " must be a table");
+      GrantConfig g;
+      g.user = str(*t, "user", path, where, true);
+      g.target = str(*t, "target", path, where, true);
+      if (!c.findUser(g.user)) fail(path, where + ": no [[users]] named \"" + g.user + "\"");
+      if (!c.findTarget(g.target)) fail(path, where + ": no [[targets]] named \"" + g.target + "\"");
+      g.not_before = timeKey(*t, "not_before", path, where);
+      g.not_after = timeKey(*t, "not_after", path, where);
+      if (g.not_before && g.not_after && *g.not_after <= *g.not_before)
+        fail(path, where + ": not_after must be later than not_before");
+      c.grants.push_back(std::move(g));
+    }
+  }
+  return c;
+}
+
+}  // namespace vigil

@@ -1,0 +1,99 @@
+// What Vigil keeps about sessions, in Redis (redis_store.h) or, for unit
+// tests, in memory (memory_store.h). All methods are thread-safe and may
+// block on the network: never call them from a relay thread — the gateway
+// uses BatchedEventWriter for events.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/event.h"
+#include "core/status.h"
+
+namespace vigil::storage {
+
+struct SessionRecord {
+  std::string id;
+  std::string user;
+  std::string target;
+  std::string protocol;     // "rdp" | "vnc"
+  std::string state;        // "live" | "ended"
+  EpochMillis started_at = 0;
+  EpochMillis ended_at = 0;  // 0 while live
+  int width = 0, height = 0;
+  long long video_bytes = 0;
+  std::string end_reason;   // "client disconnected", "terminated by alice", ...
+  std::string node;         // gateway node holding it while live
+  std::string client_addr;
+  std::string video_path;   // recording file, relative to [recordings] dir
+  long long durationMs() const;  // ended_at - started_at, or so far while live
+};
+
+struct SessionFilter {
+  std::optional<std::string> state, user, target;
+  std::optional<EpochMillis> from, to;  // on started_at, inclusive
+  std::size_t limit = 100;
+};
+
+struct SearchHit {
+  std::string session_id;
+  Event event;
+  std::string user, target;
+  EpochMillis started_at = 0;
+};
+
+struct AuditEntry {
+  EpochMillis at = 0;
+  std::string actor;    // user name
+  std::string action;   // "view", "search", "export", "terminate", "grant", "live"
+  std::string object;   // session id, query, ...
+  std::string detail;
+};
+
+// A one-time access code. Stored under a keyed hash of the code; `sealed`
+// is the code encrypted with the gateway key (VNC's challenge-response needs
+// the code itself). The plain code is never stored.
+struct CodeRecord {
+  std::string id;        // keyed hash of the code, hex
+  std::string user;
+  std::string target;
+  EpochMillis expires_at = 0;
+  std::string sealed;    // base64 secretbox of the code
+};
+
+class MetadataStore {
+ public:
+  virtual ~MetadataStore() = default;
+
+  virtual Status ping() = 0;
+
+  // Creates or replaces the record.
+  virtual Status putSession(const SessionRecord& s) = 0;
+  virtual Result<std::optional<SessionRecord>> getSession(const std::string& id) = 0;
+  // Newest first.
+  virtual Result<std::vector<SessionRecord>> listSessions(const SessionFilter& f) = 0;
+
+  // Appends in order; `key`, `title`, `clipboard` and `alert` events are indexed
+  // for search in the same round trip.
+  virtual Status appendEvents(const std::string& session_id, const std::vector<Event>& events) = 0;
+  // Time order. Empty `kinds` means all.
+  virtual Result<std::vector<Event>> events(const std::string& session_id,
+                                            const std::vector<EventKind>& kinds) = 0;
+
+  // CONTRACT.md search: every word (case-insensitive word prefix) and every
+  // "quoted phrase"; newest session first, then by t_ms.
+  virtual Result<std::vector<SearchHit>> search(const std::string& query,
+                                                const SessionFilter& f) = 0;
+
+  // Access codes: put with a TTL; take is atomic, so a code works once.
+  virtual Status putCode(const CodeRecord& c) = 0;
+  virtual Result<std::optional<CodeRecord>> takeCode(const std::string& id) = 0;
+  // Unexpired codes for a target (for VNC auth, which cannot look up by hash).
+  virtual Result<std::vector<CodeRecord>> codesForTarget(const std::string& target) = 0;
+
+  virtual Status appendAudit(const AuditEntry& a) = 0;
+  virtual Result<std::vector<AuditEntry>> audit(std::size_t limit) = 0;
+};
+
+}  // namespace vigil::storage
