@@ -63,6 +63,13 @@ class Session {
   // Ends the session: closes both legs within 1 s, records who did it.
   virtual void terminate(const std::string& reason) = 0;
   virtual bool terminated() const = 0;
+
+  // --- live view ---
+  // From now on `frames` gets every frame (the first call carries the whole
+  // screen) and `events` every event, on relay threads: they must not block.
+  // Unsubscribe before destroying them.
+  virtual void subscribe(FrameSink* frames, EventSink* events) = 0;
+  virtual void unsubscribe(FrameSink* frames, EventSink* events) = 0;
 };
 
 }  // namespace vigil::gateway

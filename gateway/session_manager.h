@@ -19,6 +19,9 @@ class SessionManager {
                                                 const std::string& client_addr) = 0;
   virtual std::shared_ptr<Session> find(const std::string& id) const = 0;
   virtual std::vector<std::shared_ptr<Session>> live() const = 0;
+  // Ends a live session on whichever gateway node holds it (Redis pub/sub);
+  // `by` is recorded ("terminated by alice").
+  virtual Status terminate(const std::string& id, const std::string& by) = 0;
 };
 
 }  // namespace vigil::gateway
