@@ -6,7 +6,10 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/config.h"
 #include "core/status.h"
@@ -25,6 +28,16 @@ class SecretKey {
   std::array<std::uint8_t, 32> bytes_{};
 };
 
+// Codes use 8 characters from an alphabet without look-alikes (no 0 O 1 I L).
+inline constexpr std::string_view kCodeAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+inline constexpr std::size_t kCodeLength = 8;
+inline constexpr long long kMinCodeTtlMs = 60LL * 1000;             // 1 minute
+inline constexpr long long kMaxCodeTtlMs = 7LL * 24 * 3600 * 1000;  // 7 days
+
+// What a person typed, as a code: upper-cased, spaces and dashes removed.
+// nullopt unless the result is kCodeLength characters of kCodeAlphabet.
+std::optional<std::string> normalizeCode(std::string_view typed);
+
 struct IssuedCode {
   std::string code;  // shown once to whoever asked for it
   EpochMillis expires_at = 0;
@@ -32,21 +45,32 @@ struct IssuedCode {
 
 class AccessCodes {
  public:
-  AccessCodes(storage::MetadataStore& store, SecretKey key);
+  // `now` is the wall clock (epoch ms); tests pass a fake one. Empty = real.
+  AccessCodes(storage::MetadataStore& store, SecretKey key,
+              std::function<EpochMillis()> now = {});
 
   // The user must exist and hold a grant for the target (checked by the caller).
+  // ttl_ms must lie within [kMinCodeTtlMs, kMaxCodeTtlMs].
   Result<IssuedCode> issue(const std::string& user, const std::string& target, long long ttl_ms);
   // Consumes the code if it is valid for `target`. Error says why not.
+  // A code presented for the wrong target is consumed too (burned): it may
+  // have leaked, and take-then-check keeps redemption a single atomic step.
   Result<storage::CodeRecord> redeem(const std::string& code, const std::string& target);
   // VNC: finds the unexpired code for `target` whose DES encryption of
   // `challenge` is `response` (constant-time compare), and consumes it.
+  // Every candidate is compared (no early exit); the code is matched as
+  // issued and in any upper/lower-case spelling, as VNC clients send the
+  // password exactly as typed. Fails if another connection took it first.
   Result<storage::CodeRecord> redeemVnc(const std::string& target,
                                         const std::array<std::uint8_t, 16>& challenge,
                                         const std::array<std::uint8_t, 16>& response);
 
  private:
+  EpochMillis now() const;
+
   storage::MetadataStore& store_;
   SecretKey key_;
+  std::function<EpochMillis()> now_;
 };
 
 }  // namespace vigil::gateway::auth
