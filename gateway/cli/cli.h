@@ -1,0 +1,43 @@
+// The `vigil` subcommands (CONTRACT.md "The vigil binary"). Each returns the
+// process exit code: 0 success, 1 failure (one clear line on stderr), 2 bad usage.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "storage/metadata_store.h"
+
+namespace vigil::cli {
+
+struct Common {
+  std::string config_path = "config/vigil.toml";
+  bool json = false;
+};
+
+// Prints "vigil: <message>" on stderr and returns 1.
+int fail(const std::string& message);
+
+// Loads the config and connects to its Redis; on failure prints why and
+// returns null (exit 1).
+struct Env {
+  Config config;
+  std::unique_ptr<storage::MetadataStore> store;
+};
+std::unique_ptr<Env> openEnv(const Common& c);
+// Who runs the command, for the audit log: "cli:<login>".
+std::string cliActor();
+
+int hashPassword(const Common& c);
+int grant(const Common& c, const std::string& user, const std::string& target, const std::string& ttl);
+int sessions(const Common& c, bool live_only, const std::string& user, const std::string& target,
+             std::size_t limit);
+int events(const Common& c, const std::string& session, const std::string& kinds);
+int search(const Common& c, const std::string& query, const std::string& user,
+           const std::string& target, std::size_t limit);
+int exportVideo(const Common& c, const std::string& session, const std::string& out);
+int terminate(const Common& c, const std::string& session);
+int serve(const Common& c);
+
+}  // namespace vigil::cli

@@ -1,0 +1,91 @@
+// vigil: the gateway and its operator commands.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "gateway/cli/cli.h"
+
+int main(int argc, char** argv) {
+  using namespace vigil::cli;
+  CLI::App app{"Vigil: a recording gateway for privileged RDP and VNC sessions"};
+  app.require_subcommand(1);
+  Common common;
+  app.add_option("--config", common.config_path, "config file")->capture_default_str();
+  app.add_flag("--json", common.json, "machine-readable output");
+  auto withCommon = [&](CLI::App* sub) {
+    sub->add_option("--config", common.config_path, "config file");
+    sub->add_flag("--json", common.json, "machine-readable output");
+  };
+
+  int rc = 0;
+  auto* serve_cmd = app.add_subcommand("serve", "run the gateway: RDP and VNC listeners, recorder, web UI and API");
+  withCommon(serve_cmd);
+  serve_cmd->callback([&] { rc = serve(common); });
+
+  auto* hash_cmd = app.add_subcommand("hash-password", "read a password on stdin, print its hash for the config");
+  withCommon(hash_cmd);
+  hash_cmd->callback([&] { rc = hashPassword(common); });
+
+  std::string user, target, ttl = "30m";
+  auto* grant_cmd = app.add_subcommand("grant", "print a one-time access code for USER on TARGET");
+  withCommon(grant_cmd);
+  grant_cmd->add_option("--user", user, "user name")->required();
+  grant_cmd->add_option("--target", target, "target name")->required();
+  grant_cmd->add_option("--ttl", ttl, "validity, e.g. 30m, 2h, 1d")->capture_default_str();
+  grant_cmd->callback([&] { rc = grant(common, user, target, ttl); });
+
+  bool live = false;
+  std::size_t limit = 50;
+  auto* sessions_cmd = app.add_subcommand("sessions", "list sessions, newest first");
+  withCommon(sessions_cmd);
+  sessions_cmd->add_flag("--live", live, "only live sessions");
+  sessions_cmd->add_option("--user", user, "only this user");
+  sessions_cmd->add_option("--target", target, "only this target");
+  sessions_cmd->add_option("--limit", limit, "at most this many")->check(CLI::Range(1, 10000));
+  sessions_cmd->callback([&] { rc = sessions(common, live, user, target, limit); });
+
+  std::string session, kinds;
+  auto* events_cmd = app.add_subcommand("events", "a session's events in time order");
+  withCommon(events_cmd);
+  events_cmd->add_option("SESSION", session, "session id")->required();
+  events_cmd->add_option("--kind", kinds, "only these kinds: key,title,clipboard,alert,lifecycle");
+  events_cmd->callback([&] { rc = events(common, session, kinds); });
+
+  std::string query;
+  auto* search_cmd = app.add_subcommand("search", "search every session's events");
+  withCommon(search_cmd);
+  search_cmd->add_option("QUERY", query, "words and \"quoted phrases\"")->required();
+  search_cmd->add_option("--user", user, "only this user");
+  search_cmd->add_option("--target", target, "only this target");
+  search_cmd->add_option("--limit", limit, "at most this many hits")->check(CLI::Range(1, 10000));
+  search_cmd->callback([&] { rc = search(common, query, user, target, limit); });
+
+  std::string out;
+  auto* export_cmd = app.add_subcommand("export", "write a standard MP4 that any player opens");
+  withCommon(export_cmd);
+  export_cmd->add_option("SESSION", session, "session id")->required();
+  export_cmd->add_option("OUT", out, "output file, e.g. session.mp4")->required();
+  export_cmd->callback([&] { rc = exportVideo(common, session, out); });
+
+  auto* terminate_cmd = app.add_subcommand("terminate", "end a live session, on whichever node holds it");
+  withCommon(terminate_cmd);
+  terminate_cmd->add_option("SESSION", session, "session id")->required();
+  terminate_cmd->callback([&] { rc = terminate(common, session); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "vigil: " << e.what() << "\n";
+    return 1;
+  }
+  return rc;
+}

@@ -1,0 +1,123 @@
+// `vigil serve`: wires the parts of one gateway node together and runs
+// until SIGINT/SIGTERM.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "gateway/api/api_server.h"
+#include "gateway/auth/access_codes.h"
+#include "gateway/auth/config_gatekeeper.h"
+#include "gateway/cli/cli.h"
+#include "gateway/gateway_sessions.h"
+#include "gateway/rdp/rdp_listener.h"
+#include "gateway/vnc/vnc_listener.h"
+#include "ocr/title_tracker.h"
+#include "storage/control_bus.h"
+#include "storage/redis_store.h"
+
+namespace vigil::cli {
+
+namespace {
+
+// Blocks SIGINT/SIGTERM in every thread (call before starting any), then
+// waits for one of them on the main thread.
+class ShutdownSignal {
+ public:
+  ShutdownSignal() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    signal(SIGPIPE, SIG_IGN);  // a peer closing mid-write is an error value, not a crash
+  }
+  int wait() {
+    int sig = 0;
+    sigwait(&set_, &sig);
+    return sig;
+  }
+
+ private:
+  sigset_t set_;
+};
+
+void setupLogging(const Config& config) {
+  auto level = spdlog::level::from_str(config.log_level);
+  spdlog::set_level(level == spdlog::level::off && config.log_level != "off" ? spdlog::level::info : level);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+}
+
+}  // namespace
+
+int serve(const Common& c) {
+  ShutdownSignal shutdown;
+  Config config;
+  try {
+    config = Config::load(c.config_path);
+  } catch (const ConfigError& e) {
+    return fail(e.what());
+  }
+  setupLogging(config);
+
+  auto store = storage::RedisStore::connect(config.redis_url);
+  if (!store) return fail(store.message());
+  auto bus = storage::ControlBus::connect(config.redis_url);
+  if (!bus) return fail(bus.message());
+  auto key = gateway::auth::SecretKey::loadOrCreate(config.state_dir);
+  if (!key) return fail(key.message());
+  std::error_code ec;
+  std::filesystem::create_directories(config.recordings_dir, ec);
+  if (ec) return fail("cannot create [recordings] dir " + config.recordings_dir + ": " + ec.message());
+
+  ocr::OcrPool ocr_pool(1);
+  gateway::GatewaySessions sessions(config, **store, bus->get(), &ocr_pool);
+  sessions.recoverInterrupted();
+  gateway::auth::AccessCodes codes(**store, *key);
+  gateway::auth::ConfigGatekeeper gatekeeper(config, **store, codes, sessions);
+  (*bus)->start();
+
+  std::vector<std::unique_ptr<gateway::vnc::VncListener>> vnc;
+  for (const auto& target : config.targets) {
+    if (target.protocol != Protocol::Vnc) continue;
+    auto listener = gateway::vnc::VncListener::start(target, gatekeeper, sessions, {});
+    if (!listener) return fail("VNC listener for " + target.name + ": " + listener.message());
+    vnc.push_back(std::move(listener.value()));
+  }
+  std::unique_ptr<gateway::rdp::RdpListener> rdp;
+  {
+    auto tls = gateway::rdp::ensureTlsFiles(config);
+    if (!tls) return fail(tls.message());
+    auto listener = gateway::rdp::RdpListener::start(config.rdp_listen, *tls, config, gatekeeper, sessions, {});
+    if (!listener) return fail("RDP listener on " + config.rdp_listen.str() + ": " + listener.message());
+    rdp = std::move(listener.value());
+  }
+  gateway::api::ApiDeps deps{**store, sessions, codes, config.recordings_dir};
+  auto api = gateway::api::ApiServer::start(config, deps);
+  if (!api) return fail("web server on " + config.web_listen.str() + ": " + api.message());
+
+  const bool tls_web = !config.web_tls_cert.empty();
+  std::printf("vigil: node %s ready\n", config.node_id.c_str());
+  std::printf("  web UI and API  %s://%s:%u/\n", tls_web ? "https" : "http",
+              config.web_listen.host.c_str(), (*api)->port());
+  std::printf("  RDP             %s:%u  (username USER#TARGET)\n", config.rdp_listen.host.c_str(), rdp->port());
+  for (std::size_t i = 0, v = 0; i < config.targets.size(); ++i) {
+    if (config.targets[i].protocol != Protocol::Vnc) continue;
+    std::printf("  VNC %-11s %s:%u  (password: a code from `vigil grant`)\n", config.targets[i].name.c_str(),
+                config.targets[i].vnc_listen->host.c_str(), vnc[v++]->port());
+  }
+  std::fflush(stdout);
+  spdlog::info("event=ready node={}", config.node_id);
+
+  const int sig = shutdown.wait();
+  spdlog::info("event=stopping signal={}", sig);
+  api.value()->stop();
+  rdp->stop();
+  for (auto& l : vnc) l->stop();
+  sessions.shutdown(5000);
+  (*bus)->stop();
+  return 0;
+}
+
+}  // namespace vigil::cli

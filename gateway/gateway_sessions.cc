@@ -1,0 +1,183 @@
+#include "gateway/gateway_sessions.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+
+#include "core/clock.h"
+#include "storage/control_bus.h"
+
+namespace vigil::gateway {
+
+namespace {
+constexpr auto kTickPeriod = std::chrono::milliseconds(250);
+constexpr int kRecordRefreshTicks = 8;  // live records refreshed every ~2 s
+}  // namespace
+
+GatewaySessions::GatewaySessions(const Config& config, storage::MetadataStore& store,
+                                 storage::ControlBus* bus, ocr::OcrPool* ocr)
+    : config_(config), store_(store), bus_(bus), ocr_(ocr) {
+  if (bus_) {
+    bus_->onTerminate([this](const std::string& id, const std::string& by) {
+      if (auto s = find(id)) s->terminate("terminated by " + by);
+    });
+  }
+  ticker_ = std::thread([this] { tickLoop(); });
+}
+
+GatewaySessions::~GatewaySessions() {
+  shutdown(5000);
+  stopping_ = true;
+  changed_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+}
+
+std::string GatewaySessions::newSessionId() const {
+  // Sortable by start time, unique across nodes: 20261122T143055-3fa9c2
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+  unsigned char rnd[3];
+  randombytes_buf(rnd, sizeof rnd);
+  char hex[7];
+  sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+  return std::string(stamp) + "-" + hex;
+}
+
+Result<std::shared_ptr<Session>> GatewaySessions::open(const AccessGrant& grant, Protocol protocol,
+                                                       const std::string& client_addr) {
+  if (stopping_) return Status::Error("gateway is shutting down");
+  storage::SessionRecord rec;
+  rec.id = newSessionId();
+  rec.user = grant.user;
+  rec.target = grant.target ? grant.target->name : "";
+  rec.protocol = std::string(toString(protocol));
+  rec.state = "live";
+  rec.started_at = epochNowMs();
+  rec.node = config_.node_id;
+  rec.client_addr = client_addr;
+  rec.video_path = rec.id + ".mp4";
+
+  SessionDeps deps{store_, ocr_, config_.recordings_dir,
+                   [this](const std::string& id) {
+                     std::lock_guard lock(mu_);
+                     live_.erase(id);
+                     changed_.notify_all();
+                   }};
+  auto session = SessionImpl::open(std::move(deps), rec, grant);
+  if (!session) {
+    spdlog::error("event=session_refused user={} target={} addr={} reason=\"{}\"", rec.user,
+                  rec.target, client_addr, session.message());
+    return session.status();
+  }
+  (*session)->lifecycle("connect from " + client_addr);
+  (*session)->lifecycle("authenticated " + grant.user + " by " + grant.via);
+  spdlog::info("session={} event=started user={} target={} protocol={} addr={}", rec.id, rec.user,
+               rec.target, rec.protocol, client_addr);
+  std::lock_guard lock(mu_);
+  live_[rec.id] = *session;
+  return std::shared_ptr<Session>(*session);
+}
+
+std::shared_ptr<Session> GatewaySessions::find(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = live_.find(id);
+  return it == live_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<Session>> GatewaySessions::live() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Session>> out;
+  for (const auto& [id, s] : live_) out.push_back(s);
+  return out;
+}
+
+Status GatewaySessions::terminate(const std::string& id, const std::string& by) {
+  if (auto s = find(id)) {
+    s->terminate("terminated by " + by);
+    return Status::Ok();
+  }
+  auto rec = store_.getSession(id);
+  if (!rec) return rec.status();
+  if (!rec->has_value()) return Status::Error("no session " + id);
+  if ((*rec)->state != "live") return Status::Error("session " + id + " has already ended");
+  if (!bus_) return Status::Error("session " + id + " is on node " + (*rec)->node + ", not reachable");
+  return bus_->publishTerminate(id, by);
+}
+
+void GatewaySessions::recordRefusal(const std::string& user, const std::string& target,
+                                    Protocol protocol, const std::string& client_addr,
+                                    const std::string& reason) {
+  storage::SessionRecord rec;
+  rec.id = newSessionId();
+  rec.user = user;
+  rec.target = target;
+  rec.protocol = std::string(toString(protocol));
+  rec.state = "ended";
+  rec.started_at = rec.ended_at = epochNowMs();
+  rec.node = config_.node_id;
+  rec.client_addr = client_addr;
+  rec.end_reason = "refused: " + reason;
+  Status st = store_.putSession(rec);
+  if (st.ok())
+    st = store_.appendEvents(rec.id, {{0, EventKind::Lifecycle, "connect from " + client_addr, {}},
+                                      {0, EventKind::Lifecycle, "refused: " + reason, {}}});
+  if (!st.ok())
+    spdlog::error("event=refusal_not_recorded user={} target={} error=\"{}\"", user, target,
+                  st.message());
+}
+
+void GatewaySessions::recoverInterrupted() {
+  storage::SessionFilter f;
+  f.state = "live";
+  f.limit = 10000;
+  auto live = store_.listSessions(f);
+  if (!live) {
+    spdlog::warn("event=recovery_skipped error=\"{}\"", live.message());
+    return;
+  }
+  for (storage::SessionRecord rec : *live) {
+    if (rec.node != config_.node_id || find(rec.id)) continue;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(config_.recordings_dir + "/" + rec.video_path, ec);
+    rec.video_bytes = ec ? 0 : static_cast<long long>(size);
+    rec.state = "ended";
+    rec.ended_at = epochNowMs();
+    rec.end_reason = "gateway stopped unexpectedly (recording kept up to the crash)";
+    if (Status st = store_.putSession(rec); !st.ok())
+      spdlog::warn("session={} event=recovery_failed error=\"{}\"", rec.id, st.message());
+    else
+      spdlog::info("session={} event=recovered_interrupted", rec.id);
+  }
+}
+
+void GatewaySessions::shutdown(int timeout_ms) {
+  stopping_ = true;
+  for (auto& s : live()) s->terminate("gateway shutting down");
+  std::unique_lock lock(mu_);
+  changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return live_.empty(); });
+}
+
+void GatewaySessions::tickLoop() {
+  int n = 0;
+  std::unique_lock lock(mu_);
+  while (!changed_.wait_for(lock, kTickPeriod, [&] { return stopping_ && live_.empty(); })) {
+    std::vector<std::shared_ptr<SessionImpl>> sessions;
+    for (const auto& [id, s] : live_) sessions.push_back(s);
+    lock.unlock();
+    const EpochMillis now = epochNowMs();
+    const bool refresh = ++n % kRecordRefreshTicks == 0;
+    for (auto& s : sessions) {
+      s->tick(now);
+      if (refresh) s->refreshRecord();
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace vigil::gateway

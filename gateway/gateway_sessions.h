@@ -1,0 +1,60 @@
+// The gateway node's SessionManager: opens SessionImpls, keeps the live ones,
+// ticks them, records refusals, and carries terminations across nodes over
+// the ControlBus. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "core/config.h"
+#include "gateway/auth/refusal_recorder.h"
+#include "gateway/session_impl.h"
+#include "gateway/session_manager.h"
+
+namespace vigil::storage { class ControlBus; }
+
+namespace vigil::gateway {
+
+class GatewaySessions final : public SessionManager, public auth::RefusalRecorder {
+ public:
+  // `bus` may be null (single node, tests).
+  GatewaySessions(const Config& config, storage::MetadataStore& store, storage::ControlBus* bus,
+                  ocr::OcrPool* ocr);
+  ~GatewaySessions() override;
+
+  Result<std::shared_ptr<Session>> open(const AccessGrant& grant, Protocol protocol,
+                                        const std::string& client_addr) override;
+  std::shared_ptr<Session> find(const std::string& id) const override;
+  std::vector<std::shared_ptr<Session>> live() const override;
+  Status terminate(const std::string& id, const std::string& by) override;
+
+  void recordRefusal(const std::string& user, const std::string& target, Protocol protocol,
+                     const std::string& client_addr, const std::string& reason) override;
+
+  // Sessions this node left live when it died (kill -9) are marked ended.
+  void recoverInterrupted();
+  // Terminates every live session and waits (up to `timeout_ms`) for them to end.
+  void shutdown(int timeout_ms);
+
+ private:
+  void tickLoop();
+  std::string newSessionId() const;
+
+  const Config& config_;
+  storage::MetadataStore& store_;
+  storage::ControlBus* bus_;
+  ocr::OcrPool* ocr_;
+
+  mutable std::mutex mu_;  // guards live_
+  std::condition_variable changed_;
+  std::map<std::string, std::shared_ptr<SessionImpl>> live_;
+
+  std::atomic<bool> stopping_{false};
+  std::thread ticker_;
+};
+
+}  // namespace vigil::gateway

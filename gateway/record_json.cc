@@ -1,0 +1,47 @@
+#include "gateway/record_json.h"
+
+#include "core/clock.h"
+
+namespace vigil::gateway {
+
+nlohmann::json toJson(const storage::SessionRecord& s) {
+  return {{"id", s.id},
+          {"user", s.user},
+          {"target", s.target},
+          {"protocol", s.protocol},
+          {"state", s.state},
+          {"started_at", formatRfc3339(s.started_at)},
+          {"ended_at", s.ended_at ? nlohmann::json(formatRfc3339(s.ended_at)) : nlohmann::json()},
+          {"duration_ms", s.durationMs()},
+          {"width", s.width},
+          {"height", s.height},
+          {"video_bytes", s.video_bytes},
+          {"end_reason", s.end_reason},
+          {"client_addr", s.client_addr},
+          {"node", s.node}};
+}
+
+nlohmann::json toJson(const Event& e) {
+  nlohmann::json j = {{"t_ms", e.t_ms}, {"kind", toString(e.kind)}, {"text", e.text}};
+  if (!e.window.empty()) j["window"] = e.window;
+  return j;
+}
+
+nlohmann::json toJson(const storage::SearchHit& h) {
+  nlohmann::json j = {{"session_id", h.session_id},       {"t_ms", h.event.t_ms},
+                      {"kind", toString(h.event.kind)},   {"text", h.event.text},
+                      {"user", h.user},                   {"target", h.target},
+                      {"started_at", formatRfc3339(h.started_at)}};
+  if (!h.event.window.empty()) j["window"] = h.event.window;
+  return j;
+}
+
+nlohmann::json toJson(const storage::AuditEntry& a) {
+  return {{"at", formatRfc3339(a.at)},
+          {"actor", a.actor},
+          {"action", a.action},
+          {"object", a.object},
+          {"detail", a.detail}};
+}
+
+}  // namespace vigil::gateway

@@ -1,0 +1,20 @@
+// The JSON shapes of CONTRACT.md, shared by `vigil --json` and the HTTP API
+// so both always say the same thing.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "storage/metadata_store.h"
+
+namespace vigil::gateway {
+
+// {id,user,target,protocol,state,started_at,ended_at,duration_ms,width,height,video_bytes,end_reason}
+nlohmann::json toJson(const storage::SessionRecord& s);
+// {t_ms,kind,text} (+ window when known)
+nlohmann::json toJson(const Event& e);
+// {session_id,t_ms,kind,text,user,target,started_at}
+nlohmann::json toJson(const storage::SearchHit& h);
+// {at,actor,action,object,detail}
+nlohmann::json toJson(const storage::AuditEntry& a);
+
+}  // namespace vigil::gateway

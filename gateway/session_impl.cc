@@ -1,0 +1,224 @@
+#include "gateway/session_impl.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "codecs/recorder.h"
+#include "gateway/input/line_assembler.h"
+#include "ocr/title_tracker.h"
+#include "storage/batched_event_writer.h"
+
+namespace vigil::gateway {
+
+namespace {
+constexpr std::size_t kClipboardEventBytes = 4096;  // CONTRACT.md: first 4 KiB
+
+// Cuts UTF-8 at a character boundary.
+std::string utf8Prefix(const std::string& s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+}  // namespace
+
+void EventFanout::onEvent(const Event& e) {
+  primary_.onEvent(e);
+  std::lock_guard lock(mu_);
+  for (EventSink* s : subscribers_) s->onEvent(e);
+}
+
+void EventFanout::add(EventSink* s) {
+  std::lock_guard lock(mu_);
+  subscribers_.push_back(s);
+}
+
+void EventFanout::remove(EventSink* s) {
+  std::lock_guard lock(mu_);
+  std::erase(subscribers_, s);
+}
+
+SessionImpl::SessionImpl(SessionDeps deps, storage::SessionRecord record, AccessGrant grant)
+    : deps_(std::move(deps)), grant_(std::move(grant)), record_(std::move(record)) {}
+
+Result<std::shared_ptr<SessionImpl>> SessionImpl::open(SessionDeps deps,
+                                                       storage::SessionRecord record,
+                                                       AccessGrant grant) {
+  std::shared_ptr<SessionImpl> s(new SessionImpl(std::move(deps), std::move(record), grant));
+  std::error_code ec;
+  std::filesystem::create_directories(s->deps_.recordings_dir, ec);
+  const std::string path = s->deps_.recordings_dir + "/" + s->record_.video_path;
+  auto recorder = codecs::Recorder::open(path, codecs::RecorderOptions{});
+  if (!recorder) return Status::Error("cannot record session: " + recorder.message());
+  s->recorder_ = std::move(recorder.value());
+
+  if (Status st = s->deps_.store.putSession(s->record_); !st.ok())
+    return Status::Error("cannot store session metadata: " + st.message());
+  s->writer_ = std::make_unique<storage::BatchedEventWriter>(s->deps_.store, s->record_.id);
+  s->events_ = std::make_unique<EventFanout>(*s->writer_);
+  s->lines_ = std::make_unique<input::LineAssembler>(*s->events_);
+  if (s->deps_.ocr) {
+    std::weak_ptr<SessionImpl> weak = s;
+    s->titles_ = std::make_unique<ocr::TitleTracker>(
+        *s->deps_.ocr, *s->events_, [weak](const std::string& title) {
+          if (auto self = weak.lock()) self->lines_->setWindowTitle(title);
+        });
+  }
+  return s;
+}
+
+SessionImpl::~SessionImpl() {
+  if (!finished_) finish("gateway stopped");
+}
+
+void SessionImpl::emit(const Event& e) { events_->onEvent(e); }
+
+void SessionImpl::frame(const Frame& fb, const DirtyRegion& changed) {
+  const Millis t = clock_.now();
+  recorder_->onFrame(fb, changed, t);
+  if (titles_) titles_->onFrame(fb, changed, t);
+  std::lock_guard lock(mu_);
+  record_.width = fb.width();
+  record_.height = fb.height();
+  for (FrameSubscriber& sub : frame_subscribers_) {
+    if (sub.needs_full) {
+      sub.sink->onFrame(fb, DirtyRegion(fb.bounds()), t);
+      sub.needs_full = false;
+    } else {
+      sub.sink->onFrame(fb, changed, t);
+    }
+  }
+}
+
+void SessionImpl::resized(int width, int height) {
+  const Millis t = clock_.now();
+  recorder_->onResize(width, height, t);
+  if (titles_) titles_->onResize(width, height, t);
+  {
+    std::lock_guard lock(mu_);
+    record_.width = width;
+    record_.height = height;
+    for (FrameSubscriber& sub : frame_subscribers_) {
+      sub.sink->onResize(width, height, t);
+      sub.needs_full = true;
+    }
+  }
+  emit({t, EventKind::Lifecycle, "resize " + std::to_string(width) + "x" + std::to_string(height), {}});
+}
+
+void SessionImpl::input(const InputEvent& e) {
+  const Millis t = clock_.now();
+  if (const auto* clip = std::get_if<ClipboardInput>(&e)) {
+    if (clip->text.empty()) return;
+    emit({t, EventKind::Clipboard, utf8Prefix(clip->text, kClipboardEventBytes), {}});
+    return;
+  }
+  lines_->onInput(e, t);
+}
+
+void SessionImpl::lifecycle(const std::string& text) {
+  emit({clock_.now(), EventKind::Lifecycle, text, {}});
+}
+
+void SessionImpl::attach(Relay* relay) {
+  std::string close_reason;
+  {
+    std::lock_guard lock(mu_);
+    relay_ = relay;
+    close_reason = pending_close_;
+  }
+  if (!close_reason.empty()) relay->close(close_reason);
+}
+
+void SessionImpl::terminate(const std::string& reason) {
+  if (terminated_.exchange(true)) return;
+  spdlog::info("session={} event=terminate reason=\"{}\"", record_.id, reason);
+  emit({clock_.now(), EventKind::Lifecycle, reason, {}});
+  Relay* relay = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    relay = relay_;
+    if (!relay) pending_close_ = reason;
+  }
+  if (relay) relay->close(reason);
+}
+
+void SessionImpl::subscribe(FrameSink* frames, EventSink* events) {
+  if (frames) {
+    std::lock_guard lock(mu_);
+    frame_subscribers_.push_back({frames, true});
+  }
+  if (events) events_->add(events);
+}
+
+void SessionImpl::unsubscribe(FrameSink* frames, EventSink* events) {
+  if (frames) {
+    std::lock_guard lock(mu_);
+    std::erase_if(frame_subscribers_, [&](const FrameSubscriber& s) { return s.sink == frames; });
+  }
+  if (events) events_->remove(events);
+}
+
+void SessionImpl::tick(EpochMillis wall_now) {
+  if (finished_) return;
+  lines_->tick(clock_.now());
+  if (grant_.not_after && wall_now >= *grant_.not_after && !expired_.exchange(true)) {
+    emit({clock_.now(), EventKind::Lifecycle, "grant expired", {}});
+    terminate("grant expired");
+  }
+  if (!writer_->healthy() && !terminated_)
+    terminate("recording failed: cannot store events (Redis unreachable)");
+  if (!recorder_->healthy() && !terminated_)
+    terminate("recording failed: " + recorder_->lastError());
+}
+
+storage::SessionRecord SessionImpl::snapshot() const {
+  std::lock_guard lock(mu_);
+  storage::SessionRecord r = record_;
+  r.video_bytes = recorder_ ? recorder_->bytesWritten() : 0;
+  return r;
+}
+
+void SessionImpl::refreshRecord() {
+  std::lock_guard lock(store_mu_);
+  if (finished_) return;
+  if (Status st = deps_.store.putSession(snapshot()); !st.ok())
+    spdlog::warn("session={} event=record_refresh_failed error=\"{}\"", record_.id, st.message());
+}
+
+void SessionImpl::finish(const std::string& end_reason) {
+  if (finished_.exchange(true)) return;
+  {
+    std::lock_guard lock(mu_);
+    relay_ = nullptr;
+  }
+  const Millis t = clock_.now();
+  lines_->flush(t);
+  emit({t, EventKind::Lifecycle, "disconnect: " + end_reason, {}});
+  if (titles_) titles_->close();
+  recorder_->close();
+  Status flushed = writer_->close();
+  if (!flushed.ok())
+    spdlog::error("session={} event=events_lost_on_close error=\"{}\"", record_.id, flushed.message());
+
+  storage::SessionRecord final_record;
+  {
+    std::lock_guard lock(mu_);
+    record_.state = "ended";
+    record_.ended_at = epochNowMs();
+    record_.end_reason = end_reason;
+    record_.video_bytes = recorder_->bytesWritten();
+    final_record = record_;
+  }
+  std::lock_guard store_lock(store_mu_);
+  if (Status st = deps_.store.putSession(final_record); !st.ok())
+    spdlog::error("session={} event=store_failed error=\"{}\"", record_.id, st.message());
+  spdlog::info("session={} event=ended user={} target={} reason=\"{}\" duration_ms={} video_bytes={}",
+               final_record.id, final_record.user, final_record.target, end_reason,
+               final_record.durationMs(), final_record.video_bytes);
+  if (deps_.on_finished) deps_.on_finished(final_record.id);
+}
+
+}  // namespace vigil::gateway

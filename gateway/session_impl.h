@@ -1,0 +1,109 @@
+// The one Session implementation: protocol-neutral, it owns everything
+// recorded for a connection (recorder, keystroke lines, title tracker, event
+// writer) and fans frames, input and events out to them. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/sinks.h"
+#include "gateway/session.h"
+#include "storage/metadata_store.h"
+
+namespace vigil::codecs { class Recorder; }
+namespace vigil::storage { class BatchedEventWriter; }
+namespace vigil::gateway::input { class LineAssembler; }
+namespace vigil::ocr { class OcrPool; class TitleTracker; }
+
+namespace vigil::gateway {
+
+// Sends every event to the store writer and to the live subscribers.
+class EventFanout final : public EventSink {
+ public:
+  explicit EventFanout(EventSink& primary) : primary_(primary) {}
+  void onEvent(const Event& e) override;
+  void add(EventSink* s);
+  void remove(EventSink* s);
+
+ private:
+  EventSink& primary_;
+  std::mutex mu_;  // guards subscribers_
+  std::vector<EventSink*> subscribers_;
+};
+
+struct SessionDeps {
+  storage::MetadataStore& store;
+  ocr::OcrPool* ocr = nullptr;  // null: no title reading
+  std::string recordings_dir;
+  std::function<void(const std::string& id)> on_finished;  // manager bookkeeping
+};
+
+class SessionImpl final : public Session {
+ public:
+  // Creates the recording file and the live record: fails closed.
+  static Result<std::shared_ptr<SessionImpl>> open(SessionDeps deps, storage::SessionRecord record,
+                                                   AccessGrant grant);
+  ~SessionImpl() override;
+
+  const std::string& id() const override { return record_.id; }
+  const AccessGrant& grant() const override { return grant_; }
+  Millis now() const override { return clock_.now(); }
+
+  void frame(const Frame& fb, const DirtyRegion& changed) override;
+  void resized(int width, int height) override;
+  void input(const InputEvent& e) override;
+  void lifecycle(const std::string& text) override;
+  void attach(Relay* relay) override;
+  void finish(const std::string& end_reason) override;
+
+  void terminate(const std::string& reason) override;
+  bool terminated() const override { return terminated_.load(); }
+
+  void subscribe(FrameSink* frames, EventSink* events) override;
+  void unsubscribe(FrameSink* frames, EventSink* events) override;
+
+  // Housekeeping, called about every 250 ms by the manager's ticker thread:
+  // ends idle key lines, enforces the grant's not_after, refreshes the record,
+  // and ends the session if its recording has failed (fail closed).
+  void tick(EpochMillis wall_now);
+  storage::SessionRecord snapshot() const;
+  // Writes the live record (size, video bytes) unless the session has ended.
+  void refreshRecord();
+  bool finished() const { return finished_.load(); }
+
+ private:
+  SessionImpl(SessionDeps deps, storage::SessionRecord record, AccessGrant grant);
+  void emit(const Event& e);
+
+  SessionDeps deps_;
+  AccessGrant grant_;
+  SteadyClock clock_;
+
+  std::unique_ptr<storage::BatchedEventWriter> writer_;
+  std::unique_ptr<EventFanout> events_;
+  std::unique_ptr<codecs::Recorder> recorder_;
+  std::unique_ptr<input::LineAssembler> lines_;
+  std::unique_ptr<ocr::TitleTracker> titles_;
+
+  mutable std::mutex mu_;  // guards record_, relay_, frame_subscribers_, pending_close_
+  storage::SessionRecord record_;
+  Relay* relay_ = nullptr;
+  std::string pending_close_;  // terminate() before attach()
+  struct FrameSubscriber {
+    FrameSink* sink;
+    bool needs_full;  // its first frame carries the whole screen
+  };
+  std::vector<FrameSubscriber> frame_subscribers_;
+
+  std::mutex store_mu_;  // orders live-record refreshes before the final record
+  std::atomic<bool> terminated_{false};
+  std::atomic<bool> finished_{false};
+  std::atomic<bool> expired_{false};
+};
+
+}  // namespace vigil::gateway

@@ -1,0 +1,58 @@
+# Shared by scripts/run and scripts/test: install what is missing, build.
+# Sourced, not run. Uses: ROOT (repository root).
+
+set -euo pipefail
+
+# Everything Vigil builds with, runs against, and tests with (Debian 12).
+VIGIL_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  freerdp2-dev freerdp2-x11 freerdp2-shadow-x11 winpr-utils
+  libvncserver-dev
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
+  libopencv-dev tesseract-ocr tesseract-ocr-eng libtesseract-dev
+  libhiredis-dev redis-server redis-tools
+  libboost-dev libsodium-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev
+  libcli11-dev libssl-dev
+  xvfb x11vnc openbox xterm xdotool imagemagick x11-utils
+  tigervnc-viewer tigervnc-tools
+  fonts-dejavu-core fonts-liberation
+)
+VIGIL_TEST_PACKAGES=(
+  libgtest-dev libgmock-dev
+  chromium
+  xfwm4 icewm
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Installs the packages that are not installed yet (apt-get, as root).
+ensure_packages() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    [[ $(id -u) -eq 0 ]] || die "missing packages: ${missing[*]} (run as root, or apt-get install them)"
+    log "installing ${#missing[@]} packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    ensure_packages nodejs npm
+  fi
+}
+
+# build DIR [cmake args...]: configure once, then build with ninja.
+build() {
+  local dir=$1; shift
+  if [[ ! -f $dir/build.ninja ]]; then
+    cmake -G Ninja -S "$ROOT" -B "$dir" "$@" >/dev/null
+  fi
+  log "building in ${dir#$ROOT/} (log: ${dir#$ROOT/}/build.log)"
+  if ! ninja -C "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1; then
+    grep -E -A5 'error|FAILED' "$dir/build.log" | head -60 >&2
+    die "build failed; see $dir/build.log"
+  fi
+}
