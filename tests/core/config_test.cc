@@ -1,0 +1,317 @@
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/clock.h"
+
+namespace vigil {
+namespace {
+
+// The example of CONTRACT.md "Config", verbatim apart from the elided values.
+const char* kContractExample = R"(
+[redis]
+url = "redis://127.0.0.1:6379/0"
+
+[recordings]
+dir = "var/recordings"
+
+[web]
+listen = "127.0.0.1:8080"          # optional tls_cert / tls_key
+
+[rdp]
+listen = "127.0.0.1:3389"          # tls_cert / tls_key; self-signed made on first start if absent
+
+[[users]]
+name = "vendor1"
+password_hash = "$argon2id$..."    # from `vigil hash-password`
+roles = ["vendor"]                 # vendor | auditor | security | admin
+
+[[targets]]
+name = "dc01"
+protocol = "rdp"                   # rdp | vnc
+host = "10.0.0.5"
+port = 3389
+username = "Administrator"         # vaulted: injected by the gateway, never shown to a user
+password = "..."
+# vnc targets also have: vnc_listen = "127.0.0.1:5901"  (the gateway port serving this target)
+
+[[grants]]
+user = "vendor1"
+target = "dc01"
+not_before = "2026-11-01T08:00:00Z" # optional
+not_after  = "2026-11-30T18:00:00Z" # optional
+)";
+
+// Parses `text`, expecting a ConfigError whose message holds every part.
+void expectError(const std::string& text, std::initializer_list<std::string> parts) {
+  try {
+    Config::parse(text, "vigil.toml");
+    ADD_FAILURE() << "no error for:\n" << text;
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind("vigil.toml", 0), 0u) << msg;  // names the file
+    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << msg;
+  }
+}
+
+const std::string kUser = R"(
+[[users]]
+name = "vendor1"
+password_hash = "$argon2id$v=19$m=65536,t=2,p=1$x$y"
+roles = ["vendor"]
+)";
+const std::string kTarget = R"(
+[[targets]]
+name = "dc01"
+protocol = "rdp"
+host = "10.0.0.5"
+)";
+
+TEST(Config, ParsesTheContractExample) {
+  Config c = Config::parse(kContractExample, "vigil.toml");
+  EXPECT_EQ(c.path, "vigil.toml");
+  EXPECT_EQ(c.redis_url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(c.recordings_dir, "var/recordings");
+  EXPECT_EQ(c.web_listen.host, "127.0.0.1");
+  EXPECT_EQ(c.web_listen.port, 8080);
+  EXPECT_EQ(c.rdp_listen.str(), "127.0.0.1:3389");
+  ASSERT_EQ(c.users.size(), 1u);
+  EXPECT_EQ(c.users[0].name, "vendor1");
+  EXPECT_EQ(c.users[0].password_hash, "$argon2id$...");
+  EXPECT_TRUE(c.users[0].hasRole(Role::Vendor));
+  EXPECT_FALSE(c.users[0].hasRole(Role::Admin));
+  ASSERT_EQ(c.targets.size(), 1u);
+  const TargetConfig& t = c.targets[0];
+  EXPECT_EQ(t.name, "dc01");
+  EXPECT_EQ(t.protocol, Protocol::Rdp);
+  EXPECT_EQ(t.host, "10.0.0.5");
+  EXPECT_EQ(t.port, 3389);
+  EXPECT_EQ(t.username, "Administrator");
+  EXPECT_EQ(t.password, "...");
+  EXPECT_FALSE(t.vnc_listen.has_value());
+  ASSERT_EQ(c.grants.size(), 1u);
+  EXPECT_EQ(c.grants[0].user, "vendor1");
+  EXPECT_EQ(c.grants[0].target, "dc01");
+  EXPECT_EQ(c.grants[0].not_before, parseRfc3339("2026-11-01T08:00:00Z"));
+  EXPECT_EQ(c.grants[0].not_after, parseRfc3339("2026-11-30T18:00:00Z"));
+  EXPECT_EQ(c.findUser("vendor1"), &c.users[0]);
+  EXPECT_EQ(c.findUser("nobody"), nullptr);
+  EXPECT_EQ(c.findTarget("dc01"), &c.targets[0]);
+  EXPECT_FALSE(c.node_id.empty());
+}
+
+TEST(Config, Defaults) {
+  Config c = Config::parse("", "empty.toml");
+  EXPECT_EQ(c.redis_url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(c.web_listen.str(), "127.0.0.1:8080");
+  EXPECT_EQ(c.rdp_listen.str(), "127.0.0.1:3389");
+  EXPECT_EQ(c.state_dir, "var");
+  EXPECT_TRUE(c.users.empty() && c.targets.empty() && c.grants.empty());
+}
+
+TEST(Config, VncTargetAndPortDefaults) {
+  Config c = Config::parse(kTarget + R"(
+[[targets]]
+name = "desk"
+protocol = "vnc"
+host = "127.0.0.1"
+vnc_listen = "[::1]:5901"
+)",
+                           "vigil.toml");
+  EXPECT_EQ(c.targets[0].port, 3389);
+  EXPECT_EQ(c.targets[1].port, 5900);
+  ASSERT_TRUE(c.targets[1].vnc_listen.has_value());
+  EXPECT_EQ(c.targets[1].vnc_listen->host, "::1");
+  EXPECT_EQ(c.targets[1].vnc_listen->port, 5901);
+  EXPECT_EQ(c.targets[1].vnc_listen->str(), "[::1]:5901");
+}
+
+TEST(Config, TomlDateTimesAndOffsets) {
+  Config c = Config::parse(kUser + kTarget + R"(
+[[grants]]
+user = "vendor1"
+target = "dc01"
+not_before = 2026-11-01T08:00:00Z
+not_after = "2026-11-01T10:30:00+02:00"
+)",
+                           "vigil.toml");
+  EXPECT_EQ(c.grants[0].not_before, parseRfc3339("2026-11-01T08:00:00Z"));
+  EXPECT_EQ(c.grants[0].not_after, parseRfc3339("2026-11-01T08:30:00Z"));
+}
+
+TEST(Config, MissingKeys) {
+  expectError(R"(
+[[users]]
+password_hash = "$argon2id$x"
+roles = ["vendor"]
+)",
+              {"[[users]] #1", "missing `name`"});
+  expectError(R"(
+[[users]]
+name = "a"
+roles = ["vendor"]
+)",
+              {"missing `password_hash`"});
+  expectError(R"(
+[[targets]]
+name = "t"
+protocol = "rdp"
+)",
+              {"[[targets]] #1", "missing `host`"});
+  expectError(kUser + kTarget + R"(
+[[grants]]
+user = "vendor1"
+)",
+              {"[[grants]] #1", "missing `target`"});
+}
+
+TEST(Config, BadRoles) {
+  expectError(R"(
+[[users]]
+name = "a"
+password_hash = "$argon2id$x"
+roles = ["root"]
+)",
+              {"unknown role \"root\"", "vendor, auditor, security or admin"});
+  expectError(R"(
+[[users]]
+name = "a"
+password_hash = "$argon2id$x"
+roles = []
+)",
+              {"at least one role"});
+  expectError(R"(
+[[users]]
+name = "a"
+password_hash = "$argon2id$x"
+roles = [1]
+)",
+              {"roles must be strings"});
+}
+
+TEST(Config, BadPasswordHash) {
+  expectError(R"(
+[[users]]
+name = "a"
+password_hash = "plaintext"
+roles = ["admin"]
+)",
+              {"vigil hash-password"});
+}
+
+TEST(Config, BadTimes) {
+  for (const char* bad : {"\"yesterday\"", "\"2026-13-01T00:00:00Z\"", "\"2026-11-01T08:00:00\"",
+                          "\"2026-11-01\"", "2026-11-01T08:00:00", "42"}) {
+    expectError(kUser + kTarget + "[[grants]]\nuser = \"vendor1\"\ntarget = \"dc01\"\nnot_after = " +
+                    bad + "\n",
+                {"not_after", "RFC 3339"});
+  }
+  expectError(kUser + kTarget + R"(
+[[grants]]
+user = "vendor1"
+target = "dc01"
+not_before = "2026-11-30T00:00:00Z"
+not_after = "2026-11-01T00:00:00Z"
+)",
+              {"not_after must be later than not_before"});
+}
+
+TEST(Config, DuplicateNames) {
+  expectError(kUser + kUser, {"user \"vendor1\" is defined twice"});
+  expectError(kTarget + kTarget, {"target \"dc01\" is defined twice"});
+}
+
+TEST(Config, VncTargetWithoutVncListen) {
+  expectError(R"(
+[[targets]]
+name = "desk"
+protocol = "vnc"
+host = "127.0.0.1"
+)",
+              {"desk", "vnc targets need vnc_listen"});
+}
+
+TEST(Config, BadValues) {
+  expectError("[[targets]]\nname = \"t\"\nprotocol = \"ssh\"\nhost = \"h\"\n",
+              {"protocol must be \"rdp\" or \"vnc\""});
+  expectError("[[targets]]\nname = \"t\"\nprotocol = \"rdp\"\nhost = \"h\"\nport = 70000\n",
+              {"port must be 1..65535"});
+  expectError("[web]\nlisten = \"8080\"\n", {"[web] listen", "HOST:PORT"});
+  expectError("[rdp]\nlisten = \"host:99999\"\n", {"HOST:PORT"});
+  expectError("[redis]\nurl = 5\n", {"`url` must be a string"});
+  expectError("[[users]]\nname = \"bad name!\"\npassword_hash = \"$argon2id$x\"\nroles=[\"vendor\"]\n",
+              {"name may hold"});
+  expectError(kUser + kTarget + "[[grants]]\nuser = \"ghost\"\ntarget = \"dc01\"\n",
+              {"no [[users]] named \"ghost\""});
+  expectError(kUser + kTarget + "[[grants]]\nuser = \"vendor1\"\ntarget = \"dc02\"\n",
+              {"no [[targets]] named \"dc02\""});
+}
+
+TEST(Config, SyntaxErrorNamesTheLine) {
+  expectError("[web]\nlisten = \n", {"vigil.toml:2"});
+}
+
+TEST(Config, LoadReportsMissingFile) {
+  try {
+    Config::load("/nonexistent/vigil.toml");
+    ADD_FAILURE();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("vigil.example.toml"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Config, LoadReadsAFile) {
+  const std::string path = ::testing::TempDir() + "/vigil-config-test.toml";
+  std::ofstream(path) << kContractExample;
+  Config c = Config::load(path);
+  EXPECT_EQ(c.path, path);
+  EXPECT_EQ(c.users.size(), 1u);
+}
+
+TEST(HostPort, Parse) {
+  EXPECT_EQ(HostPort::parse("localhost:0", "k").port, 0);
+  EXPECT_EQ(HostPort::parse("[::1]:3389", "k").host, "::1");
+  EXPECT_THROW(HostPort::parse("[::1]3389", "k"), ConfigError);
+  EXPECT_THROW(HostPort::parse(":80", "k"), ConfigError);
+  EXPECT_THROW(HostPort::parse("h:", "k"), ConfigError);
+  EXPECT_THROW(HostPort::parse("h:-1", "k"), ConfigError);
+  EXPECT_THROW(HostPort::parse("h:123456", "k"), ConfigError);
+}
+
+// Known gaps in core/config.cc (reported; enable when fixed):
+// a non-integer port silently falls back to the default port.
+TEST(Config, DISABLED_NonIntegerPortIsAnError) {
+  expectError("[[targets]]\nname = \"t\"\nprotocol = \"rdp\"\nhost = \"h\"\nport = \"3390\"\n",
+              {"port"});
+}
+// An impossible calendar date is accepted (timegm normalises Nov 31 to Dec 1).
+TEST(Config, DISABLED_ImpossibleDateIsAnError) {
+  EXPECT_FALSE(parseRfc3339("2026-11-31T00:00:00Z").has_value());
+}
+// A misspelt key (e.g. `not_afer`) is ignored, silently making a grant open-ended.
+TEST(Config, DISABLED_UnknownKeysAreErrors) {
+  expectError(kUser + kTarget + "[[grants]]\nuser = \"vendor1\"\ntarget = \"dc01\"\nnot_afer = "
+                                "\"2026-11-01T00:00:00Z\"\n",
+              {"not_afer"});
+}
+// Two vnc targets on one vnc_listen port are accepted; the second cannot bind.
+TEST(Config, DISABLED_DuplicateVncListenIsAnError) {
+  expectError(R"(
+[[targets]]
+name = "a"
+protocol = "vnc"
+host = "h"
+vnc_listen = "127.0.0.1:5901"
+[[targets]]
+name = "b"
+protocol = "vnc"
+host = "h"
+vnc_listen = "127.0.0.1:5901"
+)",
+              {"5901"});
+}
+
+}  // namespace
+}  // namespace vigil
