@@ -90,6 +90,13 @@ void ConfigGatekeeper::noteSuccess(const std::string& host) {
   hosts_.erase(host);
 }
 
+bool ConfigGatekeeper::checkPassword(const UserConfig& user, const std::string& secret) {
+  password_slots_.acquire();
+  const bool ok = verifyPassword(user.password_hash, secret);
+  password_slots_.release();
+  return ok;
+}
+
 Status ConfigGatekeeper::refuse(const std::string& user, const std::string& target,
                                 Protocol protocol, const std::string& client_addr,
                                 const std::string& reason, bool count) {
@@ -146,7 +153,7 @@ Result<AccessGrant> ConfigGatekeeper::admit(const std::string& user, const std::
   if (!tc) return refuse(user, target, kProto, client_addr, "unknown target", true);
 
   std::string via;
-  if (verifyPassword(u->password_hash, secret)) {
+  if (checkPassword(*u, secret)) {
     via = "password";
   } else if (normalizeCode(secret)) {
     auto code = codes_.redeem(secret, tc->name);

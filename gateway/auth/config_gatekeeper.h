@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <string>
 
 #include "core/config.h"
@@ -27,6 +28,10 @@ struct ThrottlePolicy {
   long long max_lockout_ms = 15 * 60'000;
   std::size_t max_tracked_hosts = 10'000;  // memory bound under address floods
 };
+
+// argon2id takes 64 MiB per check: at most this many run at once, so a burst
+// of connections queues instead of exhausting memory.
+inline constexpr std::ptrdiff_t kMaxConcurrentPasswordChecks = 4;
 
 class ConfigGatekeeper final : public Gatekeeper {
  public:
@@ -70,6 +75,7 @@ class ConfigGatekeeper final : public Gatekeeper {
   // The grant for (user, target) valid at `t`, or why there is none.
   Result<AccessGrant> grantFor(const UserConfig& user, const TargetConfig& target,
                                EpochMillis t) const;
+  bool checkPassword(const UserConfig& user, const std::string& secret);
   Status refuse(const std::string& user, const std::string& target, Protocol protocol,
                 const std::string& client_addr, const std::string& reason, bool count);
 
@@ -80,6 +86,8 @@ class ConfigGatekeeper final : public Gatekeeper {
   std::function<EpochMillis()> now_;
   ThrottlePolicy policy_;
 
+  std::counting_semaphore<kMaxConcurrentPasswordChecks> password_slots_{
+      kMaxConcurrentPasswordChecks};
   std::mutex throttle_mu_;  // guards hosts_
   std::map<std::string, HostState> hosts_;
 };

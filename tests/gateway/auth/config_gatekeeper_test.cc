@@ -5,7 +5,9 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <sstream>
+#include <thread>
 
 #include "core/clock.h"
 #include "gateway/auth/password.h"
@@ -291,6 +293,18 @@ TEST_F(GatekeeperTest, LogsRefusalsWithoutSecrets) {
   EXPECT_EQ(text.find("Sup3rS3cretPw"), std::string::npos);
   EXPECT_EQ(text.find(c), std::string::npos);
   EXPECT_NE(text.find("user=evil?user"), std::string::npos) << text;
+}
+
+TEST_F(GatekeeperTest, ConcurrentAdmissions) {
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 10; ++i)
+    threads.emplace_back([&, i] {
+      if (gate_.admit("vendor1", "dc01", "vendor-pass", "10.5.0." + std::to_string(i)).ok())
+        ++admitted;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(admitted.load(), 10);
 }
 
 TEST(ClientHost, StripsPorts) {
