@@ -1,0 +1,157 @@
+// One VNC connection through the gateway: the client leg (a dedicated
+// libvncserver screen with the accepted socket attached) and the target leg
+// (a libvncclient connection to the target), sharing one framebuffer.
+// Internal to the VNC adapter: VncListener creates and owns these.
+//
+// Threads (docs/vnc.md):
+//  - the client-leg thread (start()) runs the RFB handshake, the auth hook
+//    (Gatekeeper, SessionManager::open, target connect) and then every
+//    libvncserver call: reading client messages, sending updates, clipboard.
+//  - the target-leg thread (started once authenticated) makes every
+//    libvncclient call: reading server messages into the framebuffer and
+//    writing the queued client input to the target.
+// They exchange work through two queues guarded by mutexes, each with an
+// eventfd that wakes the other thread's poll().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "core/config.h"
+#include "core/frame.h"
+#include "core/input.h"
+#include "gateway/gatekeeper.h"
+#include "gateway/session.h"
+#include "gateway/session_manager.h"
+#include "gateway/vnc/vnc_listener.h"
+
+struct _rfbScreenInfo;
+struct _rfbClientRec;
+struct _rfbClient;
+
+namespace vigil::gateway::vnc {
+
+class VncRelay final : public Relay {
+ public:
+  // Takes ownership of the accepted socket `fd`. `target`, `gk`, `sm` and
+  // `opts` must outlive the relay.
+  VncRelay(int fd, std::string client_addr, const TargetConfig& target, Gatekeeper& gk,
+           SessionManager& sm, const VncOptions& opts);
+  // Closes and joins (never call it on the relay's own threads).
+  ~VncRelay() override;
+  VncRelay(const VncRelay&) = delete;
+  VncRelay& operator=(const VncRelay&) = delete;
+
+  // Starts the client-leg thread. Call once.
+  void start();
+  // Closes both legs (idempotent, any thread, does not wait). The first
+  // reason given (or the first leg to drop) becomes the session's end reason.
+  void close(const std::string& reason) override;
+  // Closes the connection if it is still handshaking past its deadline.
+  // Called periodically by the listener.
+  void checkHandshakeDeadline();
+  // Both threads have finished; join() will not block.
+  bool finished() const { return finished_.load(); }
+  void join();
+
+  // --- libvncserver / libvncclient hooks (static trampolines call these) ---
+  bool onPasswordCheck(const std::uint8_t* response, int len);
+  void onClientKey(bool down, std::uint32_t keysym);
+  void onClientPointer(int buttons, int x, int y);
+  void onClientCutText(const char* text, int len, bool utf8);
+  bool onTargetMallocFrameBuffer(_rfbClient* c);
+  void onTargetRect(int x, int y, int w, int h);
+  void onTargetUpdateFinished();
+  void onTargetCutText(const char* text, int len);
+  void onTargetBell();
+  char* onTargetGetPassword();
+
+ private:
+  struct ScreenDeleter { void operator()(_rfbScreenInfo* s) const; };
+  struct ClientDeleter { void operator()(_rfbClient* c) const; };
+  using ScreenPtr = std::unique_ptr<_rfbScreenInfo, ScreenDeleter>;
+  using ClientPtr = std::unique_ptr<_rfbClient, ClientDeleter>;
+
+  // Client input waiting for the target-leg thread.
+  using QueuedInput = std::variant<KeyInput, PointerInput, std::string /*latin-1 cut text*/>;
+
+  void runClientLeg();
+  void runTargetLeg();
+  bool setUpScreen();
+  void serveClient();
+  // Client-leg thread: applies what the target leg produced (resize, damage,
+  // clipboard, bell) to the libvncserver screen and sends pending updates.
+  void applyTargetOutput();
+  Status connectTarget();
+  Result<int> connectTcp();
+  void queueInput(QueuedInput in);
+  bool sendQueuedInput();
+  void wakeClientLeg();
+  void wakeTargetLeg();
+  void setEndReason(const std::string& reason);
+  std::string endReason();
+  void setHandshakeDeadline(bool armed);
+
+  const std::string client_addr_;
+  const TargetConfig& target_;
+  Gatekeeper& gk_;
+  SessionManager& sm_;
+  const VncOptions& opts_;
+
+  int client_fd_ = -1;      // handed to libvncserver, which closes it
+  int client_ctl_fd_ = -1;  // dup: shutdown() from close() wakes the leg
+  int target_ctl_fd_ = -1;  // dup of the target socket, same purpose
+  int client_wake_fd_ = -1;  // eventfd: target leg -> client leg
+  int target_wake_fd_ = -1;  // eventfd: client leg -> target leg
+
+  std::thread client_thread_;
+  std::thread target_thread_;
+  std::atomic<bool> finished_{false};
+  std::atomic<bool> closing_{false};
+  std::atomic<std::int64_t> handshake_deadline_ms_{0};  // steady ms; 0 = none
+
+  std::mutex state_mutex_;  // guards end_reason_, closed_by_, target_ctl_fd_ setup
+  std::string end_reason_;
+  bool end_reason_external_ = false;  // came through close(): not a leg event
+
+  // Client-leg thread only.
+  ScreenPtr screen_;
+  _rfbClientRec* client_ = nullptr;  // owned by screen_
+  std::unique_ptr<Frame> placeholder_;
+  Frame* served_ = nullptr;  // the frame screen_ serves from
+  std::string desktop_name_;
+  bool refused_ = false;
+
+  // Set in the auth hook (client-leg thread) before the target thread
+  // starts; read-only afterwards.
+  std::shared_ptr<Session> session_;
+  ClientPtr target_client_;
+
+  // Target-leg thread only (and the auth hook before that thread starts).
+  DirtyRegion accum_;
+  bool target_running_ = false;
+  std::string target_why_;  // why the target leg failed, when we decided it
+
+  // Target leg -> client leg.
+  std::mutex share_mutex_;  // guards the fields below
+  std::unique_ptr<Frame> target_frame_;  // libvncclient decodes into it
+  std::vector<std::unique_ptr<Frame>> retired_;  // still served until the switch
+  bool resize_pending_ = false;
+  DirtyRegion damage_;
+  std::deque<std::string> server_cut_;  // latin-1, for rfbSendServerCutText
+  int bells_ = 0;
+
+  // Client leg -> target leg.
+  std::mutex input_mutex_;  // guards input_
+  std::deque<QueuedInput> input_;
+};
+
+}  // namespace vigil::gateway::vnc
