@@ -1,0 +1,207 @@
+#include "gateway/rdp/client_encoder.h"
+
+#include <freerdp/codec/color.h>
+#include <freerdp/update.h>
+#include <winpr/stream.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <spdlog/spdlog.h>
+
+#include "gateway/rdp/freerdp_compat.h"
+
+namespace vigil::gateway::rdp {
+namespace {
+constexpr int kTile = 64;
+// Room for one compressed 64x64 tile: planar/interleaved never exceed raw
+// size plus their small headers.
+constexpr std::size_t kTileSlot = kTile * kTile * 4 + 256;
+}  // namespace
+
+ClientEncoder::ClientEncoder(freerdp_peer* peer) : peer_(peer) {
+  rdpSettings* s = peer->settings;
+  color_depth_ = static_cast<int>(getU32(s, FreeRDP_ColorDepth));
+  max_update_ = std::clamp<UINT32>(getU32(s, FreeRDP_MultifragMaxRequestSize), 16384, 0x3F0000);
+  if (getBool(s, FreeRDP_RemoteFxCodec) && getU32(s, FreeRDP_RemoteFxCodecId) != 0 &&
+      getBool(s, FreeRDP_SurfaceCommandsEnabled)) {
+    codec_ = Codec::RemoteFx;
+  } else if (color_depth_ == 32) {
+    codec_ = Codec::Planar;
+  } else {
+    codec_ = Codec::Interleaved;
+    if (color_depth_ != 15 && color_depth_ != 16 && color_depth_ != 24) color_depth_ = 16;
+  }
+  stream_ = Stream_New(nullptr, 1 << 20);
+}
+
+ClientEncoder::~ClientEncoder() {
+  if (rfx_) rfx_context_free(rfx_);
+  if (planar_) freerdp_bitmap_planar_context_free(planar_);
+  if (interleaved_) bitmap_interleaved_context_free(interleaved_);
+  if (stream_) Stream_Free(stream_, TRUE);
+}
+
+std::string_view ClientEncoder::codecName() const {
+  switch (codec_) {
+    case Codec::RemoteFx: return "remotefx";
+    case Codec::Planar: return "planar";
+    case Codec::Interleaved: return "interleaved";
+  }
+  return "?";
+}
+
+bool ClientEncoder::send(const Frame& fb, const DirtyRegion& region) {
+  if (region.empty() || fb.empty() || !stream_) return true;
+  if (codec_ == Codec::RemoteFx) return sendRemoteFx(fb, region);
+  return sendBitmaps(fb, region);
+}
+
+bool ClientEncoder::sendRemoteFx(const Frame& fb, const DirtyRegion& region) {
+  if (!rfx_) {
+    rfx_ = rfx_context_new(TRUE);
+    if (!rfx_) return false;
+    rfx_context_set_pixel_format(rfx_, PIXEL_FORMAT_BGRX32);
+  }
+  if (rfx_w_ != fb.width() || rfx_h_ != fb.height()) {
+    if (!rfx_context_reset(rfx_, static_cast<UINT32>(fb.width()), static_cast<UINT32>(fb.height())))
+      return false;
+    rfx_w_ = fb.width();
+    rfx_h_ = fb.height();
+  }
+  std::vector<RFX_RECT> rects;
+  for (const Rect& r : region.rects()) {
+    const Rect c = r.intersect(fb.bounds());
+    if (c.empty()) continue;
+    rects.push_back(RFX_RECT{static_cast<UINT16>(c.x), static_cast<UINT16>(c.y),
+                             static_cast<UINT16>(c.w), static_cast<UINT16>(c.h)});
+  }
+  if (rects.empty()) return true;
+  size_t count = 0;
+  RFX_MESSAGE* messages = rfx_encode_messages_ex(
+      rfx_, rects.data(), rects.size(), fb.data(), static_cast<UINT32>(fb.width()),
+      static_cast<UINT32>(fb.height()), static_cast<UINT32>(fb.stride()), &count, max_update_);
+  if (!messages) return false;
+  // FreeRDP 2 hands back one array whose messages share the first one's rect
+  // list: free each message, then the shared rects and the array.
+  RFX_RECT* shared_rects = count > 0 ? messages[0].rects : nullptr;
+  SURFACE_BITS_COMMAND cmd{};
+  cmd.cmdType = CMDTYPE_STREAM_SURFACE_BITS;
+  cmd.destRight = static_cast<UINT32>(fb.width());
+  cmd.destBottom = static_cast<UINT32>(fb.height());
+  cmd.bmp.codecID = static_cast<UINT16>(getU32(peer_->settings, FreeRDP_RemoteFxCodecId));
+  cmd.bmp.bpp = 32;
+  cmd.bmp.width = static_cast<UINT16>(fb.width());
+  cmd.bmp.height = static_cast<UINT16>(fb.height());
+  cmd.skipCompression = TRUE;
+  bool ok = true;
+  for (size_t i = 0; i < count; ++i) {
+    if (ok) {
+      Stream_SetPosition(stream_, 0);
+      if (!rfx_write_message(rfx_, stream_, &messages[i])) {
+        ok = false;
+      } else {
+        cmd.bmp.bitmapDataLength = static_cast<UINT32>(Stream_GetPosition(stream_));
+        cmd.bmp.bitmapData = Stream_Buffer(stream_);
+        ok = peer_->update->SurfaceBits(peer_->update->context, &cmd);
+      }
+    }
+    rfx_message_free(rfx_, &messages[i]);
+  }
+  free(shared_rects);
+  free(messages);
+  return ok;
+}
+
+bool ClientEncoder::sendBitmaps(const Frame& fb, const DirtyRegion& region) {
+  const bool planar = codec_ == Codec::Planar;
+  if (planar && !planar_) {
+    DWORD flags = PLANAR_FORMAT_HEADER_RLE;
+    if (getBool(peer_->settings, FreeRDP_DrawAllowSkipAlpha)) flags |= PLANAR_FORMAT_HEADER_NA;
+    planar_ = freerdp_bitmap_planar_context_new(flags, kTile, kTile);
+    if (!planar_) return false;
+  }
+  if (!planar && !interleaved_) {
+    interleaved_ = bitmap_interleaved_context_new(TRUE);
+    if (!interleaved_) return false;
+  }
+
+  // The 64x64 grid cells the damage touches, each sent once.
+  const int cols = (fb.width() + kTile - 1) / kTile;
+  const int rows = (fb.height() + kTile - 1) / kTile;
+  std::vector<char> touched(static_cast<std::size_t>(cols) * rows, 0);
+  for (const Rect& r : region.rects()) {
+    const Rect c = r.intersect(fb.bounds());
+    if (c.empty()) continue;
+    for (int ty = c.y / kTile; ty <= (c.y + c.h - 1) / kTile; ++ty)
+      for (int tx = c.x / kTile; tx <= (c.x + c.w - 1) / kTile; ++tx)
+        touched[static_cast<std::size_t>(ty) * cols + tx] = 1;
+  }
+
+  std::vector<BITMAP_DATA> batch;
+  std::size_t batch_bytes = 0;
+  tile_buf_.resize(kTileSlot * static_cast<std::size_t>(std::max(1, cols * rows)));
+  std::size_t slot = 0;
+  auto flush = [&]() -> bool {
+    if (batch.empty()) return true;
+    BITMAP_UPDATE update{};
+    update.number = static_cast<UINT32>(batch.size());
+    update.count = update.number;
+    update.rectangles = batch.data();
+    const bool ok = peer_->update->BitmapUpdate(peer_->update->context, &update);
+    batch.clear();
+    batch_bytes = 0;
+    return ok;
+  };
+
+  for (int ty = 0; ty < rows; ++ty) {
+    for (int tx = 0; tx < cols; ++tx) {
+      if (!touched[static_cast<std::size_t>(ty) * cols + tx]) continue;
+      BITMAP_DATA b{};
+      b.destLeft = static_cast<UINT32>(tx * kTile);
+      b.destTop = static_cast<UINT32>(ty * kTile);
+      b.width = static_cast<UINT32>(std::min(kTile, fb.width() - tx * kTile));
+      b.height = static_cast<UINT32>(std::min(kTile, fb.height() - ty * kTile));
+      b.destRight = b.destLeft + b.width - 1;
+      b.destBottom = b.destTop + b.height - 1;
+      b.compressed = TRUE;
+      BYTE* out = tile_buf_.data() + kTileSlot * slot++;
+      if (planar) {
+        UINT32 size = 0;
+        const BYTE* src = fb.row(static_cast<int>(b.destTop)) + b.destLeft * 4;
+        if (!freerdp_bitmap_compress_planar(planar_, src, PIXEL_FORMAT_BGRX32, b.width, b.height,
+                                            static_cast<UINT32>(fb.stride()), out, &size)) {
+          return false;
+        }
+        b.bitsPerPixel = 32;
+        b.bitmapLength = size;
+        b.cbScanWidth = b.width * 4;
+        b.cbUncompressedSize = b.width * b.height * 4;
+      } else {
+        UINT32 size = static_cast<UINT32>(kTileSlot);
+        if (!interleaved_compress(interleaved_, out, &size, b.width, b.height, fb.data(),
+                                  PIXEL_FORMAT_BGRX32, static_cast<UINT32>(fb.stride()),
+                                  b.destLeft, b.destTop, nullptr,
+                                  static_cast<UINT32>(color_depth_))) {
+          return false;
+        }
+        const UINT32 bpp = static_cast<UINT32>((color_depth_ + 7) / 8);
+        b.bitsPerPixel = static_cast<UINT32>(color_depth_);
+        b.bitmapLength = size;
+        b.cbScanWidth = b.width * bpp;
+        b.cbUncompressedSize = b.width * b.height * bpp;
+      }
+      b.bitmapDataStream = out;
+      b.cbCompFirstRowSize = 0;
+      b.cbCompMainBodySize = b.bitmapLength;
+      if (!batch.empty() && batch_bytes + b.bitmapLength + 64 > max_update_ - 1024) {
+        if (!flush()) return false;
+      }
+      batch_bytes += b.bitmapLength + 64;
+      batch.push_back(b);
+    }
+  }
+  return flush();
+}
+
+}  // namespace vigil::gateway::rdp

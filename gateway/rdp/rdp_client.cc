@@ -1,0 +1,463 @@
+#include "gateway/rdp/rdp_client.h"
+
+#include <freerdp/addin.h>
+#include <freerdp/channels/channels.h>
+#include <freerdp/client/channels.h>
+#include <freerdp/client/cliprdr.h>
+#include <freerdp/client/cmdline.h>
+#include <freerdp/client/rdpgfx.h>
+#include <freerdp/event.h>
+#include <freerdp/gdi/gdi.h>
+#include <freerdp/gdi/gfx.h>
+#include <freerdp/input.h>
+#include <winpr/synch.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "gateway/rdp/clipboard.h"
+#include "gateway/rdp/freerdp_compat.h"
+
+namespace vigil::gateway::rdp {
+
+namespace {
+struct ClientContext {
+  rdpContext base;  // must be first: FreeRDP allocates ContextSize bytes
+  RdpClient::Impl* impl;
+};
+
+struct HandleCloser {
+  void operator()(void* h) const { if (h) CloseHandle(h); }
+};
+using EventHandle = std::unique_ptr<void, HandleCloser>;
+}  // namespace
+
+struct RdpClient::Impl {
+  RdpClientOptions opts;
+  RdpClientObserver* observer;
+  freerdp* instance = nullptr;
+  EventHandle stop_event{CreateEventA(nullptr, TRUE, FALSE, nullptr)};
+  std::thread thread;
+
+  // Guards `instance` use by input senders against disconnect.
+  mutable std::mutex mutex;
+  bool connect_attempted = false;
+  bool connecting = false;
+  bool alive = false;  // connected and not yet disconnected
+  bool stopped = false;
+  std::string fingerprint;
+  std::condition_variable connect_cv;
+
+  CliprdrClientContext* cliprdr = nullptr;
+  TextClipboard<CliprdrClientContext> clipboard;
+  int last_w = 0, last_h = 0;
+
+  static Impl* of(freerdp* inst) {
+    return reinterpret_cast<ClientContext*>(inst->context)->impl;
+  }
+  static Impl* of(rdpContext* ctx) { return reinterpret_cast<ClientContext*>(ctx)->impl; }
+
+  // --- FreeRDP callbacks (connecting thread, then the event thread) ---
+  static BOOL preConnect(freerdp* inst);
+  static BOOL postConnect(freerdp* inst);
+  static void postDisconnect(freerdp* inst);
+  static BOOL endPaint(rdpContext* ctx);
+  static BOOL desktopResize(rdpContext* ctx);
+  static DWORD verifyCertificate(freerdp* inst, const char* host, UINT16 port,
+                                 const char* common_name, const char* subject, const char* issuer,
+                                 const char* fingerprint, DWORD flags);
+  static DWORD verifyChangedCertificate(freerdp* inst, const char* host, UINT16 port,
+                                        const char* common_name, const char* subject,
+                                        const char* issuer, const char* fingerprint,
+                                        const char* old_subject, const char* old_issuer,
+                                        const char* old_fingerprint, DWORD flags);
+  static BOOL authenticate(freerdp*, char**, char**, char**) { return FALSE; }
+  static void channelConnected(void* ctx, ChannelConnectedEventArgs* e);
+  static void channelDisconnected(void* ctx, ChannelDisconnectedEventArgs* e);
+
+  void run();
+  void checkSize();
+};
+
+BOOL RdpClient::Impl::preConnect(freerdp* inst) {
+  Impl* self = of(inst);
+  rdpSettings* s = inst->settings;
+  setU32(s, FreeRDP_OsMajorType, OSMAJORTYPE_UNIX);
+  setU32(s, FreeRDP_OsMinorType, OSMINORTYPE_NATIVE_XSERVER);
+  PubSub_SubscribeChannelConnected(inst->context->pubSub, channelConnected);
+  PubSub_SubscribeChannelDisconnected(inst->context->pubSub, channelDisconnected);
+  if (!freerdp_client_load_addins(inst->context->channels, s)) {
+    spdlog::warn("rdp-client: could not load channel addins");
+    return FALSE;
+  }
+  (void)self;
+  return TRUE;
+}
+
+BOOL RdpClient::Impl::postConnect(freerdp* inst) {
+  if (!gdi_init(inst, PIXEL_FORMAT_BGRX32)) return FALSE;
+  inst->update->EndPaint = endPaint;
+  inst->update->DesktopResize = desktopResize;
+  Impl* self = of(inst);
+  self->last_w = static_cast<int>(inst->context->gdi->width);
+  self->last_h = static_cast<int>(inst->context->gdi->height);
+  return TRUE;
+}
+
+void RdpClient::Impl::postDisconnect(freerdp* inst) {
+  PubSub_UnsubscribeChannelConnected(inst->context->pubSub, channelConnected);
+  PubSub_UnsubscribeChannelDisconnected(inst->context->pubSub, channelDisconnected);
+  if (inst->context->gdi) gdi_free(inst);
+}
+
+void RdpClient::Impl::checkSize() {
+  rdpGdi* gdi = instance->context->gdi;
+  const int w = static_cast<int>(gdi->width), h = static_cast<int>(gdi->height);
+  if (w != last_w || h != last_h) {
+    last_w = w;
+    last_h = h;
+    observer->onResize(w, h);
+  }
+}
+
+BOOL RdpClient::Impl::endPaint(rdpContext* ctx) {
+  Impl* self = of(ctx);
+  rdpGdi* gdi = ctx->gdi;
+  if (!gdi || !gdi->primary) return TRUE;
+  HGDI_WND hwnd = gdi->primary->hdc->hwnd;
+  if (hwnd->invalid->null) return TRUE;
+  self->checkSize();
+  DirtyRegion region;
+  if (hwnd->ninvalid > 0) {
+    for (INT32 i = 0; i < hwnd->ninvalid; ++i) {
+      const GDI_RGN& r = hwnd->cinvalid[i];
+      region.add(Rect{r.x, r.y, r.w, r.h});
+    }
+  } else {
+    region.add(Rect{hwnd->invalid->x, hwnd->invalid->y, hwnd->invalid->w, hwnd->invalid->h});
+  }
+  hwnd->invalid->null = TRUE;
+  hwnd->ninvalid = 0;
+  const int w = static_cast<int>(gdi->width), h = static_cast<int>(gdi->height);
+  region.clipTo(w, h);
+  if (!region.empty()) {
+    self->observer->onPaint(gdi->primary_buffer, static_cast<int>(gdi->stride), w, h, region);
+  }
+  return TRUE;
+}
+
+BOOL RdpClient::Impl::desktopResize(rdpContext* ctx) {
+  Impl* self = of(ctx);
+  rdpSettings* s = ctx->settings;
+  if (!gdi_resize(ctx->gdi, getU32(s, FreeRDP_DesktopWidth), getU32(s, FreeRDP_DesktopHeight))) {
+    return FALSE;
+  }
+  self->checkSize();
+  return TRUE;
+}
+
+DWORD RdpClient::Impl::verifyCertificate(freerdp* inst, const char* host, UINT16 port,
+                                         const char*, const char* subject, const char*,
+                                         const char* fingerprint, DWORD) {
+  // Target certificates are not pinned yet: accept for this session only and
+  // log the fingerprint so an operator can check it.
+  Impl* self = of(inst);
+  {
+    std::lock_guard lock(self->mutex);
+    self->fingerprint = fingerprint ? fingerprint : "";
+  }
+  spdlog::info("rdp-client: server certificate host={}:{} subject=\"{}\" fingerprint={}",
+               host ? host : "", port, subject ? subject : "", fingerprint ? fingerprint : "");
+  return 2;
+}
+
+DWORD RdpClient::Impl::verifyChangedCertificate(freerdp* inst, const char* host, UINT16 port,
+                                                const char* cn, const char* subject,
+                                                const char* issuer, const char* fingerprint,
+                                                const char*, const char*, const char*,
+                                                DWORD flags) {
+  return verifyCertificate(inst, host, port, cn, subject, issuer, fingerprint, flags);
+}
+
+namespace {
+UINT cbMonitorReady(CliprdrClientContext* c, const CLIPRDR_MONITOR_READY*) {
+  return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onMonitorReady();
+}
+UINT cbServerCaps(CliprdrClientContext* c, const CLIPRDR_CAPABILITIES*) {
+  return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onCapabilities();
+}
+UINT cbServerFormatList(CliprdrClientContext* c, const CLIPRDR_FORMAT_LIST* l) {
+  return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onFormatList(l);
+}
+UINT cbServerFormatListResponse(CliprdrClientContext*, const CLIPRDR_FORMAT_LIST_RESPONSE*) {
+  return CHANNEL_RC_OK;
+}
+UINT cbServerDataRequest(CliprdrClientContext* c, const CLIPRDR_FORMAT_DATA_REQUEST* r) {
+  return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onFormatDataRequest(r);
+}
+UINT cbServerDataResponse(CliprdrClientContext* c, const CLIPRDR_FORMAT_DATA_RESPONSE* r) {
+  return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onFormatDataResponse(r);
+}
+}  // namespace
+
+void RdpClient::Impl::channelConnected(void* ctx, ChannelConnectedEventArgs* e) {
+  auto* context = static_cast<rdpContext*>(ctx);
+  Impl* self = of(context);
+  if (std::strcmp(e->name, RDPGFX_DVC_CHANNEL_NAME) == 0) {
+    gdi_graphics_pipeline_init(context->gdi, static_cast<RdpgfxClientContext*>(e->pInterface));
+    spdlog::debug("rdp-client: graphics pipeline up");
+  } else if (std::strcmp(e->name, CLIPRDR_SVC_CHANNEL_NAME) == 0) {
+    auto* cliprdr = static_cast<CliprdrClientContext*>(e->pInterface);
+    self->cliprdr = cliprdr;
+    cliprdr->custom = &self->clipboard;
+    cliprdr->MonitorReady = cbMonitorReady;
+    cliprdr->ServerCapabilities = cbServerCaps;
+    cliprdr->ServerFormatList = cbServerFormatList;
+    cliprdr->ServerFormatListResponse = cbServerFormatListResponse;
+    cliprdr->ServerFormatDataRequest = cbServerDataRequest;
+    cliprdr->ServerFormatDataResponse = cbServerDataResponse;
+    self->clipboard.attach(
+        cliprdr, [self](const std::string& text) { self->observer->onClipboardText(text); },
+        false);
+  }
+}
+
+void RdpClient::Impl::channelDisconnected(void* ctx, ChannelDisconnectedEventArgs* e) {
+  auto* context = static_cast<rdpContext*>(ctx);
+  Impl* self = of(context);
+  if (std::strcmp(e->name, RDPGFX_DVC_CHANNEL_NAME) == 0) {
+    gdi_graphics_pipeline_uninit(context->gdi, static_cast<RdpgfxClientContext*>(e->pInterface));
+  } else if (std::strcmp(e->name, CLIPRDR_SVC_CHANNEL_NAME) == 0) {
+    self->clipboard.detach();
+    self->cliprdr = nullptr;
+  }
+}
+
+void RdpClient::Impl::run() {
+  std::string reason = "disconnected";
+  HANDLE handles[MAXIMUM_WAIT_OBJECTS];
+  for (;;) {
+    DWORD n = freerdp_get_event_handles(instance->context, handles, MAXIMUM_WAIT_OBJECTS - 1);
+    if (n == 0) {
+      reason = "no event handles";
+      break;
+    }
+    handles[n++] = stop_event.get();
+    const DWORD st = WaitForMultipleObjects(n, handles, FALSE, INFINITE);
+    if (st == WAIT_FAILED) {
+      reason = "wait failed";
+      break;
+    }
+    if (WaitForSingleObject(stop_event.get(), 0) == WAIT_OBJECT_0) {
+      reason = "closed";
+      break;
+    }
+    if (!freerdp_check_event_handles(instance->context)) {
+      reason = freerdpError(instance->context);
+      break;
+    }
+    if (freerdp_shall_disconnect(instance)) {
+      reason = "server ended the session";
+      break;
+    }
+  }
+  observer->onDisconnected(reason);
+}
+
+RdpClient::RdpClient(RdpClientOptions opts, RdpClientObserver* observer)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->opts = std::move(opts);
+  impl_->observer = observer;
+}
+
+RdpClient::~RdpClient() {
+  stop();
+  if (impl_->instance) {
+    freerdp_context_free(impl_->instance);
+    freerdp_free(impl_->instance);
+  }
+}
+
+Status RdpClient::connect() {
+  Impl& d = *impl_;
+  if (d.instance) return Status::Error("connect() called twice");
+  freerdp* inst = freerdp_new();
+  if (!inst) return Status::Error("out of memory creating an RDP client");
+  d.instance = inst;
+  inst->ContextSize = sizeof(ClientContext);
+  inst->PreConnect = Impl::preConnect;
+  inst->PostConnect = Impl::postConnect;
+  inst->PostDisconnect = Impl::postDisconnect;
+  inst->Authenticate = Impl::authenticate;
+  inst->GatewayAuthenticate = Impl::authenticate;
+  inst->VerifyCertificateEx = Impl::verifyCertificate;
+  inst->VerifyChangedCertificateEx = Impl::verifyChangedCertificate;
+  if (!freerdp_context_new(inst)) return Status::Error("cannot create an RDP client context");
+  reinterpret_cast<ClientContext*>(inst->context)->impl = &d;
+  if (freerdp_register_addin_provider(freerdp_channels_load_static_addin_entry, 0) !=
+      CHANNEL_RC_OK) {
+    return Status::Error("cannot register FreeRDP's channel addins");
+  }
+
+  rdpSettings* s = inst->settings;
+  const RdpClientOptions& o = d.opts;
+  bool ok = setString(s, FreeRDP_ServerHostname, o.host) &&
+            setU32(s, FreeRDP_ServerPort, o.port) &&
+            setString(s, FreeRDP_Username, o.username) &&
+            setString(s, FreeRDP_Password, o.password) &&
+            (o.domain.empty() || setString(s, FreeRDP_Domain, o.domain)) &&
+            setU32(s, FreeRDP_DesktopWidth, static_cast<UINT32>(o.width)) &&
+            setU32(s, FreeRDP_DesktopHeight, static_cast<UINT32>(o.height)) &&
+            setU32(s, FreeRDP_ColorDepth, 32) &&
+            setU32(s, FreeRDP_KeyboardLayout, o.keyboard_layout) &&
+            setBool(s, FreeRDP_SoftwareGdi, true) &&
+            setBool(s, FreeRDP_RemoteFxCodec, true) &&
+            setBool(s, FreeRDP_NSCodec, true) &&
+            setBool(s, FreeRDP_FastPathOutput, true) &&
+            setBool(s, FreeRDP_FastPathInput, true) &&
+            setBool(s, FreeRDP_FrameMarkerCommandEnabled, true) &&
+            setBool(s, FreeRDP_SurfaceFrameMarkerEnabled, true) &&
+            setBool(s, FreeRDP_SupportGraphicsPipeline, o.gfx) &&
+            setBool(s, FreeRDP_GfxH264, o.gfx) &&
+            setBool(s, FreeRDP_GfxAVC444, o.gfx) &&
+            setBool(s, FreeRDP_GfxAVC444v2, o.gfx) &&
+            setBool(s, FreeRDP_RedirectClipboard, o.clipboard) &&
+            setBool(s, FreeRDP_AutoReconnectionEnabled, false) &&
+            setBool(s, FreeRDP_AudioPlayback, false) && setBool(s, FreeRDP_AudioCapture, false) &&
+            setBool(s, FreeRDP_RemoteConsoleAudio, false) &&
+            setBool(s, FreeRDP_DeviceRedirection, false) &&
+            setBool(s, FreeRDP_IgnoreCertificate, false) &&
+            setBool(s, FreeRDP_AllowFontSmoothing, true) &&
+            setBool(s, FreeRDP_AsyncUpdate, false) &&
+            setBool(s, FreeRDP_AsyncChannels, false) &&
+            setU32(s, FreeRDP_TcpConnectTimeout, static_cast<UINT32>(o.connect_timeout_ms));
+  if (!ok) return Status::Error("cannot set RDP client settings");
+  // Servers that need the large reassembly buffer (RemoteFX, GFX).
+  setU32(s, FreeRDP_MultifragMaxRequestSize, 0x3F0000);
+
+  {
+    std::lock_guard lock(d.mutex);
+    if (d.stopped) return Status::Error("closed before connecting");
+    d.connect_attempted = true;
+    d.connecting = true;
+  }
+  // A handshake that stalls is aborted at the deadline.
+  std::thread watchdog([&d] {
+    std::unique_lock lock(d.mutex);
+    if (!d.connect_cv.wait_for(lock, std::chrono::milliseconds(d.opts.connect_timeout_ms),
+                               [&d] { return !d.connecting; })) {
+      freerdp_abort_connect(d.instance);
+    }
+  });
+  const BOOL connected = freerdp_connect(inst);
+  {
+    std::lock_guard lock(d.mutex);
+    d.connecting = false;
+    d.alive = connected && !d.stopped;
+  }
+  d.connect_cv.notify_all();
+  watchdog.join();
+  if (!connected) {
+    return Status::Error("cannot connect to " + o.host + ":" + std::to_string(o.port) + " (" +
+                         freerdpError(inst->context) + ")");
+  }
+  if (!d.alive) return Status::Error("closed while connecting");
+  return Status::Ok();
+}
+
+void RdpClient::start() {
+  Impl& d = *impl_;
+  std::lock_guard lock(d.mutex);
+  if (!d.alive || d.thread.joinable()) return;
+  d.thread = std::thread([&d] { d.run(); });
+}
+
+void RdpClient::requestStop() {
+  Impl& d = *impl_;
+  std::lock_guard lock(d.mutex);
+  d.stopped = true;
+  SetEvent(d.stop_event.get());
+  if (d.connecting && d.instance) freerdp_abort_connect(d.instance);
+}
+
+bool RdpClient::running() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->alive;
+}
+
+void RdpClient::stop() {
+  Impl& d = *impl_;
+  requestStop();
+  if (d.thread.joinable() && d.thread.get_id() != std::this_thread::get_id()) d.thread.join();
+  bool disconnect = false;
+  {
+    std::lock_guard lock(d.mutex);
+    disconnect = d.connect_attempted;
+    d.connect_attempted = false;
+    d.alive = false;
+  }
+  if (disconnect) freerdp_disconnect(d.instance);
+}
+
+int RdpClient::width() const {
+  return impl_->instance ? static_cast<int>(getU32(impl_->instance->settings, FreeRDP_DesktopWidth))
+                         : 0;
+}
+int RdpClient::height() const {
+  return impl_->instance
+             ? static_cast<int>(getU32(impl_->instance->settings, FreeRDP_DesktopHeight))
+             : 0;
+}
+
+std::string RdpClient::serverFingerprint() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->fingerprint;
+}
+
+bool RdpClient::sendKey(std::uint16_t flags, std::uint16_t scancode) {
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->alive) return false;
+  return freerdp_input_send_keyboard_event(impl_->instance->input, flags, scancode);
+}
+
+bool RdpClient::sendUnicode(std::uint16_t flags, std::uint16_t code) {
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->alive) return false;
+  return freerdp_input_send_unicode_keyboard_event(impl_->instance->input, flags, code);
+}
+
+bool RdpClient::sendMouse(std::uint16_t flags, int x, int y) {
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->alive) return false;
+  return freerdp_input_send_mouse_event(impl_->instance->input, flags,
+                                        static_cast<UINT16>(x), static_cast<UINT16>(y));
+}
+
+bool RdpClient::sendExtendedMouse(std::uint16_t flags, int x, int y) {
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->alive) return false;
+  return freerdp_input_send_extended_mouse_event(impl_->instance->input, flags,
+                                                 static_cast<UINT16>(x), static_cast<UINT16>(y));
+}
+
+bool RdpClient::sendSynchronize(std::uint32_t toggle_flags) {
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->alive) return false;
+  return freerdp_input_send_synchronize_event(impl_->instance->input, toggle_flags);
+}
+
+bool RdpClient::tapKey(std::uint8_t scancode, bool extended) {
+  const std::uint16_t ext = extended ? KBD_FLAGS_EXTENDED : 0;
+  return sendKey(KBD_FLAGS_DOWN | ext, scancode) && sendKey(KBD_FLAGS_RELEASE | ext, scancode);
+}
+
+bool RdpClient::setClipboardText(const std::string& text) {
+  return impl_->clipboard.setText(text);
+}
+
+}  // namespace vigil::gateway::rdp

@@ -1,0 +1,527 @@
+#include "gateway/rdp/rdp_connection.h"
+
+#include <freerdp/channels/wtsvc.h>
+#include <freerdp/freerdp.h>
+#include <freerdp/input.h>
+#include <freerdp/update.h>
+#include <winpr/synch.h>
+#include <winpr/wtsapi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "gateway/rdp/freerdp_compat.h"
+
+namespace vigil::gateway::rdp {
+namespace {
+
+struct PeerContext {
+  rdpContext base;  // must be first: FreeRDP allocates ContextSize bytes
+  RdpConnection* conn;
+};
+
+RdpConnection* conn(rdpContext* ctx) { return reinterpret_cast<PeerContext*>(ctx)->conn; }
+RdpConnection* conn(freerdp_peer* p) { return conn(p->context); }
+RdpConnection* conn(rdpInput* in) { return conn(in->context); }
+
+BOOL peerContextNew(freerdp_peer*, rdpContext*) { return TRUE; }
+void peerContextFree(freerdp_peer*, rdpContext*) {}
+
+BOOL cbCapabilities(freerdp_peer* p) { return conn(p)->onCapabilities(); }
+BOOL cbPostConnect(freerdp_peer* p) { return conn(p)->onPostConnect(); }
+BOOL cbActivate(freerdp_peer* p) { return conn(p)->onActivate(); }
+BOOL cbKeyboard(rdpInput* in, UINT16 flags, UINT16 code) {
+  conn(in)->onKeyboard(flags, code);
+  return TRUE;
+}
+BOOL cbUnicode(rdpInput* in, UINT16 flags, UINT16 code) {
+  conn(in)->onUnicode(flags, code);
+  return TRUE;
+}
+BOOL cbSynchronize(rdpInput* in, UINT32 flags) {
+  conn(in)->onSynchronize(flags);
+  return TRUE;
+}
+BOOL cbMouse(rdpInput* in, UINT16 flags, UINT16 x, UINT16 y) {
+  conn(in)->onMouse(flags, x, y);
+  return TRUE;
+}
+BOOL cbExtendedMouse(rdpInput* in, UINT16 flags, UINT16 x, UINT16 y) {
+  conn(in)->onExtendedMouse(flags, x, y);
+  return TRUE;
+}
+BOOL cbFocusIn(rdpInput* in, UINT16 toggles) {
+  conn(in)->onFocusIn(toggles);
+  return TRUE;
+}
+BOOL cbRefreshRect(rdpContext* ctx, BYTE count, const RECTANGLE_16* areas) {
+  if (count == 0 || !areas) {
+    conn(ctx)->onRefresh(nullptr);
+    return TRUE;
+  }
+  DirtyRegion region;
+  for (BYTE i = 0; i < count; ++i) {
+    region.add(Rect{areas[i].left, areas[i].top, areas[i].right - areas[i].left + 1,
+                    areas[i].bottom - areas[i].top + 1});
+  }
+  conn(ctx)->onRefresh(&region);
+  return TRUE;
+}
+BOOL cbSuppressOutput(rdpContext* ctx, BYTE allow, const RECTANGLE_16*) {
+  conn(ctx)->onSuppressOutput(allow != 0);
+  return TRUE;
+}
+
+using ServerClip = TextClipboard<CliprdrServerContext>;
+ServerClip* clip(CliprdrServerContext* c) { return static_cast<ServerClip*>(c->custom); }
+UINT cbClientCaps(CliprdrServerContext* c, const CLIPRDR_CAPABILITIES*) {
+  return clip(c)->onCapabilities();
+}
+UINT cbClientFormatList(CliprdrServerContext* c, const CLIPRDR_FORMAT_LIST* l) {
+  return clip(c)->onFormatList(l);
+}
+UINT cbClientFormatListResponse(CliprdrServerContext*, const CLIPRDR_FORMAT_LIST_RESPONSE*) {
+  return CHANNEL_RC_OK;
+}
+UINT cbClientDataRequest(CliprdrServerContext* c, const CLIPRDR_FORMAT_DATA_REQUEST* r) {
+  return clip(c)->onFormatDataRequest(r);
+}
+UINT cbClientDataResponse(CliprdrServerContext* c, const CLIPRDR_FORMAT_DATA_RESPONSE* r) {
+  return clip(c)->onFormatDataResponse(r);
+}
+UINT cbTempDirectory(CliprdrServerContext*, const CLIPRDR_TEMP_DIRECTORY*) {
+  return CHANNEL_RC_OK;
+}
+
+}  // namespace
+
+RdpConnection::RdpConnection(freerdp_peer* peer, ConnectionDeps deps)
+    : peer_(peer), deps_(std::move(deps)), client_addr_(peer->hostname) {
+  stop_event_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
+  target_done_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
+}
+
+RdpConnection::~RdpConnection() {
+  if (stop_event_) CloseHandle(stop_event_);
+  if (target_done_) CloseHandle(target_done_);
+}
+
+void RdpConnection::close(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  if (close_reason_.empty()) close_reason_ = reason;
+  SetEvent(stop_event_);
+  if (target_) target_->requestStop();
+}
+
+std::string RdpConnection::endReason(const std::string& fallback) {
+  std::lock_guard lock(mutex_);
+  if (!close_reason_.empty()) return close_reason_;
+  if (!target_end_reason_.empty()) return "target disconnected (" + target_end_reason_ + ")";
+  return fallback;
+}
+
+void RdpConnection::run() {
+  peer_->ContextSize = sizeof(PeerContext);
+  peer_->ContextNew = peerContextNew;
+  peer_->ContextFree = peerContextFree;
+  bool setup = freerdp_peer_context_new(peer_) != FALSE;
+  if (setup) {
+    reinterpret_cast<PeerContext*>(peer_->context)->conn = this;
+    rdpSettings* s = peer_->settings;
+    // TLS only: the credentials must reach us in the Client Info PDU (NLA
+    // would need every secret in clear, and access codes are hashed).
+    setup = setString(s, FreeRDP_CertificateContent, deps_.cert_pem) &&
+            setString(s, FreeRDP_PrivateKeyContent, deps_.key_pem) &&
+            setBool(s, FreeRDP_RdpSecurity, false) && setBool(s, FreeRDP_TlsSecurity, true) &&
+            setBool(s, FreeRDP_NlaSecurity, false) && setBool(s, FreeRDP_ExtSecurity, false) &&
+            setU32(s, FreeRDP_ColorDepth, 32) && setBool(s, FreeRDP_RemoteFxCodec, true) &&
+            setBool(s, FreeRDP_NSCodec, false) && setBool(s, FreeRDP_SurfaceCommandsEnabled, true) &&
+            setBool(s, FreeRDP_FrameMarkerCommandEnabled, true) &&
+            setBool(s, FreeRDP_SurfaceFrameMarkerEnabled, true) &&
+            setBool(s, FreeRDP_SupportGraphicsPipeline, false) &&
+            setBool(s, FreeRDP_RefreshRect, true) && setBool(s, FreeRDP_SuppressOutput, true) &&
+            setBool(s, FreeRDP_UnicodeInput, true) && setBool(s, FreeRDP_HasHorizontalWheel, true) &&
+            setBool(s, FreeRDP_HasExtendedMouseEvent, true) &&
+            setBool(s, FreeRDP_DesktopResize, true) &&
+            setU32(s, FreeRDP_MultifragMaxRequestSize, 0x10000);
+    peer_->Capabilities = cbCapabilities;
+    peer_->PostConnect = cbPostConnect;
+    peer_->Activate = cbActivate;
+    peer_->input->KeyboardEvent = cbKeyboard;
+    peer_->input->UnicodeKeyboardEvent = cbUnicode;
+    peer_->input->SynchronizeEvent = cbSynchronize;
+    peer_->input->MouseEvent = cbMouse;
+    peer_->input->ExtendedMouseEvent = cbExtendedMouse;
+    peer_->input->FocusInEvent = cbFocusIn;
+    peer_->update->RefreshRect = cbRefreshRect;
+    peer_->update->SuppressOutput = cbSuppressOutput;
+    setup = setup && peer_->Initialize(peer_);
+    if (setup) vcm_ = WTSOpenServerA(reinterpret_cast<LPSTR>(peer_->context));
+    setup = setup && vcm_ && vcm_ != INVALID_HANDLE_VALUE;
+  }
+
+  std::string reason = "client disconnected";
+  if (!setup) {
+    spdlog::warn("rdp: cannot set up the connection from {}", client_addr_);
+    reason = "setup failed";
+  } else {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(deps_.opts.handshake_timeout_ms);
+    HANDLE handles[MAXIMUM_WAIT_OBJECTS];
+    for (;;) {
+      DWORD n = peer_->GetEventHandles(peer_, handles, MAXIMUM_WAIT_OBJECTS - 3);
+      if (n == 0) {
+        reason = "client connection failed";
+        break;
+      }
+      handles[n++] = WTSVirtualChannelManagerGetEventHandle(vcm_);
+      handles[n++] = stop_event_;
+      handles[n++] = target_done_;
+      const DWORD wait_ms = peer_->activated ? INFINITE : 100;
+      if (WaitForMultipleObjects(n, handles, FALSE, wait_ms) == WAIT_FAILED) {
+        reason = "wait failed";
+        break;
+      }
+      if (WaitForSingleObject(stop_event_, 0) == WAIT_OBJECT_0) break;
+      if (WaitForSingleObject(target_done_, 0) == WAIT_OBJECT_0) break;
+      if (!peer_->activated && !target_started_ &&
+          std::chrono::steady_clock::now() > deadline) {
+        reason = "handshake timed out";
+        spdlog::info("rdp: handshake timed out client={}", client_addr_);
+        break;
+      }
+      if (!peer_->CheckFileDescriptor(peer_)) break;
+      if (!WTSVirtualChannelManagerCheckFileDescriptor(vcm_)) {
+        reason = "client channel error";
+        break;
+      }
+    }
+  }
+  reason = endReason(reason);
+
+  // Tear down: the target leg first (joins its thread), then the client.
+  std::unique_ptr<RdpClient> target;
+  {
+    std::lock_guard lock(mutex_);
+    target = std::move(target_);
+  }
+  if (target) target->stop();
+  stopClipboard();
+  {
+    std::lock_guard lock(screen_mutex_);
+    encoder_.reset();
+    client_active_ = false;
+  }
+  if (peer_->context) peer_->Disconnect(peer_);
+  if (vcm_ && vcm_ != INVALID_HANDLE_VALUE) WTSCloseServer(vcm_);
+  vcm_ = nullptr;
+  if (peer_->context) freerdp_peer_context_free(peer_);
+  freerdp_peer_free(peer_);
+  peer_ = nullptr;
+  target.reset();
+
+  if (session_) {
+    spdlog::info("rdp: session ended session={} reason=\"{}\"", session_->id(), reason);
+    session_->finish(reason);
+    session_.reset();
+  }
+  done_ = true;
+}
+
+bool RdpConnection::onCapabilities() {
+  if (admitted_) return true;  // reactivation
+  admitted_ = admitAndConnect();
+  return admitted_;
+}
+
+bool RdpConnection::admitAndConnect() {
+  rdpSettings* s = peer_->settings;
+  const std::string username = getString(s, FreeRDP_Username);
+  const std::string password = getString(s, FreeRDP_Password);
+  std::string user = username, target_name;
+  if (auto login = parseRdpUsername(username)) {
+    user = login->user;
+    target_name = login->target;
+  }
+  // Malformed names still go through the Gatekeeper so the refusal is
+  // recorded and throttled like any other.
+  auto grant = deps_.gk->admit(user, target_name, password, client_addr_);
+  if (!grant.ok()) {
+    spdlog::info("rdp: refused user={} target={} client={} reason=\"{}\"", user, target_name,
+                 client_addr_, grant.message());
+    return false;
+  }
+  const TargetConfig* target = grant->target;
+  if (!target || target->protocol != Protocol::Rdp) {
+    spdlog::warn("rdp: refused user={} target={}: not an RDP target", user, target_name);
+    return false;
+  }
+  auto session = deps_.sm->open(*grant, Protocol::Rdp, client_addr_);
+  if (!session.ok()) {
+    spdlog::warn("rdp: no session for user={} target={}: {}", user, target_name,
+                 session.message());
+    return false;
+  }
+  session_ = std::move(session.value());
+
+  std::uint32_t client_layout = getU32(s, FreeRDP_KeyboardLayout);
+  KeyboardLayout layout = layoutFromId(client_layout);
+  if (!target->keyboard_layout.empty()) {
+    if (auto l = layoutFromName(target->keyboard_layout)) {
+      layout = *l;
+    } else {
+      spdlog::warn("rdp: target={} unknown keyboard_layout \"{}\", using the client's",
+                   target->name, target->keyboard_layout);
+    }
+  }
+  keymap_.setLayout(layout);
+
+  RdpClientOptions o;
+  o.host = target->host;
+  o.port = target->port;
+  o.username = target->username;
+  o.password = target->password;
+  o.width = std::clamp(static_cast<int>(getU32(s, FreeRDP_DesktopWidth)), 200,
+                       deps_.opts.max_width);
+  o.height = std::clamp(static_cast<int>(getU32(s, FreeRDP_DesktopHeight)), 200,
+                        deps_.opts.max_height);
+  o.keyboard_layout = client_layout ? client_layout : 0x0409;
+  o.gfx = deps_.opts.target_gfx;
+  o.clipboard = deps_.opts.clipboard;
+  o.connect_timeout_ms = deps_.opts.target_connect_timeout_ms;
+  const std::string where = target->host + ":" + std::to_string(target->port);
+  {
+    std::lock_guard lock(mutex_);
+    if (!close_reason_.empty()) return false;
+    target_ = std::make_unique<RdpClient>(o, this);
+  }
+  spdlog::info("rdp: admitted session={} user={} target={} via={} client={} size={}x{} "
+               "layout={}",
+               session_->id(), user, target->name, grant->via, client_addr_, o.width, o.height,
+               toString(layout));
+  if (Status st = target_->connect(); !st.ok()) {
+    spdlog::warn("rdp: session={} {}", session_->id(), st.message());
+    session_->lifecycle("target connection failed: " + st.message());
+    std::lock_guard lock(mutex_);
+    if (close_reason_.empty()) close_reason_ = "target connection failed";
+    return false;
+  }
+  const int w = target_->width(), h = target_->height();
+  {
+    std::lock_guard lock(screen_mutex_);
+    if (frame_.width() != w || frame_.height() != h) frame_.resize(w, h);
+  }
+  // The client gets the target's real size in the Demand Active.
+  setU32(s, FreeRDP_DesktopWidth, static_cast<UINT32>(w));
+  setU32(s, FreeRDP_DesktopHeight, static_cast<UINT32>(h));
+  session_->attach(this);
+  session_->lifecycle("connected to target " + where);
+  spdlog::info("rdp: connected session={} target={} size={}x{}", session_->id(), where, w, h);
+  return true;
+}
+
+bool RdpConnection::onPostConnect() {
+  startClipboard();
+  return true;
+}
+
+bool RdpConnection::onActivate() {
+  {
+    std::lock_guard lock(screen_mutex_);
+    encoder_ = std::make_unique<ClientEncoder>(peer_);
+    client_active_ = true;
+    client_visible_ = true;
+    spdlog::debug("rdp: client activated session={} codec={} bpp={}",
+                  session_ ? session_->id() : "", encoder_->codecName(),
+                  getU32(peer_->settings, FreeRDP_ColorDepth));
+    pending_.clear();
+    sendScreen(DirtyRegion(frame_.bounds()));
+  }
+  if (!target_started_ && target_) {
+    target_started_ = true;
+    target_->start();
+  }
+  return true;
+}
+
+void RdpConnection::sendScreen(const DirtyRegion& region) {
+  if (!encoder_ || !client_active_ || !client_visible_) {
+    pending_.add(region);
+    return;
+  }
+  DirtyRegion all = pending_;
+  all.add(region);
+  pending_.clear();
+  all.clipTo(frame_.width(), frame_.height());
+  if (!encoder_->send(frame_, all)) {
+    spdlog::debug("rdp: sending the screen to the client failed");
+  }
+}
+
+void RdpConnection::onPaint(const std::uint8_t* pixels, int stride, int width, int height,
+                            const DirtyRegion& changed) {
+  std::lock_guard lock(screen_mutex_);
+  if (frame_.width() != width || frame_.height() != height) frame_.resize(width, height);
+  for (const Rect& r : changed.rects()) {
+    const Rect c = r.intersect(frame_.bounds());
+    for (int y = c.y; y < c.y + c.h; ++y) {
+      std::memcpy(frame_.row(y) + c.x * Frame::kBytesPerPixel,
+                  pixels + static_cast<std::size_t>(y) * stride + c.x * Frame::kBytesPerPixel,
+                  static_cast<std::size_t>(c.w) * Frame::kBytesPerPixel);
+    }
+  }
+  if (session_) session_->frame(frame_, changed);
+  sendScreen(changed);
+}
+
+void RdpConnection::onResize(int width, int height) {
+  std::lock_guard lock(screen_mutex_);
+  frame_.resize(width, height);
+  if (session_) {
+    session_->resized(width, height);
+    session_->lifecycle("resize " + std::to_string(width) + "x" + std::to_string(height));
+  }
+  if (!peer_ || !peer_->activated) return;
+  rdpSettings* s = peer_->settings;
+  if (!getBool(s, FreeRDP_DesktopResize)) {
+    spdlog::warn("rdp: target resized to {}x{} but the client cannot resize", width, height);
+    return;
+  }
+  setU32(s, FreeRDP_DesktopWidth, static_cast<UINT32>(width));
+  setU32(s, FreeRDP_DesktopHeight, static_cast<UINT32>(height));
+  // The client reactivates; onActivate() then sends the whole new screen.
+  client_active_ = false;
+  encoder_.reset();
+  pending_.clear();
+  peer_->update->DesktopResize(peer_->update->context);
+}
+
+void RdpConnection::onClipboardText(const std::string& text) {
+  if (session_) session_->input(ClipboardInput{text, Direction::ServerToClient});
+  clipboard_.setText(text);
+}
+
+void RdpConnection::onClientClipboard(const std::string& text) {
+  if (session_) session_->input(ClipboardInput{text, Direction::ClientToServer});
+  std::lock_guard lock(mutex_);
+  if (target_) target_->setClipboardText(text);
+}
+
+void RdpConnection::onDisconnected(const std::string& reason) {
+  {
+    std::lock_guard lock(mutex_);
+    if (target_end_reason_.empty()) target_end_reason_ = reason;
+  }
+  SetEvent(target_done_);
+}
+
+void RdpConnection::onKeyboard(std::uint16_t flags, std::uint16_t code) {
+  const bool down = (flags & KBD_FLAGS_RELEASE) == 0;
+  const bool extended = (flags & KBD_FLAGS_EXTENDED) != 0;
+  if (session_) {
+    if (auto ks = keymap_.key(static_cast<std::uint8_t>(code & 0x7f), extended, down)) {
+      session_->input(KeyInput{*ks, down});
+    }
+  }
+  if (target_) target_->sendKey(flags, code);
+}
+
+void RdpConnection::onUnicode(std::uint16_t flags, std::uint16_t code) {
+  const bool down = (flags & KBD_FLAGS_RELEASE) == 0;
+  std::uint32_t cp = code;
+  if (code >= 0xd800 && code <= 0xdbff) {
+    // First half of a pair: wait for the second before recording.
+    if (down) high_surrogate_ = code;
+    cp = 0;
+  } else if (code >= 0xdc00 && code <= 0xdfff) {
+    cp = high_surrogate_ ? 0x10000 + ((high_surrogate_ - 0xd800u) << 10) + (code - 0xdc00u) : 0;
+    if (!down) high_surrogate_ = 0;
+  }
+  if (session_ && cp) {
+    if (std::uint32_t ks = keysymForCodepoint(cp)) session_->input(KeyInput{ks, down});
+  }
+  if (target_) target_->sendUnicode(flags, code);
+}
+
+void RdpConnection::onSynchronize(std::uint32_t flags) {
+  keymap_.setLocks((flags & KBD_SYNC_CAPS_LOCK) != 0, (flags & KBD_SYNC_NUM_LOCK) != 0);
+  if (target_) target_->sendSynchronize(flags);
+}
+
+void RdpConnection::onFocusIn(std::uint16_t toggles) {
+  keymap_.setLocks((toggles & KBD_SYNC_CAPS_LOCK) != 0, (toggles & KBD_SYNC_NUM_LOCK) != 0);
+  if (target_) target_->sendSynchronize(toggles);
+}
+
+void RdpConnection::onMouse(std::uint16_t flags, std::uint16_t x, std::uint16_t y) {
+  if (session_) {
+    const bool down = (flags & PTR_FLAGS_DOWN) != 0;
+    auto set = [&](std::uint32_t bit) { buttons_ = down ? (buttons_ | bit) : (buttons_ & ~bit); };
+    if (flags & PTR_FLAGS_BUTTON1) set(1u << 0);
+    if (flags & PTR_FLAGS_BUTTON3) set(1u << 1);
+    if (flags & PTR_FLAGS_BUTTON2) set(1u << 2);
+    if (flags & PTR_FLAGS_WHEEL) {
+      // A wheel notch is a press and release of the RFB wheel "button".
+      const std::uint32_t bit = (flags & PTR_FLAGS_WHEEL_NEGATIVE) ? (1u << 4) : (1u << 3);
+      session_->input(PointerInput{x, y, buttons_ | bit});
+    }
+    session_->input(PointerInput{x, y, buttons_});
+  }
+  if (target_) target_->sendMouse(flags, x, y);
+}
+
+void RdpConnection::onExtendedMouse(std::uint16_t flags, std::uint16_t x, std::uint16_t y) {
+  if (session_) session_->input(PointerInput{x, y, buttons_});
+  if (target_) target_->sendExtendedMouse(flags, x, y);
+}
+
+void RdpConnection::onRefresh(const DirtyRegion* area) {
+  std::lock_guard lock(screen_mutex_);
+  sendScreen(area ? *area : DirtyRegion(frame_.bounds()));
+}
+
+void RdpConnection::onSuppressOutput(bool allow) {
+  std::lock_guard lock(screen_mutex_);
+  client_visible_ = allow;
+  if (allow) sendScreen(DirtyRegion(frame_.bounds()));
+}
+
+void RdpConnection::startClipboard() {
+  if (!deps_.opts.clipboard || cliprdr_ || !vcm_) return;
+  if (!WTSVirtualChannelManagerIsChannelJoined(vcm_, CLIPRDR_SVC_CHANNEL_NAME)) return;
+  cliprdr_ = cliprdr_server_context_new(vcm_);
+  if (!cliprdr_) return;
+  cliprdr_->rdpcontext = peer_->context;
+  cliprdr_->custom = &clipboard_;
+  cliprdr_->useLongFormatNames = TRUE;
+  cliprdr_->streamFileClipEnabled = FALSE;
+  cliprdr_->fileClipNoFilePaths = TRUE;
+  cliprdr_->canLockClipData = FALSE;
+  cliprdr_->autoInitializationSequence = TRUE;
+  cliprdr_->ClientCapabilities = cbClientCaps;
+  cliprdr_->ClientFormatList = cbClientFormatList;
+  cliprdr_->ClientFormatListResponse = cbClientFormatListResponse;
+  cliprdr_->ClientFormatDataRequest = cbClientDataRequest;
+  cliprdr_->ClientFormatDataResponse = cbClientDataResponse;
+  cliprdr_->TempDirectory = cbTempDirectory;
+  clipboard_.attach(cliprdr_, [this](const std::string& t) { onClientClipboard(t); }, true);
+  if (cliprdr_->Start(cliprdr_) != CHANNEL_RC_OK) {
+    spdlog::debug("rdp: clipboard channel did not start");
+    clipboard_.detach();
+    cliprdr_server_context_free(cliprdr_);
+    cliprdr_ = nullptr;
+  }
+}
+
+void RdpConnection::stopClipboard() {
+  if (!cliprdr_) return;
+  clipboard_.detach();
+  cliprdr_->Stop(cliprdr_);
+  cliprdr_server_context_free(cliprdr_);
+  cliprdr_ = nullptr;
+}
+
+}  // namespace vigil::gateway::rdp

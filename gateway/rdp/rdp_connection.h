@@ -1,0 +1,117 @@
+// Internal (FreeRDP types): one RDP client connection through the gateway —
+// the client leg (a FreeRDP peer) joined to the target leg (an RdpClient).
+// Threads: the peer thread runs run(): handshake, admission, target connect,
+// then client input → target (never waits for the screen path). The target
+// leg's event thread decodes the target's screen into the session frame and
+// sends damage to the client. The cliprdr server thread handles clipboard.
+#pragma once
+
+#include <freerdp/peer.h>
+#include <freerdp/server/cliprdr.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "core/config.h"
+#include "gateway/gatekeeper.h"
+#include "gateway/rdp/client_encoder.h"
+#include "gateway/rdp/clipboard.h"
+#include "gateway/rdp/keymap.h"
+#include "gateway/rdp/rdp_client.h"
+#include "gateway/rdp/rdp_listener.h"
+#include "gateway/session.h"
+#include "gateway/session_manager.h"
+
+namespace vigil::gateway::rdp {
+
+struct ConnectionDeps {
+  const Config* cfg;
+  Gatekeeper* gk;
+  SessionManager* sm;
+  RdpOptions opts;
+  std::string cert_pem, key_pem;
+};
+
+class RdpConnection final : public Relay, public RdpClientObserver {
+ public:
+  // Takes ownership of `peer` (freed by run()).
+  RdpConnection(freerdp_peer* peer, ConnectionDeps deps);
+  ~RdpConnection() override;
+
+  // The whole life of the connection; returns once both legs are down and
+  // the session (if any) is finished. Call once, on the connection's thread.
+  void run();
+  // Relay: ends both legs (any thread, returns at once, idempotent).
+  void close(const std::string& reason) override;
+  bool done() const { return done_.load(); }
+
+  // --- FreeRDP peer callbacks (peer thread) ---
+  bool onCapabilities();
+  bool onPostConnect();
+  bool onActivate();
+  void onKeyboard(std::uint16_t flags, std::uint16_t code);
+  void onUnicode(std::uint16_t flags, std::uint16_t code);
+  void onSynchronize(std::uint32_t flags);
+  void onMouse(std::uint16_t flags, std::uint16_t x, std::uint16_t y);
+  void onExtendedMouse(std::uint16_t flags, std::uint16_t x, std::uint16_t y);
+  void onFocusIn(std::uint16_t toggles);
+  void onRefresh(const DirtyRegion* area);
+  void onSuppressOutput(bool allow);
+  // Clipboard text from the client (cliprdr server thread).
+  void onClientClipboard(const std::string& text);
+
+  // RdpClientObserver (target leg thread).
+  void onPaint(const std::uint8_t* pixels, int stride, int width, int height,
+               const DirtyRegion& changed) override;
+  void onResize(int width, int height) override;
+  void onClipboardText(const std::string& text) override;
+  void onDisconnected(const std::string& reason) override;
+
+ private:
+  bool admitAndConnect();
+  void startClipboard();
+  void stopClipboard();
+  void sendScreen(const DirtyRegion& region);  // screen_mutex_ held
+  std::string endReason(const std::string& fallback);
+
+  freerdp_peer* peer_;
+  ConnectionDeps deps_;
+  std::string client_addr_;
+  void* vcm_ = nullptr;          // WTS virtual channel manager (HANDLE)
+  void* stop_event_ = nullptr;   // HANDLE: close() was called
+  void* target_done_ = nullptr;  // HANDLE: the target leg ended
+
+  std::shared_ptr<Session> session_;
+  std::unique_ptr<RdpClient> target_;  // set by the peer thread before attach
+  bool admitted_ = false;
+  bool target_started_ = false;
+
+  // Lifecycle: close reason, target pointer publication.
+  mutable std::mutex mutex_;
+  std::string close_reason_;
+  std::string target_end_reason_;
+
+  // Screen: the session frame and the client encoder (target thread, and the
+  // peer thread on activation/refresh).
+  std::mutex screen_mutex_;
+  Frame frame_;
+  std::unique_ptr<ClientEncoder> encoder_;
+  bool client_active_ = false;
+  bool client_visible_ = true;
+  DirtyRegion pending_;  // damage not yet sent to the client
+
+  // Input state (peer thread).
+  KeyMapper keymap_;
+  std::uint32_t buttons_ = 0;
+  std::uint16_t high_surrogate_ = 0;
+
+  CliprdrServerContext* cliprdr_ = nullptr;
+  TextClipboard<CliprdrServerContext> clipboard_;
+
+  std::atomic<bool> done_{false};
+};
+
+}  // namespace vigil::gateway::rdp

@@ -1,0 +1,382 @@
+// The RDP adapter against real parts: freerdp-shadow-cli sharing an Xvfb
+// desktop (openbox + xterm) as the target, the gateway's RdpListener on a
+// free port with fake Gatekeeper/SessionManager/Session, and two clients: the
+// FreeRDP-library RdpClient in-process, and the real xfreerdp on its own Xvfb
+// driven by xdotool.
+#include <freerdp/input.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "gateway/rdp/rdp_client.h"
+#include "gateway/rdp/rdp_listener.h"
+#include "tests/gateway/rdp/fakes.h"
+#include "tests/testbed/testbed.h"
+
+namespace vigil::gateway::rdp {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeGatekeeper;
+using testing::FakeSession;
+using testing::FakeSessionManager;
+namespace tb = vigil::testbed;
+
+constexpr char kUser[] = "vendor1";
+constexpr char kPassword[] = "correct horse 1";
+constexpr char kXtermTitle[] = "Administrator: Command Prompt";
+
+// Keeps what a client shows, like a person looking at the window.
+class TestObserver final : public RdpClientObserver {
+ public:
+  void onPaint(const std::uint8_t* px, int stride, int w, int h, const DirtyRegion& d) override {
+    std::lock_guard lock(mu_);
+    if (fb_.width() != w || fb_.height() != h) fb_.resize(w, h);
+    (void)d;  // copy everything: cheap enough for a test, and simplest to trust
+    for (int y = 0; y < h; ++y) std::memcpy(fb_.row(y), px + static_cast<std::size_t>(y) * stride, w * 4);
+    ++paints_;
+  }
+  void onDisconnected(const std::string& reason) override {
+    std::lock_guard lock(mu_);
+    disconnected_ = true;
+    reason_ = reason;
+    disconnected_at_ = std::chrono::steady_clock::now();
+  }
+  Frame frame() const { std::lock_guard lock(mu_); return fb_; }
+  int paints() const { std::lock_guard lock(mu_); return paints_; }
+  bool disconnected() const { std::lock_guard lock(mu_); return disconnected_; }
+  std::chrono::steady_clock::time_point disconnectedAt() const {
+    std::lock_guard lock(mu_);
+    return disconnected_at_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  Frame fb_;
+  int paints_ = 0;
+  bool disconnected_ = false;
+  std::string reason_;
+  std::chrono::steady_clock::time_point disconnected_at_{};
+};
+
+// US scancodes for the characters the tests type.
+struct Stroke {
+  std::uint8_t sc;
+  bool shift;
+};
+std::optional<Stroke> usStroke(char c) {
+  static const char* kRow1 = "qwertyuiop";
+  static const char* kRow2 = "asdfghjkl";
+  static const char* kRow3 = "zxcvbnm";
+  for (int i = 0; kRow1[i]; ++i) if (kRow1[i] == c) return Stroke{std::uint8_t(0x10 + i), false};
+  for (int i = 0; kRow2[i]; ++i) if (kRow2[i] == c) return Stroke{std::uint8_t(0x1E + i), false};
+  for (int i = 0; kRow3[i]; ++i) if (kRow3[i] == c) return Stroke{std::uint8_t(0x2C + i), false};
+  if (c >= '1' && c <= '9') return Stroke{std::uint8_t(0x02 + (c - '1')), false};
+  switch (c) {
+    case '0': return Stroke{0x0B, false};
+    case '-': return Stroke{0x0C, false};
+    case '_': return Stroke{0x0C, true};
+    case '/': return Stroke{0x35, false};
+    case '.': return Stroke{0x34, false};
+    case ' ': return Stroke{0x39, false};
+    default: return std::nullopt;
+  }
+}
+
+void typeUs(RdpClient& c, const std::string& text) {
+  for (char ch : text) {
+    auto s = usStroke(ch);
+    ASSERT_TRUE(s) << "no scancode for " << ch;
+    if (s->shift) c.sendKey(KBD_FLAGS_DOWN, 0x2A);
+    c.tapKey(s->sc);
+    if (s->shift) c.sendKey(KBD_FLAGS_RELEASE, 0x2A);
+    std::this_thread::sleep_for(15ms);  // like a fast typist; xterm keeps up
+  }
+}
+
+// The keysyms of key presses the session saw, modifiers left out.
+std::string typedText(const std::vector<InputEvent>& inputs) {
+  std::string out;
+  for (const InputEvent& e : inputs) {
+    const auto* k = std::get_if<KeyInput>(&e);
+    if (!k || !k->down) continue;
+    if (k->keysym >= 0x20 && k->keysym < 0x7f) out += static_cast<char>(k->keysym);
+    if (k->keysym == 0xff0d) out += '\n';
+  }
+  return out;
+}
+
+class RdpGatewayTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    spdlog::set_level(spdlog::level::info);
+    auto display = tb::XDisplay::start(1280, 800, true);
+    ASSERT_TRUE(display.ok()) << display.message();
+    server_display_ = std::move(display.value()).release();
+    auto xterm = server_display_->startXterm(kXtermTitle);
+    ASSERT_TRUE(xterm.ok()) << xterm.message();
+    xterm_ = new tb::Process(std::move(xterm.value()));
+    shadow_port_ = tb::freeTcpPort();
+    log_dir_ = tb::makeTempDir("vigil-rdp-test");
+    auto shadow = server_display_->spawn(
+        {"freerdp-shadow-cli", "/port:" + std::to_string(shadow_port_),
+         "/bind-address:127.0.0.1", "-auth", "/sec:tls"},
+        log_dir_ + "/shadow.log");
+    ASSERT_TRUE(shadow.ok()) << shadow.message();
+    shadow_ = new tb::Process(std::move(shadow.value()));
+    ASSERT_TRUE(tb::waitForPort(shadow_port_, 20s)) << tb::readFile(log_dir_ + "/shadow.log");
+  }
+  static void TearDownTestSuite() {
+    delete shadow_;
+    delete xterm_;
+    delete server_display_;
+    shadow_ = nullptr;
+    xterm_ = nullptr;
+    server_display_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(server_display_, nullptr) << "test bed did not start";
+    target_.name = "demo";
+    target_.protocol = Protocol::Rdp;
+    target_.host = "127.0.0.1";
+    target_.port = shadow_port_;
+    target_.username = "Administrator";
+    target_.password = "vaulted-secret";
+    gk_.addTarget(&target_);
+    cfg_.state_dir = log_dir_ + "/state";
+    auto tls = ensureTlsFiles(cfg_);
+    ASSERT_TRUE(tls.ok()) << tls.message();
+    RdpOptions opts;
+    opts.target_gfx = gfx_;
+    auto l = RdpListener::start(HostPort{"127.0.0.1", 0}, tls.value(), cfg_, gk_, sm_, opts);
+    ASSERT_TRUE(l.ok()) << l.message();
+    listener_ = std::move(l.value());
+    ASSERT_NE(listener_->port(), 0);
+  }
+  void TearDown() override {
+    if (listener_) listener_->stop();
+  }
+
+  RdpClientOptions clientOptions(const std::string& password = kPassword) const {
+    RdpClientOptions o;
+    o.host = "127.0.0.1";
+    o.port = listener_->port();
+    o.username = std::string(kUser) + "#demo";
+    o.password = password;
+    o.width = 1280;
+    o.height = 800;
+    o.gfx = false;
+    return o;
+  }
+
+  void focusXterm() {
+    std::string out;
+    auto rc = server_display_->run({"xdotool", "search", "--name", kXtermTitle, "windowactivate",
+                                    "--sync"}, &out);
+    ASSERT_TRUE(rc.ok()) << rc.message();
+  }
+
+  // PSNR of `grab()` against the server's screen, polled until it settles.
+  double bestPsnr(const std::function<Frame()>& grab) {
+    double best = 0;
+    tb::waitFor([&] {
+      auto shot = server_display_->screenshot();
+      if (!shot.ok()) return false;
+      best = std::max(best, tb::psnr(grab(), shot.value()));
+      return best >= 35.0;
+    }, 20s, 300ms);
+    return best;
+  }
+
+  static inline tb::XDisplay* server_display_ = nullptr;
+  static inline tb::Process* xterm_ = nullptr;
+  static inline tb::Process* shadow_ = nullptr;
+  static inline std::uint16_t shadow_port_ = 0;
+  static inline std::string log_dir_;
+  bool gfx_ = true;
+
+  Config cfg_;
+  TargetConfig target_;
+  FakeGatekeeper gk_{kUser, kPassword};
+  FakeSessionManager sm_;
+  std::unique_ptr<RdpListener> listener_;
+};
+
+std::string uniqueFile(const std::string& tag) {
+  static int n = 0;
+  return "/tmp/vigil-rdp-" + std::to_string(::getpid()) + "-" + tag + std::to_string(++n);
+}
+
+TEST_F(RdpGatewayTest, LibraryClientTypesALineThroughTheGateway) {
+  TestObserver obs;
+  RdpClient client(clientOptions(), &obs);
+  ASSERT_TRUE(client.connect().ok());
+  client.start();
+  ASSERT_TRUE(tb::waitFor([&] { return sm_.last() && sm_.last()->attached(); }, 20s));
+  auto session = sm_.last();
+  EXPECT_EQ(gk_.calls(), std::vector<std::string>{"vendor1#demo"});
+  ASSERT_TRUE(tb::waitFor([&] { return obs.paints() > 0 && session->frames() > 0; }, 20s));
+  EXPECT_EQ(client.width(), 1280);
+  EXPECT_EQ(client.height(), 800);
+
+  focusXterm();
+  const std::string file = uniqueFile("lib");
+  std::filesystem::remove(file);
+  const std::string line = "touch " + file;
+  typeUs(client, line);
+  client.tapKey(0x1C);  // Enter
+  EXPECT_TRUE(tb::waitFor([&] { return std::filesystem::exists(file); }, 15s))
+      << "the typed command did not run on the server";
+  std::filesystem::remove(file);
+
+  // The pipeline saw the keystrokes as keysyms, Enter included.
+  EXPECT_NE(typedText(session->inputs()).find(line + "\n"), std::string::npos)
+      << typedText(session->inputs());
+  const auto lc = session->lifecycleEvents();
+  ASSERT_FALSE(lc.empty());
+  EXPECT_EQ(lc.front(), "connected to target 127.0.0.1:" + std::to_string(shadow_port_));
+
+  // What the client shows and what the session recorded match the server.
+  const double client_psnr = bestPsnr([&] { return obs.frame(); });
+  EXPECT_GE(client_psnr, 35.0);
+  const double session_psnr = bestPsnr([&] { return session->lastFrame(); });
+  EXPECT_GE(session_psnr, 35.0);
+  std::printf("[ metrics ] client PSNR %.1f dB, session PSNR %.1f dB\n", client_psnr,
+              session_psnr);
+
+  client.stop();
+  ASSERT_TRUE(tb::waitFor([&] { return !session->finishReasons().empty(); }, 5s));
+  EXPECT_EQ(session->finishReasons().size(), 1u);
+}
+
+TEST_F(RdpGatewayTest, WrongPasswordIsRefusedWithoutTargetConnection) {
+  TestObserver obs;
+  RdpClient client(clientOptions("wrong password"), &obs);
+  EXPECT_FALSE(client.connect().ok());
+  EXPECT_EQ(gk_.calls(), std::vector<std::string>{"vendor1#demo"});
+  EXPECT_EQ(sm_.opens(), 0);
+
+  // A name without a target is refused too, through the Gatekeeper.
+  auto o = clientOptions();
+  o.username = "vendor1";
+  RdpClient client2(o, &obs);
+  EXPECT_FALSE(client2.connect().ok());
+  EXPECT_EQ(sm_.opens(), 0);
+  EXPECT_EQ(gk_.calls().size(), 2u);
+}
+
+TEST_F(RdpGatewayTest, SessionManagerFailureDropsTheClient) {
+  sm_.setFail(true);
+  TestObserver obs;
+  RdpClient client(clientOptions(), &obs);
+  EXPECT_FALSE(client.connect().ok());
+  EXPECT_EQ(sm_.opens(), 1);
+}
+
+TEST_F(RdpGatewayTest, TerminateClosesBothLegsWithinOneSecond) {
+  TestObserver obs;
+  RdpClient client(clientOptions(), &obs);
+  ASSERT_TRUE(client.connect().ok());
+  client.start();
+  ASSERT_TRUE(tb::waitFor([&] { return sm_.last() && sm_.last()->attached(); }, 20s));
+  auto session = sm_.last();
+  ASSERT_TRUE(tb::waitFor([&] { return obs.paints() > 0; }, 20s));
+  const auto t0 = std::chrono::steady_clock::now();
+  session->terminate("terminated by alice");
+  ASSERT_TRUE(tb::waitFor([&] { return obs.disconnected(); }, 5s));
+  ASSERT_TRUE(tb::waitFor([&] { return !session->finishReasons().empty(); }, 5s));
+  const auto client_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(obs.disconnectedAt() - t0).count();
+  const auto finish_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(session->finishedAt() - t0).count();
+  std::printf("[ metrics ] terminate: client gone after %lld ms, session finished after %lld ms\n",
+              static_cast<long long>(client_ms), static_cast<long long>(finish_ms));
+  EXPECT_LT(client_ms, 1000);
+  EXPECT_LT(finish_ms, 1000);
+  EXPECT_EQ(session->finishReasons(), std::vector<std::string>{"terminated by alice"});
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(session->finishReasons().size(), 1u);
+  EXPECT_EQ(listener_->activeConnections(), 0);
+}
+
+TEST_F(RdpGatewayTest, ClientClipboardIsRecorded) {
+  TestObserver obs;
+  RdpClient client(clientOptions(), &obs);
+  ASSERT_TRUE(client.connect().ok());
+  client.start();
+  ASSERT_TRUE(tb::waitFor([&] { return sm_.last() && sm_.last()->attached(); }, 20s));
+  auto session = sm_.last();
+  const std::string text = "clip from vendor ✓";
+  ASSERT_TRUE(tb::waitFor([&] { return client.setClipboardText(text); }, 10s, 100ms))
+      << "the clipboard channel never became ready";
+  EXPECT_TRUE(tb::waitFor([&] {
+    for (const InputEvent& e : session->inputs()) {
+      const auto* c = std::get_if<ClipboardInput>(&e);
+      if (c && c->text == text && c->direction == Direction::ClientToServer) return true;
+    }
+    return false;
+  }, 10s));
+  client.stop();
+}
+
+TEST_F(RdpGatewayTest, ListenerStopEndsLiveSessions) {
+  TestObserver obs;
+  RdpClient client(clientOptions(), &obs);
+  ASSERT_TRUE(client.connect().ok());
+  client.start();
+  ASSERT_TRUE(tb::waitFor([&] { return sm_.last() && sm_.last()->attached(); }, 20s));
+  auto session = sm_.last();
+  listener_->stop();
+  EXPECT_EQ(session->finishReasons(), std::vector<std::string>{"gateway shutting down"});
+  EXPECT_TRUE(tb::waitFor([&] { return obs.disconnected(); }, 5s));
+}
+
+TEST_F(RdpGatewayTest, RealXfreerdpTypesALine) {
+  auto client_display = tb::XDisplay::start(1366, 900, false);
+  ASSERT_TRUE(client_display.ok()) << client_display.message();
+  auto& cd = *client_display.value();
+  auto xfreerdp = cd.spawn({"xfreerdp", "/v:127.0.0.1:" + std::to_string(listener_->port()),
+                            std::string("/u:") + kUser + "#demo", std::string("/p:") + kPassword,
+                            "/cert:ignore", "/size:1280x800", "-grab-keyboard"},
+                           log_dir_ + "/xfreerdp.log");
+  ASSERT_TRUE(xfreerdp.ok()) << xfreerdp.message();
+  ASSERT_TRUE(tb::waitFor([&] { return sm_.last() && sm_.last()->attached(); }, 30s))
+      << tb::readFile(log_dir_ + "/xfreerdp.log");
+  auto session = sm_.last();
+  ASSERT_TRUE(tb::waitFor([&] { return session->frames() > 0; }, 20s));
+
+  std::string wid;
+  ASSERT_TRUE(tb::waitFor([&] {
+    wid.clear();
+    auto rc = cd.run({"xdotool", "search", "--name", "FreeRDP"}, &wid);
+    return rc.ok() && rc.value() == 0 && !wid.empty();
+  }, 20s)) << tb::readFile(log_dir_ + "/xfreerdp.log");
+  wid = wid.substr(0, wid.find('\n'));
+  focusXterm();
+  ASSERT_TRUE(cd.run({"xdotool", "windowfocus", "--sync", wid}).ok());
+  // Click inside the xterm (it sits at +50+50 on the server's screen).
+  ASSERT_TRUE(cd.run({"xdotool", "mousemove", "--window", wid, "300", "200", "click", "1"}).ok());
+  const std::string file = uniqueFile("xfreerdp");
+  std::filesystem::remove(file);
+  const std::string line = "touch " + file;
+  ASSERT_TRUE(cd.run({"xdotool", "type", "--delay", "40", line}).ok());
+  ASSERT_TRUE(cd.run({"xdotool", "key", "Return"}).ok());
+  EXPECT_TRUE(tb::waitFor([&] { return std::filesystem::exists(file); }, 15s))
+      << "typed through xfreerdp, nothing ran on the server";
+  std::filesystem::remove(file);
+  EXPECT_NE(typedText(session->inputs()).find(line + "\n"), std::string::npos)
+      << typedText(session->inputs());
+  const double psnr = bestPsnr([&] { return session->lastFrame(); });
+  std::printf("[ metrics ] xfreerdp session PSNR %.1f dB\n", psnr);
+  EXPECT_GE(psnr, 35.0);
+}
+
+}  // namespace
+}  // namespace vigil::gateway::rdp
