@@ -181,6 +181,7 @@ UINT TextClipboard<Ctx>::onFormatList(const CLIPRDR_FORMAT_LIST* list) {
   CLIPRDR_FORMAT_DATA_REQUEST req{};
   req.msgType = CB_FORMAT_DATA_REQUEST;
   req.requestedFormatId = CF_UNICODETEXT;
+  req.dataLen = 4;  // the channel writes the header from this field
   if constexpr (std::is_same_v<Ctx, CliprdrServerContext>) {
     return ctx_->ServerFormatDataRequest(ctx_, &req);
   } else {
