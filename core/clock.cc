@@ -65,6 +65,9 @@ std::optional<EpochMillis> parseRfc3339(std::string_view s) {
   tm.tm_min = m;
   tm.tm_sec = sec;
   const std::time_t t = timegm(&tm);
+  std::tm check{};
+  gmtime_r(&t, &check);
+  if (check.tm_mday != D || check.tm_mon != M - 1) return std::nullopt;  // 2026-11-31
   return (static_cast<EpochMillis>(t) - offset_s) * 1000 + ms;
 }
 

@@ -50,6 +50,17 @@ Role parseRole(const std::string& s, const std::string& path, const std::string&
   fail(path, where + ": unknown role \"" + s + "\" (use vendor, auditor, security or admin)");
 }
 
+// A typo must not silently change meaning (`not_afer` would open a grant
+// forever), so unknown keys are errors.
+void checkKeys(const toml::table& t, std::initializer_list<std::string_view> known,
+               const std::string& path, const std::string& where) {
+  for (const auto& [key, value] : t) {
+    (void)value;
+    if (std::find(known.begin(), known.end(), key.str()) == known.end())
+      fail(path, where + ": unknown key `" + std::string(key.str()) + "`");
+  }
+}
+
 bool validName(const std::string& s) {
   return !s.empty() && s.size() <= 64 &&
          std::all_of(s.begin(), s.end(), [](unsigned char c) {
@@ -136,6 +147,14 @@ Config Config::parse(const std::string& text, const std::string& path) {
   }
   Config c;
   c.path = path;
+  checkKeys(root, {"redis", "recordings", "gateway", "web", "rdp", "users", "targets", "grants"}, path,
+            "top level");
+  if (auto* t = root["redis"].as_table()) checkKeys(*t, {"url"}, path, "[redis]");
+  if (auto* t = root["recordings"].as_table()) checkKeys(*t, {"dir"}, path, "[recordings]");
+  if (auto* t = root["gateway"].as_table())
+    checkKeys(*t, {"state_dir", "node_id", "log_level"}, path, "[gateway]");
+  if (auto* t = root["web"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key"}, path, "[web]");
+  if (auto* t = root["rdp"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key"}, path, "[rdp]");
   if (auto* t = root["redis"].as_table()) c.redis_url = str(*t, "url", path, "[redis]", false, c.redis_url);
   if (auto* t = root["recordings"].as_table())
     c.recordings_dir = str(*t, "dir", path, "[recordings]", false, c.recordings_dir);
@@ -167,12 +186,15 @@ Config Config::parse(const std::string& text, const std::string& path) {
       const std::string where = "[[users]] #" + std::to_string(i + 1);
       auto* t = arr->get(i)->as_table();
       if (!t) fail(path, where + " must be a table");
+      checkKeys(*t, {"name", "password_hash", "roles"}, path, where);
       UserConfig u;
       u.name = str(*t, "name", path, where, true);
       if (!validName(u.name)) fail(path, where + ": name may hold letters, digits, - _ . @");
       u.password_hash = str(*t, "password_hash", path, where, true);
       if (u.password_hash.rfind("$argon2id$", 0) != 0)
         fail(path, where + " (" + u.name + "): password_hash must come from `vigil hash-password`");
+      if (t->get("roles") && !t->get("roles")->is_array())
+        fail(path, where + ": roles must be a list such as [\"vendor\"]");
       if (auto* roles = t->get_as<toml::array>("roles")) {
         for (auto& r : *roles) {
           auto s = r.value<std::string>();
@@ -190,6 +212,8 @@ Config Config::parse(const std::string& text, const std::string& path) {
       const std::string where = "[[targets]] #" + std::to_string(i + 1);
       auto* t = arr->get(i)->as_table();
       if (!t) fail(path, where + " must be a table");
+      checkKeys(*t, {"name", "protocol", "host", "port", "username", "password", "vnc_listen",
+                     "keyboard_layout"}, path, where);
       TargetConfig tc;
       tc.name = str(*t, "name", path, where, true);
       if (!validName(tc.name)) fail(path, where + ": name may hold letters, digits, - _ . @");
@@ -198,6 +222,8 @@ Config Config::parse(const std::string& text, const std::string& path) {
       else if (proto == "vnc") tc.protocol = Protocol::Vnc;
       else fail(path, where + ": protocol must be \"rdp\" or \"vnc\"");
       tc.host = str(*t, "host", path, where, true);
+      if (t->get("port") && !t->get("port")->is_integer())
+        fail(path, where + ": port must be a number such as 3389 (no quotes)");
       auto port = t->get("port") ? t->get("port")->value<int64_t>() : std::optional<int64_t>{};
       if (!port) tc.port = tc.protocol == Protocol::Rdp ? 3389 : 5900;
       else if (*port < 1 || *port > 65535) fail(path, where + ": port must be 1..65535");
@@ -210,6 +236,11 @@ Config Config::parse(const std::string& text, const std::string& path) {
         if (vl.empty()) fail(path, where + " (" + tc.name + "): vnc targets need vnc_listen");
         tc.vnc_listen = HostPort::parse(vl, path + ": " + where + " vnc_listen");
       }
+      for (const auto& other : c.targets)
+        if (tc.vnc_listen && other.vnc_listen && other.vnc_listen->port == tc.vnc_listen->port &&
+            tc.vnc_listen->port != 0)
+          fail(path, where + ": vnc_listen " + tc.vnc_listen->str() + " is already used by \"" +
+                         other.name + "\"");
       if (c.findTarget(tc.name)) fail(path, where + ": target \"" + tc.name + "\" is defined twice");
       c.targets.push_back(std::move(tc));
     }
@@ -219,6 +250,7 @@ Config Config::parse(const std::string& text, const std::string& path) {
       const std::string where = "[[grants]] #" + std::to_string(i + 1);
       auto* t = arr->get(i)->as_table();
       if (!t) fail(path, where + " must be a table");
+      checkKeys(*t, {"user", "target", "not_before", "not_after"}, path, where);
       GrantConfig g;
       g.user = str(*t, "user", path, where, true);
       g.target = str(*t, "target", path, where, true);

@@ -1,0 +1,80 @@
+// A whole Vigil node for end-to-end tests: a real Redis, a real desktop
+// (Xvfb + openbox + xterm) served by x11vnc, and the real `vigil serve`
+// binary with a generated config. The VNC target is reached through a
+// counting TCP proxy, so a test can prove that a refused client caused no
+// connection to the target. Everything is stopped when the fixture dies.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/testbed/testbed.h"
+
+namespace vigil::integration {
+
+// Forwards 127.0.0.1:port() to a target port and counts the connections.
+class CountingProxy {
+ public:
+  explicit CountingProxy(std::uint16_t target_port);
+  ~CountingProxy();
+  std::uint16_t port() const { return port_; }
+  int connections() const { return connections_.load(); }
+
+ private:
+  void acceptLoop();
+  std::uint16_t target_port_;
+  std::uint16_t port_ = 0;
+  int listen_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+  std::vector<std::thread> pumps_;
+};
+
+struct VigilRun {
+  int exit_code = -1;
+  std::string out;
+};
+
+class GatewayFixture {
+ public:
+  static constexpr const char* kTerminalTitle = "Administrator: Command Prompt";
+  static constexpr const char* kVendorPassword = "vendor-pass-1";
+
+  // Starts everything; any failure is a test failure (ASSERT in the caller).
+  static Result<std::unique_ptr<GatewayFixture>> start();
+  ~GatewayFixture();
+
+  // Runs `vigil ARGS --config <generated>`.
+  VigilRun vigil(std::vector<std::string> args) const;
+  nlohmann::json vigilJson(std::vector<std::string> args) const;  // adds --json
+  std::string grantCode(const std::string& target = "desk-vnc") const;
+
+  Status startGateway();      // (re)starts `vigil serve`
+  void killGateway();         // kill -9
+  std::uint16_t vncPort() const { return vnc_port_; }
+  std::uint16_t webPort() const { return web_port_; }
+  std::uint16_t rdpPort() const { return rdp_port_; }
+  int targetConnections() const { return proxy_->connections(); }
+  const testbed::XDisplay& display() const { return *display_; }
+  const std::string& dir() const { return dir_; }
+  std::string recordingsDir() const { return dir_ + "/recordings"; }
+  std::string gatewayLog() const { return testbed::readFile(dir_ + "/vigil.log"); }
+  // Focuses the terminal on the server's screen.
+  void focusTerminal() const;
+
+ private:
+  GatewayFixture() = default;
+  std::string dir_, config_path_;
+  std::uint16_t redis_port_ = 0, x11vnc_port_ = 0, vnc_port_ = 0, web_port_ = 0, rdp_port_ = 0;
+  testbed::Process redis_, x11vnc_, xterm_, gateway_;
+  std::unique_ptr<testbed::XDisplay> display_;
+  std::unique_ptr<CountingProxy> proxy_;
+};
+
+}  // namespace vigil::integration
