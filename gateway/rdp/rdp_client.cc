@@ -313,11 +313,11 @@ Status RdpClient::connect() {
             (o.domain.empty() || setString(s, FreeRDP_Domain, o.domain)) &&
             setU32(s, FreeRDP_DesktopWidth, static_cast<UINT32>(o.width)) &&
             setU32(s, FreeRDP_DesktopHeight, static_cast<UINT32>(o.height)) &&
-            setU32(s, FreeRDP_ColorDepth, 32) &&
+            setU32(s, FreeRDP_ColorDepth, static_cast<UINT32>(o.color_depth)) &&
             setU32(s, FreeRDP_KeyboardLayout, o.keyboard_layout) &&
             setBool(s, FreeRDP_SoftwareGdi, true) &&
-            setBool(s, FreeRDP_RemoteFxCodec, true) &&
-            setBool(s, FreeRDP_NSCodec, true) &&
+            setBool(s, FreeRDP_RemoteFxCodec, o.remotefx) &&
+            setBool(s, FreeRDP_NSCodec, o.remotefx) &&
             setBool(s, FreeRDP_FastPathOutput, true) &&
             setBool(s, FreeRDP_FastPathInput, true) &&
             setBool(s, FreeRDP_FrameMarkerCommandEnabled, true) &&

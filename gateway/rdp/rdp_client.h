@@ -24,6 +24,8 @@ struct RdpClientOptions {
   int width = 1280, height = 800;
   std::uint32_t keyboard_layout = 0x0409;
   bool gfx = true;        // offer the graphics pipeline (rdpgfx) to the server
+  bool remotefx = true;   // offer RemoteFX surface bits
+  int color_depth = 32;   // 32 (planar bitmaps), 24/16/15 (interleaved)
   bool clipboard = true;  // join the cliprdr channel (text only)
   int connect_timeout_ms = 15000;
 };

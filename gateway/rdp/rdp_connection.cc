@@ -334,7 +334,7 @@ bool RdpConnection::onActivate() {
     encoder_ = std::make_unique<ClientEncoder>(peer_);
     client_active_ = true;
     client_visible_ = true;
-    spdlog::debug("rdp: client activated session={} codec={} bpp={}",
+    spdlog::info("rdp: client activated session={} codec={} bpp={}",
                   session_ ? session_->id() : "", encoder_->codecName(),
                   getU32(peer_->settings, FreeRDP_ColorDepth));
     pending_.clear();

@@ -256,6 +256,25 @@ TEST_F(RdpGatewayTest, LibraryClientTypesALineThroughTheGateway) {
   EXPECT_EQ(session->finishReasons().size(), 1u);
 }
 
+// Clients without RemoteFX get planar (32 bpp) or interleaved (16 bpp) bitmaps.
+TEST_F(RdpGatewayTest, BitmapCodecsShowTheServerScreen) {
+  for (int depth : {32, 16}) {
+    SCOPED_TRACE("color depth " + std::to_string(depth));
+    TestObserver obs;
+    auto o = clientOptions();
+    o.remotefx = false;
+    o.color_depth = depth;
+    RdpClient client(o, &obs);
+    ASSERT_TRUE(client.connect().ok());
+    client.start();
+    ASSERT_TRUE(tb::waitFor([&] { return obs.paints() > 0; }, 20s));
+    const double psnr = bestPsnr([&] { return obs.frame(); });
+    std::printf("[ metrics ] %d bpp bitmaps: client PSNR %.1f dB\n", depth, psnr);
+    EXPECT_GE(psnr, depth == 32 ? 35.0 : 30.0);
+    client.stop();
+  }
+}
+
 TEST_F(RdpGatewayTest, WrongPasswordIsRefusedWithoutTargetConnection) {
   TestObserver obs;
   RdpClient client(clientOptions("wrong password"), &obs);
