@@ -1,0 +1,170 @@
+#include "storage/memory_store.h"
+
+#include <algorithm>
+
+#include "core/clock.h"
+#include "storage/search_query.h"
+#include "storage/store_util.h"
+
+namespace vigil::storage {
+
+MemoryStore::MemoryStore(std::function<EpochMillis()> now) : now_(std::move(now)) {
+  if (!now_) now_ = [] { return epochNowMs(); };
+}
+
+Status MemoryStore::ping() { return Status::Ok(); }
+
+Status MemoryStore::putSession(const SessionRecord& s) {
+  if (s.id.empty()) return Status::Error("session record has no id");
+  std::lock_guard lock(mu_);
+  sessions_[s.id] = s;
+  return Status::Ok();
+}
+
+Result<std::optional<SessionRecord>> MemoryStore::getSession(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return std::optional<SessionRecord>();
+  return std::optional<SessionRecord>(it->second);
+}
+
+std::vector<const SessionRecord*> MemoryStore::orderedSessions(const SessionFilter& f) const {
+  std::vector<const SessionRecord*> out;
+  for (const auto& [id, s] : sessions_)
+    if (sessionMatches(f, s)) out.push_back(&s);
+  std::sort(out.begin(), out.end(), [](const SessionRecord* a, const SessionRecord* b) {
+    return newerFirst(a->started_at, a->id, b->started_at, b->id);
+  });
+  return out;
+}
+
+Result<std::vector<SessionRecord>> MemoryStore::listSessions(const SessionFilter& f) {
+  std::lock_guard lock(mu_);
+  std::vector<SessionRecord> out;
+  const std::size_t limit = effectiveLimit(f.limit);
+  for (const SessionRecord* s : orderedSessions(f)) {
+    if (out.size() >= limit) break;
+    out.push_back(*s);
+  }
+  return out;
+}
+
+Status MemoryStore::appendEvents(const std::string& session_id, const std::vector<Event>& events) {
+  std::lock_guard lock(mu_);
+  auto& list = events_[session_id];
+  list.insert(list.end(), events.begin(), events.end());
+  return Status::Ok();
+}
+
+Result<std::vector<Event>> MemoryStore::events(const std::string& session_id,
+                                               const std::vector<EventKind>& kinds) {
+  std::lock_guard lock(mu_);
+  std::vector<Event> out;
+  auto it = events_.find(session_id);
+  if (it == events_.end()) return out;
+  for (const Event& e : it->second)
+    if (kinds.empty() || std::find(kinds.begin(), kinds.end(), e.kind) != kinds.end())
+      out.push_back(e);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Event& a, const Event& b) { return a.t_ms < b.t_ms; });
+  return out;
+}
+
+Result<std::vector<SearchHit>> MemoryStore::search(const std::string& query,
+                                                   const SessionFilter& f) {
+  auto q = parseSearchQuery(query);
+  if (!q) return q.status();
+  std::lock_guard lock(mu_);
+  const std::size_t limit = effectiveLimit(f.limit);
+
+  // Sessions without a record still have searchable events (as in Redis).
+  struct Candidate {
+    std::string id;
+    const SessionRecord* rec;
+    EpochMillis started_at;
+  };
+  std::vector<Candidate> order;
+  for (const auto& [id, list] : events_) {
+    auto s = sessions_.find(id);
+    const SessionRecord* rec = s == sessions_.end() ? nullptr : &s->second;
+    if (rec ? !sessionMatches(f, *rec) : (f.state || f.user || f.target)) continue;
+    order.push_back({id, rec, rec ? rec->started_at : 0});
+  }
+  std::sort(order.begin(), order.end(), [](const Candidate& a, const Candidate& b) {
+    return newerFirst(a.started_at, a.id, b.started_at, b.id);
+  });
+
+  std::vector<SearchHit> hits;
+  for (const Candidate& c : order) {
+    if (hits.size() >= limit) break;
+    if (!c.rec && ((f.from && c.started_at < *f.from) || (f.to && c.started_at > *f.to))) continue;
+    std::vector<const Event*> matched;
+    for (const Event& e : events_.at(c.id))
+      if (isSearchableKind(e.kind) && matchesQuery(*q, e.text)) matched.push_back(&e);
+    std::stable_sort(matched.begin(), matched.end(),
+                     [](const Event* a, const Event* b) { return a->t_ms < b->t_ms; });
+    for (const Event* e : matched) {
+      if (hits.size() >= limit) break;
+      SearchHit h;
+      h.session_id = c.id;
+      h.event = *e;
+      if (c.rec) {
+        h.user = c.rec->user;
+        h.target = c.rec->target;
+      }
+      h.started_at = c.started_at;
+      hits.push_back(std::move(h));
+    }
+  }
+  return hits;
+}
+
+Status MemoryStore::putCode(const CodeRecord& c) {
+  if (c.id.empty()) return Status::Error("access code record has no id");
+  if (c.expires_at <= now_()) return Status::Error("access code already expired; give a longer ttl");
+  std::lock_guard lock(mu_);
+  codes_[c.id] = c;
+  return Status::Ok();
+}
+
+Result<std::optional<CodeRecord>> MemoryStore::takeCode(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = codes_.find(id);
+  if (it == codes_.end()) return std::optional<CodeRecord>();
+  CodeRecord c = std::move(it->second);
+  codes_.erase(it);
+  if (c.expires_at <= now_()) return std::optional<CodeRecord>();
+  return std::optional<CodeRecord>(std::move(c));
+}
+
+Result<std::vector<CodeRecord>> MemoryStore::codesForTarget(const std::string& target) {
+  std::lock_guard lock(mu_);
+  const EpochMillis now = now_();
+  std::vector<CodeRecord> out;
+  for (auto it = codes_.begin(); it != codes_.end();) {
+    if (it->second.expires_at <= now) {
+      it = codes_.erase(it);
+      continue;
+    }
+    if (it->second.target == target) out.push_back(it->second);
+    ++it;
+  }
+  return out;
+}
+
+Status MemoryStore::appendAudit(const AuditEntry& a) {
+  std::lock_guard lock(mu_);
+  audit_.push_back(a);
+  if (audit_.size() > kAuditCap) audit_.erase(audit_.begin(), audit_.begin() + (audit_.size() - kAuditCap));
+  return Status::Ok();
+}
+
+Result<std::vector<AuditEntry>> MemoryStore::audit(std::size_t limit) {
+  std::lock_guard lock(mu_);
+  limit = effectiveLimit(limit);
+  std::vector<AuditEntry> out;
+  for (auto it = audit_.rbegin(); it != audit_.rend() && out.size() < limit; ++it) out.push_back(*it);
+  return out;
+}
+
+}  // namespace vigil::storage

@@ -1,0 +1,658 @@
+#include "storage/redis_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/clock.h"
+#include "storage/redis_client.h"
+#include "storage/search_query.h"
+#include "storage/store_util.h"
+
+namespace vigil::storage {
+namespace {
+
+using redis::Command;
+using redis::ReplyPtr;
+using Json = nlohmann::json;
+
+// Key layout: docs/redis-schema.md.
+const std::string kSessions = "vigil:sessions";
+const std::string kVocab = "vigil:vocab";
+const std::string kAudit = "vigil:audit";
+std::string sessionKey(const std::string& id) { return "vigil:s:" + id; }
+std::string eventsKey(const std::string& id) { return "vigil:ev:" + id; }
+std::string postingsKey(const std::string& id) { return "vigil:ix:" + id; }
+std::string wordKey(const std::string& w) { return "vigil:w:" + w; }
+std::string userKey(const std::string& u) { return "vigil:sessions:user:" + u; }
+std::string targetKey(const std::string& t) { return "vigil:sessions:target:" + t; }
+std::string stateKey(const std::string& s) { return "vigil:sessions:state:" + s; }
+std::string codeKey(const std::string& id) { return "vigil:code:" + id; }
+std::string codesKey(const std::string& t) { return "vigil:codes:target:" + t; }
+
+// Replaces a session hash and moves it between the index sets atomically.
+// ARGV: id user target state started_at field value ...
+constexpr std::string_view kPutSessionLua = R"lua(
+local id = ARGV[1]
+local hk = 'vigil:s:' .. id
+local old = redis.call('HMGET', hk, 'user', 'target', 'state')
+if old[1] then redis.call('ZREM', 'vigil:sessions:user:' .. old[1], id) end
+if old[2] then redis.call('ZREM', 'vigil:sessions:target:' .. old[2], id) end
+if old[3] then redis.call('ZREM', 'vigil:sessions:state:' .. old[3], id) end
+redis.call('DEL', hk)
+redis.call('HSET', hk, unpack(ARGV, 6))
+redis.call('ZADD', 'vigil:sessions', ARGV[5], id)
+redis.call('ZADD', 'vigil:sessions:user:' .. ARGV[2], ARGV[5], id)
+redis.call('ZADD', 'vigil:sessions:target:' .. ARGV[3], ARGV[5], id)
+redis.call('ZADD', 'vigil:sessions:state:' .. ARGV[4], ARGV[5], id)
+return 1
+)lua";
+
+// Appends events and their postings in one atomic step, so an event is never
+// findable before it is stored nor stored without being findable.
+// ARGV: session_id now_ms n payload*n, then per word: word count rel_index*count
+constexpr std::string_view kAppendLua = R"lua(
+local sid = ARGV[1]
+local evk = 'vigil:ev:' .. sid
+local n = tonumber(ARGV[3])
+local base = redis.call('LLEN', evk)
+local i = 4
+while i <= 3 + n do
+  local j = math.min(i + 499, 3 + n)
+  redis.call('RPUSH', evk, unpack(ARGV, i, j))
+  i = j + 1
+end
+local score = redis.call('HGET', 'vigil:s:' .. sid, 'started_at') or ARGV[2]
+local ixk = 'vigil:ix:' .. sid
+local p = 4 + n
+local nargs = #ARGV
+while p <= nargs do
+  local w = ARGV[p]
+  local c = tonumber(ARGV[p + 1])
+  local parts = {}
+  for q = 1, c do parts[q] = struct.pack('>I4', base + tonumber(ARGV[p + 1 + q])) end
+  local cur = redis.call('HGET', ixk, w)
+  if not cur then
+    cur = ''
+    redis.call('ZADD', 'vigil:w:' .. w, score, sid)
+    redis.call('ZADD', 'vigil:vocab', 0, w)
+  end
+  redis.call('HSET', ixk, w, cur .. table.concat(parts))
+  p = p + 2 + c
+end
+return base
+)lua";
+
+std::string dumpJson(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+long long toLong(std::string_view s) {
+  return std::strtoll(std::string(s).c_str(), nullptr, 10);
+}
+
+std::vector<std::string> strings(const redisReply* r) {
+  std::vector<std::string> out;
+  if (!r || r->type != REDIS_REPLY_ARRAY) return out;
+  out.reserve(r->elements);
+  for (std::size_t i = 0; i < r->elements; ++i) out.emplace_back(redis::text(r->element[i]));
+  return out;
+}
+
+// [member, score, member, score, ...] from a WITHSCORES reply.
+std::vector<std::pair<std::string, EpochMillis>> withScores(const redisReply* r) {
+  std::vector<std::pair<std::string, EpochMillis>> out;
+  if (!r || r->type != REDIS_REPLY_ARRAY) return out;
+  for (std::size_t i = 0; i + 1 < r->elements; i += 2)
+    out.emplace_back(std::string(redis::text(r->element[i])),
+                     static_cast<EpochMillis>(std::strtod(std::string(redis::text(r->element[i + 1])).c_str(), nullptr)));
+  return out;
+}
+
+Status firstError(const std::vector<ReplyPtr>& replies, std::string_view what) {
+  for (const ReplyPtr& r : replies)
+    if (Status st = redis::replyStatus(r.get(), what); !st.ok()) return st;
+  return Status::Ok();
+}
+
+std::vector<std::string> sessionFields(const SessionRecord& s) {
+  return {"id",          s.id,
+          "user",        s.user,
+          "target",      s.target,
+          "protocol",    s.protocol,
+          "state",       s.state,
+          "started_at",  std::to_string(s.started_at),
+          "ended_at",    std::to_string(s.ended_at),
+          "width",       std::to_string(s.width),
+          "height",      std::to_string(s.height),
+          "video_bytes", std::to_string(s.video_bytes),
+          "end_reason",  s.end_reason,
+          "node",        s.node,
+          "client_addr", s.client_addr,
+          "video_path",  s.video_path};
+}
+
+std::optional<SessionRecord> parseSession(const redisReply* r) {
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) return std::nullopt;
+  SessionRecord s;
+  for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
+    const std::string_view k = redis::text(r->element[i]);
+    std::string v(redis::text(r->element[i + 1]));
+    if (k == "id") s.id = std::move(v);
+    else if (k == "user") s.user = std::move(v);
+    else if (k == "target") s.target = std::move(v);
+    else if (k == "protocol") s.protocol = std::move(v);
+    else if (k == "state") s.state = std::move(v);
+    else if (k == "started_at") s.started_at = toLong(v);
+    else if (k == "ended_at") s.ended_at = toLong(v);
+    else if (k == "width") s.width = static_cast<int>(toLong(v));
+    else if (k == "height") s.height = static_cast<int>(toLong(v));
+    else if (k == "video_bytes") s.video_bytes = toLong(v);
+    else if (k == "end_reason") s.end_reason = std::move(v);
+    else if (k == "node") s.node = std::move(v);
+    else if (k == "client_addr") s.client_addr = std::move(v);
+    else if (k == "video_path") s.video_path = std::move(v);
+  }
+  return s;
+}
+
+std::string encodeEvent(const Event& e) {
+  Json j = Json::array({e.t_ms, std::string(toString(e.kind)), e.text});
+  if (!e.window.empty()) j.push_back(e.window);
+  return dumpJson(j);
+}
+
+std::optional<Event> decodeEvent(std::string_view s) {
+  Json j = Json::parse(s, nullptr, false);
+  if (j.is_discarded() || !j.is_array() || j.size() < 3 || !j[0].is_number_integer() ||
+      !j[1].is_string() || !j[2].is_string())
+    return std::nullopt;
+  auto kind = parseEventKind(j[1].get<std::string>());
+  if (!kind) return std::nullopt;
+  Event e;
+  e.t_ms = j[0].get<Millis>();
+  e.kind = *kind;
+  e.text = j[2].get<std::string>();
+  if (j.size() > 3 && j[3].is_string()) e.window = j[3].get<std::string>();
+  return e;
+}
+
+std::optional<CodeRecord> decodeCode(const std::string& id, std::string_view s) {
+  Json j = Json::parse(s, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  CodeRecord c;
+  c.id = id;
+  c.user = j.value("user", "");
+  c.target = j.value("target", "");
+  c.expires_at = j.value("expires_at", EpochMillis{0});
+  c.sealed = j.value("sealed", "");
+  return c;
+}
+
+// Big-endian uint32 event indexes, as the append script packs them.
+void decodePostings(const redisReply* r, std::vector<std::uint32_t>& out) {
+  const std::string_view s = redis::text(r);
+  for (std::size_t i = 0; i + 4 <= s.size(); i += 4)
+    out.push_back((std::uint32_t(static_cast<unsigned char>(s[i])) << 24) |
+                  (std::uint32_t(static_cast<unsigned char>(s[i + 1])) << 16) |
+                  (std::uint32_t(static_cast<unsigned char>(s[i + 2])) << 8) |
+                  std::uint32_t(static_cast<unsigned char>(s[i + 3])));
+}
+
+void sortUnique(std::vector<std::uint32_t>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+// The session index that narrows `f` best; the rest is checked per record.
+std::string indexFor(const SessionFilter& f) {
+  if (f.user) return userKey(*f.user);
+  if (f.target) return targetKey(*f.target);
+  if (f.state) return stateKey(*f.state);
+  return kSessions;
+}
+
+std::string scoreMin(const SessionFilter& f) { return f.from ? std::to_string(*f.from) : "-inf"; }
+std::string scoreMax(const SessionFilter& f) { return f.to ? std::to_string(*f.to) : "+inf"; }
+
+struct SessionMeta {
+  std::string user, target, state;
+  EpochMillis started_at = 0;
+  bool exists = false;
+};
+
+SessionMeta parseMeta(const redisReply* r, EpochMillis fallback_started) {
+  SessionMeta m;
+  m.started_at = fallback_started;
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4) return m;
+  m.exists = !redis::isNil(r->element[0]) || !redis::isNil(r->element[3]);
+  m.user = redis::text(r->element[0]);
+  m.target = redis::text(r->element[1]);
+  m.state = redis::text(r->element[2]);
+  if (!redis::isNil(r->element[3])) m.started_at = toLong(redis::text(r->element[3]));
+  return m;
+}
+
+Command metaCommand(const std::string& sid) {
+  return {"HMGET", sessionKey(sid), "user", "target", "state", "started_at"};
+}
+
+bool metaPasses(const SessionFilter& f, const SessionMeta& m) {
+  if (f.state && m.state != *f.state) return false;
+  if (f.user && m.user != *f.user) return false;
+  if (f.target && m.target != *f.target) return false;
+  if (f.from && m.started_at < *f.from) return false;
+  if (f.to && m.started_at > *f.to) return false;
+  return true;
+}
+
+SearchHit makeHit(const std::string& sid, const SessionMeta& m, Event e) {
+  SearchHit h;
+  h.session_id = sid;
+  h.event = std::move(e);
+  h.user = m.user;
+  h.target = m.target;
+  h.started_at = m.started_at;
+  return h;
+}
+
+// Sorts one session's hits by t_ms (append order among equals) and moves as
+// many as fit under `limit` into `out`.
+void emitSession(std::vector<SearchHit>& session_hits, std::vector<SearchHit>& out,
+                 std::size_t limit) {
+  std::stable_sort(session_hits.begin(), session_hits.end(),
+                   [](const SearchHit& a, const SearchHit& b) { return a.event.t_ms < b.event.t_ms; });
+  for (SearchHit& h : session_hits) {
+    if (out.size() >= limit) break;
+    out.push_back(std::move(h));
+  }
+  session_hits.clear();
+}
+
+}  // namespace
+
+RedisStore::RedisStore(std::unique_ptr<redis::Pool> pool) : pool_(std::move(pool)) {}
+RedisStore::~RedisStore() = default;
+
+Result<std::unique_ptr<RedisStore>> RedisStore::connect(const std::string& url) {
+  auto parsed = redis::parseUrl(url);
+  if (!parsed) return parsed.status();
+  std::unique_ptr<RedisStore> store(new RedisStore(std::make_unique<redis::Pool>(*parsed)));
+  if (Status st = store->ping(); !st.ok()) return st;
+  spdlog::debug("redis store connected at={}", parsed->where());
+  return store;
+}
+
+Status RedisStore::ping() {
+  auto r = pool_->run({{"PING"}});
+  if (!r) return r.status();
+  return redis::replyStatus((*r)[0].get(), "PING");
+}
+
+Status RedisStore::putSession(const SessionRecord& s) {
+  if (s.id.empty()) return Status::Error("session record has no id");
+  if (s.state != "live" && s.state != "ended")
+    return Status::Error("session " + s.id + " has state '" + s.state + "'; expected live or ended");
+  std::vector<std::string> args = {s.id, s.user, s.target, s.state, std::to_string(s.started_at)};
+  for (std::string& f : sessionFields(s)) args.push_back(std::move(f));
+  auto r = pool_->run({redis::eval(kPutSessionLua, args)});
+  if (!r) return r.status();
+  return redis::replyStatus((*r)[0].get(), "storing session " + s.id);
+}
+
+Result<std::optional<SessionRecord>> RedisStore::getSession(const std::string& id) {
+  auto r = pool_->run({{"HGETALL", sessionKey(id)}});
+  if (!r) return r.status();
+  if (Status st = redis::replyStatus((*r)[0].get(), "reading session " + id); !st.ok()) return st;
+  return parseSession((*r)[0].get());
+}
+
+Result<std::vector<SessionRecord>> RedisStore::listSessions(const SessionFilter& f) {
+  const std::size_t limit = effectiveLimit(f.limit);
+  const std::size_t page = std::max<std::size_t>(limit, 50);
+  const std::string key = indexFor(f);
+  std::vector<SessionRecord> out;
+  for (std::size_t offset = 0; out.size() < limit; offset += page) {
+    auto ids = pool_->run({{"ZREVRANGEBYSCORE", key, scoreMax(f), scoreMin(f), "LIMIT",
+                            std::to_string(offset), std::to_string(page)}});
+    if (!ids) return ids.status();
+    std::vector<std::string> batch = strings((*ids)[0].get());
+    if (batch.empty()) break;
+    std::vector<Command> cmds;
+    for (const std::string& id : batch) cmds.push_back({"HGETALL", sessionKey(id)});
+    auto recs = pool_->run(cmds);
+    if (!recs) return recs.status();
+    for (const ReplyPtr& r : *recs) {
+      auto s = parseSession(r.get());
+      if (s && sessionMatches(f, *s) && out.size() < limit) out.push_back(std::move(*s));
+    }
+    if (batch.size() < page) break;
+  }
+  return out;
+}
+
+Status RedisStore::appendEvents(const std::string& session_id, const std::vector<Event>& events) {
+  if (session_id.empty()) return Status::Error("events need a session id");
+  constexpr std::size_t kChunk = 2000;  // bounds one script's run time
+  const std::string now = std::to_string(epochNowMs());
+  std::vector<Command> cmds;
+  for (std::size_t start = 0; start < events.size(); start += kChunk) {
+    const std::size_t n = std::min(kChunk, events.size() - start);
+    std::vector<std::string> args = {session_id, now, std::to_string(n)};
+    std::map<std::string, std::vector<std::size_t>> postings;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Event& e = events[start + i];
+      args.push_back(encodeEvent(e));
+      if (!isSearchableKind(e.kind)) continue;
+      for (std::string& w : indexWords(e.text)) postings[std::move(w)].push_back(i);
+    }
+    for (auto& [w, idx] : postings) {
+      args.push_back(w);
+      args.push_back(std::to_string(idx.size()));
+      for (std::size_t i : idx) args.push_back(std::to_string(i));
+    }
+    cmds.push_back(redis::eval(kAppendLua, args));
+  }
+  if (cmds.empty()) return Status::Ok();
+  auto r = pool_->run(cmds);
+  if (!r) return r.status();
+  return firstError(*r, "appending events of session " + session_id);
+}
+
+Result<std::vector<Event>> RedisStore::events(const std::string& session_id,
+                                              const std::vector<EventKind>& kinds) {
+  auto r = pool_->run({{"LRANGE", eventsKey(session_id), "0", "-1"}});
+  if (!r) return r.status();
+  if (Status st = redis::replyStatus((*r)[0].get(), "reading events"); !st.ok()) return st;
+  std::vector<Event> out;
+  for (const std::string& s : strings((*r)[0].get())) {
+    auto e = decodeEvent(s);
+    if (!e) continue;
+    if (kinds.empty() || std::find(kinds.begin(), kinds.end(), e->kind) != kinds.end())
+      out.push_back(std::move(*e));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Event& a, const Event& b) { return a.t_ms < b.t_ms; });
+  return out;
+}
+
+Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
+                                                  const SessionFilter& f) {
+  auto parsed = parseSearchQuery(query);
+  if (!parsed) return parsed.status();
+  const SearchQuery& q = *parsed;
+  const std::size_t limit = effectiveLimit(f.limit);
+
+  // 1. Expand each indexable term to the words it is a prefix of.
+  std::vector<std::string> terms;
+  for (const std::string& t : q.terms) {
+    if (codePoints(t) < 2) continue;  // one-letter words are not indexed
+    std::string cut = cutIndexWord(t);
+    if (std::find(terms.begin(), terms.end(), cut) == terms.end()) terms.push_back(std::move(cut));
+  }
+  if (terms.empty()) return scanSearch(q, f, limit);
+  std::vector<Command> cmds;
+  for (const std::string& t : terms)
+    cmds.push_back({"ZRANGEBYLEX", kVocab, "[" + t, "[" + t + "\xff", "LIMIT", "0",
+                    std::to_string(kMaxPrefixExpansions + 1)});
+  auto expanded = pool_->run(cmds);
+  if (!expanded) return expanded.status();
+  if (Status st = firstError(*expanded, "search"); !st.ok()) return st;
+  std::vector<std::vector<std::string>> used;
+  for (const ReplyPtr& r : *expanded) {
+    std::vector<std::string> words = strings(r.get());
+    if (words.empty()) return std::vector<SearchHit>{};  // no event has such a word
+    if (words.size() > kMaxPrefixExpansions) continue;    // too broad: verified later
+    used.push_back(std::move(words));
+  }
+  if (used.empty()) return scanSearch(q, f, limit);
+
+  // 2. Candidate sessions: every term's sessions, and the filter's index.
+  cmds.clear();
+  for (const auto& words : used) {
+    if (words.size() == 1) {
+      cmds.push_back({"ZRANGE", wordKey(words[0]), "0", "-1", "WITHSCORES"});
+      continue;
+    }
+    Command c = {"ZUNION", std::to_string(words.size())};
+    for (const std::string& w : words) c.push_back(wordKey(w));
+    c.push_back("AGGREGATE");
+    c.push_back("MAX");
+    c.push_back("WITHSCORES");
+    cmds.push_back(std::move(c));
+  }
+  if (f.user || f.target || f.state)
+    cmds.push_back({"ZRANGEBYSCORE", indexFor(f), scoreMin(f), scoreMax(f), "WITHSCORES"});
+  auto sets = pool_->run(cmds);
+  if (!sets) return sets.status();
+  if (Status st = firstError(*sets, "search"); !st.ok()) return st;
+  std::vector<std::vector<std::pair<std::string, EpochMillis>>> lists;
+  for (const ReplyPtr& r : *sets) lists.push_back(withScores(r.get()));
+  std::sort(lists.begin(), lists.end(),
+            [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  std::unordered_map<std::string, EpochMillis> cand(lists[0].begin(), lists[0].end());
+  for (std::size_t i = 1; i < lists.size() && !cand.empty(); ++i) {
+    std::unordered_set<std::string> in;
+    for (const auto& [id, score] : lists[i]) in.insert(id);
+    std::erase_if(cand, [&in](const auto& kv) { return !in.contains(kv.first); });
+  }
+  std::vector<std::pair<std::string, EpochMillis>> order(cand.begin(), cand.end());
+  std::erase_if(order, [&f](const auto& c) {
+    return (f.from && c.second < *f.from) || (f.to && c.second > *f.to);
+  });
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    return newerFirst(a.second, a.first, b.second, b.first);
+  });
+
+  // 3. Per session, newest first: intersect the terms' postings, fetch the
+  // candidate events and verify them exactly (phrases, broad prefixes).
+  std::vector<std::string> all_words;
+  std::vector<std::size_t> term_end;  // end offset of each term's words in all_words
+  for (const auto& words : used) {
+    all_words.insert(all_words.end(), words.begin(), words.end());
+    term_end.push_back(all_words.size());
+  }
+  std::vector<SearchHit> out;
+  std::size_t batch = 16;
+  for (std::size_t start = 0; start < order.size() && out.size() < limit;
+       start += batch, batch = std::min<std::size_t>(batch * 4, 512)) {
+    const std::size_t end = std::min(order.size(), start + batch);
+    cmds.clear();
+    for (std::size_t s = start; s < end; ++s) {
+      Command c = {"HMGET", postingsKey(order[s].first)};
+      c.insert(c.end(), all_words.begin(), all_words.end());
+      cmds.push_back(std::move(c));
+      cmds.push_back(metaCommand(order[s].first));
+    }
+    auto got = pool_->run(cmds);
+    if (!got) return got.status();
+    struct Cand {
+      std::string sid;
+      SessionMeta meta;
+      std::vector<std::uint32_t> idx;
+    };
+    std::vector<Cand> sessions;
+    for (std::size_t s = start; s < end; ++s) {
+      const redisReply* post = (*got)[2 * (s - start)].get();
+      SessionMeta meta = parseMeta((*got)[2 * (s - start) + 1].get(), order[s].second);
+      if (!metaPasses(f, meta) || !post || post->type != REDIS_REPLY_ARRAY) continue;
+      std::vector<std::uint32_t> acc;
+      std::size_t w = 0;
+      for (std::size_t t = 0; t < term_end.size(); ++t) {
+        std::vector<std::uint32_t> term;
+        for (; w < term_end[t]; ++w) decodePostings(post->element[w], term);
+        sortUnique(term);
+        if (t == 0) {
+          acc = std::move(term);
+        } else {
+          std::vector<std::uint32_t> both;
+          std::set_intersection(acc.begin(), acc.end(), term.begin(), term.end(),
+                                std::back_inserter(both));
+          acc = std::move(both);
+        }
+        if (acc.empty()) break;
+      }
+      if (!acc.empty()) sessions.push_back({order[s].first, std::move(meta), std::move(acc)});
+    }
+    // Fetch candidates across sessions in bounded pipelines. When one
+    // session alone has more hits than fit, the cut keeps the first ones in
+    // append order (then sorted by t_ms).
+    std::size_t si = 0, ki = 0;      // next candidate to fetch
+    std::size_t cur = SIZE_MAX;      // session whose hits are in session_hits
+    std::vector<SearchHit> session_hits;
+    while (si < sessions.size() && out.size() + session_hits.size() < limit) {
+      const std::size_t budget =
+          std::max<std::size_t>((limit - out.size() - session_hits.size()) * 2, 256);
+      std::vector<std::pair<std::size_t, std::uint32_t>> fetch;
+      cmds.clear();
+      while (si < sessions.size() && fetch.size() < budget) {
+        const std::uint32_t idx = sessions[si].idx[ki];
+        fetch.emplace_back(si, idx);
+        cmds.push_back({"LINDEX", eventsKey(sessions[si].sid), std::to_string(idx)});
+        if (++ki == sessions[si].idx.size()) {
+          ++si;
+          ki = 0;
+        }
+      }
+      auto evs = pool_->run(cmds);
+      if (!evs) return evs.status();
+      for (std::size_t i = 0; i < fetch.size(); ++i) {
+        const std::size_t s = fetch[i].first;
+        if (s != cur) {
+          emitSession(session_hits, out, limit);
+          cur = s;
+        }
+        auto e = decodeEvent(redis::text((*evs)[i].get()));
+        if (e && isSearchableKind(e->kind) && matchesQuery(q, e->text))
+          session_hits.push_back(makeHit(sessions[s].sid, sessions[s].meta, std::move(*e)));
+      }
+    }
+    emitSession(session_hits, out, limit);
+  }
+  return out;
+}
+
+Result<std::vector<SearchHit>> RedisStore::scanSearch(const SearchQuery& q, const SessionFilter& f,
+                                                      std::size_t limit) {
+  // No indexable word (e.g. "x" or "&&"): read sessions newest first until
+  // the limit is reached. Slow only when few events match.
+  constexpr std::size_t kPage = 16;
+  const std::string key = indexFor(f);
+  std::vector<SearchHit> out;
+  for (std::size_t offset = 0; out.size() < limit; offset += kPage) {
+    auto ids = pool_->run({{"ZREVRANGEBYSCORE", key, scoreMax(f), scoreMin(f), "LIMIT",
+                            std::to_string(offset), std::to_string(kPage)}});
+    if (!ids) return ids.status();
+    std::vector<std::string> batch = strings((*ids)[0].get());
+    if (batch.empty()) break;
+    std::vector<Command> cmds;
+    for (const std::string& sid : batch) {
+      cmds.push_back(metaCommand(sid));
+      cmds.push_back({"LRANGE", eventsKey(sid), "0", "-1"});
+    }
+    auto got = pool_->run(cmds);
+    if (!got) return got.status();
+    for (std::size_t i = 0; i < batch.size() && out.size() < limit; ++i) {
+      SessionMeta meta = parseMeta((*got)[2 * i].get(), 0);
+      if (!metaPasses(f, meta)) continue;
+      std::vector<SearchHit> session_hits;
+      for (const std::string& s : strings((*got)[2 * i + 1].get())) {
+        auto e = decodeEvent(s);
+        if (e && isSearchableKind(e->kind) && matchesQuery(q, e->text))
+          session_hits.push_back(makeHit(batch[i], meta, std::move(*e)));
+      }
+      emitSession(session_hits, out, limit);
+    }
+    if (batch.size() < kPage) break;
+  }
+  return out;
+}
+
+Status RedisStore::putCode(const CodeRecord& c) {
+  if (c.id.empty()) return Status::Error("access code record has no id");
+  if (c.expires_at <= epochNowMs()) return Status::Error("access code already expired; give a longer ttl");
+  const Json j = {{"user", c.user}, {"target", c.target}, {"expires_at", c.expires_at}, {"sealed", c.sealed}};
+  auto r = pool_->run({{"SET", codeKey(c.id), dumpJson(j), "PXAT", std::to_string(c.expires_at)},
+                       {"ZADD", codesKey(c.target), std::to_string(c.expires_at), c.id}});
+  if (!r) return r.status();
+  return firstError(*r, "storing an access code");
+}
+
+Result<std::optional<CodeRecord>> RedisStore::takeCode(const std::string& id) {
+  // GETDEL is atomic: of two concurrent takers exactly one gets the record.
+  auto r = pool_->run({{"GETDEL", codeKey(id)}});
+  if (!r) return r.status();
+  const redisReply* rep = (*r)[0].get();
+  if (Status st = redis::replyStatus(rep, "taking an access code"); !st.ok()) return st;
+  if (redis::isNil(rep)) return std::optional<CodeRecord>();
+  auto c = decodeCode(id, redis::text(rep));
+  if (!c) return std::optional<CodeRecord>();
+  if (auto z = pool_->run({{"ZREM", codesKey(c->target), id}}); !z)
+    spdlog::debug("access code index cleanup failed: {}", z.message());
+  if (c->expires_at <= epochNowMs()) return std::optional<CodeRecord>();
+  return std::optional<CodeRecord>(std::move(*c));
+}
+
+Result<std::vector<CodeRecord>> RedisStore::codesForTarget(const std::string& target) {
+  const EpochMillis now = epochNowMs();
+  auto r = pool_->run({{"ZREMRANGEBYSCORE", codesKey(target), "-inf", std::to_string(now)},
+                       {"ZRANGE", codesKey(target), "0", "-1"}});
+  if (!r) return r.status();
+  if (Status st = firstError(*r, "listing access codes"); !st.ok()) return st;
+  std::vector<std::string> ids = strings((*r)[1].get());
+  std::vector<CodeRecord> out;
+  if (ids.empty()) return out;
+  Command mget = {"MGET"};
+  for (const std::string& id : ids) mget.push_back(codeKey(id));
+  auto vals = pool_->run({mget});
+  if (!vals) return vals.status();
+  const redisReply* arr = (*vals)[0].get();
+  Command gone = {"ZREM", codesKey(target)};
+  for (std::size_t i = 0; i < ids.size() && arr && i < arr->elements; ++i) {
+    auto c = redis::isNil(arr->element[i]) ? std::nullopt
+                                           : decodeCode(ids[i], redis::text(arr->element[i]));
+    if (!c) {
+      gone.push_back(ids[i]);  // taken or expired meanwhile
+      continue;
+    }
+    if (c->expires_at > now && c->target == target) out.push_back(std::move(*c));
+  }
+  if (gone.size() > 2) {
+    if (auto z = pool_->run({gone}); !z) spdlog::debug("access code index cleanup failed: {}", z.message());
+  }
+  return out;
+}
+
+Status RedisStore::appendAudit(const AuditEntry& a) {
+  const Json j = {{"at", a.at}, {"actor", a.actor}, {"action", a.action}, {"object", a.object},
+                  {"detail", a.detail}};
+  auto r = pool_->run({{"LPUSH", kAudit, dumpJson(j)},
+                       {"LTRIM", kAudit, "0", std::to_string(kAuditCap - 1)}});
+  if (!r) return r.status();
+  return firstError(*r, "writing the audit log");
+}
+
+Result<std::vector<AuditEntry>> RedisStore::audit(std::size_t limit) {
+  limit = effectiveLimit(limit);
+  auto r = pool_->run({{"LRANGE", kAudit, "0", std::to_string(limit - 1)}});
+  if (!r) return r.status();
+  if (Status st = redis::replyStatus((*r)[0].get(), "reading the audit log"); !st.ok()) return st;
+  std::vector<AuditEntry> out;
+  for (const std::string& s : strings((*r)[0].get())) {
+    Json j = Json::parse(s, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) continue;
+    AuditEntry a;
+    a.at = j.value("at", EpochMillis{0});
+    a.actor = j.value("actor", "");
+    a.action = j.value("action", "");
+    a.object = j.value("object", "");
+    a.detail = j.value("detail", "");
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace vigil::storage

@@ -1,0 +1,53 @@
+// MetadataStore in Redis (key layout and search design: docs/redis-schema.md).
+// Thread-safe: calls borrow a connection from a small pool; a connection that
+// fails is dropped and the call retried once on a fresh one, so a restarted
+// server is picked up without help. Connect timeout 2 s, command timeout 5 s:
+// no call hangs forever. Errors name the server and what to check.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "storage/metadata_store.h"
+
+namespace vigil::storage {
+
+namespace redis {
+class Pool;
+}
+struct SearchQuery;
+
+class RedisStore final : public MetadataStore {
+ public:
+  // url: redis://[:password@]host[:port][/db] or unix:///path.sock[?db=N].
+  // Connects once and PINGs, so a wrong URL fails here, not later.
+  static Result<std::unique_ptr<RedisStore>> connect(const std::string& url);
+  ~RedisStore() override;
+
+  Status ping() override;
+  Status putSession(const SessionRecord& s) override;
+  Result<std::optional<SessionRecord>> getSession(const std::string& id) override;
+  Result<std::vector<SessionRecord>> listSessions(const SessionFilter& f) override;
+  Status appendEvents(const std::string& session_id, const std::vector<Event>& events) override;
+  Result<std::vector<Event>> events(const std::string& session_id,
+                                    const std::vector<EventKind>& kinds) override;
+  Result<std::vector<SearchHit>> search(const std::string& query, const SessionFilter& f) override;
+  Status putCode(const CodeRecord& c) override;
+  Result<std::optional<CodeRecord>> takeCode(const std::string& id) override;
+  Result<std::vector<CodeRecord>> codesForTarget(const std::string& target) override;
+  Status appendAudit(const AuditEntry& a) override;
+  Result<std::vector<AuditEntry>> audit(std::size_t limit) override;
+
+  // Words a search prefix may expand to; a broader prefix is only checked on
+  // candidates found through the query's other words (docs/redis-schema.md).
+  static constexpr std::size_t kMaxPrefixExpansions = 256;
+
+ private:
+  explicit RedisStore(std::unique_ptr<redis::Pool> pool);
+  Result<std::vector<SearchHit>> scanSearch(const SearchQuery& q, const SessionFilter& f,
+                                            std::size_t limit);
+
+  std::unique_ptr<redis::Pool> pool_;
+};
+
+}  // namespace vigil::storage

@@ -1,0 +1,284 @@
+// RedisStore connection handling, BatchedEventWriter and ControlBus against a
+// real redis-server started here; the writer's failure handling on a fake.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "core/clock.h"
+#include "storage/batched_event_writer.h"
+#include "storage/control_bus.h"
+#include "storage/memory_store.h"
+#include "storage/redis_client.h"
+#include "storage/redis_store.h"
+#include "tests/storage/redis_server.h"
+
+namespace vigil::storage {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::RedisServer;
+
+template <class F>
+bool eventually(F cond, std::chrono::milliseconds within = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return cond();
+}
+
+TEST(RedisUrl, Parses) {
+  auto a = redis::parseUrl("redis://127.0.0.1:6380/3");
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->is_unix);
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 6380);
+  EXPECT_EQ(a->db, 3);
+  EXPECT_EQ(a->password, "");
+  auto b = redis::parseUrl("redis://:s3cr%40t@redis.local/0");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->host, "redis.local");
+  EXPECT_EQ(b->port, 6379);
+  EXPECT_EQ(b->password, "s3cr@t");
+  auto c = redis::parseUrl("unix:///run/redis/redis.sock?db=2");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->is_unix);
+  EXPECT_EQ(c->path, "/run/redis/redis.sock");
+  EXPECT_EQ(c->db, 2);
+  auto d = redis::parseUrl("redis://[::1]:7000");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->host, "::1");
+  EXPECT_EQ(d->port, 7000);
+  EXPECT_FALSE(redis::parseUrl("http://x").ok());
+  EXPECT_FALSE(redis::parseUrl("redis://h:99999/0").ok());
+  EXPECT_FALSE(redis::parseUrl("redis://h:1/x").ok());
+  EXPECT_FALSE(redis::parseUrl("unix://relative.sock").ok());
+  auto bad = redis::parseUrl("redis://:topsecret@h:bad/0");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.message().find("topsecret"), std::string::npos);
+}
+
+TEST(RedisStoreConnect, UnreachableServerSaysWhatToDo) {
+  const int port = RedisServer::freePort();
+  const auto began = std::chrono::steady_clock::now();
+  auto s = RedisStore::connect("redis://127.0.0.1:" + std::to_string(port) + "/0");
+  ASSERT_FALSE(s.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 5s);
+  EXPECT_NE(s.message().find("cannot reach Redis at 127.0.0.1:" + std::to_string(port)),
+            std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("is redis-server running? see [redis] url"), std::string::npos);
+}
+
+TEST(RedisStoreConnect, TcpWithPasswordAndDb) {
+  const int port = RedisServer::freePort();
+  RedisServer server(port, {"--requirepass", "pw-42"});
+  ASSERT_EQ(server.start(), "");
+  const std::string base = "redis://:pw-42@127.0.0.1:" + std::to_string(port);
+  auto s = RedisStore::connect(base + "/2");
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE((*s)->appendAudit({1, "a", "view", "x", ""}).ok());
+  auto wrong = RedisStore::connect("redis://:nope@127.0.0.1:" + std::to_string(port) + "/0");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.message().find("refused the password"), std::string::npos) << wrong.message();
+  EXPECT_EQ(wrong.message().find("nope"), std::string::npos);
+  // db 2 was used, db 0 is empty.
+  auto db0 = RedisStore::connect(base + "/0");
+  ASSERT_TRUE(db0.ok());
+  EXPECT_TRUE((*db0)->audit(10)->empty());
+  EXPECT_EQ((*s)->audit(10)->size(), 1u);
+}
+
+TEST(RedisStoreConnect, ReconnectsAfterServerRestart) {
+  RedisServer server;
+  ASSERT_EQ(server.start(), "");
+  auto s = RedisStore::connect(server.url());
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->appendAudit({1, "a", "view", "x", ""}).ok());
+  server.shutdownSave();
+  Status down = (*s)->ping();
+  EXPECT_FALSE(down.ok());
+  EXPECT_NE(down.message().find(server.socketPath()), std::string::npos) << down.message();
+  ASSERT_EQ(server.start(), "");
+  EXPECT_TRUE((*s)->ping().ok());
+  EXPECT_EQ((*s)->audit(10)->size(), 1u);
+}
+
+Event keyEvent(Millis t, std::string text) { return {t, EventKind::Key, std::move(text), ""}; }
+
+TEST(BatchedEventWriter, EventsSearchableWithinTwoSeconds) {
+  RedisServer server;
+  ASSERT_EQ(server.start(), "");
+  auto store = RedisStore::connect(server.url());
+  ASSERT_TRUE(store.ok());
+  SessionRecord rec;
+  rec.id = "w1";
+  rec.user = "alice";
+  rec.target = "dc01";
+  rec.state = "live";
+  rec.started_at = epochNowMs();
+  ASSERT_TRUE((*store)->putSession(rec).ok());
+  BatchedEventWriter writer(**store, "w1");
+  const auto began = std::chrono::steady_clock::now();
+  writer.onEvent(keyEvent(10, "whoami /priv"));
+  ASSERT_TRUE(eventually([&] {
+    auto hits = (*store)->search("whoami", {});
+    return hits.ok() && hits->size() == 1;
+  }, 5s));
+  const auto took = std::chrono::steady_clock::now() - began;
+  EXPECT_LT(took, 2s);
+  std::printf("event searchable after %lld ms\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  // A burst larger than the batch trigger, all kept in order.
+  for (int i = 0; i < 5000; ++i) writer.onEvent(keyEvent(100 + i, "line " + std::to_string(i)));
+  ASSERT_TRUE(writer.flush().ok());
+  auto evs = (*store)->events("w1", {});
+  ASSERT_TRUE(evs.ok());
+  ASSERT_EQ(evs->size(), 5001u);
+  EXPECT_EQ(evs->back().text, "line 4999");
+  EXPECT_TRUE(writer.close().ok());
+  EXPECT_TRUE(writer.healthy());
+}
+
+TEST(BatchedEventWriter, SurvivesRedisRestartWithoutLosingEvents) {
+  RedisServer server;
+  ASSERT_EQ(server.start(), "");
+  auto store = RedisStore::connect(server.url());
+  ASSERT_TRUE(store.ok());
+  BatchedEventWriterOptions opt;
+  opt.max_backoff = 200ms;
+  BatchedEventWriter writer(**store, "r1", opt);
+  for (int i = 0; i < 100; ++i) writer.onEvent(keyEvent(i, "before " + std::to_string(i)));
+  ASSERT_TRUE(writer.flush().ok());
+  server.shutdownSave();
+  for (int i = 100; i < 200; ++i) writer.onEvent(keyEvent(i, "during " + std::to_string(i)));
+  Status st = writer.flush(600ms);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("not stored yet"), std::string::npos) << st.message();
+  EXPECT_EQ(writer.pending(), 100u);
+  ASSERT_EQ(server.start(), "");
+  for (int i = 200; i < 300; ++i) writer.onEvent(keyEvent(i, "after " + std::to_string(i)));
+  ASSERT_TRUE(writer.flush(10s).ok());
+  auto evs = (*store)->events("r1", {});
+  ASSERT_TRUE(evs.ok());
+  ASSERT_EQ(evs->size(), 300u);
+  for (int i = 0; i < 300; ++i) EXPECT_EQ((*evs)[i].t_ms, i);
+  auto hits = (*store)->search("during", SessionFilter{.limit = 1000});
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 100u);
+  EXPECT_TRUE(writer.close().ok());
+}
+
+// A store whose appendEvents fails while `down` is set.
+class FlakyStore : public MemoryStore {
+ public:
+  std::atomic<bool> down{false};
+  Status appendEvents(const std::string& id, const std::vector<Event>& evs) override {
+    if (down) return Status::Error("store is down");
+    return MemoryStore::appendEvents(id, evs);
+  }
+};
+
+TEST(BatchedEventWriter, ReportsUnhealthyWhenTooMuchIsStuckAndRecovers) {
+  FlakyStore store;
+  store.down = true;
+  BatchedEventWriterOptions opt;
+  opt.unhealthy_backlog = 50;
+  opt.max_backoff = 50ms;
+  BatchedEventWriter writer(store, "f1", opt);
+  for (int i = 0; i < 40; ++i) writer.onEvent(keyEvent(i, "x"));
+  EXPECT_FALSE(writer.flush(300ms).ok());
+  EXPECT_TRUE(writer.healthy());
+  for (int i = 40; i < 60; ++i) writer.onEvent(keyEvent(i, "x"));
+  EXPECT_TRUE(eventually([&] { return !writer.healthy(); }, 5s));
+  store.down = false;
+  ASSERT_TRUE(writer.flush(10s).ok());
+  EXPECT_TRUE(writer.healthy());
+  EXPECT_EQ(writer.stored(), 60u);
+  EXPECT_EQ(store.events("f1", {})->size(), 60u);
+}
+
+TEST(BatchedEventWriter, CloseTimesOutWhenStoreStaysDown) {
+  FlakyStore store;
+  store.down = true;
+  BatchedEventWriter writer(store, "f2");
+  writer.onEvent(keyEvent(1, "x"));
+  const auto began = std::chrono::steady_clock::now();
+  Status st = writer.close(300ms);
+  EXPECT_FALSE(st.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 5s);
+  EXPECT_NE(st.message().find("1 events of session f2"), std::string::npos) << st.message();
+  EXPECT_TRUE(writer.close().ok());  // idempotent
+}
+
+TEST(BatchedEventWriter, ManyThreadsNothingLost) {
+  MemoryStore store;
+  BatchedEventWriter writer(store, "t1");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&writer, t] {
+      for (int i = 0; i < 2500; ++i) writer.onEvent(keyEvent(t * 10000 + i, "x"));
+    });
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(writer.close().ok());
+  EXPECT_EQ(store.events("t1", {})->size(), 10000u);
+}
+
+TEST(ControlBus, TerminateReachesSubscriber) {
+  RedisServer server;
+  ASSERT_EQ(server.start(), "");
+  auto listener = ControlBus::connect(server.url());
+  ASSERT_TRUE(listener.ok()) << listener.message();
+  auto sender = ControlBus::connect(server.url());
+  ASSERT_TRUE(sender.ok());
+  // Nobody subscribed yet: the sender learns it.
+  Status none = (*sender)->publishTerminate("s1", "alice");
+  EXPECT_FALSE(none.ok());
+  EXPECT_NE(none.message().find("no gateway node is listening"), std::string::npos);
+
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> got;
+  (*listener)->onTerminate([&](std::string id, std::string by) {
+    std::lock_guard lock(mu);
+    got.emplace_back(std::move(id), std::move(by));
+  });
+  (*listener)->start();
+  ASSERT_TRUE(eventually([&] { return (*listener)->subscribed(); }));
+  ASSERT_TRUE((*sender)->publishTerminate("s1", "alice").ok());
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return got.size() == 1;
+  }));
+  EXPECT_EQ(got[0].first, "s1");
+  EXPECT_EQ(got[0].second, "alice");
+
+  // The subscriber comes back after a server restart.
+  server.kill();
+  ASSERT_EQ(server.start(), "");
+  ASSERT_TRUE(eventually([&] { return (*sender)->publishTerminate("s2", "bob").ok(); }, 15s));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return got.size() == 2;
+  }));
+  EXPECT_EQ(got[1].first, "s2");
+  (*listener)->stop();
+  EXPECT_FALSE((*listener)->subscribed());
+}
+
+TEST(ControlBus, NodeLiveness) {
+  RedisServer server;
+  ASSERT_EQ(server.start(), "");
+  auto bus = ControlBus::connect(server.url());
+  ASSERT_TRUE(bus.ok());
+  EXPECT_FALSE(*(*bus)->nodeAlive("node-a"));
+  ASSERT_TRUE((*bus)->heartbeat("node-a", 1).ok());
+  EXPECT_TRUE(*(*bus)->nodeAlive("node-a"));
+  EXPECT_FALSE(*(*bus)->nodeAlive("node-b"));
+  EXPECT_TRUE(eventually([&] { return !*(*bus)->nodeAlive("node-a"); }, 5s));
+  EXPECT_FALSE((*bus)->heartbeat("node-a", 0).ok());
+}
+
+}  // namespace
+}  // namespace vigil::storage
