@@ -299,10 +299,14 @@ Status RdpClient::connect() {
   inst->VerifyChangedCertificateEx = Impl::verifyChangedCertificate;
   if (!freerdp_context_new(inst)) return Status::Error("cannot create an RDP client context");
   reinterpret_cast<ClientContext*>(inst->context)->impl = &d;
-  if (freerdp_register_addin_provider(freerdp_channels_load_static_addin_entry, 0) !=
-      CHANNEL_RC_OK) {
-    return Status::Error("cannot register FreeRDP's channel addins");
-  }
+  // FreeRDP keeps the addin provider in a process-wide variable: set it once,
+  // not racing from every connecting thread.
+  static std::once_flag addins_once;
+  static int addins_rc = 0;
+  std::call_once(addins_once, [] {
+    addins_rc = freerdp_register_addin_provider(freerdp_channels_load_static_addin_entry, 0);
+  });
+  if (addins_rc != CHANNEL_RC_OK) return Status::Error("cannot register FreeRDP's channel addins");
 
   rdpSettings* s = inst->settings;
   const RdpClientOptions& o = d.opts;

@@ -363,6 +363,36 @@ TEST_F(RdpGatewayTest, ListenerStopEndsLiveSessions) {
   EXPECT_TRUE(tb::waitFor([&] { return obs.disconnected(); }, 5s));
 }
 
+TEST_F(RdpGatewayTest, ConcurrentSessionsEachGetTheScreen) {
+  constexpr int kClients = 4;
+  std::vector<std::unique_ptr<TestObserver>> obs;
+  std::vector<std::unique_ptr<RdpClient>> clients;
+  std::vector<std::thread> connecting;
+  for (int i = 0; i < kClients; ++i) {
+    obs.push_back(std::make_unique<TestObserver>());
+    clients.push_back(std::make_unique<RdpClient>(clientOptions(), obs.back().get()));
+  }
+  std::atomic<int> connected{0};
+  for (int i = 0; i < kClients; ++i) {
+    connecting.emplace_back([&, i] {
+      if (clients[i]->connect().ok()) {
+        clients[i]->start();
+        ++connected;
+      }
+    });
+  }
+  for (auto& t : connecting) t.join();
+  ASSERT_EQ(connected.load(), kClients);
+  EXPECT_EQ(sm_.opens(), kClients);
+  EXPECT_TRUE(tb::waitFor([&] {
+    for (auto& o : obs) if (o->paints() == 0) return false;
+    return true;
+  }, 30s));
+  EXPECT_EQ(listener_->activeConnections(), kClients);
+  for (auto& c : clients) c->stop();
+  EXPECT_TRUE(tb::waitFor([&] { return listener_->activeConnections() == 0; }, 10s));
+}
+
 TEST_F(RdpGatewayTest, RealXfreerdpTypesALine) {
   auto client_display = tb::XDisplay::start(1366, 900, false);
   ASSERT_TRUE(client_display.ok()) << client_display.message();
