@@ -10,6 +10,7 @@
 #include "gateway/api/api_server.h"
 #include "gateway/auth/access_codes.h"
 #include "gateway/auth/config_gatekeeper.h"
+#include "gateway/auth/password.h"
 #include "gateway/cli/cli.h"
 #include "gateway/gateway_sessions.h"
 #include "gateway/rdp/rdp_listener.h"
@@ -42,6 +43,13 @@ class ShutdownSignal {
  private:
   sigset_t set_;
 };
+
+// The web-player folder: $VIGIL_WEB_ROOT, else the one in the source tree
+// this binary was built from.
+std::string webRoot() {
+  if (const char* env = getenv("VIGIL_WEB_ROOT"); env && *env) return env;
+  return VIGIL_WEB_ROOT;
+}
 
 void setupLogging(const Config& config) {
   auto level = spdlog::level::from_str(config.log_level);
@@ -93,7 +101,8 @@ int serve(const Common& c) {
     if (!listener) return fail("RDP listener on " + config.rdp_listen.str() + ": " + listener.message());
     rdp = std::move(listener.value());
   }
-  gateway::api::ApiDeps deps{**store, sessions, codes, config.recordings_dir};
+  gateway::api::ApiDeps deps{**store, sessions, gateway::api::issueWith(codes),
+                             &gateway::auth::verifyPassword, config.recordings_dir, webRoot()};
   auto api = gateway::api::ApiServer::start(config, deps);
   if (!api) return fail("web server on " + config.web_listen.str() + ": " + api.message());
 
