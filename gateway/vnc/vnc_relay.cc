@@ -17,6 +17,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "gateway/vnc/vnc_log.h"
@@ -252,8 +253,14 @@ void VncRelay::runClientLeg() {
 
   if (target_thread_.joinable()) target_thread_.join();
   target_client_.reset();
-  screen_.reset();  // closes the client socket
-  client_ = nullptr;
+  if (client_) {
+    // rfbScreenCleanup frees only clients whose socket is still open; a
+    // client libvncserver already closed must be freed here.
+    if (client_->sock != RFB_INVALID_SOCKET) rfbCloseClient(client_);
+    rfbClientConnectionGone(client_);
+    client_ = nullptr;
+  }
+  screen_.reset();
   {
     std::lock_guard lock(state_mutex_);
     closeFd(client_ctl_fd_);
@@ -283,7 +290,13 @@ void VncRelay::runClientLeg() {
 
 bool VncRelay::setUpScreen() {
   placeholder_ = std::make_unique<Frame>(8, 8);
-  screen_.reset(rfbGetScreen(nullptr, nullptr, 8, 8, 8, 3, 4));
+  {
+    // libvncserver 0.9.14's rfbGetScreen (re)initializes process-wide
+    // mutexes without synchronization; never let two run at once.
+    static std::mutex create_mutex;
+    std::lock_guard lock(create_mutex);
+    screen_.reset(rfbGetScreen(nullptr, nullptr, 8, 8, 8, 3, 4));
+  }
   if (!screen_) {
     setEndReason("out of memory");
     return false;
@@ -585,6 +598,7 @@ Status VncRelay::connectTarget() {
   c->Bell = bellHook;
   c->GetPassword = getPasswordHook;
   rfbClientSetClientData(c.get(), &kClientDataTag, this);
+  std::free(c->serverHost);  // rfbGetClient's placeholder
   c->serverHost = ::strdup(target_.host.c_str());
   c->serverPort = target_.port;
   c->listenSpecified = TRUE;  // use our connected socket

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace vigil::testbed {
@@ -32,13 +33,15 @@ Result<std::unique_ptr<VncTestClient>> VncTestClient::connect(const Options& opt
   c->format.greenShift = 8;
   c->format.blueShift = 0;
   c->format.redMax = c->format.greenMax = c->format.blueMax = 255;
-  c->appData.encodingsString = ::strdup(opts.encodings.c_str());
+  me->encodings_ = opts.encodings;
+  c->appData.encodingsString = me->encodings_.c_str();
   c->appData.enableJPEG = FALSE;
   c->FinishedFrameBufferUpdate = onFinished;
   c->GotXCutText = onCutText;
   me->password_ = opts.password;
   c->GetPassword = [](rfbClient* cl) -> char* { return ::strdup(self(cl)->password_.c_str()); };
   rfbClientSetClientData(c, &kTag, me.get());
+  std::free(c->serverHost);  // rfbGetClient's placeholder
   c->serverHost = ::strdup(opts.host.c_str());
   c->serverPort = opts.port;
   c->connectTimeout = 10;
@@ -60,9 +63,7 @@ VncTestClient::~VncTestClient() {
   if (client_) {
     std::free(client_->frameBuffer);
     client_->frameBuffer = nullptr;
-    const char* enc = client_->appData.encodingsString;
     rfbClientCleanup(client_);
-    std::free(const_cast<char*>(enc));
   }
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }

@@ -72,6 +72,7 @@ class VncTestClient {
   mutable std::mutex cut_mutex_;
   std::string cut_;
   std::string password_;
+  std::string encodings_;
 };
 
 }  // namespace vigil::testbed

@@ -1,0 +1,175 @@
+// What the gateway costs: framebuffer updates per second and input latency
+// through the VncListener vs straight to the target. The target is an
+// in-process libvncserver (threaded mode) that animates a square as fast as
+// it can and timestamps every pointer event it receives.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <rfb/rfb.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "gateway/vnc/vnc_listener.h"
+#include "tests/gateway/vnc/fakes.h"
+#include "tests/testbed/testbed.h"
+#include "tests/testbed/vnc_test_client.h"
+
+namespace vigil::gateway::vnc {
+namespace {
+
+using namespace std::chrono_literals;
+using testbed::VncTestClient;
+
+std::int64_t nowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class AnimatedTarget {
+ public:
+  static constexpr int kW = 640, kH = 480;
+
+  explicit AnimatedTarget(std::uint16_t port) : fb_(kW, kH) {
+    screen_ = rfbGetScreen(nullptr, nullptr, kW, kH, 8, 3, 4);
+    screen_->frameBuffer = reinterpret_cast<char*>(fb_.data());
+    screen_->port = port;
+    screen_->ipv6port = 0;
+    screen_->listenInterface = htonl(INADDR_LOOPBACK);
+    screen_->httpPort = 0;
+    screen_->screenData = this;
+    screen_->deferUpdateTime = 0;
+    screen_->deferPtrUpdateTime = 0;
+    screen_->cursor = nullptr;
+    passwords_[0] = const_cast<char*>("tgtpw");
+    screen_->authPasswdData = passwords_;
+    screen_->passwordCheck = rfbCheckPasswordByList;
+    screen_->ptrAddEvent = [](int, int x, int y, rfbClientPtr cl) {
+      auto* me = static_cast<AnimatedTarget*>(cl->screen->screenData);
+      std::lock_guard lock(me->mu_);
+      me->received_[y * kW + x] = nowUs();
+    };
+    rfbInitServer(screen_);
+    rfbRunEventLoop(screen_, -1, TRUE);
+    animator_ = std::thread([this] {
+      int i = 0;
+      while (!stop_) {
+        const int x = (i * 7) % (kW - 64), y = (i * 3) % (kH - 64);
+        fb_.fill({x, y, 64, 64}, static_cast<std::uint32_t>(i * 2654435761u) & 0xffffff);
+        rfbMarkRectAsModified(screen_, x, y, x + 64, y + 64);
+        ++i;
+        std::this_thread::sleep_for(1ms);
+      }
+    });
+  }
+  ~AnimatedTarget() {
+    stop_ = true;
+    animator_.join();
+    rfbShutdownServer(screen_, TRUE);
+    rfbScreenCleanup(screen_);
+  }
+  std::optional<std::int64_t> receivedAt(int x, int y) {
+    std::lock_guard lock(mu_);
+    auto it = received_.find(y * kW + x);
+    if (it == received_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  Frame fb_;
+  rfbScreenInfoPtr screen_ = nullptr;
+  char* passwords_[2] = {nullptr, nullptr};
+  std::atomic<bool> stop_{false};
+  std::thread animator_;
+  std::mutex mu_;
+  std::map<int, std::int64_t> received_;
+};
+
+struct Measured {
+  double updates_per_s = 0;
+  double p50_ms = 0, p99_ms = 0;
+};
+
+Measured measure(std::uint16_t port, const std::string& password, AnimatedTarget& target, int salt) {
+  Measured m;
+  VncTestClient::Options o;
+  o.port = port;
+  o.password = password;
+  auto c = VncTestClient::connect(o);
+  EXPECT_TRUE(c.ok()) << c.message();
+  if (!c.ok()) return m;
+  VncTestClient& client = **c;
+  testbed::waitFor([&] { return client.updates() > 5; }, 5s);
+  const auto u0 = client.updates();
+  const std::int64_t t0 = nowUs();
+  std::this_thread::sleep_for(2s);
+  m.updates_per_s = double(client.updates() - u0) * 1e6 / double(nowUs() - t0);
+
+  // Pointer events with distinct positions, 4 ms apart, timestamped at send.
+  std::vector<std::pair<std::pair<int, int>, std::int64_t>> sent;
+  for (int i = 0; i < 200; ++i) {
+    const int x = (i * 3 + salt) % AnimatedTarget::kW, y = 1 + i / 100 + salt;
+    sent.push_back({{x, y}, nowUs()});
+    client.pointer(x, y, 0);
+    std::this_thread::sleep_for(4ms);
+  }
+  std::vector<double> lat;
+  testbed::waitFor(
+      [&] {
+        lat.clear();
+        for (auto& [xy, t] : sent) {
+          if (auto r = target.receivedAt(xy.first, xy.second)) lat.push_back(double(*r - t) / 1000.0);
+        }
+        return lat.size() == sent.size();
+      },
+      3s);
+  // The gateway may coalesce pointer moves (same buttons) when the target
+  // leg is busy; most must still arrive one by one.
+  EXPECT_GE(lat.size(), sent.size() * 9 / 10) << "pointer events lost";
+  if (lat.empty()) return m;
+  std::sort(lat.begin(), lat.end());
+  m.p50_ms = lat[lat.size() / 2];
+  m.p99_ms = lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
+  return m;
+}
+
+TEST(VncPerfTest, GatewayVersusDirect) {
+  spdlog::set_level(spdlog::level::warn);
+  const std::uint16_t target_port = testbed::freeTcpPort();
+  AnimatedTarget target(target_port);
+  ASSERT_TRUE(testbed::waitForPort(target_port, 5s));
+
+  TargetConfig t;
+  t.name = "perf";
+  t.protocol = Protocol::Vnc;
+  t.host = "127.0.0.1";
+  t.port = target_port;
+  t.password = "tgtpw";
+  t.vnc_listen = HostPort{"127.0.0.1", 0};
+  testing::FakeGatekeeper gk("GOODCODE");
+  testing::FakeSessionManager sm;
+  auto listener = VncListener::start(t, gk, sm);
+  ASSERT_TRUE(listener.ok()) << listener.message();
+
+  const Measured direct = measure(target_port, "tgtpw", target, 0);
+  const Measured via = measure((*listener)->port(), "GOODCODE", target, 5);
+  std::printf("[perf] updates/s: direct %.0f, via gateway %.0f\n", direct.updates_per_s,
+              via.updates_per_s);
+  std::printf("[perf] pointer latency ms: direct p50 %.2f p99 %.2f; via gateway p50 %.2f p99 %.2f\n",
+              direct.p50_ms, direct.p99_ms, via.p50_ms, via.p99_ms);
+  RecordProperty("direct_updates_per_s", std::to_string(direct.updates_per_s));
+  RecordProperty("gateway_updates_per_s", std::to_string(via.updates_per_s));
+  RecordProperty("gateway_added_p99_ms", std::to_string(via.p99_ms - direct.p99_ms));
+  // Loose bounds: a loaded 2-core machine must still pass.
+  EXPECT_GE(via.updates_per_s, 0.4 * direct.updates_per_s);
+  EXPECT_LE(via.p99_ms - direct.p99_ms, 25.0);
+  ASSERT_EQ(sm.count(), 1u);
+  EXPECT_GT(sm.session(0)->frames(), 10);
+}
+
+}  // namespace
+}  // namespace vigil::gateway::vnc
