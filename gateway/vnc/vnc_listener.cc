@@ -129,12 +129,12 @@ std::size_t VncListener::activeConnections() const {
   return n;
 }
 
-void VncListener::reapFinished(bool all) {
+void VncListener::reapFinished() {
   std::vector<std::unique_ptr<VncRelay>> done;
   {
     std::lock_guard lock(relays_mutex_);
     for (auto it = relays_.begin(); it != relays_.end();) {
-      if (all || (*it)->finished()) {
+      if ((*it)->finished()) {
         done.push_back(std::move(*it));
         it = relays_.erase(it);
       } else {
@@ -152,7 +152,7 @@ void VncListener::acceptLoop() {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     const int n = ::poll(fds, 2, 250);
     if (fds[1].revents & POLLIN) break;
-    reapFinished(false);
+    reapFinished();
     if (n <= 0 || !(fds[0].revents & POLLIN)) continue;
 
     sockaddr_storage ss{};

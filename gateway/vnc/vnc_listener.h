@@ -61,7 +61,7 @@ class VncListener {
  private:
   VncListener(TargetConfig target, Gatekeeper& gk, SessionManager& sm, VncOptions opts);
   void acceptLoop();
-  void reapFinished(bool all);
+  void reapFinished();
 
   const TargetConfig target_;
   Gatekeeper& gk_;
