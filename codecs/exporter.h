@@ -1,0 +1,19 @@
+// Export: a recording (fragmented MP4, possibly cut short by a crash) into a
+// standard MP4 with its index first ("faststart") that any player opens.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "core/status.h"
+
+namespace vigil::codecs {
+
+// Remuxes without re-encoding. A partial last fragment is dropped. Writes to
+// `out_mp4`.partial and renames on success, so `out_mp4` is never half
+// written. `progress` (may be empty) gets 0..1 on the calling thread.
+// Blocking; any thread.
+Status exportMp4(const std::string& in_fragmented, const std::string& out_mp4,
+                 std::function<void(double fraction)> progress);
+
+}  // namespace vigil::codecs

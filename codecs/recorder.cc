@@ -1,0 +1,401 @@
+#include "codecs/recorder.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+#include "codecs/ffmpeg_owners.h"
+#include "codecs/fmp4_muxer.h"
+
+extern "C" {
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+}
+
+namespace vigil::codecs {
+
+using Steady = std::chrono::steady_clock::time_point;
+
+namespace {
+int roundUpEven(int v) { return v + (v & 1); }
+int roundDownEven(int v) { return v & ~1; }
+
+// Has any damaged pixel of `now` changed since `before` (same size)?
+bool pixelsChanged(const Frame& now, const Frame& before, const DirtyRegion& damage) {
+  for (Rect r : damage.rects()) {
+    r = r.intersect(now.bounds());
+    const std::size_t bytes = static_cast<std::size_t>(r.w) * Frame::kBytesPerPixel;
+    for (int y = r.y; y < r.y + r.h; ++y) {
+      const std::size_t off = static_cast<std::size_t>(r.x) * Frame::kBytesPerPixel;
+      if (std::memcmp(now.row(y) + off, before.row(y) + off, bytes) != 0) return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+// Everything FFmpeg: lives on the Recorder's worker thread only.
+class RecorderEngine {
+ public:
+  RecorderEngine(const RecorderOptions& opts, std::unique_ptr<Fmp4Muxer> muxer)
+      : opts_(opts), muxer_(std::move(muxer)) {}
+
+  Status frame(const Frame& screen, const DirtyRegion& damage, Millis t, Steady now);
+  Status timer(Steady now) { return muxer_->onTimer(now, sessionNow(now)); }
+  std::optional<Steady> deadline() const { return muxer_->deadline(); }
+  Status finish(Steady now);
+  RecorderStats& stats() { return stats_; }
+  Fmp4Muxer& muxer() { return *muxer_; }
+
+ private:
+  Status start(int width, int height);
+  Status convert(const Frame& screen);
+  Status encode(Millis pts, bool key, Steady now);
+  Status drainPackets(Steady now);
+  // The session clock now, extrapolated from the newest frame's time.
+  Millis sessionNow(Steady now) const {
+    return anchor_t_ + std::chrono::duration_cast<std::chrono::milliseconds>(now - anchor_now_).count();
+  }
+
+  const RecorderOptions opts_;
+  std::unique_ptr<Fmp4Muxer> muxer_;
+  AvCodecCtxPtr enc_;
+  AvFramePtr canvas_;  // the picture the encoder saw last (yuv420p, even size)
+  AvPacketPtr pkt_;
+  SwsContextPtr sws_;
+  Frame encoded_;      // the screen as last encoded, to skip unchanged damage
+  Rect placed_;        // where the source lands on the canvas (letterbox)
+  bool started_ = false;
+  Millis last_pts_ = -1;
+  Millis last_key_pts_ = 0;
+  Millis anchor_t_ = 0;
+  Steady anchor_now_{};
+  RecorderStats stats_;
+};
+
+Status RecorderEngine::start(int width, int height) {
+  const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
+  if (!codec) return Status::Error("FFmpeg has no libx264 encoder: install a libavcodec built with x264");
+  enc_.reset(avcodec_alloc_context3(codec));
+  pkt_.reset(av_packet_alloc());
+  canvas_.reset(av_frame_alloc());
+  if (!enc_ || !pkt_ || !canvas_) return Status::Error("out of memory starting the video encoder");
+  enc_->width = roundUpEven(width);
+  enc_->height = roundUpEven(height);
+  enc_->pix_fmt = AV_PIX_FMT_YUV420P;
+  enc_->time_base = {1, 1000};  // pts are session milliseconds: variable frame rate
+  enc_->framerate = {30, 1};    // nominal, for x264's rate control only
+  enc_->gop_size = 100000;      // keyframes are forced by session time instead
+  enc_->max_b_frames = 0;
+  enc_->thread_count = std::max(1, opts_.threads);
+  enc_->thread_type = FF_THREAD_SLICE;  // frame threads would delay output
+  enc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  // swscale converts with BT.601 limited range; say so, so players invert it.
+  enc_->color_range = AVCOL_RANGE_MPEG;
+  enc_->colorspace = AVCOL_SPC_SMPTE170M;
+  enc_->color_primaries = AVCOL_PRI_SMPTE170M;
+  enc_->color_trc = AVCOL_TRC_SMPTE170M;
+  AVDictionary* o = nullptr;
+  av_dict_set(&o, "preset", opts_.preset.c_str(), 0);
+  av_dict_set(&o, "crf", std::to_string(opts_.crf).c_str(), 0);
+  av_dict_set(&o, "forced-idr", "1", 0);
+  // Every frame must leave the encoder at once (a crash loses little, live
+  // view is prompt): no B-frames, no lookahead.
+  // zerolatency: no B-frames, no lookahead, sliced threads. It also makes
+  // x264's rate control ignore frame durations (force-cfr), which it must:
+  // with variable-rate input x264 holds each frame until the next arrives.
+  // The timestamps still pass through to the file unchanged.
+  av_dict_set(&o, "tune", "zerolatency", 0);
+  const int err = avcodec_open2(enc_.get(), codec, &o);
+  av_dict_free(&o);
+  if (err < 0) return avError("cannot open the libx264 encoder", err);
+
+  canvas_->format = AV_PIX_FMT_YUV420P;
+  canvas_->width = enc_->width;
+  canvas_->height = enc_->height;
+  if (int e = av_frame_get_buffer(canvas_.get(), 0); e < 0)
+    return avError("cannot allocate the video canvas", e);
+  placed_ = {};
+  if (Status st = muxer_->begin(*enc_); !st.ok()) return st;
+  started_ = true;
+  spdlog::debug("event=recording_started width={} height={} preset={} crf={}", enc_->width,
+                enc_->height, opts_.preset, opts_.crf);
+  return Status::Ok();
+}
+
+Status RecorderEngine::convert(const Frame& screen) {
+  if (int e = av_frame_make_writable(canvas_.get()); e < 0)
+    return avError("cannot write the video canvas", e);
+  const int cw = enc_->width, ch = enc_->height;
+  // Native size (the first frame's) maps 1:1 with padding; any other size is
+  // scaled to fit, centred, with black bars: one file, one canvas.
+  Rect place{0, 0, screen.width(), screen.height()};
+  if (screen.width() > cw || screen.height() > ch ||
+      roundUpEven(screen.width()) != cw || roundUpEven(screen.height()) != ch) {
+    const double scale = std::min(static_cast<double>(cw) / screen.width(),
+                                  static_cast<double>(ch) / screen.height());
+    place.w = std::clamp(roundDownEven(static_cast<int>(screen.width() * scale)), 2, cw);
+    place.h = std::clamp(roundDownEven(static_cast<int>(screen.height() * scale)), 2, ch);
+    place.x = roundDownEven((cw - place.w) / 2);
+    place.y = roundDownEven((ch - place.h) / 2);
+  }
+  if (!(place == placed_)) {
+    // Black (limited range) everywhere, so padding and bars stay clean.
+    const ptrdiff_t ls[4] = {canvas_->linesize[0], canvas_->linesize[1], canvas_->linesize[2], 0};
+    av_image_fill_black(canvas_->data, ls, AV_PIX_FMT_YUV420P, AVCOL_RANGE_MPEG, cw, ch);
+    placed_ = place;
+  }
+  const int flags = (place.w == screen.width() && place.h == screen.height()) ? SWS_POINT : SWS_AREA;
+  sws_.reset(sws_getCachedContext(sws_.release(), screen.width(), screen.height(), AV_PIX_FMT_BGR0,
+                                  place.w, place.h, AV_PIX_FMT_YUV420P, flags, nullptr, nullptr,
+                                  nullptr));
+  if (!sws_) return Status::Error("cannot set up the pixel converter");
+  const uint8_t* src[4] = {screen.data(), nullptr, nullptr, nullptr};
+  const int src_stride[4] = {screen.stride(), 0, 0, 0};
+  uint8_t* dst[4] = {
+      canvas_->data[0] + place.y * canvas_->linesize[0] + place.x,
+      canvas_->data[1] + (place.y / 2) * canvas_->linesize[1] + place.x / 2,
+      canvas_->data[2] + (place.y / 2) * canvas_->linesize[2] + place.x / 2, nullptr};
+  const int dst_stride[4] = {canvas_->linesize[0], canvas_->linesize[1], canvas_->linesize[2], 0};
+  sws_scale(sws_.get(), src, src_stride, 0, screen.height(), dst, dst_stride);
+  return Status::Ok();
+}
+
+Status RecorderEngine::drainPackets(Steady now) {
+  while (true) {
+    const int r = avcodec_receive_packet(enc_.get(), pkt_.get());
+    if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return Status::Ok();
+    if (r < 0) return avError("video encoder failed", r);
+    AvPacketPtr out(av_packet_alloc());
+    if (!out) return Status::Error("out of memory in the video encoder");
+    av_packet_move_ref(out.get(), pkt_.get());
+    if (out->dts == AV_NOPTS_VALUE) out->dts = out->pts;
+    if (out->flags & AV_PKT_FLAG_KEY) ++stats_.keyframes;
+    ++stats_.frames_encoded;
+    if (Status st = muxer_->add(std::move(out), now); !st.ok()) return st;
+  }
+}
+
+Status RecorderEngine::encode(Millis pts, bool key, Steady now) {
+  canvas_->pts = pts;
+  compat::requestKeyframe(canvas_.get(), key);
+  if (int e = avcodec_send_frame(enc_.get(), canvas_.get()); e < 0)
+    return avError("video encoder refused a frame", e);
+  last_pts_ = pts;
+  if (key) last_key_pts_ = pts;
+  return drainPackets(now);
+}
+
+Status RecorderEngine::frame(const Frame& screen, const DirtyRegion& damage, Millis t, Steady now) {
+  const auto t0 = std::chrono::steady_clock::now();
+  anchor_t_ = t;
+  anchor_now_ = now;
+  const bool first = !started_;
+  if (first) {
+    if (Status st = start(screen.width(), screen.height()); !st.ok()) return st;
+  } else if (screen.width() == encoded_.width() && screen.height() == encoded_.height() &&
+             !pixelsChanged(screen, encoded_, damage)) {
+    ++stats_.frames_unchanged;  // an unchanged screen costs nothing
+    return Status::Ok();
+  }
+  Millis pts = first ? 0 : std::max(t, last_pts_ + 1);
+  if (!first && !muxer_->holding()) {
+    // The last picture was flushed lasting until timelineEnd(): continue there,
+    // repeating it up to this frame so later frames keep their real times.
+    const Millis end = muxer_->timelineEnd();
+    if (pts <= end) {
+      pts = end;
+    } else {
+      ++stats_.repeats;
+      if (Status st = encode(end, false, now); !st.ok()) return st;
+    }
+  }
+  if (Status st = convert(screen); !st.ok()) return st;
+  const bool key = first || pts - last_key_pts_ >= opts_.keyframe_interval_ms;
+  if (Status st = encode(pts, key, now); !st.ok()) return st;
+
+  if (first || screen.width() != encoded_.width() || screen.height() != encoded_.height()) {
+    encoded_ = screen;
+  } else {
+    for (const Rect& r : damage.rects()) encoded_.copyRect(screen, r.intersect(screen.bounds()));
+  }
+  stats_.encode_ms_total +=
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return Status::Ok();
+}
+
+Status RecorderEngine::finish(Steady now) {
+  if (!started_) return muxer_->finish(0);
+  Millis end = std::max(sessionNow(now), last_pts_ + 1);
+  if (!muxer_->holding()) {
+    // The last picture went to disk at an idle flush: continue from there.
+    const Millis on_disk = muxer_->timelineEnd();
+    end = std::max(end, on_disk);
+    if (end > on_disk) {
+      ++stats_.repeats;
+      if (Status st = encode(on_disk, false, now); !st.ok()) return st;
+    }
+  }
+  // Demuxers of fragmented MP4 do not know the duration of the file's last
+  // sample, so the video would end at the last change instead of at the
+  // session's end. A 1 ms repeat of the final picture marks the end.
+  if (end > last_pts_) {
+    ++stats_.repeats;
+    if (Status st = encode(end, false, now); !st.ok()) return st;
+  }
+  if (int e = avcodec_send_frame(enc_.get(), nullptr); e < 0 && e != AVERROR_EOF)
+    return avError("cannot drain the video encoder", e);
+  if (Status st = drainPackets(now); !st.ok()) return st;
+  return muxer_->finish(end + 1);
+}
+
+// ---------------------------------------------------------------------------
+
+Recorder::Recorder(std::string path, RecorderOptions opts)
+    : path_(std::move(path)), opts_(std::move(opts)) {}
+
+Result<std::unique_ptr<Recorder>> Recorder::open(const std::string& path, RecorderOptions opts) {
+  if (opts.crf < 0 || opts.crf > 51) return Status::Error("recorder crf must be within 0..51");
+  if (opts.keyframe_interval_ms <= 0 || opts.flush_interval_ms <= 0)
+    return Status::Error("recorder keyframe and flush intervals must be positive");
+  std::unique_ptr<Recorder> r(new Recorder(path, opts));
+  auto muxer = Fmp4Muxer::create(path, opts.overwrite,
+                                 std::chrono::milliseconds(opts.flush_interval_ms), r->bytes_);
+  if (!muxer) return muxer.status();
+  Recorder* self = r.get();
+  muxer.value()->setByteSink([self](bool is_init, const std::uint8_t* data, std::size_t n, bool key) {
+    self->deliverFragment(is_init, data, n, key);
+  });
+  r->engine_ = std::make_unique<RecorderEngine>(r->opts_, std::move(muxer.value()));
+  r->worker_ = std::thread([self] { self->run(); });
+  spdlog::debug("event=recording_opened path={}", path);
+  return r;
+}
+
+Recorder::~Recorder() { close(); }
+
+void Recorder::onFrame(const Frame& fb, const DirtyRegion& changed, Millis t) {
+  if (fb.empty()) return;
+  slot_.publish(fb, changed, t);
+  {
+    std::lock_guard lock(wake_mu_);
+    ++published_;
+  }
+  wake_cv_.notify_one();
+}
+
+void Recorder::onResize(int width, int height, Millis t) {
+  // The next frame carries the new size; the worker letterboxes it.
+  spdlog::debug("event=recording_resize path={} width={} height={} t={}", path_, width, height, t);
+}
+
+void Recorder::fail(const Status& st) {
+  std::lock_guard lock(state_mu_);
+  if (!error_.ok()) return;
+  error_ = st;
+  spdlog::error("event=recording_failed path={} error=\"{}\"", path_, st.message());
+}
+
+void Recorder::deliverFragment(bool is_init, const std::uint8_t* data, std::size_t n, bool key) {
+  if (is_init || !tap_.load(std::memory_order_acquire)) return;
+  FragmentListener listener;
+  {
+    std::lock_guard lock(state_mu_);
+    listener = listener_;
+  }
+  if (listener) listener(LiveFragment{engine_->muxer().initSegment(), data, n, key});
+}
+
+void Recorder::setFragmentListener(FragmentListener listener) {
+  std::lock_guard lock(state_mu_);
+  tap_.store(static_cast<bool>(listener), std::memory_order_release);
+  listener_ = std::move(listener);
+}
+
+void Recorder::run() {
+  Frame work;  // the latest screen; the slot copies only damage into it
+  DirtyRegion damage;
+  Millis t = 0;
+  long long seen = 0;
+  bool healthy = true;
+  auto publishStats = [&] {
+    RecorderStats s = engine_->stats();
+    s.fragments = engine_->muxer().fragments();
+    s.frames_merged = slot_.merged();
+    std::lock_guard lock(state_mu_);
+    stats_ = s;
+  };
+  auto check = [&](const Status& st) {
+    if (st.ok()) return;
+    healthy = false;
+    fail(st);
+  };
+  while (true) {
+    if (slot_.tryTake(work, damage, t)) {
+      if (healthy) check(engine_->frame(work, damage, t, std::chrono::steady_clock::now()));
+      publishStats();
+      continue;
+    }
+    const auto deadline = healthy ? engine_->deadline() : std::nullopt;
+    if (deadline && *deadline <= std::chrono::steady_clock::now()) {
+      check(engine_->timer(std::chrono::steady_clock::now()));
+      publishStats();
+      continue;
+    }
+    std::unique_lock lock(wake_mu_);
+    if (published_ != seen) {
+      seen = published_;
+      continue;
+    }
+    if (closing_) break;
+    if (deadline) wake_cv_.wait_until(lock, *deadline);
+    else wake_cv_.wait(lock);
+  }
+  while (slot_.tryTake(work, damage, t))
+    if (healthy) check(engine_->frame(work, damage, t, std::chrono::steady_clock::now()));
+  if (healthy) check(engine_->finish(std::chrono::steady_clock::now()));
+  publishStats();
+}
+
+void Recorder::close() {
+  std::lock_guard close_lock(close_mu_);
+  if (closed_) return;
+  closed_ = true;
+  slot_.close();
+  {
+    std::lock_guard lock(wake_mu_);
+    closing_ = true;
+  }
+  wake_cv_.notify_one();
+  if (worker_.joinable()) worker_.join();
+  engine_.reset();  // closes the file
+  const RecorderStats s = stats();
+  spdlog::info("event=recording_closed path={} bytes={} frames={} merged={} keyframes={} fragments={}",
+               path_, bytesWritten(), s.frames_encoded, s.frames_merged, s.keyframes, s.fragments);
+}
+
+bool Recorder::healthy() const {
+  std::lock_guard lock(state_mu_);
+  return error_.ok();
+}
+
+std::string Recorder::lastError() const {
+  std::lock_guard lock(state_mu_);
+  return error_.message();
+}
+
+Status Recorder::status() const {
+  std::lock_guard lock(state_mu_);
+  return error_;
+}
+
+RecorderStats Recorder::stats() const {
+  std::lock_guard lock(state_mu_);
+  RecorderStats s = stats_;
+  s.bytes_written = bytesWritten();
+  return s;
+}
+
+}  // namespace vigil::codecs

@@ -1,0 +1,126 @@
+// The session recorder: frames → H.264 in a fragmented MP4 written while the
+// session runs (see docs/recording.md for format, keyframes, crash safety).
+//
+// Threads: onFrame()/onResize() may be called from any thread (normally the
+// target leg's relay thread) and never wait on encoding or disk: they copy the
+// damaged pixels into a CoalescingSlot and return. A worker thread owned by
+// the Recorder encodes; when it falls behind, damage is merged (fewer frames,
+// final state kept). close(), stats(), bytesWritten(), healthy(), lastError()
+// and setFragmentListener() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/coalescing_slot.h"
+#include "core/sinks.h"
+#include "core/status.h"
+
+namespace vigil::codecs {
+
+struct RecorderOptions {
+  int crf = 27;                           // x264 constant quality (lower = better, bigger)
+  std::string preset = "veryfast";        // x264 preset
+  Millis keyframe_interval_ms = 10000;    // an IDR when a frame arrives this long after the last one
+  Millis flush_interval_ms = 1000;        // max age of encoded video not yet on disk
+  int threads = 1;                        // x264 threads (sliced, so no added latency)
+  bool overwrite = false;                 // false: an existing file is an error
+};
+
+struct RecorderStats {
+  long long frames_encoded = 0;    // video frames in the file (including gap repeats)
+  long long frames_merged = 0;     // publishes merged into a later one before encoding
+  long long frames_unchanged = 0;  // damage that changed no pixel: nothing encoded
+  long long repeats = 0;           // repeats of the last picture after an idle flush
+  long long keyframes = 0;
+  long long fragments = 0;
+  std::uint64_t bytes_written = 0;
+  double encode_ms_total = 0;      // worker time spent converting + encoding
+};
+
+// One fragment of the live file, for a live viewer (MSE). `init_segment` is
+// ftyp+moov (the same for the whole session); `data` is one moof+mdat, valid
+// only during the call. A viewer that joins late starts with the init segment
+// and the first fragment that starts with a keyframe.
+struct LiveFragment {
+  const std::string& init_segment;
+  const std::uint8_t* data;
+  std::size_t size;
+  bool starts_with_keyframe;
+};
+using FragmentListener = std::function<void(const LiveFragment&)>;
+
+class RecorderEngine;  // worker-side state (FFmpeg), defined in recorder.cc
+
+class Recorder final : public FrameSink {
+ public:
+  // Creates `path` now (fails if it cannot: the session must not proceed
+  // unrecorded); the encoder starts at the first frame, whose size becomes the
+  // video's size (rounded up to even by padding).
+  static Result<std::unique_ptr<Recorder>> open(const std::string& path, RecorderOptions opts = {});
+  ~Recorder() override;  // close()
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  // FrameSink. `t` is the session clock; the first frame is shown from 0.
+  // A frame of another size than the first is scaled to fit and letterboxed.
+  void onFrame(const Frame& fb, const DirtyRegion& changed, Millis t) override;
+  void onResize(int width, int height, Millis t) override;
+
+  // Encodes the pending state, ends the video at the session's current time,
+  // writes the trailer and closes the file. Idempotent; blocks until done.
+  // Must not be called from a FragmentListener. Errors: see lastError().
+  void close();
+
+  // False once writing failed (disk full, encoder error); the session should
+  // then end (fail closed). lastError() says why.
+  bool healthy() const;
+  std::string lastError() const;
+  Status status() const;
+
+  std::uint64_t bytesWritten() const { return bytes_.load(std::memory_order_relaxed); }
+  RecorderStats stats() const;
+
+  // Live tap: called on the worker thread after each fragment reached the
+  // file; must be quick and must not call back into this Recorder. Pass an
+  // empty function to stop.
+  void setFragmentListener(FragmentListener listener);
+
+ private:
+  Recorder(std::string path, RecorderOptions opts);
+  void run();
+  void fail(const Status& st);
+  void deliverFragment(bool is_init, const std::uint8_t* data, std::size_t n, bool key);
+
+  const std::string path_;
+  const RecorderOptions opts_;
+  CoalescingSlot slot_;
+  std::unique_ptr<RecorderEngine> engine_;  // used by the worker thread only
+
+  // Wakes the worker for new frames, timers and close.
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  long long published_ = 0;  // guarded by wake_mu_
+  bool closing_ = false;     // guarded by wake_mu_
+
+  std::mutex close_mu_;  // serialises close()
+  bool closed_ = false;  // guarded by close_mu_
+
+  mutable std::mutex state_mu_;  // guards error_, stats_, listener_
+  Status error_;
+  RecorderStats stats_;
+  FragmentListener listener_;
+  std::atomic<bool> tap_{false};
+
+  std::atomic<std::uint64_t> bytes_{0};
+  std::thread worker_;
+};
+
+}  // namespace vigil::codecs

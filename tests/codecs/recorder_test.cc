@@ -1,0 +1,347 @@
+#include "codecs/recorder.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "codecs/video_reader.h"
+#include "core/clock.h"
+#include "tests/codecs/fake_terminal.h"
+#include "tests/codecs/test_util.h"
+
+namespace vigil::codecs {
+namespace {
+
+using testing::FakeTerminal;
+using testing::TempDir;
+using testing::publishAndWait;
+using testing::waitFor;
+
+// A frame of the same size showing only `r` of `src`'s damage: for comparing
+// a decoded frame cropped to the source size.
+Frame crop(const Frame& f, int w, int h) {
+  Frame out(w, h);
+  for (int y = 0; y < h; ++y) std::copy(f.row(y), f.row(y) + w * 4, out.row(y));
+  return out;
+}
+
+TEST(Recorder, OpenFailsWhenTheFileCannotBeCreated) {
+  auto r = Recorder::open("/nonexistent-dir/for/sure/rec.mp4");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("cannot create recording"), std::string::npos) << r.message();
+}
+
+TEST(Recorder, OpenCreatesTheFileAtOnceAndNeverClobbers) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  {
+    auto r = Recorder::open(path);
+    ASSERT_TRUE(r.ok()) << r.message();
+    EXPECT_TRUE(std::filesystem::exists(path));
+    auto again = Recorder::open(path);
+    EXPECT_FALSE(again.ok());
+    (*r)->close();
+    (*r)->close();  // idempotent
+    EXPECT_TRUE((*r)->healthy()) << (*r)->lastError();
+  }
+  RecorderOptions o;
+  o.overwrite = true;
+  EXPECT_TRUE(Recorder::open(path, o).ok());
+}
+
+TEST(Recorder, RoundTripKeepsTextLegibleAndTimesExact) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  auto rec = Recorder::open(path);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  FakeTerminal term(1280, 720);
+  std::vector<Millis> times;
+  Frame middle;
+  Millis middle_t = 0;
+  Millis t = 700;  // the first frame shows the screen from 0, whatever its time
+  publishAndWait(**rec, term.frame(), DirtyRegion(term.frame().bounds()), t);
+  times.push_back(t);
+  for (int i = 0; i < 60; ++i) {
+    t += 37 + (i % 5) * 20;
+    DirtyRegion d = (i % 15 == 14) ? term.output(6) : term.type(term.randomChar());
+    if (i % 10 == 0) d.add(term.clock(t / 1000));
+    publishAndWait(**rec, term.frame(), d, t);
+    times.push_back(t);
+    if (i == 30) {
+      middle = term.frame();
+      middle_t = t;
+    }
+  }
+  (*rec)->close();
+  ASSERT_TRUE((*rec)->healthy()) << (*rec)->lastError();
+  const RecorderStats s = (*rec)->stats();
+  EXPECT_EQ(s.frames_encoded - s.repeats, 61);
+  EXPECT_EQ(s.repeats, 1);  // the 1 ms end marker
+  EXPECT_EQ(s.bytes_written, std::filesystem::file_size(path));
+
+  auto info = probe(path);
+  ASSERT_TRUE(info.ok()) << info.message();
+  EXPECT_EQ(info->codec, "h264");
+  EXPECT_EQ(info->width, 1280);
+  EXPECT_EQ(info->height, 720);
+  ASSERT_EQ(info->frame_pts.size(), times.size() + 1);  // + the end marker
+  EXPECT_EQ(info->frame_pts[0], 0);
+  for (std::size_t i = 1; i < times.size(); ++i) EXPECT_EQ(info->frame_pts[i], times[i]) << i;
+  EXPECT_GE(info->duration_ms, t);
+
+  auto last = decodeLastFrame(path);
+  ASSERT_TRUE(last.ok()) << last.message();
+  const double p_last = psnr(*last, term.frame());
+  auto mid = decodeFrameAt(path, middle_t + 5);  // within that frame's display time
+  ASSERT_TRUE(mid.ok()) << mid.message();
+  const double p_mid = psnr(*mid, middle);
+  std::printf("[ measure  ] round trip 1280x720 crf=27: PSNR last=%.2f dB middle=%.2f dB\n", p_last, p_mid);
+  EXPECT_GE(p_last, 35.0);
+  EXPECT_GE(p_mid, 35.0);
+  // The frame before the middle one differs from it: decodeFrameAt really picks by time.
+  auto before = decodeFrameAt(path, middle_t - 1);
+  ASSERT_TRUE(before.ok());
+  EXPECT_LT(psnr(*before, middle), p_mid);
+}
+
+TEST(Recorder, UnchangedScreenCostsNothing) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  auto rec = Recorder::open(path);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  FakeTerminal term(800, 600);
+  term.typeString("idle screen");
+  // 10 s of identical publishes with full damage (as some servers send).
+  for (Millis t = 0; t <= 10000; t += 100)
+    publishAndWait(**rec, term.frame(), DirtyRegion(term.frame().bounds()), t);
+  (*rec)->close();
+  const RecorderStats s = (*rec)->stats();
+  // The first frame and the end marker (plus a repeat if an idle flush came between).
+  EXPECT_LE(s.frames_encoded, 3);
+  EXPECT_GE(s.frames_unchanged, 95);
+  auto info = probe(path);
+  ASSERT_TRUE(info.ok()) << info.message();
+  EXPECT_LE(info->frame_count, 3);
+  EXPECT_GE(info->duration_ms, 10000);  // the video still lasts the session
+}
+
+TEST(Recorder, SlowWorkerMergesDamageAndEndsOnTheFinalState) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  auto rec = Recorder::open(path);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  FakeTerminal term(1920, 1080);
+  // Publish far faster than 1080p encodes: the relay never waits.
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 300; ++i) {
+    DirtyRegion d = (i % 40 == 39) ? term.output(3) : term.type(term.randomChar());
+    (*rec)->onFrame(term.frame(), d, i * 5);
+  }
+  const double publish_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  (*rec)->close();
+  ASSERT_TRUE((*rec)->healthy()) << (*rec)->lastError();
+  const RecorderStats s = (*rec)->stats();
+  std::printf("[ measure  ] 300 publishes in %.1f ms: %lld frames encoded, %lld merged\n", publish_ms,
+              s.frames_encoded, s.frames_merged);
+  EXPECT_GT(s.frames_merged, 0);
+  EXPECT_LT(s.frames_encoded, 300);
+  auto last = decodeLastFrame(path);
+  ASSERT_TRUE(last.ok()) << last.message();
+  EXPECT_GE(psnr(*last, term.frame()), 35.0);
+}
+
+TEST(Recorder, CrashLosesAtMostTheLastTwoSeconds) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  const std::string copy = dir.file("crash-copy.mp4");
+  auto rec = Recorder::open(path);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  FakeTerminal term(1024, 768);
+  SteadyClock clock;
+  Millis last_t = 0;
+  // Real time: typing every 100 ms for 3.5 s.
+  while (clock.now() < 3500) {
+    last_t = clock.now();
+    (*rec)->onFrame(term.frame(), term.type(term.randomChar()), last_t);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // kill -9 here: only what is in the file now survives.
+  std::filesystem::copy_file(path, copy);
+  const Millis copied_at = clock.now();
+  auto info = probe(copy);
+  ASSERT_TRUE(info.ok()) << info.message();
+  ASSERT_GT(info->frame_count, 0);
+  std::printf("[ measure  ] crash copy at t=%lld ms holds frames up to %lld ms (last publish %lld)\n",
+              static_cast<long long>(copied_at), static_cast<long long>(info->frame_pts.back()),
+              static_cast<long long>(last_t));
+  EXPECT_GE(info->frame_pts.back(), last_t - 2000);
+  auto last = decodeLastFrame(copy);
+  ASSERT_TRUE(last.ok()) << last.message();
+  EXPECT_EQ(last->width(), 1024);
+  int rc = 0;
+  const std::string out = testing::run("ffprobe -v error -count_frames -select_streams v:0 "
+                                       "-show_entries stream=nb_read_frames -of csv=p=0 '" + copy + "'", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_GT(std::atoll(out.c_str()), 0) << out;
+  (*rec)->close();
+  EXPECT_TRUE((*rec)->healthy()) << (*rec)->lastError();
+}
+
+TEST(Recorder, IdleFlushKeepsLaterFramesAtTheirTimes) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  RecorderOptions o;
+  o.flush_interval_ms = 200;
+  auto rec = Recorder::open(path, o);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  FakeTerminal term(640, 480);
+  SteadyClock clock;
+  publishAndWait(**rec, term.frame(), DirtyRegion(term.frame().bounds()), clock.now());
+  // The held first frame goes to disk after the flush interval while idle.
+  ASSERT_TRUE(waitFor([&] { return (*rec)->stats().fragments >= 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const Millis t2 = clock.now();
+  publishAndWait(**rec, term.frame(), term.typeString("ls -l"), t2);
+  (*rec)->close();
+  auto info = probe(path);
+  ASSERT_TRUE(info.ok()) << info.message();
+  ASSERT_GE(info->frame_pts.size(), 2u);
+  // The typed frame is at its real time (a repeat of the first fills the gap).
+  EXPECT_NE(std::find(info->frame_pts.begin(), info->frame_pts.end(), t2), info->frame_pts.end());
+  EXPECT_GE((*rec)->stats().repeats, 1);
+  EXPECT_GE(info->frame_pts.size(), 3u);
+}
+
+TEST(Recorder, ResizeKeepsOneFileLetterboxed) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  auto rec = Recorder::open(path);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  Frame a(640, 480);
+  a.fill(a.bounds(), 0x2040a0);
+  publishAndWait(**rec, a, DirtyRegion(a.bounds()), 0);
+  // Wider than the canvas: scaled to 640x256, black bars above and below.
+  Frame b(1000, 400);
+  b.fill(b.bounds(), 0xe0c020);
+  (*rec)->onResize(1000, 400, 1000);
+  publishAndWait(**rec, b, DirtyRegion(b.bounds()), 1000);
+  Frame c(641, 481);  // odd and close: also fitted
+  c.fill(c.bounds(), 0x20c040);
+  publishAndWait(**rec, c, DirtyRegion(c.bounds()), 2000);
+  (*rec)->close();
+  ASSERT_TRUE((*rec)->healthy()) << (*rec)->lastError();
+
+  auto info = probe(path);
+  ASSERT_TRUE(info.ok()) << info.message();
+  EXPECT_EQ(info->width, 640);
+  EXPECT_EQ(info->height, 480);
+  EXPECT_EQ(info->frame_count, 4);  // + the end marker
+  auto mid = decodeFrameAt(path, 1500);
+  ASSERT_TRUE(mid.ok()) << mid.message();
+  auto near = [](std::uint32_t got, std::uint32_t want) {
+    for (int sh : {0, 8, 16})
+      if (std::abs(static_cast<int>((got >> sh) & 0xff) - static_cast<int>((want >> sh) & 0xff)) > 12)
+        return false;
+    return true;
+  };
+  EXPECT_TRUE(near(mid->pixel(320, 240), 0xe0c020)) << std::hex << mid->pixel(320, 240);
+  EXPECT_TRUE(near(mid->pixel(320, 20), 0x000000)) << std::hex << mid->pixel(320, 20);
+  EXPECT_TRUE(near(mid->pixel(320, 460), 0x000000)) << std::hex << mid->pixel(320, 460);
+  auto last = decodeLastFrame(path);
+  ASSERT_TRUE(last.ok());
+  EXPECT_TRUE(near(last->pixel(320, 240), 0x20c040)) << std::hex << last->pixel(320, 240);
+  int rc = 0;
+  const std::string dims = testing::run(
+      "ffprobe -v error -show_entries stream=width,height -of csv=p=0 '" + path + "'", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(dims, "640,480");
+}
+
+TEST(Recorder, OddSizeIsPaddedNotScaled) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  auto rec = Recorder::open(path);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  FakeTerminal term(801, 601);
+  term.typeString("odd sized desktop");
+  publishAndWait(**rec, term.frame(), DirtyRegion(term.frame().bounds()), 0);
+  (*rec)->close();
+  auto info = probe(path);
+  ASSERT_TRUE(info.ok()) << info.message();
+  EXPECT_EQ(info->width, 802);
+  EXPECT_EQ(info->height, 602);
+  auto last = decodeLastFrame(path);
+  ASSERT_TRUE(last.ok());
+  EXPECT_GE(psnr(crop(*last, 801, 601), term.frame()), 35.0);
+}
+
+TEST(Recorder, LiveTapSeesTheFileBytes) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  RecorderOptions o;
+  o.flush_interval_ms = 100;
+  auto rec = Recorder::open(path, o);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  std::mutex mu;
+  std::string init, stream;
+  int keyed = 0;
+  (*rec)->setFragmentListener([&](const LiveFragment& f) {
+    std::lock_guard lock(mu);
+    if (init.empty()) init = f.init_segment;
+    if (stream.empty() && !f.starts_with_keyframe) return;
+    if (f.starts_with_keyframe) ++keyed;
+    stream.append(reinterpret_cast<const char*>(f.data), f.size);
+  });
+  FakeTerminal term(640, 480);
+  SteadyClock clock;
+  for (int i = 0; i < 20; ++i) {
+    publishAndWait(**rec, term.frame(), term.type(term.randomChar()), clock.now());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(waitFor([&] { std::lock_guard lock(mu); return !stream.empty(); }));
+  (*rec)->close();
+  std::lock_guard lock(mu);
+  const std::string file = testing::readFile(path);
+  ASSERT_FALSE(init.empty());
+  EXPECT_EQ(testing::topLevelBoxes(init), (std::vector<std::string>{"ftyp", "moov"}));
+  EXPECT_EQ(file.compare(0, init.size(), init), 0);
+  EXPECT_EQ(file.compare(init.size(), stream.size(), stream), 0);  // fragments follow in order
+  EXPECT_EQ(keyed, 1);
+  EXPECT_EQ(testing::topLevelBoxes(stream).front(), "moof");
+}
+
+// The numbers for docs/recording.md: encode cost of typical text damage at 1080p.
+TEST(Recorder, TimingAt1080p) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  auto rec = Recorder::open(path);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  FakeTerminal term(1920, 1080);
+  term.prompt();
+  publishAndWait(**rec, term.frame(), DirtyRegion(term.frame().bounds()), 0);
+  const RecorderStats s0 = (*rec)->stats();
+  const std::clock_t cpu0 = std::clock();
+  const int n = 100;
+  Millis t = 0;
+  for (int i = 0; i < n; ++i) {
+    t += 200;
+    char c = term.randomChar();
+    publishAndWait(**rec, term.frame(), term.type(c == ' ' ? 'x' : c), t);
+  }
+  const double cpu_ms = 1000.0 * (std::clock() - cpu0) / CLOCKS_PER_SEC;
+  const RecorderStats s1 = (*rec)->stats();
+  const double frames = static_cast<double>(s1.frames_encoded - s0.frames_encoded);
+  std::printf("[ measure  ] 1920x1080 one-character damage: %.2f ms/frame worker time, "
+              "%.2f ms/frame process CPU, %.0f bytes/frame\n",
+              (s1.encode_ms_total - s0.encode_ms_total) / frames, cpu_ms / frames,
+              static_cast<double>(s1.bytes_written - s0.bytes_written) / frames);
+  (*rec)->close();
+  EXPECT_EQ(frames, n);
+}
+
+}  // namespace
+}  // namespace vigil::codecs
