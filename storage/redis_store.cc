@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -385,6 +386,11 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
   if (!parsed) return parsed.status();
   const SearchQuery& q = *parsed;
   const std::size_t limit = effectiveLimit(f.limit);
+  const auto began = std::chrono::steady_clock::now();
+  std::size_t round_trips = 0, fetched = 0, scanned_sessions = 0;
+  auto since = [&began] {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began).count();
+  };
 
   // 1. Expand each indexable term to the words it is a prefix of.
   std::vector<std::string> terms;
@@ -399,6 +405,7 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
     cmds.push_back({"ZRANGEBYLEX", kVocab, "[" + t, "[" + t + "\xff", "LIMIT", "0",
                     std::to_string(kMaxPrefixExpansions + 1)});
   auto expanded = pool_->run(cmds);
+  ++round_trips;
   if (!expanded) return expanded.status();
   if (Status st = firstError(*expanded, "search"); !st.ok()) return st;
   std::vector<std::vector<std::string>> used;
@@ -427,7 +434,9 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
   if (f.user || f.target || f.state)
     cmds.push_back({"ZRANGEBYSCORE", indexFor(f), scoreMin(f), scoreMax(f), "WITHSCORES"});
   auto sets = pool_->run(cmds);
+  ++round_trips;
   if (!sets) return sets.status();
+  const double t_sets = since();
   if (Status st = firstError(*sets, "search"); !st.ok()) return st;
   std::vector<std::vector<std::pair<std::string, EpochMillis>>> lists;
   for (const ReplyPtr& r : *sets) lists.push_back(withScores(r.get()));
@@ -456,9 +465,10 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
     term_end.push_back(all_words.size());
   }
   std::vector<SearchHit> out;
-  std::size_t batch = 16;
+  // Round trips dominate on a busy host, so batches grow fast.
+  std::size_t batch = 32;
   for (std::size_t start = 0; start < order.size() && out.size() < limit;
-       start += batch, batch = std::min<std::size_t>(batch * 4, 512)) {
+       start += batch, batch = std::min<std::size_t>(batch * 8, 2048)) {
     const std::size_t end = std::min(order.size(), start + batch);
     cmds.clear();
     for (std::size_t s = start; s < end; ++s) {
@@ -468,6 +478,8 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
       cmds.push_back(metaCommand(order[s].first));
     }
     auto got = pool_->run(cmds);
+    ++round_trips;
+    scanned_sessions += end - start;
     if (!got) return got.status();
     struct Cand {
       std::string sid;
@@ -505,7 +517,7 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
     std::vector<SearchHit> session_hits;
     while (si < sessions.size() && out.size() + session_hits.size() < limit) {
       const std::size_t budget =
-          std::max<std::size_t>((limit - out.size() - session_hits.size()) * 2, 256);
+          std::max<std::size_t>((limit - out.size() - session_hits.size()) * 3, 384);
       std::vector<std::pair<std::size_t, std::uint32_t>> fetch;
       cmds.clear();
       while (si < sessions.size() && fetch.size() < budget) {
@@ -518,6 +530,8 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
         }
       }
       auto evs = pool_->run(cmds);
+      ++round_trips;
+      fetched += fetch.size();
       if (!evs) return evs.status();
       for (std::size_t i = 0; i < fetch.size(); ++i) {
         const std::size_t s = fetch[i].first;
@@ -532,6 +546,10 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
     }
     emitSession(session_hits, out, limit);
   }
+  spdlog::debug("search terms={} candidate_sessions={} sessions_read={} events_fetched={} "
+                "round_trips={} sets_ms={:.2f} total_ms={:.2f} hits={}",
+                used.size(), order.size(), scanned_sessions, fetched, round_trips, t_sets, since(),
+                out.size());
   return out;
 }
 
