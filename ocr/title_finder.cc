@@ -1,0 +1,407 @@
+#include "ocr/title_finder.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdlib>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
+
+namespace vigil::ocr {
+namespace {
+
+// A colour as B,G,R ints.
+struct Bgr {
+  int b = 0, g = 0, r = 0;
+};
+
+int dist(const Bgr& a, const Bgr& c) {
+  return std::max({std::abs(a.b - c.b), std::abs(a.g - c.g), std::abs(a.r - c.r)});
+}
+int dist(const std::uint8_t* p, const Bgr& c) {
+  return std::max({std::abs(p[0] - c.b), std::abs(p[1] - c.g), std::abs(p[2] - c.r)});
+}
+double luma(const Bgr& c) { return 0.299 * c.r + 0.587 * c.g + 0.114 * c.b; }
+int saturation(const Bgr& c) {
+  return std::max({c.b, c.g, c.r}) - std::min({c.b, c.g, c.r});
+}
+
+// The most frequent colour of a row segment: the bar's background even where
+// anti-aliased text covers most of the row (text has many shades, the
+// background one).
+Bgr rowMedian(const Frame& fb, int y, int x0, int x1) {
+  std::vector<std::uint32_t> px;
+  px.reserve(static_cast<std::size_t>(std::max(0, x1 - x0)));
+  const std::uint8_t* row = fb.row(y);
+  for (int x = x0; x < x1; ++x) {
+    const std::uint8_t* p = row + x * Frame::kBytesPerPixel;
+    px.push_back((std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) | p[0]);
+  }
+  std::sort(px.begin(), px.end());
+  std::uint32_t best = px.empty() ? 0 : px[0];
+  std::size_t best_n = 0;
+  for (std::size_t i = 0; i < px.size();) {
+    std::size_t j = i;
+    while (j < px.size() && px[j] == px[i]) ++j;
+    if (j - i > best_n) { best_n = j - i; best = px[i]; }
+    i = j;
+  }
+  return {static_cast<int>(best & 0xff), static_cast<int>((best >> 8) & 0xff),
+          static_cast<int>(best >> 16)};
+}
+
+double nearFraction(const Frame& fb, int y, int x0, int x1, const Bgr& bg) {
+  const std::uint8_t* row = fb.row(y);
+  int near = 0, n = 0;
+  for (int x = x0; x < x1; x += 2, ++n)
+    if (dist(row + x * Frame::kBytesPerPixel, bg) <= 24) ++near;
+  return n ? static_cast<double>(near) / n : 0;
+}
+
+// A run of ink columns inside a bar (a glyph group, an icon or a button).
+struct Cluster {
+  int x0 = 0, x1 = 0;  // inclusive, bar-local
+  int y0 = 1 << 20, y1 = -1;
+  int ink = 0;
+  long long sat = 0;  // summed colourfulness of its ink
+  int w() const { return x1 - x0 + 1; }
+  int h() const { return y1 - y0 + 1; }
+  int cx2() const { return x0 + x1; }  // twice the centre
+  double meanSat() const { return ink ? static_cast<double>(sat) / ink : 0; }
+};
+
+constexpr int kInkDistance = 48;  // anti-aliased text edges sit below this
+constexpr int kEdgeDistance = 28;
+
+class BarAnalyzer {
+ public:
+  BarAnalyzer(const Frame& fb, const cv::Mat& raw_edges, const FinderOptions& o)
+      : fb_(fb), edges_(raw_edges), o_(o) {}
+
+  // Looks for a caption whose top edge is the boundary at row `y` over
+  // [x0, x1). Returns false when the band below is not a caption.
+  bool analyse(int y, int x0, int x1, TitleStrip& out) const {
+    int h = 0;
+    x0 += 2;  // the window's own vertical border lines are not ink
+    x1 -= 2;
+    if (x1 - x0 < o_.min_bar_width) return reject(1, y, x0, h);
+    // Frame and bevel lines (1-3 px) may come first: take the start that
+    // gives the tallest band.
+    const int cap = o_.max_bar_height;
+    int s = y;
+    std::vector<Bgr> bg;
+    for (int start = y; start <= y + 3 && start < fb_.height(); ++start) {
+      std::vector<Bgr> rows = grow(start, x0, x1, cap);
+      if (static_cast<int>(rows.size()) > h) {
+        h = static_cast<int>(rows.size());
+        s = start;
+        bg = std::move(rows);
+      }
+    }
+    const bool open_ended = h > cap;  // caption and client share one colour
+    if (open_ended) {
+      h = cap;
+      bg.resize(cap);
+    }
+    if (h < o_.min_bar_height) return reject(2, y, x0, h);
+
+    // Ink mask and per-row extent.
+    const int w = x1 - x0;
+    std::vector<std::uint8_t> ink(static_cast<std::size_t>(w) * h, 0);
+    std::vector<int> row_ink(h, 0);
+    for (int yy = 0; yy < h; ++yy) {
+      const std::uint8_t* row = fb_.row(s + yy);
+      for (int xx = 0; xx < w; ++xx) {
+        const std::uint8_t* p = row + (x0 + xx) * Frame::kBytesPerPixel;
+        if (dist(p, bg[yy]) > kInkDistance) {
+          ink[static_cast<std::size_t>(yy) * w + xx] = 1;
+          ++row_ink[yy];
+        }
+      }
+    }
+    if (open_ended) {
+      // The caption is the first text line; its bottom margin mirrors its top.
+      int ty0 = -1, ty1 = -1;
+      for (int yy = 0; yy < h; ++yy) {
+        if (row_ink[yy] > 0) {
+          if (ty0 < 0) ty0 = yy;
+          ty1 = yy;
+        } else if (ty0 >= 0 && yy - ty1 > 1) {
+          break;
+        }
+      }
+      if (ty0 < 2 || ty0 > 16 || ty1 - ty0 < 6 || ty1 - ty0 > 26) return reject(3, y, x0, h);
+      h = std::min(h, ty1 + ty0 + 1);
+      if (h < o_.min_bar_height) return reject(4, y, x0, h);
+    }
+
+    // Ink-rich bands are pictures or toolbars, not captions.
+    long long total_ink = 0;
+    for (int yy = 0; yy < h; ++yy) total_ink += row_ink[yy];
+    if (total_ink < 15 || total_ink > static_cast<long long>(w) * h * 4 / 10) return reject(5, y, x0, h);
+
+    std::vector<Cluster> cl = clusters(ink, w, h, s, x0);
+    if (cl.empty()) return reject(6, y, x0, h);
+
+    // Caption buttons: small, evenly spaced marks at the right end. The
+    // pitch must be at least ~0.6 of the bar height: letters of a cut-off
+    // monospace line are evenly spaced too, but much closer.
+    std::size_t end = cl.size();
+    auto small = [&](const Cluster& c) { return c.w() <= h * 9 / 10 && c.h() <= h * 9 / 10; };
+    // Windows 7 joins its three buttons into one box group.
+    const bool group = cl.back().w() > h * 9 / 10 && cl.back().w() <= 4 * h && cl.back().h() >= h / 2;
+    if (w - 1 - cl.back().x1 > std::max(2 * h, w / 10) || !(small(cl.back()) || group))
+      return reject(7, y, x0, h);
+    end = cl.size() - 1;
+    int buttons = group ? 3 : 1;
+    if (!group && end >= 1 && small(cl[end - 1])) {
+      const int pitch = (cl[end].cx2() - cl[end - 1].cx2()) / 2;
+      if (pitch >= std::max(8, h * (open_ended ? 12 : 6) / 10) && pitch <= 3 * h &&
+          cl[end].x0 - cl[end - 1].x1 >= 3) {
+        --end;
+        ++buttons;
+        // A flat mark (minimise bar, or an ellipsis ending the title) counts
+        // only when it sits a clear gap away on the exact pitch.
+        auto fits = [&](const Cluster& c, const Cluster& right) {
+          const int gap = right.x0 - c.x1;
+          const int dp = std::abs((right.cx2() - c.cx2()) / 2 - pitch);
+          if (c.h() * 5 < h) return gap * 10 >= h * 3 && dp <= pitch / 10 + 1;
+          return gap >= 3 && dp <= pitch * 15 / 100 + 2;
+        };
+        while (end >= 1 && small(cl[end - 1]) && fits(cl[end - 1], cl[end])) {
+          --end;
+          ++buttons;
+        }
+      }
+    }
+    // Where caption and client share a colour only Windows' three evenly
+    // spaced buttons tell a caption from a line of content.
+    if (open_ended && buttons < 3) return reject(8, y, x0, h);
+    const int buttons_x0 = cl[end].x0;
+
+    // Median glyph height of what is left, then the window icon(s) at the left.
+    std::vector<int> heights;
+    for (std::size_t i = 0; i < end; ++i) heights.push_back(cl[i].h());
+    if (heights.empty()) return reject(9, y, x0, h);
+    std::nth_element(heights.begin(), heights.begin() + heights.size() / 2, heights.end());
+    const int text_h = heights[heights.size() / 2];
+    std::size_t begin = 0;
+    for (int icons = 0; icons < 2 && begin + 1 < end; ++icons) {
+      const Cluster& c = cl[begin];
+      const bool near_left = c.x0 <= (icons + 1) * h * 3 / 2;
+      const bool icon_shaped = c.w() <= h * 11 / 10 && c.h() >= h / 2;
+      const bool not_text = c.meanSat() > 60 || c.h() * 4 >= text_h * 5;
+      if (!(near_left && icon_shaped && not_text)) break;
+      ++begin;
+    }
+    if (begin >= end) return reject(10, y, x0, h);
+
+    int tx0 = cl[begin].x0, tx1 = cl[end - 1].x1;
+    int ty0 = h, ty1 = -1, text_ink = 0;
+    Bgr ink_sum;
+    for (std::size_t i = begin; i < end; ++i) {
+      ty0 = std::min(ty0, cl[i].y0);
+      ty1 = std::max(ty1, cl[i].y1);
+      text_ink += cl[i].ink;
+    }
+    if (text_ink < 15 || ty1 - ty0 + 1 < 6) return reject(11, y, x0, h);
+    // Mean colour of the text ink, for contrast and polarity.
+    long long sb = 0, sg = 0, sr = 0;
+    for (int yy = ty0; yy <= ty1; ++yy)
+      for (int xx = tx0; xx <= tx1; ++xx)
+        if (ink[static_cast<std::size_t>(yy) * w + xx]) {
+          const std::uint8_t* p = fb_.row(s + yy) + (x0 + xx) * Frame::kBytesPerPixel;
+          sb += p[0];
+          sg += p[1];
+          sr += p[2];
+        }
+    const int n = std::max(1, text_ink);
+    ink_sum = {static_cast<int>(sb / n), static_cast<int>(sg / n), static_cast<int>(sr / n)};
+    const Bgr mid = bg[(ty0 + ty1) / 2];
+
+    const int pad = std::max(4, h / 4);
+    const int left_limit = begin > 0 ? cl[begin - 1].x1 + 1 : 0;
+    tx0 = std::max(left_limit, tx0 - pad);
+    tx1 = std::min(buttons_x0 - 1, tx1 + pad);
+    out.bar = {x0 - 2, s, w + 4, h};
+    out.text = {x0 + tx0, s, tx1 - tx0 + 1, h};
+    out.dark = luma(ink_sum) > luma(mid);
+    out.focus_score = std::abs(luma(ink_sum) - luma(mid)) + 0.5 * saturation(mid);
+    out.hash = hashPixels(fb_, out.text);
+    return true;
+  }
+
+ private:
+  static bool reject(int why, int y, int x0, int h) {
+    spdlog::trace("title_finder reject={} y={} x0={} h={}", why, y, x0, h);
+    return false;
+  }
+
+  // Rows from `s` down that continue one plain or gradient background.
+  std::vector<Bgr> grow(int s, int x0, int x1, int cap) const {
+    std::vector<Bgr> bg;
+    const Bgr first = rowMedian(fb_, s, x0, x1);
+    if (nearFraction(fb_, s, x0, x1, first) < 0.45) return bg;
+    bg.push_back(first);
+    auto continues = [&](int r, bool check_edge) {
+      if (check_edge && edgeCoverage(r, x0, x1) > 0.6) return false;  // a separator
+      const Bgr m = rowMedian(fb_, r, x0, x1);
+      return dist(m, bg.back()) <= 28 && dist(m, first) <= 110 &&
+             nearFraction(fb_, r, x0, x1, m) >= 0.3;
+    };
+    for (int r = s + 1; r < fb_.height() && r - s <= cap; ++r) {
+      if (continues(r, true)) {
+        bg.push_back(rowMedian(fb_, r, x0, x1));
+        continue;
+      }
+      // Some themes draw a 1-3 px bevel line across the middle of the bar:
+      // step over it when the background resumes right after.
+      int resume = -1;
+      for (int k = 1; k <= 3 && r + k < fb_.height() && r + k - s <= cap; ++k)
+        if (continues(r + k, false)) { resume = r + k; break; }
+      if (resume < 0 || static_cast<int>(bg.size()) < 4) break;
+      for (; r <= resume; ++r) bg.push_back(rowMedian(fb_, r, x0, x1));
+      --r;
+    }
+    return bg;
+  }
+
+  // Fraction of [x0, x1) where row y differs from row y-1.
+  double edgeCoverage(int y, int x0, int x1) const {
+    if (y <= 0 || y >= fb_.height()) return 1.0;
+    const std::uint8_t* e = edges_.ptr<std::uint8_t>(y - 1);
+    int n = 0;
+    for (int x = x0; x < x1; ++x) n += e[x] != 0;
+    return static_cast<double>(n) / std::max(1, x1 - x0);
+  }
+
+  // Column runs of ink separated by two or more empty columns.
+  std::vector<Cluster> clusters(const std::vector<std::uint8_t>& ink, int w, int h, int s,
+                                int x0) const {
+    std::vector<Cluster> out;
+    Cluster cur;
+    bool open = false;
+    int empty = 0;
+    for (int xx = 0; xx < w; ++xx) {
+      int col = 0;
+      for (int yy = 0; yy < h; ++yy) {
+        if (!ink[static_cast<std::size_t>(yy) * w + xx]) continue;
+        ++col;
+        if (!open) {
+          cur = Cluster{};
+          cur.x0 = xx;
+          open = true;
+        }
+        cur.y0 = std::min(cur.y0, yy);
+        cur.y1 = std::max(cur.y1, yy);
+        const std::uint8_t* p = fb_.row(s + yy) + (x0 + xx) * Frame::kBytesPerPixel;
+        cur.sat += std::max({p[0], p[1], p[2]}) - std::min({p[0], p[1], p[2]});
+        ++cur.ink;
+      }
+      if (col > 0) {
+        cur.x1 = xx;
+        empty = 0;
+      } else if (open && ++empty >= 2) {
+        out.push_back(cur);
+        open = false;
+      }
+    }
+    if (open) out.push_back(cur);
+    return out;
+  }
+
+  const Frame& fb_;
+  const cv::Mat& edges_;
+  const FinderOptions& o_;
+};
+
+}  // namespace
+
+std::uint64_t hashPixels(const Frame& fb, Rect r) {
+  r = r.intersect(fb.bounds());
+  std::uint64_t h = 1469598103934665603ULL;
+  for (int y = r.y; y < r.y + r.h; ++y) {
+    const std::uint8_t* p = fb.row(y) + r.x * Frame::kBytesPerPixel;
+    for (int x = 0; x < r.w; ++x, p += Frame::kBytesPerPixel)
+      for (int c = 0; c < 3; ++c) {
+        h ^= p[c];
+        h *= 1099511628211ULL;
+      }
+  }
+  return h;
+}
+
+std::vector<TitleStrip> TitleFinder::find(const Frame& fb) const {
+  std::vector<TitleStrip> found;
+  if (fb.width() < options_.min_bar_width || fb.height() < options_.min_bar_height + 2)
+    return found;
+  const cv::Mat img(fb.height(), fb.width(), CV_8UC4, const_cast<std::uint8_t*>(fb.data()),
+                    static_cast<std::size_t>(fb.stride()));
+
+  // Row-to-row colour change, the largest over B, G and R: accent bars can
+  // have the same luma as the desktop behind them.
+  cv::Mat diff;
+  cv::absdiff(img.rowRange(1, img.rows), img.rowRange(0, img.rows - 1), diff);
+  std::array<cv::Mat, 4> planes;
+  cv::split(diff, planes.data());
+  cv::Mat maxdiff = cv::max(cv::max(planes[0], planes[1]), planes[2]);
+  cv::Mat raw;
+  cv::threshold(maxdiff, raw, kEdgeDistance, 255, cv::THRESH_BINARY);
+  // Only boundaries at least a caption wide survive: window tops.
+  // Bridge 1-4 px breaks first: where another window's border column
+  // happens to match this window's top edge colour.
+  cv::Mat bridged, lines;
+  cv::morphologyEx(raw, bridged, cv::MORPH_CLOSE,
+                   cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 1)));
+  cv::morphologyEx(bridged, lines, cv::MORPH_OPEN,
+                   cv::getStructuringElement(cv::MORPH_RECT, cv::Size(options_.min_bar_width, 1)));
+
+  struct Segment {
+    int y, x0, x1;
+  };
+  std::vector<Segment> segments{{0, 0, fb.width()}};  // maximised windows start at the top
+  for (int r = 0; r < lines.rows; ++r) {
+    const std::uint8_t* e = lines.ptr<std::uint8_t>(r);
+    for (int x = 0; x < lines.cols;) {
+      if (!e[x]) { ++x; continue; }
+      int x1 = x;
+      while (x1 < lines.cols && e[x1]) ++x1;
+      segments.push_back({r + 1, x, x1});
+      x = x1;
+    }
+  }
+
+  // Widest first: a window's whole top edge wins over the pieces of it that
+  // other windows leave visible.
+  std::stable_sort(segments.begin(), segments.end(),
+                   [](const Segment& a, const Segment& b) { return a.x1 - a.x0 > b.x1 - b.x0; });
+  const BarAnalyzer analyzer(fb, raw, options_);
+  for (const Segment& seg : segments) {
+    // A boundary right below an accepted bar's top is that same bar.
+    bool covered = false;
+    for (const TitleStrip& t : found)
+      if (seg.y >= t.bar.y - 1 && seg.y < t.bar.y + t.bar.h &&
+          seg.x0 < t.bar.x + t.bar.w && seg.x1 > t.bar.x)
+        covered = true;
+    if (covered) continue;
+    TitleStrip strip;
+    if (!analyzer.analyse(seg.y, seg.x0, seg.x1, strip)) continue;
+    if (strip.bar.y + strip.bar.h >= fb.height() - 1) continue;  // a taskbar, not a caption
+    found.push_back(strip);
+  }
+
+  std::sort(found.begin(), found.end(), [](const TitleStrip& a, const TitleStrip& b) {
+    return a.bar.y != b.bar.y ? a.bar.y < b.bar.y : a.bar.x < b.bar.x;
+  });
+  if (!found.empty()) {
+    auto best = std::max_element(found.begin(), found.end(), [](const auto& a, const auto& b) {
+      return a.focus_score < b.focus_score;
+    });
+    best->focused = true;
+  }
+  return found;
+}
+
+}  // namespace vigil::ocr

@@ -1,0 +1,94 @@
+#include "ocr/title_finder.h"
+
+#include <gtest/gtest.h>
+
+#include "ocr/title_reader.h"
+#include "tests/ocr/corpus.h"
+
+namespace vigil::ocr {
+namespace {
+
+using testing::renderWindowsScreen;
+
+const TitleStrip* focusedOf(const std::vector<TitleStrip>& strips) {
+  for (const TitleStrip& s : strips)
+    if (s.focused) return &s;
+  return nullptr;
+}
+
+class FinderStyles : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(FinderStyles, FindsTheFrontCaptionAndMarksItFocused) {
+  Rect bar;
+  const Frame f = renderWindowsScreen(GetParam(), "Registry Editor", "Event Viewer", &bar);
+  const auto strips = TitleFinder().find(f);
+  const TitleStrip* front = focusedOf(strips);
+  ASSERT_NE(front, nullptr);
+  EXPECT_LE(std::abs(front->bar.y - bar.y), 3);
+  EXPECT_GE(front->bar.intersect(bar).w, bar.w * 9 / 10);
+  // The text rectangle excludes the buttons at the right end.
+  EXPECT_LT(front->text.x + front->text.w, bar.x + bar.w - 100);
+  int focused = 0;
+  for (const TitleStrip& s : strips) focused += s.focused;
+  EXPECT_EQ(focused, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Windows, FinderStyles,
+                         ::testing::Values("win10-light", "win10-dark", "win10-accent",
+                                           "win11-light", "win7"));
+
+TEST(TitleFinder, HashFollowsTheTitlePixels) {
+  const Frame a = renderWindowsScreen("win10-light", "Registry Editor", "Event Viewer", nullptr);
+  const Frame b = renderWindowsScreen("win10-light", "Registry Editor", "Event Viewer", nullptr);
+  const Frame c = renderWindowsScreen("win10-light", "Registry Editor (2)", "Event Viewer", nullptr);
+  const TitleFinder finder;
+  const auto sa = finder.find(a), sb = finder.find(b), sc = finder.find(c);
+  ASSERT_NE(focusedOf(sa), nullptr);
+  ASSERT_NE(focusedOf(sc), nullptr);
+  EXPECT_EQ(focusedOf(sa)->hash, focusedOf(sb)->hash);
+  EXPECT_NE(focusedOf(sa)->hash, focusedOf(sc)->hash);
+}
+
+TEST(TitleFinder, PlainDesktopAndTextWithoutButtonsAreNotCaptions) {
+  Frame f(800, 600);
+  f.fill(f.bounds(), 0x3a6ea5);
+  EXPECT_TRUE(TitleFinder().find(f).empty());
+  // A white panel with a line of dark "text" but no caption buttons.
+  f.fill({100, 100, 500, 200}, 0xffffff);
+  for (int x = 110; x < 400; x += 7) f.fill({x, 110, 4, 9}, 0x202020);
+  EXPECT_TRUE(TitleFinder().find(f).empty());
+}
+
+TEST(TitleFinder, TinyOrEmptyFramesAreHarmless) {
+  EXPECT_TRUE(TitleFinder().find(Frame()).empty());
+  EXPECT_TRUE(TitleFinder().find(Frame(50, 10)).empty());
+}
+
+TEST(TitleReader, ReadsACaptionAndRejectsBadInput) {
+  auto reader = TitleReader::create();
+  ASSERT_TRUE(reader.ok()) << reader.message();
+  const Frame f = renderWindowsScreen("win10-dark", "Registry Editor", "Event Viewer", nullptr);
+  const TitleStrip* front = nullptr;
+  const auto strips = TitleFinder().find(f);
+  front = focusedOf(strips);
+  ASSERT_NE(front, nullptr);
+  auto text = (*reader)->read(f, front->text);
+  ASSERT_TRUE(text.ok()) << text.message();
+  EXPECT_EQ(text->text, "Registry Editor");
+  EXPECT_GE(text->confidence, 60.0f);
+  EXPECT_FALSE((*reader)->read(f, Rect{0, 0, 0, 0}).ok());
+  EXPECT_FALSE((*reader)->read(f, Rect{5000, 5000, 10, 10}).ok());
+  // A blank strip is junk, not an empty title.
+  EXPECT_FALSE((*reader)->read(f, Rect{900, 600, 100, 30}).ok());
+}
+
+TEST(TitleReader, MissingTraineddataIsAnActionableError) {
+  ReaderOptions o;
+  o.tessdata_dir = "/nonexistent/tessdata";
+  auto reader = TitleReader::create(o);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_NE(reader.message().find("traineddata"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil::ocr
