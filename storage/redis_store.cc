@@ -69,6 +69,8 @@ while i <= 3 + n do
   i = j + 1
 end
 local score = redis.call('HGET', 'vigil:s:' .. sid, 'started_at') or ARGV[2]
+-- Events before (or without) their session record stay searchable.
+redis.call('ZADD', 'vigil:sessions', 'NX', score, sid)
 local ixk = 'vigil:ix:' .. sid
 local p = 4 + n
 local nargs = #ARGV
@@ -87,6 +89,29 @@ while p <= nargs do
   p = p + 2 + c
 end
 return base
+)lua";
+
+// Expands search terms to indexed words and counts each word's sessions.
+// ARGV: cap index_key term... Returns {ZCARD(index_key), per term either
+// {word, sessions, word, sessions, ...}, {} (no word) or {"*"} (over cap)}.
+constexpr std::string_view kExpandLua = R"lua(
+local cap = tonumber(ARGV[1])
+local out = {redis.call('ZCARD', ARGV[2])}
+for i = 3, #ARGV do
+  local t = ARGV[i]
+  local words = redis.call('ZRANGEBYLEX', 'vigil:vocab', '[' .. t, '[' .. t .. '\255', 'LIMIT', 0, cap + 1)
+  local entry = {}
+  if #words > cap then
+    entry = {'*'}
+  else
+    for j, w in ipairs(words) do
+      entry[2 * j - 1] = w
+      entry[2 * j] = redis.call('ZCARD', 'vigil:w:' .. w)
+    end
+  end
+  out[#out + 1] = entry
+end
+return out
 )lua";
 
 std::string dumpJson(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
@@ -400,86 +425,138 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
     if (std::find(terms.begin(), terms.end(), cut) == terms.end()) terms.push_back(std::move(cut));
   }
   if (terms.empty()) return scanSearch(q, f, limit);
-  std::vector<Command> cmds;
-  for (const std::string& t : terms)
-    cmds.push_back({"ZRANGEBYLEX", kVocab, "[" + t, "[" + t + "\xff", "LIMIT", "0",
-                    std::to_string(kMaxPrefixExpansions + 1)});
+  // 2. One script expands every term (ZRANGEBYLEX on the vocabulary) and
+  // counts each word's sessions, so only selective terms become candidate
+  // session sets; common ones are checked per session while walking.
+  const std::string index_key = indexFor(f);
+  std::vector<std::string> args = {std::to_string(kMaxPrefixExpansions), index_key};
+  args.insert(args.end(), terms.begin(), terms.end());
+  std::vector<Command> cmds = {redis::eval(kExpandLua, args)};
   auto expanded = pool_->run(cmds);
   ++round_trips;
   if (!expanded) return expanded.status();
   if (Status st = firstError(*expanded, "search"); !st.ok()) return st;
-  std::vector<std::vector<std::string>> used;
-  for (const ReplyPtr& r : *expanded) {
-    std::vector<std::string> words = strings(r.get());
-    if (words.empty()) return std::vector<SearchHit>{};  // no event has such a word
-    if (words.size() > kMaxPrefixExpansions) continue;    // too broad: verified later
-    used.push_back(std::move(words));
+  const redisReply* ex = (*expanded)[0].get();
+  if (ex->type != REDIS_REPLY_ARRAY || ex->elements != terms.size() + 1 ||
+      ex->element[0]->type != REDIS_REPLY_INTEGER)
+    return Status::Error("search: unexpected reply from Redis (is it Redis >= 6.2?)");
+  const long long index_size = ex->element[0]->integer;
+  struct Term {
+    std::vector<std::string> words;
+    long long sessions = 0;  // sum over its words
+  };
+  std::vector<Term> used;
+  for (std::size_t i = 1; i < ex->elements; ++i) {
+    const redisReply* e = ex->element[i];
+    if (e->type != REDIS_REPLY_ARRAY) return Status::Error("search: unexpected reply from Redis");
+    if (e->elements == 0) return std::vector<SearchHit>{};  // no event has such a word
+    if (e->elements == 1) continue;                          // too broad: verified later
+    Term t;
+    for (std::size_t k = 0; k + 1 < e->elements; k += 2) {
+      t.words.emplace_back(redis::text(e->element[k]));
+      t.sessions += e->element[k + 1]->integer;
+    }
+    used.push_back(std::move(t));
   }
   if (used.empty()) return scanSearch(q, f, limit);
 
-  // 2. Candidate sessions: every term's sessions, and the filter's index.
+  // 3. Candidate sessions: the union of each selective term's word sets (at
+  // most the two rarest), intersected, with the filter's set. Without a
+  // selective term, walk the filter's session index newest first instead.
+  std::vector<std::size_t> by_cost(used.size());
+  for (std::size_t i = 0; i < by_cost.size(); ++i) by_cost[i] = i;
+  std::sort(by_cost.begin(), by_cost.end(),
+            [&used](std::size_t a, std::size_t b) { return used[a].sessions < used[b].sessions; });
   cmds.clear();
-  for (const auto& words : used) {
-    if (words.size() == 1) {
-      cmds.push_back({"ZRANGE", wordKey(words[0]), "0", "-1", "WITHSCORES"});
+  for (std::size_t k = 0; k < by_cost.size() && k < 2; ++k) {
+    const Term& t = used[by_cost[k]];
+    if (t.sessions * 2 > index_size) break;  // not selective
+    if (t.words.size() == 1) {
+      cmds.push_back({"ZRANGE", wordKey(t.words[0]), "0", "-1", "WITHSCORES"});
       continue;
     }
-    Command c = {"ZUNION", std::to_string(words.size())};
-    for (const std::string& w : words) c.push_back(wordKey(w));
+    Command c = {"ZUNION", std::to_string(t.words.size())};
+    for (const std::string& w : t.words) c.push_back(wordKey(w));
     c.push_back("AGGREGATE");
     c.push_back("MAX");
     c.push_back("WITHSCORES");
     cmds.push_back(std::move(c));
   }
-  if (f.user || f.target || f.state)
-    cmds.push_back({"ZRANGEBYSCORE", indexFor(f), scoreMin(f), scoreMax(f), "WITHSCORES"});
-  auto sets = pool_->run(cmds);
-  ++round_trips;
-  if (!sets) return sets.status();
-  const double t_sets = since();
-  if (Status st = firstError(*sets, "search"); !st.ok()) return st;
-  std::vector<std::vector<std::pair<std::string, EpochMillis>>> lists;
-  for (const ReplyPtr& r : *sets) lists.push_back(withScores(r.get()));
-  std::sort(lists.begin(), lists.end(),
-            [](const auto& a, const auto& b) { return a.size() < b.size(); });
-  std::unordered_map<std::string, EpochMillis> cand(lists[0].begin(), lists[0].end());
-  for (std::size_t i = 1; i < lists.size() && !cand.empty(); ++i) {
-    std::unordered_set<std::string> in;
-    for (const auto& [id, score] : lists[i]) in.insert(id);
-    std::erase_if(cand, [&in](const auto& kv) { return !in.contains(kv.first); });
+  const bool walk = cmds.empty();
+  std::vector<std::pair<std::string, EpochMillis>> order;
+  double t_sets = 0;
+  if (!walk) {
+    if (f.user || f.target || f.state)
+      cmds.push_back({"ZRANGEBYSCORE", index_key, scoreMin(f), scoreMax(f), "WITHSCORES"});
+    auto sets = pool_->run(cmds);
+    ++round_trips;
+    if (!sets) return sets.status();
+    if (Status st = firstError(*sets, "search"); !st.ok()) return st;
+    t_sets = since();
+    std::vector<std::vector<std::pair<std::string, EpochMillis>>> lists;
+    for (const ReplyPtr& r : *sets) lists.push_back(withScores(r.get()));
+    std::sort(lists.begin(), lists.end(),
+              [](const auto& a, const auto& b) { return a.size() < b.size(); });
+    std::unordered_map<std::string, EpochMillis> cand(lists[0].begin(), lists[0].end());
+    for (std::size_t i = 1; i < lists.size() && !cand.empty(); ++i) {
+      std::unordered_set<std::string> in;
+      for (const auto& [id, score] : lists[i]) in.insert(id);
+      std::erase_if(cand, [&in](const auto& kv) { return !in.contains(kv.first); });
+    }
+    order.assign(cand.begin(), cand.end());
+    std::erase_if(order, [&f](const auto& c) {
+      return (f.from && c.second < *f.from) || (f.to && c.second > *f.to);
+    });
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+      return newerFirst(a.second, a.first, b.second, b.first);
+    });
   }
-  std::vector<std::pair<std::string, EpochMillis>> order(cand.begin(), cand.end());
-  std::erase_if(order, [&f](const auto& c) {
-    return (f.from && c.second < *f.from) || (f.to && c.second > *f.to);
-  });
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-    return newerFirst(a.second, a.first, b.second, b.first);
-  });
+  // The next `n` candidate sessions from position `start`, newest first.
+  auto nextBatch = [&](std::size_t start, std::size_t n)
+      -> Result<std::vector<std::pair<std::string, EpochMillis>>> {
+    if (!walk) {
+      if (start >= order.size()) return std::vector<std::pair<std::string, EpochMillis>>{};
+      const auto first = order.begin() + static_cast<std::ptrdiff_t>(start);
+      return std::vector<std::pair<std::string, EpochMillis>>(
+          first, first + static_cast<std::ptrdiff_t>(std::min(n, order.size() - start)));
+    }
+    auto r = pool_->run({{"ZREVRANGEBYSCORE", index_key, scoreMax(f), scoreMin(f), "WITHSCORES",
+                          "LIMIT", std::to_string(start), std::to_string(n)}});
+    ++round_trips;
+    if (!r) return r.status();
+    if (Status st = redis::replyStatus((*r)[0].get(), "search"); !st.ok()) return st;
+    return withScores((*r)[0].get());
+  };
 
   // 3. Per session, newest first: intersect the terms' postings, fetch the
   // candidate events and verify them exactly (phrases, broad prefixes).
   std::vector<std::string> all_words;
   std::vector<std::size_t> term_end;  // end offset of each term's words in all_words
-  for (const auto& words : used) {
-    all_words.insert(all_words.end(), words.begin(), words.end());
+  for (const Term& t : used) {
+    all_words.insert(all_words.end(), t.words.begin(), t.words.end());
     term_end.push_back(all_words.size());
   }
   std::vector<SearchHit> out;
   // Round trips dominate on a busy host, so batches grow fast.
   std::size_t batch = 32;
-  for (std::size_t start = 0; start < order.size() && out.size() < limit;
+  bool more = true;
+  for (std::size_t start = 0; more && out.size() < limit;
        start += batch, batch = std::min<std::size_t>(batch * 8, 2048)) {
-    const std::size_t end = std::min(order.size(), start + batch);
+    auto next = nextBatch(start, batch);
+    if (!next) return next.status();
+    const std::vector<std::pair<std::string, EpochMillis>>& chunk = *next;
+    more = chunk.size() == batch;
+    if (chunk.empty()) break;
     cmds.clear();
-    for (std::size_t s = start; s < end; ++s) {
-      Command c = {"HMGET", postingsKey(order[s].first)};
+    for (const auto& [sid, score] : chunk) {
+      Command c = {"HMGET", postingsKey(sid)};
       c.insert(c.end(), all_words.begin(), all_words.end());
       cmds.push_back(std::move(c));
-      cmds.push_back(metaCommand(order[s].first));
+      cmds.push_back(metaCommand(sid));
     }
     auto got = pool_->run(cmds);
     ++round_trips;
-    scanned_sessions += end - start;
+    scanned_sessions += chunk.size();
     if (!got) return got.status();
     struct Cand {
       std::string sid;
@@ -487,9 +564,9 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
       std::vector<std::uint32_t> idx;
     };
     std::vector<Cand> sessions;
-    for (std::size_t s = start; s < end; ++s) {
-      const redisReply* post = (*got)[2 * (s - start)].get();
-      SessionMeta meta = parseMeta((*got)[2 * (s - start) + 1].get(), order[s].second);
+    for (std::size_t s = 0; s < chunk.size(); ++s) {
+      const redisReply* post = (*got)[2 * s].get();
+      SessionMeta meta = parseMeta((*got)[2 * s + 1].get(), chunk[s].second);
       if (!metaPasses(f, meta) || !post || post->type != REDIS_REPLY_ARRAY) continue;
       std::vector<std::uint32_t> acc;
       std::size_t w = 0;
@@ -507,7 +584,7 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
         }
         if (acc.empty()) break;
       }
-      if (!acc.empty()) sessions.push_back({order[s].first, std::move(meta), std::move(acc)});
+      if (!acc.empty()) sessions.push_back({chunk[s].first, std::move(meta), std::move(acc)});
     }
     // Fetch candidates across sessions in bounded pipelines. When one
     // session alone has more hits than fit, the cut keeps the first ones in
@@ -546,9 +623,9 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
     }
     emitSession(session_hits, out, limit);
   }
-  spdlog::debug("search terms={} candidate_sessions={} sessions_read={} events_fetched={} "
+  spdlog::debug("search terms={} walk={} candidate_sessions={} sessions_read={} events_fetched={} "
                 "round_trips={} sets_ms={:.2f} total_ms={:.2f} hits={}",
-                used.size(), order.size(), scanned_sessions, fetched, round_trips, t_sets, since(),
+                used.size(), walk, order.size(), scanned_sessions, fetched, round_trips, t_sets, since(),
                 out.size());
   return out;
 }

@@ -245,6 +245,14 @@ TEST_P(StoreTest, SearchWordsPrefixesAndPhrases) {
   EXPECT_EQ(hits[0].event.kind, EventKind::Key);
 }
 
+TEST_P(StoreTest, EventsWithoutSessionRecordAreSearchable) {
+  events("orphan", {{1, EventKind::Key, "findme now", ""}});
+  auto hits = search("findme");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].session_id, "orphan");
+  EXPECT_TRUE(store_->listSessions({})->empty());
+}
+
 TEST_P(StoreTest, EmptyQueryIsAnError) {
   EXPECT_FALSE(store_->search("", {}).ok());
   EXPECT_FALSE(store_->search("  \"\" ", {}).ok());
