@@ -20,7 +20,7 @@ export function renderLive(view, id, ctx) {
     el('span', { style: 'flex:1' }), status, el('a', { href: '#/play/' + enc }, 'Replay so far'), terminateBtn);
   const eventsBox = el('div', { class: 'transcript', id: 'live-events' });
   const side = el('aside', { class: 'side' }, el('div', { class: 'side-head' }, el('strong', {}, 'Live events')), eventsBox);
-  view.append(el('div', { class: 'live' }, el('div', { class: 'stage', style: 'display:flex;flex-direction:column;min-height:0' }, head, screen), side));
+  view.append(el('div', { class: 'live-view' }, el('div', { class: 'stage' }, head, screen), side));
 
   let ws = null;
   let ended = false;

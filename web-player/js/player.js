@@ -21,8 +21,8 @@ export function renderPlayer(view, id, params, ctx) {
   const speed = el('select', { id: 'speed', title: 'Speed ([ and ])' }, ...SPEEDS.map((s) => el('option', { value: s }, s + '×')));
   speed.value = '1';
   const skipIdle = el('button', { id: 'skip-idle', title: 'Skip quiet stretches (i)' }, 'Skip quiet: off');
-  const prevBtn = el('button', { title: 'Previous event (,)' }, '⏮ Event');
-  const nextBtn = el('button', { title: 'Next event (.)' }, 'Event ⏭');
+  const prevBtn = el('button', { title: 'Previous event (,)' }, '‹ Event');
+  const nextBtn = el('button', { title: 'Next event (.)' }, 'Event ›');
   const back = el('button', { title: 'Back 5 s (←)' }, '−5 s');
   const fwd = el('button', { title: 'Forward 5 s (→)' }, '+5 s');
   const timeline = el('div', { class: 'timeline', id: 'timeline', title: 'Click to seek' });
@@ -223,7 +223,7 @@ export function renderPlayer(view, id, params, ctx) {
     session = s;
     events = ev.events;
     totalMs = s.duration_ms;
-    head.replaceChildren(
+    head.replaceChildren(...[
       el('span', { class: 'title', id: 'session-title' }, s.user, el('span', { class: 'muted' }, ' → '), s.target),
       el('span', { class: 'badge ' + s.state }, s.state),
       el('span', { class: 'muted' }, s.protocol.toUpperCase() + ' · ' + fmtTime(s.started_at) + ' · ' + fmtDuration(s.duration_ms) + ' · ' + fmtBytes(s.video_bytes) +
@@ -231,7 +231,8 @@ export function renderPlayer(view, id, params, ctx) {
       s.end_reason ? el('span', { id: 'end-reason' }, 'Ended: ', el('strong', {}, s.end_reason)) : null,
       el('span', { style: 'flex:1' }),
       s.state === 'live' && ctx.hasRole('security', 'admin') ? el('a', { href: '#/watch/' + enc }, 'Watch live') : null,
-      el('a', { href: '/api/sessions/' + enc + '/video?download=1', download: 'vigil-' + s.id + '.mp4' }, 'Export MP4'));
+      el('a', { href: '/api/sessions/' + enc + '/video?download=1', download: 'vigil-' + s.id + '.mp4' }, 'Export MP4'),
+    ].filter(Boolean));
     computeIdle();
     renderTimeline();
     renderTranscript();

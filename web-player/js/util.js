@@ -29,6 +29,7 @@ export function el(tag, attrs = {}, ...children) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') e.addEventListener(k.slice(2), v);
     else if (k === 'value') e.value = v;
+    else if (k === 'style') e.style.cssText = v;  // CSSOM: allowed under style-src 'self'
     else e.setAttribute(k, v === true ? '' : String(v));
   }
   for (const c of children.flat()) {
