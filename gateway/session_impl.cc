@@ -60,11 +60,10 @@ Result<std::shared_ptr<SessionImpl>> SessionImpl::open(SessionDeps deps,
   s->events_ = std::make_unique<EventFanout>(*s->writer_);
   s->lines_ = std::make_unique<input::LineAssembler>(*s->events_);
   if (s->deps_.ocr) {
-    std::weak_ptr<SessionImpl> weak = s;
+    // titles_ is destroyed (closed) before lines_, so the raw pointer holds.
+    input::LineAssembler* lines = s->lines_.get();
     s->titles_ = std::make_unique<ocr::TitleTracker>(
-        *s->deps_.ocr, *s->events_, [weak](const std::string& title) {
-          if (auto self = weak.lock()) self->lines_->setWindowTitle(title);
-        });
+        *s->deps_.ocr, *s->events_, [lines](const std::string& title) { lines->setWindowTitle(title); });
   }
   return s;
 }

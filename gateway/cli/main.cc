@@ -1,5 +1,7 @@
 // vigil: the gateway and its operator commands.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <iostream>
 
@@ -7,6 +9,11 @@
 
 int main(int argc, char** argv) {
   using namespace vigil::cli;
+  // Logs go to stderr so that stdout stays the command's output (--json);
+  // operator commands are quiet unless something is wrong. `serve` sets its
+  // own level from the config.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("vigil"));
+  spdlog::set_level(spdlog::level::warn);
   CLI::App app{"Vigil: a recording gateway for privileged RDP and VNC sessions"};
   app.require_subcommand(1);
   Common common;

@@ -13,6 +13,8 @@
 
 namespace vigil::integration {
 
+using namespace std::chrono_literals;
+
 namespace {
 
 int listenLoopback(std::uint16_t* port) {
@@ -99,7 +101,9 @@ void CountingProxy::acceptLoop() {
   }
 }
 
-Result<std::unique_ptr<GatewayFixture>> GatewayFixture::start() {
+Result<std::unique_ptr<GatewayFixture>> GatewayFixture::start() { return start(FixtureOptions{}); }
+
+Result<std::unique_ptr<GatewayFixture>> GatewayFixture::start(const FixtureOptions& opts) {
   std::unique_ptr<GatewayFixture> f(new GatewayFixture());
   f->dir_ = testbed::makeTempDir("vigil-e2e");
   f->redis_port_ = testbed::freeTcpPort();
@@ -118,6 +122,19 @@ Result<std::unique_ptr<GatewayFixture>> GatewayFixture::start() {
   if (!vnc) return vnc.status();
   f->x11vnc_ = std::move(*vnc);
   f->proxy_ = std::make_unique<CountingProxy>(f->x11vnc_port_);
+  if (opts.rdp_target) {
+    // -auth: the shadow server takes any credentials, so the vaulted ones
+    // below are only checked for never reaching the client.
+    f->shadow_port_ = testbed::freeTcpPort();
+    auto shadow = f->display_->spawn({"freerdp-shadow-cli", "/port:" + std::to_string(f->shadow_port_),
+                                      "/bind-address:127.0.0.1", "-auth", "/sec:tls"},
+                                     f->dir_ + "/shadow.log");
+    if (!shadow) return shadow.status();
+    f->shadow_ = std::move(*shadow);
+    if (!testbed::waitForPort(f->shadow_port_, 20s))
+      return Status::Error("freerdp-shadow-cli did not listen:\n" + testbed::readFile(f->dir_ + "/shadow.log"));
+    f->rdp_proxy_ = std::make_unique<CountingProxy>(f->shadow_port_);
+  }
 
   auto hash = gateway::auth::hashPassword(kVendorPassword);
   if (!hash) return hash.status();
@@ -137,6 +154,11 @@ Result<std::unique_ptr<GatewayFixture>> GatewayFixture::start() {
       << f->proxy_->port() << "\npassword = \"tgt-pw12\"\nvnc_listen = \"127.0.0.1:" << f->vnc_port_ << "\"\n"
       << "[[grants]]\nuser = \"vendor1\"\ntarget = \"desk-vnc\"\n"
       << "[[grants]]\nuser = \"vendor2\"\ntarget = \"desk-vnc\"\nnot_after = \"2020-01-01T00:00:00Z\"\n";
+  if (f->rdp_proxy_) {
+    cfg << "[[targets]]\nname = \"" << kRdpTarget << "\"\nprotocol = \"rdp\"\nhost = \"127.0.0.1\"\nport = "
+        << f->rdp_proxy_->port() << "\nusername = \"Administrator\"\npassword = \"tgt-rdp-pw9\"\n"
+        << "[[grants]]\nuser = \"vendor1\"\ntarget = \"" << kRdpTarget << "\"\n";
+  }
   cfg.close();
   if (Status st = f->startGateway(); !st.ok()) return st;
   return f;
@@ -144,6 +166,8 @@ Result<std::unique_ptr<GatewayFixture>> GatewayFixture::start() {
 
 GatewayFixture::~GatewayFixture() {
   gateway_.stop(5000ms);
+  rdp_proxy_.reset();
+  shadow_.stop();
   proxy_.reset();
   std::string keep = getenv("VIGIL_KEEP_TEST_DIRS") ? "1" : "";
   if (keep.empty()) (void)testbed::run({"rm", "-rf", dir_});
@@ -160,6 +184,8 @@ Status GatewayFixture::startGateway() {
   if (!ready || !gateway_.running())
     return Status::Error("vigil serve did not start:\n" + gatewayLog());
   if (!testbed::waitForPort(vnc_port_, 5s)) return Status::Error("VNC listener not up:\n" + gatewayLog());
+  if (rdp_proxy_ && !testbed::waitForPort(rdp_port_, 5s))
+    return Status::Error("RDP listener not up:\n" + gatewayLog());
   return Status::Ok();
 }
 
