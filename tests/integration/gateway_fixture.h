@@ -2,7 +2,9 @@
 // (Xvfb + openbox + xterm) served by x11vnc, and the real `vigil serve`
 // binary with a generated config. The VNC target is reached through a
 // counting TCP proxy, so a test can prove that a refused client caused no
-// connection to the target. Everything is stopped when the fixture dies.
+// connection to the target. With FixtureOptions::rdp_target the same desktop
+// is also served by freerdp-shadow-cli as RDP target "desk-rdp", behind its
+// own counting proxy. Everything is stopped when the fixture dies.
 #pragma once
 
 #include <atomic>
@@ -41,13 +43,21 @@ struct VigilRun {
   std::string out;
 };
 
+struct FixtureOptions {
+  // Also serve the desktop over RDP (freerdp-shadow-cli) as target "desk-rdp",
+  // granted to vendor1 (log in as "vendor1#desk-rdp" with kVendorPassword).
+  bool rdp_target = false;
+};
+
 class GatewayFixture {
  public:
+  static constexpr const char* kRdpTarget = "desk-rdp";
   static constexpr const char* kTerminalTitle = "Administrator: Command Prompt";
   static constexpr const char* kVendorPassword = "vendor-pass-1";
 
   // Starts everything; any failure is a test failure (ASSERT in the caller).
   static Result<std::unique_ptr<GatewayFixture>> start();
+  static Result<std::unique_ptr<GatewayFixture>> start(const FixtureOptions& opts);
   ~GatewayFixture();
 
   // Runs `vigil ARGS --config <generated>`.
@@ -61,6 +71,12 @@ class GatewayFixture {
   std::uint16_t webPort() const { return web_port_; }
   std::uint16_t rdpPort() const { return rdp_port_; }
   int targetConnections() const { return proxy_->connections(); }
+  // Connections the gateway made to the RDP target (0 without rdp_target).
+  int rdpTargetConnections() const { return rdp_proxy_ ? rdp_proxy_->connections() : 0; }
+  // freerdp-shadow-cli's own port (a direct connection, bypassing gateway and proxy).
+  std::uint16_t rdpServerPort() const { return shadow_port_; }
+  // The running `vigil serve` (-1 when it is not running).
+  pid_t gatewayPid() const { return gateway_.pid(); }
   const testbed::XDisplay& display() const { return *display_; }
   const std::string& dir() const { return dir_; }
   std::string recordingsDir() const { return dir_ + "/recordings"; }
@@ -72,9 +88,12 @@ class GatewayFixture {
   GatewayFixture() = default;
   std::string dir_, config_path_;
   std::uint16_t redis_port_ = 0, x11vnc_port_ = 0, vnc_port_ = 0, web_port_ = 0, rdp_port_ = 0;
+  std::uint16_t shadow_port_ = 0;
   testbed::Process redis_, x11vnc_, xterm_, gateway_;
   std::unique_ptr<testbed::XDisplay> display_;
   std::unique_ptr<CountingProxy> proxy_;
+  testbed::Process shadow_;
+  std::unique_ptr<CountingProxy> rdp_proxy_;
 };
 
 }  // namespace vigil::integration
