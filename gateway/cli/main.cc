@@ -5,6 +5,7 @@
 
 #include <iostream>
 
+#include "codecs/ffmpeg_log.h"
 #include "gateway/cli/cli.h"
 
 int main(int argc, char** argv) {
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   // own level from the config.
   spdlog::set_default_logger(spdlog::stderr_color_mt("vigil"));
   spdlog::set_level(spdlog::level::warn);
+  vigil::codecs::routeFfmpegLogsToSpdlog();
   CLI::App app{"Vigil: a recording gateway for privileged RDP and VNC sessions"};
   app.require_subcommand(1);
   Common common;

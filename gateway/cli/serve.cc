@@ -68,6 +68,8 @@ int serve(const Common& c) {
     return fail(e.what());
   }
   setupLogging(config);
+  // FreeRDP's own log (WLog) reads this at first use; our adapter logs what matters.
+  setenv("WLOG_LEVEL", spdlog::should_log(spdlog::level::debug) ? "INFO" : "FATAL", 0);
 
   auto store = storage::RedisStore::connect(config.redis_url);
   if (!store) return fail(store.message());
