@@ -137,6 +137,18 @@ class BarAnalyzer {
       if (h < o_.min_bar_height) return reject(4, y, x0, h);
     }
 
+    // Columns inked over most of the bar height are frame or bevel lines
+    // (the window's own borders, a theme's shading), never glyphs.
+    for (int xx = 0; xx < w; ++xx) {
+      int n = 0;
+      for (int yy = 0; yy < h; ++yy) n += ink[static_cast<std::size_t>(yy) * w + xx];
+      if (n * 4 > h * 3)
+        for (int yy = 0; yy < h; ++yy)
+          if (ink[static_cast<std::size_t>(yy) * w + xx]) {
+            ink[static_cast<std::size_t>(yy) * w + xx] = 0;
+            --row_ink[yy];
+          }
+    }
     // Ink-rich bands are pictures or toolbars, not captions.
     long long total_ink = 0;
     for (int yy = 0; yy < h; ++yy) total_ink += row_ink[yy];
@@ -180,6 +192,13 @@ class BarAnalyzer {
     // spaced buttons tell a caption from a line of content.
     if (open_ended && buttons < 3) return reject(8, y, x0, h);
     const int buttons_x0 = cl[end].x0;
+    if (spdlog::should_log(spdlog::level::trace)) {
+      std::string d;
+      for (const Cluster& c : cl)
+        d += " [" + std::to_string(c.x0) + "-" + std::to_string(c.x1) + " h" + std::to_string(c.h()) + "]";
+      spdlog::trace("title_finder y={} x0={} w={} h={} open={} buttons={} clusters:{}", y, x0, w, h,
+                    open_ended, buttons, d);
+    }
 
     // Median glyph height of what is left, then the window icon(s) at the left.
     std::vector<int> heights;
@@ -309,6 +328,8 @@ class BarAnalyzer {
       }
     }
     if (open) out.push_back(cur);
+    // Specks (a stray shading pixel or two) are neither glyphs nor buttons.
+    std::erase_if(out, [](const Cluster& c) { return c.ink < 4 && c.w() <= 2 && c.h() <= 2; });
     return out;
   }
 
