@@ -9,11 +9,11 @@ VIGIL_PACKAGES=(
   freerdp2-dev freerdp2-x11 freerdp2-shadow-x11 winpr-utils
   libvncserver-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
-  libopencv-dev tesseract-ocr tesseract-ocr-eng libtesseract-dev
+  libopencv-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-script-latn libtesseract-dev
   libhiredis-dev redis-server redis-tools
   libboost-dev libsodium-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev
   libcli11-dev libssl-dev
-  xvfb x11vnc openbox xterm xdotool imagemagick x11-utils
+  xvfb x11vnc openbox xterm xdotool imagemagick x11-utils dbus
   tigervnc-viewer tigervnc-tools
   fonts-dejavu-core fonts-liberation
 )
