@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <optional>
+#include <utility>
 
 #include "codecs/ffmpeg_owners.h"
 #include "codecs/fmp4_muxer.h"
@@ -51,7 +53,10 @@ class RecorderEngine {
 
  private:
   Status start(int width, int height);
-  Status convert(const Frame& screen);
+  // Converts the damaged part of `screen` into the canvas (all of it when
+  // the placement changed or most of the screen is damaged).
+  Status convert(const Frame& screen, const DirtyRegion& damage);
+  Status convertRect(const Frame& screen, Rect r);
   Status encode(Millis pts, bool key, Steady now);
   Status drainPackets(Steady now);
   // The session clock now, extrapolated from the newest frame's time.
@@ -64,12 +69,15 @@ class RecorderEngine {
   AvCodecCtxPtr enc_;
   AvFramePtr canvas_;  // the picture the encoder saw last (yuv420p, even size)
   AvPacketPtr pkt_;
-  SwsContextPtr sws_;
+  SwsContextPtr sws_;  // whole frames (native or letterboxed)
+  std::map<std::pair<int, int>, SwsContextPtr> rect_sws_;  // damage rects, by size
   Frame encoded_;      // the screen as last encoded, to skip unchanged damage
   Rect placed_;        // where the source lands on the canvas (letterbox)
   bool started_ = false;
   Millis last_pts_ = -1;
   Millis last_key_pts_ = 0;
+  std::int64_t last_key_bytes_ = 0;   // size of the last keyframe
+  std::int64_t bytes_since_key_ = 0;  // P-frame bytes after it
   Millis anchor_t_ = 0;
   Steady anchor_now_{};
   RecorderStats stats_;
@@ -108,6 +116,12 @@ Status RecorderEngine::start(int width, int height) {
   // with variable-rate input x264 holds each frame until the next arrives.
   // The timestamps still pass through to the file unchanged.
   av_dict_set(&o, "tune", "zerolatency", 0);
+  // Screen text (measured, docs/recording.md): variance AQ takes bits from
+  // text edges to flat areas, and qcomp < 1 quantizes big updates (a page of
+  // command output) harder; both cost legibility.
+  std::string params = "aq-mode=0:qcomp=1.0";
+  if (!opts_.x264_params.empty()) params += ":" + opts_.x264_params;
+  av_dict_set(&o, "x264-params", params.c_str(), 0);
   const int err = avcodec_open2(enc_.get(), codec, &o);
   av_dict_free(&o);
   if (err < 0) return avError("cannot open the libx264 encoder", err);
@@ -125,7 +139,33 @@ Status RecorderEngine::start(int width, int height) {
   return Status::Ok();
 }
 
-Status RecorderEngine::convert(const Frame& screen) {
+Status RecorderEngine::convertRect(const Frame& screen, Rect r) {
+  // Even rows, so 2x2 chroma blocks are converted whole, as in a full pass;
+  // columns in steps of 32 because swscale's SIMD writes whole 32-pixel runs
+  // (a narrower rect would clobber its right neighbour; at the right edge the
+  // overrun lands in the canvas' line padding, as in a full pass).
+  const int x0 = r.x & ~31, y0 = roundDownEven(r.y);
+  const int x1 = std::min((r.x + r.w + 31) & ~31, screen.width());
+  const int y1 = std::min(roundUpEven(r.y + r.h), screen.height());
+  const int w = x1 - x0, h = y1 - y0;
+  if (w <= 0 || h <= 0) return Status::Ok();
+  SwsContextPtr& ctx = rect_sws_[{w, h}];
+  if (!ctx) {
+    ctx.reset(sws_getContext(w, h, AV_PIX_FMT_BGR0, w, h, AV_PIX_FMT_YUV420P, SWS_POINT, nullptr,
+                             nullptr, nullptr));
+    if (!ctx) return Status::Error("cannot set up the pixel converter");
+  }
+  const uint8_t* src[4] = {screen.row(y0) + x0 * Frame::kBytesPerPixel, nullptr, nullptr, nullptr};
+  const int src_stride[4] = {screen.stride(), 0, 0, 0};
+  uint8_t* dst[4] = {canvas_->data[0] + y0 * canvas_->linesize[0] + x0,
+                     canvas_->data[1] + (y0 / 2) * canvas_->linesize[1] + x0 / 2,
+                     canvas_->data[2] + (y0 / 2) * canvas_->linesize[2] + x0 / 2, nullptr};
+  const int dst_stride[4] = {canvas_->linesize[0], canvas_->linesize[1], canvas_->linesize[2], 0};
+  sws_scale(ctx.get(), src, src_stride, 0, h, dst, dst_stride);
+  return Status::Ok();
+}
+
+Status RecorderEngine::convert(const Frame& screen, const DirtyRegion& damage) {
   if (int e = av_frame_make_writable(canvas_.get()); e < 0)
     return avError("cannot write the video canvas", e);
   const int cw = enc_->width, ch = enc_->height;
@@ -141,13 +181,21 @@ Status RecorderEngine::convert(const Frame& screen) {
     place.x = roundDownEven((cw - place.w) / 2);
     place.y = roundDownEven((ch - place.h) / 2);
   }
+  const bool native = place.w == screen.width() && place.h == screen.height();
+  if (place == placed_ && native && damage.area() * 2 < screen.bounds().area()) {
+    if (rect_sws_.size() > 64) rect_sws_.clear();  // damage sizes vary; keep the cache small
+    for (const Rect& r : damage.rects()) {
+      if (Status st = convertRect(screen, r.intersect(screen.bounds())); !st.ok()) return st;
+    }
+    return Status::Ok();
+  }
   if (!(place == placed_)) {
     // Black (limited range) everywhere, so padding and bars stay clean.
     const ptrdiff_t ls[4] = {canvas_->linesize[0], canvas_->linesize[1], canvas_->linesize[2], 0};
     av_image_fill_black(canvas_->data, ls, AV_PIX_FMT_YUV420P, AVCOL_RANGE_MPEG, cw, ch);
     placed_ = place;
   }
-  const int flags = (place.w == screen.width() && place.h == screen.height()) ? SWS_POINT : SWS_AREA;
+  const int flags = native ? SWS_POINT : SWS_AREA;
   sws_.reset(sws_getCachedContext(sws_.release(), screen.width(), screen.height(), AV_PIX_FMT_BGR0,
                                   place.w, place.h, AV_PIX_FMT_YUV420P, flags, nullptr, nullptr,
                                   nullptr));
@@ -172,7 +220,13 @@ Status RecorderEngine::drainPackets(Steady now) {
     if (!out) return Status::Error("out of memory in the video encoder");
     av_packet_move_ref(out.get(), pkt_.get());
     if (out->dts == AV_NOPTS_VALUE) out->dts = out->pts;
-    if (out->flags & AV_PKT_FLAG_KEY) ++stats_.keyframes;
+    if (out->flags & AV_PKT_FLAG_KEY) {
+      ++stats_.keyframes;
+      last_key_bytes_ = out->size;
+      bytes_since_key_ = 0;
+    } else {
+      bytes_since_key_ += out->size;
+    }
     ++stats_.frames_encoded;
     if (Status st = muxer_->add(std::move(out), now); !st.ok()) return st;
   }
@@ -212,8 +266,15 @@ Status RecorderEngine::frame(const Frame& screen, const DirtyRegion& damage, Mil
       if (Status st = encode(end, false, now); !st.ok()) return st;
     }
   }
-  if (Status st = convert(screen); !st.ok()) return st;
-  const bool key = first || pts - last_key_pts_ >= opts_.keyframe_interval_ms;
+  if (Status st = convert(screen, damage); !st.ok()) return st;
+  // A keyframe costs a whole screen of text (~100-400 KB at 1080p); it pays
+  // off only when seeking would otherwise decode as much. So: after the
+  // interval, once the frames since the last keyframe add up to its size, and
+  // always after the max interval.
+  const Millis since_key = pts - last_key_pts_;
+  const bool key = first || since_key >= opts_.keyframe_max_interval_ms ||
+                   (since_key >= opts_.keyframe_interval_ms &&
+                    bytes_since_key_ >= static_cast<std::int64_t>(last_key_bytes_ * opts_.keyframe_bytes_ratio));
   if (Status st = encode(pts, key, now); !st.ok()) return st;
 
   if (first || screen.width() != encoded_.width() || screen.height() != encoded_.height()) {
@@ -258,7 +319,8 @@ Recorder::Recorder(std::string path, RecorderOptions opts)
 
 Result<std::unique_ptr<Recorder>> Recorder::open(const std::string& path, RecorderOptions opts) {
   if (opts.crf < 0 || opts.crf > 51) return Status::Error("recorder crf must be within 0..51");
-  if (opts.keyframe_interval_ms <= 0 || opts.flush_interval_ms <= 0)
+  if (opts.keyframe_interval_ms <= 0 || opts.flush_interval_ms <= 0 ||
+      opts.keyframe_max_interval_ms < opts.keyframe_interval_ms)
     return Status::Error("recorder keyframe and flush intervals must be positive");
   std::unique_ptr<Recorder> r(new Recorder(path, opts));
   auto muxer = Fmp4Muxer::create(path, opts.overwrite,

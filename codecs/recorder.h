@@ -28,9 +28,16 @@ namespace vigil::codecs {
 struct RecorderOptions {
   int crf = 27;                           // x264 constant quality (lower = better, bigger)
   std::string preset = "veryfast";        // x264 preset
-  Millis keyframe_interval_ms = 10000;    // an IDR when a frame arrives this long after the last one
+  // Keyframes (IDR), decided when a frame arrives: after keyframe_interval_ms
+  // of session time once the frames since the last keyframe weigh
+  // keyframe_bytes_ratio × its size, and always after keyframe_max_interval_ms.
+  // Ratio 0 = purely by time. See docs/recording.md for the measurements.
+  Millis keyframe_interval_ms = 30000;
+  double keyframe_bytes_ratio = 1.0;
+  Millis keyframe_max_interval_ms = 300000;
   Millis flush_interval_ms = 1000;        // max age of encoded video not yet on disk
   int threads = 1;                        // x264 threads (sliced, so no added latency)
+  std::string x264_params;                // extra x264 options "k=v:k=v" (measurements)
   bool overwrite = false;                 // false: an existing file is an error
 };
 

@@ -92,6 +92,8 @@ Result<Frame> decodeAt(const std::string& path, Millis t, bool seek) {
       if (r < 0) return avError("cannot decode " + path, r);
       const Millis pts = toMs(frame->best_effort_timestamp, tb);
       if (pts <= t || !have) {
+        // The seek went past t (fragment index quirks): decode from the start.
+        if (pts > t && seek) return Status::Error("seek overshoot");
         av_frame_unref(best.get());
         av_frame_move_ref(best.get(), frame.get());
         have = true;
@@ -110,8 +112,8 @@ Result<Frame> decodeAt(const std::string& path, Millis t, bool seek) {
 
 Result<Frame> decodeFrameAt(const std::string& path, Millis t) {
   auto f = decodeAt(path, t, true);
-  // A crash can leave an indexed keyframe whose data never reached the disk:
-  // then read from the start instead.
+  // A crash can leave an indexed keyframe whose data never reached the disk,
+  // or the index can send the seek too far: then read from the start.
   if (!f.ok()) return decodeAt(path, t, false);
   return f;
 }

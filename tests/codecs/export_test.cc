@@ -47,6 +47,7 @@ TEST(Export, FaststartMp4ThatPlayersOpen) {
   const std::string in = dir.file("rec.mp4"), out = dir.file("export.mp4");
   RecorderOptions o;
   o.keyframe_interval_ms = 2000;
+  o.keyframe_bytes_ratio = 0;  // purely by time
   const Frame final_screen = record(in, 8, o);
   auto src = probe(in);
   ASSERT_TRUE(src.ok()) << src.message();
@@ -86,6 +87,7 @@ TEST(Export, TruncatedRecordingStillProbesAndExports) {
   const std::string in = dir.file("rec.mp4"), cut = dir.file("cut.mp4"), out = dir.file("export.mp4");
   RecorderOptions o;
   o.keyframe_interval_ms = 2000;  // keyframes start fragments: several fragments
+  o.keyframe_bytes_ratio = 0;
   record(in, 8, o);
   auto full = probe(in);
   ASSERT_TRUE(full.ok()) << full.message();
