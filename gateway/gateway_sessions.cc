@@ -1,5 +1,6 @@
 #include "gateway/gateway_sessions.h"
 
+#include <malloc.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -15,6 +16,10 @@ namespace vigil::gateway {
 namespace {
 constexpr auto kTickPeriod = std::chrono::milliseconds(250);
 constexpr int kRecordRefreshTicks = 8;  // live records refreshed every ~2 s
+// A session's buffers (frames, encoder, codec contexts: ~100 MB at 1080p) are
+// freed by its adapter shortly after it leaves live_; glibc keeps freed heap
+// unless asked, so the ticker trims once they are gone.
+constexpr int kTrimDelayTicks = 4;
 }  // namespace
 
 GatewaySessions::GatewaySessions(const Config& config, storage::MetadataStore& store,
@@ -67,6 +72,7 @@ Result<std::shared_ptr<Session>> GatewaySessions::open(const AccessGrant& grant,
                    [this](const std::string& id) {
                      std::lock_guard lock(mu_);
                      live_.erase(id);
+                     trim_in_ticks_ = kTrimDelayTicks;
                      changed_.notify_all();
                    }};
   auto session = SessionImpl::open(std::move(deps), rec, grant);
@@ -169,6 +175,7 @@ void GatewaySessions::tickLoop() {
   while (!changed_.wait_for(lock, kTickPeriod, [&] { return stopping_ && live_.empty(); })) {
     std::vector<std::shared_ptr<SessionImpl>> sessions;
     for (const auto& [id, s] : live_) sessions.push_back(s);
+    const bool trim = trim_in_ticks_ > 0 && --trim_in_ticks_ == 0;
     lock.unlock();
     const EpochMillis now = epochNowMs();
     const bool refresh = ++n % kRecordRefreshTicks == 0;
@@ -176,6 +183,7 @@ void GatewaySessions::tickLoop() {
       s->tick(now);
       if (refresh) s->refreshRecord();
     }
+    if (trim) malloc_trim(0);
     lock.lock();
   }
 }

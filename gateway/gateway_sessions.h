@@ -52,6 +52,7 @@ class GatewaySessions final : public SessionManager, public auth::RefusalRecorde
   mutable std::mutex mu_;  // guards live_
   std::condition_variable changed_;
   std::map<std::string, std::shared_ptr<SessionImpl>> live_;
+  int trim_in_ticks_ = 0;  // > 0: return freed memory to the OS that many ticks from now
 
   std::atomic<bool> stopping_{false};
   std::thread ticker_;

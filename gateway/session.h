@@ -25,6 +25,11 @@ class Relay {
   // Closes both legs (idempotent, any thread, returns without waiting);
   // the adapter then ends the session with Session::finish().
   virtual void close(const std::string& reason) = 0;
+  // A watcher joined: call Session::frame() soon with the current screen (an
+  // empty region is enough) even if nothing changes, because a still screen
+  // sends no updates. Any thread; returns without waiting and without calling
+  // into the Session.
+  virtual void refreshScreen() = 0;
 };
 
 // Who was let in, to what, on which grant.

@@ -76,8 +76,10 @@ void SessionImpl::emit(const Event& e) { events_->onEvent(e); }
 
 void SessionImpl::frame(const Frame& fb, const DirtyRegion& changed) {
   const Millis t = clock_.now();
-  recorder_->onFrame(fb, changed, t);
-  if (titles_) titles_->onFrame(fb, changed, t);
+  if (!changed.empty()) {  // empty: a refresh for new watchers only
+    recorder_->onFrame(fb, changed, t);
+    if (titles_) titles_->onFrame(fb, changed, t);
+  }
   std::lock_guard lock(mu_);
   record_.width = fb.width();
   record_.height = fb.height();
@@ -85,7 +87,7 @@ void SessionImpl::frame(const Frame& fb, const DirtyRegion& changed) {
     if (sub.needs_full) {
       sub.sink->onFrame(fb, DirtyRegion(fb.bounds()), t);
       sub.needs_full = false;
-    } else {
+    } else if (!changed.empty()) {
       sub.sink->onFrame(fb, changed, t);
     }
   }
@@ -145,11 +147,12 @@ void SessionImpl::terminate(const std::string& reason) {
 }
 
 void SessionImpl::subscribe(FrameSink* frames, EventSink* events) {
-  if (frames) {
-    std::lock_guard lock(mu_);
-    frame_subscribers_.push_back({frames, true});
-  }
   if (events) events_->add(events);
+  if (!frames) return;
+  std::lock_guard lock(mu_);
+  frame_subscribers_.push_back({frames, true});
+  // Under the lock: finish() clears relay_ before the adapter goes away.
+  if (relay_) relay_->refreshScreen();
 }
 
 void SessionImpl::unsubscribe(FrameSink* frames, EventSink* events) {

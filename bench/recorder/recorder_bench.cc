@@ -344,11 +344,16 @@ int run(const std::string& out_dir, int seconds) {
 
   workload(n, **viewer, out_dir, seconds);
 
-  // Snapshot before the session ends (the worker thread exits at close).
+  // Snapshot the moment the workload ends, before anything slow (gdb below
+  // takes tens of seconds, during which ffmpeg keeps encoding 30 frames a
+  // second): CPU and the session-hour are over the workload alone.
   const std::uint64_t updates = (*viewer)->updates() - updates0;
-  std::map<int, std::string> labels = threadLabels(vigil_pid);
   const std::map<int, double> threads1 = threadCpu(vigil_pid);
   const double ff_cpu = processCpu(ff->pid());
+  const double vigil_cpu = processCpu(vigil_pid) - vigil_cpu0;
+  const double x11vnc_cpu = processCpu(x11vnc_pid) - x11vnc_cpu0;
+  const double session_s = std::chrono::duration<double>(Clock::now() - t_start).count();
+  std::map<int, std::string> labels = threadLabels(vigil_pid);  // the recorder thread is still alive
   auto screen = n.display->screenshot();
   if (screen.ok()) {
     // Keep the server's screen as a PPM for comparison.
@@ -356,15 +361,11 @@ int run(const std::string& out_dir, int seconds) {
     (void)n.display->run({"import", "-window", "root", out_dir + "/server_screen.png"});
   }
   (*viewer)->disconnect();
-  const auto t_end = Clock::now();
   ff->stop(10s);  // SIGTERM: ffmpeg writes its trailer
-  const double session_s = std::chrono::duration<double>(t_end - t_start).count();
   // Recording closed: vigil logs recording_closed.
   testbed::waitFor([&] {
     return testbed::readFile(work + "/vigil.log").find("recording_closed") != std::string::npos;
   }, 30s, 100ms);
-  const double vigil_cpu = processCpu(vigil_pid) - vigil_cpu0;
-  const double x11vnc_cpu = processCpu(x11vnc_pid) - x11vnc_cpu0;
 
   const std::string rec = firstMp4(work + "/recordings");
   if (rec.empty()) fail("no recording in " + work + "/recordings");

@@ -1219,7 +1219,7 @@ Reply ApiServer::Impl::terminate(Ctx& c, const std::string& id) {
   if (rec.value()->state != "live")
     return error(c.req, http::status::conflict, "the session has already ended");
   const std::string& by = c.who.user->name;
-  if (Status s = deps_.sessions.terminate(id, "terminated by " + by); !s.ok()) {
+  if (Status s = deps_.sessions.terminate(id, by); !s.ok()) {
     spdlog::error("terminate failed session={} by={}: {}", id, by, s.message());
     return error(c.req, http::status::bad_gateway, "could not terminate: " + s.message());
   }

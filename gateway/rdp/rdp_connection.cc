@@ -102,12 +102,16 @@ RdpConnection::RdpConnection(freerdp_peer* peer, ConnectionDeps deps)
     : peer_(peer), deps_(std::move(deps)), client_addr_(peer->hostname) {
   stop_event_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
   target_done_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
+  refresh_ = CreateEventA(nullptr, FALSE, FALSE, nullptr);
 }
 
 RdpConnection::~RdpConnection() {
   if (stop_event_) CloseHandle(stop_event_);
   if (target_done_) CloseHandle(target_done_);
+  if (refresh_) CloseHandle(refresh_);
 }
+
+void RdpConnection::refreshScreen() { SetEvent(refresh_); }
 
 void RdpConnection::close(const std::string& reason) {
   std::lock_guard lock(mutex_);
@@ -172,7 +176,7 @@ void RdpConnection::run() {
                           std::chrono::milliseconds(deps_.opts.handshake_timeout_ms);
     HANDLE handles[MAXIMUM_WAIT_OBJECTS];
     for (;;) {
-      DWORD n = peer_->GetEventHandles(peer_, handles, MAXIMUM_WAIT_OBJECTS - 3);
+      DWORD n = peer_->GetEventHandles(peer_, handles, MAXIMUM_WAIT_OBJECTS - 4);
       if (n == 0) {
         reason = "client connection failed";
         break;
@@ -180,6 +184,7 @@ void RdpConnection::run() {
       handles[n++] = WTSVirtualChannelManagerGetEventHandle(vcm_);
       handles[n++] = stop_event_;
       handles[n++] = target_done_;
+      handles[n++] = refresh_;
       const DWORD wait_ms = peer_->activated ? INFINITE : 100;
       if (WaitForMultipleObjects(n, handles, FALSE, wait_ms) == WAIT_FAILED) {
         reason = "wait failed";
@@ -187,6 +192,11 @@ void RdpConnection::run() {
       }
       if (WaitForSingleObject(stop_event_, 0) == WAIT_OBJECT_0) break;
       if (WaitForSingleObject(target_done_, 0) == WAIT_OBJECT_0) break;
+      if (WaitForSingleObject(refresh_, 0) == WAIT_OBJECT_0) {
+        // The session frame is complete between paints (screen lock).
+        std::lock_guard lock(screen_mutex_);
+        if (session_ && !frame_.empty()) session_->frame(frame_, DirtyRegion{});
+      }
       if (!peer_->activated && !target_started_ &&
           std::chrono::steady_clock::now() > deadline) {
         reason = "handshake timed out";

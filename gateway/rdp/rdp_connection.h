@@ -46,6 +46,7 @@ class RdpConnection final : public Relay, public RdpClientObserver {
   void run();
   // Relay: ends both legs (any thread, returns at once, idempotent).
   void close(const std::string& reason) override;
+  void refreshScreen() override;
   bool done() const { return done_.load(); }
 
   // --- FreeRDP peer callbacks (peer thread) ---
@@ -83,6 +84,7 @@ class RdpConnection final : public Relay, public RdpClientObserver {
   void* vcm_ = nullptr;          // WTS virtual channel manager (HANDLE)
   void* stop_event_ = nullptr;   // HANDLE: close() was called
   void* target_done_ = nullptr;  // HANDLE: the target leg ended
+  void* refresh_ = nullptr;      // HANDLE (auto-reset): refreshScreen() was called
 
   std::shared_ptr<Session> session_;
   std::unique_ptr<RdpClient> target_;  // set by the peer thread before attach

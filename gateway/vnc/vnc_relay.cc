@@ -240,6 +240,11 @@ void VncRelay::checkHandshakeDeadline() {
 void VncRelay::wakeClientLeg() { signalEventFd(client_wake_fd_); }
 void VncRelay::wakeTargetLeg() { signalEventFd(target_wake_fd_); }
 
+void VncRelay::refreshScreen() {
+  refresh_wanted_ = true;
+  wakeTargetLeg();
+}
+
 // ---------------------------------------------------------------- client leg
 
 void VncRelay::runClientLeg() {
@@ -630,6 +635,9 @@ void VncRelay::runTargetLeg() {
     }
     if (closing_) break;
     if (fds[1].revents & POLLIN) drainEventFd(target_wake_fd_);
+    // The target leg owns the frame's pixels, so it alone may hand them on.
+    if (refresh_wanted_.exchange(false) && target_running_ && target_frame_)
+      session_->frame(*target_frame_, DirtyRegion{});
     if (!sendQueuedInput()) {
       why = "write failed";
       break;

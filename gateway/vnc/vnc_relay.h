@@ -55,6 +55,7 @@ class VncRelay final : public Relay {
   // Closes both legs (idempotent, any thread, does not wait). The first
   // reason given (or the first leg to drop) becomes the session's end reason.
   void close(const std::string& reason) override;
+  void refreshScreen() override;
   // Closes the connection if it is still handshaking past its deadline.
   // Called periodically by the listener.
   void checkHandshakeDeadline();
@@ -138,6 +139,7 @@ class VncRelay final : public Relay {
   // Target-leg thread only (and the auth hook before that thread starts).
   DirtyRegion accum_;
   bool target_running_ = false;
+  std::atomic<bool> refresh_wanted_{false};  // refreshScreen(), served by the target leg
   std::string target_why_;  // why the target leg failed, when we decided it
 
   // Target leg -> client leg.

@@ -154,6 +154,16 @@ Result<std::unique_ptr<GatewayFixture>> GatewayFixture::start(const FixtureOptio
       << f->proxy_->port() << "\npassword = \"tgt-pw12\"\nvnc_listen = \"127.0.0.1:" << f->vnc_port_ << "\"\n"
       << "[[grants]]\nuser = \"vendor1\"\ntarget = \"desk-vnc\"\n"
       << "[[grants]]\nuser = \"vendor2\"\ntarget = \"desk-vnc\"\nnot_after = \"2020-01-01T00:00:00Z\"\n";
+  if (opts.web_users) {
+    auto aud_hash = gateway::auth::hashPassword(kAuditorPassword);
+    if (!aud_hash) return aud_hash.status();
+    auto sec_hash = gateway::auth::hashPassword(kSecurityPassword);
+    if (!sec_hash) return sec_hash.status();
+    cfg << "[[users]]\nname = \"" << kAuditorUser << "\"\npassword_hash = \"" << *aud_hash
+        << "\"\nroles = [\"auditor\"]\n"
+        << "[[users]]\nname = \"" << kSecurityUser << "\"\npassword_hash = \"" << *sec_hash
+        << "\"\nroles = [\"security\"]\n";
+  }
   if (f->rdp_proxy_) {
     cfg << "[[targets]]\nname = \"" << kRdpTarget << "\"\nprotocol = \"rdp\"\nhost = \"127.0.0.1\"\nport = "
         << f->rdp_proxy_->port() << "\nusername = \"Administrator\"\npassword = \"tgt-rdp-pw9\"\n"

@@ -47,6 +47,9 @@ struct FixtureOptions {
   // Also serve the desktop over RDP (freerdp-shadow-cli) as target "desk-rdp",
   // granted to vendor1 (log in as "vendor1#desk-rdp" with kVendorPassword).
   bool rdp_target = false;
+  // Also configure web API users: kAuditorUser (role auditor) and
+  // kSecurityUser (role security), with kAuditorPassword / kSecurityPassword.
+  bool web_users = false;
 };
 
 class GatewayFixture {
@@ -54,6 +57,11 @@ class GatewayFixture {
   static constexpr const char* kRdpTarget = "desk-rdp";
   static constexpr const char* kTerminalTitle = "Administrator: Command Prompt";
   static constexpr const char* kVendorPassword = "vendor-pass-1";
+  // Web API users (only with FixtureOptions::web_users).
+  static constexpr const char* kAuditorUser = "auditor1";
+  static constexpr const char* kAuditorPassword = "auditor-pass-1";
+  static constexpr const char* kSecurityUser = "security1";
+  static constexpr const char* kSecurityPassword = "security-pass-1";
 
   // Starts everything; any failure is a test failure (ASSERT in the caller).
   static Result<std::unique_ptr<GatewayFixture>> start();

@@ -462,7 +462,7 @@ TEST_F(ApiServerTest, TerminateIsAcceptedRecordedAndAudited) {
   Resp r = post(c, "/api/sessions/s2/terminate");
   EXPECT_EQ(r.status, 202) << r.body;
   ASSERT_EQ(manager_.terminateCalls().size(), 1u);
-  EXPECT_EQ(manager_.terminateCalls()[0].second, "terminated by sec1");
+  EXPECT_EQ(manager_.terminateCalls()[0].second, "sec1");
   EXPECT_TRUE(live_->terminated());
   EXPECT_EQ(countAudit("terminate", "s2"), 1);
   EXPECT_EQ(json::parse(get(c, "/api/sessions/s2").body)["end_reason"], "terminated by sec1");
@@ -634,7 +634,7 @@ TEST_F(ApiServerTest, LiveViewStreamsTilesAndEventsAndEnds) {
   EXPECT_TRUE(got_event);
 
   // Terminated elsewhere: the viewer hears why, then the socket closes.
-  ASSERT_TRUE(manager_.terminate("s2", "terminated by admin1").ok());
+  ASSERT_TRUE(manager_.terminate("s2", "admin1").ok());
   std::string reason;
   boost::system::error_code ec;
   for (int i = 0; i < 20 && reason.empty(); ++i) {

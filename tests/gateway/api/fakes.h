@@ -248,8 +248,9 @@ class FakeSessionManager final : public SessionManager {
       s = it->second;
       terminate_calls_.push_back({id, by});
     }
-    s->terminate(by);
-    end(id, by);
+    // Like GatewaySessions: the reason names who.
+    s->terminate("terminated by " + by);
+    end(id, "terminated by " + by);
     return Status::Ok();
   }
   void add(std::shared_ptr<FakeSession> s) {
