@@ -24,6 +24,11 @@ inline std::string freerdpError(rdpContext* ctx) {
   return std::string(n ? n : "error") + ": " + (s ? s : "unknown");
 }
 
+// Large Pointer Capability Set flags (MS-RDPBCGR 2.2.7.2.7); FreeRDP 2 keeps
+// its names for them in a private header.
+inline constexpr UINT32 kLargePointer96x96 = 0x0001;
+inline constexpr UINT32 kLargePointer384x384 = 0x0002;
+
 // Settings accessors moved from struct fields to getters during 2.x; the
 // getters exist in every 2.x we build against.
 inline bool getBool(rdpSettings* s, size_t id) { return freerdp_settings_get_bool(s, id) != FALSE; }

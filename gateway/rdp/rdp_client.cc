@@ -12,6 +12,7 @@
 #include <freerdp/input.h>
 #include <winpr/synch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -22,6 +23,7 @@
 
 #include "gateway/rdp/clipboard.h"
 #include "gateway/rdp/freerdp_compat.h"
+#include "gateway/rdp/pointer_relay.h"
 
 namespace vigil::gateway::rdp {
 
@@ -56,6 +58,8 @@ struct RdpClient::Impl {
   CliprdrClientContext* cliprdr = nullptr;
   TextClipboard<CliprdrClientContext> clipboard;
   int last_w = 0, last_h = 0;
+  int pointer_slots = 0;          // the pointer cache size announced to the server
+  bool pointer_warned = false;    // a rejected shape is logged once per connection
 
   static Impl* of(freerdp* inst) {
     return reinterpret_cast<ClientContext*>(inst->context)->impl;
@@ -77,11 +81,20 @@ struct RdpClient::Impl {
                                         const char* old_subject, const char* old_issuer,
                                         const char* old_fingerprint, DWORD flags);
   static BOOL authenticate(freerdp*, char**, char**, char**) { return FALSE; }
+  static BOOL pointerPosition(rdpContext* ctx, const POINTER_POSITION_UPDATE* p);
+  static BOOL pointerSystem(rdpContext* ctx, const POINTER_SYSTEM_UPDATE* p);
+  static BOOL pointerColor(rdpContext* ctx, const POINTER_COLOR_UPDATE* p);
+  static BOOL pointerNew(rdpContext* ctx, const POINTER_NEW_UPDATE* p);
+  static BOOL pointerLarge(rdpContext* ctx, const POINTER_LARGE_UPDATE* p);
+  static BOOL pointerCached(rdpContext* ctx, const POINTER_CACHED_UPDATE* p);
   static void channelConnected(void* ctx, ChannelConnectedEventArgs* e);
   static void channelDisconnected(void* ctx, ChannelDisconnectedEventArgs* e);
 
   void run();
   void checkSize();
+  void newPointer(UINT32 index, UINT32 bpp, UINT32 width, UINT32 height, UINT32 hot_x,
+                  UINT32 hot_y, const BYTE* xor_mask, UINT32 xor_len, const BYTE* and_mask,
+                  UINT32 and_len);
 };
 
 BOOL RdpClient::Impl::preConnect(freerdp* inst) {
@@ -103,6 +116,15 @@ BOOL RdpClient::Impl::postConnect(freerdp* inst) {
   if (!gdi_init(inst, PIXEL_FORMAT_BGRX32)) return FALSE;
   inst->update->EndPaint = endPaint;
   inst->update->DesktopResize = desktopResize;
+  // Pointer updates go to the observer as they come (FreeRDP's own pointer
+  // cache, registered before PostConnect, would only draw them).
+  rdpPointerUpdate* pointer = inst->update->pointer;
+  pointer->PointerPosition = pointerPosition;
+  pointer->PointerSystem = pointerSystem;
+  pointer->PointerColor = pointerColor;
+  pointer->PointerNew = pointerNew;
+  pointer->PointerLarge = pointerLarge;
+  pointer->PointerCached = pointerCached;
   Impl* self = of(inst);
   self->last_w = static_cast<int>(inst->context->gdi->width);
   self->last_h = static_cast<int>(inst->context->gdi->height);
@@ -159,6 +181,98 @@ BOOL RdpClient::Impl::desktopResize(rdpContext* ctx) {
   }
   self->checkSize();
   return TRUE;
+}
+
+// FreeRDP has parsed and length-checked these; they are checked again here
+// (bounds, hot spot, exact mask lengths) because the server is untrusted and
+// the shape goes on to another client. Callbacks return TRUE even for a
+// rejected shape: a bad cursor is no reason to drop the session.
+BOOL RdpClient::Impl::pointerPosition(rdpContext* ctx, const POINTER_POSITION_UPDATE* p) {
+  PointerUpdate u;
+  u.kind = PointerUpdate::Kind::Position;
+  u.x = static_cast<int>(p->xPos);
+  u.y = static_cast<int>(p->yPos);
+  of(ctx)->observer->onPointer(u);
+  return TRUE;
+}
+
+BOOL RdpClient::Impl::pointerSystem(rdpContext* ctx, const POINTER_SYSTEM_UPDATE* p) {
+  PointerUpdate u;
+  u.kind = p->type == SYSPTR_NULL ? PointerUpdate::Kind::Hidden : PointerUpdate::Kind::Default;
+  of(ctx)->observer->onPointer(u);
+  return TRUE;
+}
+
+BOOL RdpClient::Impl::pointerColor(rdpContext* ctx, const POINTER_COLOR_UPDATE* p) {
+  of(ctx)->newPointer(p->cacheIndex, 24, p->width, p->height, p->xPos, p->yPos, p->xorMaskData,
+                      p->lengthXorMask, p->andMaskData, p->lengthAndMask);
+  return TRUE;
+}
+
+BOOL RdpClient::Impl::pointerNew(rdpContext* ctx, const POINTER_NEW_UPDATE* p) {
+  const POINTER_COLOR_UPDATE& c = p->colorPtrAttr;
+  of(ctx)->newPointer(c.cacheIndex, p->xorBpp, c.width, c.height, c.xPos, c.yPos, c.xorMaskData,
+                      c.lengthXorMask, c.andMaskData, c.lengthAndMask);
+  return TRUE;
+}
+
+BOOL RdpClient::Impl::pointerLarge(rdpContext* ctx, const POINTER_LARGE_UPDATE* p) {
+  of(ctx)->newPointer(p->cacheIndex, p->xorBpp, p->width, p->height, p->hotSpotX, p->hotSpotY,
+                      p->xorMaskData, p->lengthXorMask, p->andMaskData, p->lengthAndMask);
+  return TRUE;
+}
+
+BOOL RdpClient::Impl::pointerCached(rdpContext* ctx, const POINTER_CACHED_UPDATE* p) {
+  Impl* self = of(ctx);
+  PointerUpdate u;
+  if (p->cacheIndex < static_cast<UINT32>(self->pointer_slots)) {
+    u.kind = PointerUpdate::Kind::Cached;
+    u.cache_index = static_cast<int>(p->cacheIndex);
+  }
+  self->observer->onPointer(u);
+  return TRUE;
+}
+
+void RdpClient::Impl::newPointer(UINT32 index, UINT32 bpp, UINT32 width, UINT32 height,
+                                 UINT32 hot_x, UINT32 hot_y, const BYTE* xor_mask,
+                                 UINT32 xor_len, const BYTE* and_mask, UINT32 and_len) {
+  PointerUpdate u;
+  u.kind = PointerUpdate::Kind::New;
+  u.cache_index = static_cast<int>(index);
+  Status st = Status::Ok();
+  if (index >= static_cast<UINT32>(pointer_slots)) {
+    u.kind = PointerUpdate::Kind::Default;
+    st = Status::Error("pointer cache slot " + std::to_string(index) + " beyond the " +
+                       std::to_string(pointer_slots) + " announced");
+  } else if (width > static_cast<UINT32>(kMaxPointerSize) ||
+             height > static_cast<UINT32>(kMaxPointerSize) || bpp > 32) {
+    st = Status::Error("pointer " + std::to_string(width) + "x" + std::to_string(height) + " at " +
+                       std::to_string(bpp) + " bpp is out of bounds");
+  } else {
+    PointerShape s;
+    s.width = static_cast<int>(width);
+    s.height = static_cast<int>(height);
+    s.hot_x = static_cast<int>(hot_x);
+    s.hot_y = static_cast<int>(hot_y);
+    s.xor_bpp = static_cast<int>(bpp);
+    // Copy no more than the size allows; a longer mask is rejected below.
+    const std::size_t xor_max = pointerXorMaskBytes(s.width, s.height, s.xor_bpp) + 1;
+    const std::size_t and_max = pointerAndMaskBytes(s.width, s.height) + 1;
+    if (xor_mask) s.xor_mask.assign(xor_mask, xor_mask + std::min<std::size_t>(xor_len, xor_max));
+    if (and_mask) s.and_mask.assign(and_mask, and_mask + std::min<std::size_t>(and_len, and_max));
+    // A 32 bpp shape may leave out its AND mask (the alpha says what shows):
+    // an all-zero mask means the same and keeps every shape in one form.
+    if (s.xor_bpp == 32 && s.and_mask.empty()) {
+      s.and_mask.assign(pointerAndMaskBytes(s.width, s.height), 0);
+    }
+    st = checkPointerShape(s);
+    if (st.ok()) u.shape = std::move(s);
+  }
+  if (!st.ok() && !pointer_warned) {
+    pointer_warned = true;
+    spdlog::warn("rdp-client: {}: showing the default pointer instead", st.message());
+  }
+  observer->onPointer(u);
 }
 
 DWORD RdpClient::Impl::verifyCertificate(freerdp* inst, const char* host, UINT16 port,
@@ -310,6 +424,7 @@ Status RdpClient::connect() {
 
   rdpSettings* s = inst->settings;
   const RdpClientOptions& o = d.opts;
+  d.pointer_slots = std::clamp(o.pointer_cache_size, 0, kMaxPointerCacheSize);
   bool ok = setString(s, FreeRDP_ServerHostname, o.host) &&
             setU32(s, FreeRDP_ServerPort, o.port) &&
             setString(s, FreeRDP_Username, o.username) &&
@@ -331,6 +446,10 @@ Status RdpClient::connect() {
             setBool(s, FreeRDP_GfxAVC444, o.gfx) &&
             setBool(s, FreeRDP_GfxAVC444v2, o.gfx) &&
             setBool(s, FreeRDP_RedirectClipboard, o.clipboard) &&
+            setBool(s, FreeRDP_ColorPointerFlag, true) &&
+            setU32(s, FreeRDP_PointerCacheSize, static_cast<UINT32>(d.pointer_slots)) &&
+            setU32(s, FreeRDP_LargePointerFlag,
+                   o.large_pointers ? (kLargePointer96x96 | kLargePointer384x384) : 0) &&
             setBool(s, FreeRDP_AutoReconnectionEnabled, false) &&
             setBool(s, FreeRDP_AudioPlayback, false) && setBool(s, FreeRDP_AudioCapture, false) &&
             setBool(s, FreeRDP_RemoteConsoleAudio, false) &&

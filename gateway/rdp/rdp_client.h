@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/event.h"
 #include "core/frame.h"
@@ -27,7 +29,44 @@ struct RdpClientOptions {
   bool remotefx = true;   // offer RemoteFX surface bits
   int color_depth = 32;   // 32 (planar bitmaps), 24/16/15 (interleaved)
   bool clipboard = true;  // join the cliprdr channel (text only)
+  // Pointer shapes: slots announced in the Pointer Capability Set (0: the
+  // server may only send system pointers; at most kMaxPointerCacheSize), and
+  // whether shapes above 32x32 (up to 96x96, and Large Pointer Updates up to
+  // 384x384) are accepted.
+  int pointer_cache_size = 25;
+  bool large_pointers = true;
   int connect_timeout_ms = 15000;
+};
+
+inline constexpr int kMaxPointerCacheSize = 64;
+inline constexpr int kMaxPointerSize = 384;  // MS-RDPBCGR Large Pointer Update
+
+// A pointer (mouse cursor) shape as RDP carries it (MS-RDPBCGR 2.2.9.1.1.4):
+// an XOR mask of `xor_bpp` bits per pixel (1, 4, 8, 16, 24 or 32) and a 1 bpp
+// AND mask, both bottom-up, every scan line padded to an even byte count.
+// Shapes handed to an observer are checked (checkPointerShape): 1..384 pixels
+// each way, hot spot inside, both masks exactly as long as the size implies.
+struct PointerShape {
+  int width = 0, height = 0;
+  int hot_x = 0, hot_y = 0;
+  int xor_bpp = 0;
+  std::vector<std::uint8_t> xor_mask, and_mask;
+};
+
+// One pointer update from the server.
+struct PointerUpdate {
+  enum class Kind {
+    Hidden,    // no pointer (system pointer NULL)
+    Default,   // the client's own default pointer
+    New,       // `shape` goes into cache slot `cache_index` and is shown
+    Cached,    // show the shape in cache slot `cache_index`
+    Position,  // the server moved the pointer to (x, y)
+  };
+  Kind kind = Kind::Default;
+  int cache_index = 0;                // New, Cached: < the announced cache size
+  std::optional<PointerShape> shape;  // New: nullopt if the server's shape was
+                                      // rejected (the slot then shows the default)
+  int x = 0, y = 0;                   // Position
 };
 
 // Called on the client's event thread (and, during connect(), on the
@@ -42,11 +81,8 @@ class RdpClientObserver {
   virtual void onResize(int width, int height) { (void)width; (void)height; }
   // Text the server put on its clipboard (UTF-8, already bounded).
   virtual void onClipboardText(const std::string& text) { (void)text; }
-  // The server's pointer shape (BGRA 32bpp, premultiplied not assumed).
-  virtual void onPointer(int hot_x, int hot_y, int width, int height,
-                         const std::uint8_t* bgra) {
-    (void)hot_x; (void)hot_y; (void)width; (void)height; (void)bgra;
-  }
+  // The server changed or moved the pointer. Only valid during the call.
+  virtual void onPointer(const PointerUpdate& update) { (void)update; }
   // The connection ended (server disconnect, network error, stop()).
   virtual void onDisconnected(const std::string& reason) { (void)reason; }
 };

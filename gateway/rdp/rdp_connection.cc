@@ -96,6 +96,78 @@ UINT cbTempDirectory(CliprdrServerContext*, const CLIPRDR_TEMP_DIRECTORY*) {
   return CHANNEL_RC_OK;
 }
 
+// Pointer updates to the client through the peer's fast-path senders.
+class PeerPointerSender final : public PointerSender {
+ public:
+  explicit PeerPointerSender(freerdp_peer* peer)
+      : ctx_(peer->context), ptr_(peer->update->pointer) {}
+
+  bool sendSystem(bool hidden) override {
+    POINTER_SYSTEM_UPDATE u{};
+    u.type = hidden ? SYSPTR_NULL : SYSPTR_DEFAULT;
+    return ptr_->PointerSystem && ptr_->PointerSystem(ctx_, &u);
+  }
+  bool sendNew(const PointerShape& s, int slot) override {
+    POINTER_NEW_UPDATE u{};
+    u.xorBpp = static_cast<UINT32>(s.xor_bpp);
+    POINTER_COLOR_UPDATE& c = u.colorPtrAttr;
+    c.cacheIndex = static_cast<UINT32>(slot);
+    c.xPos = static_cast<UINT32>(s.hot_x);
+    c.yPos = static_cast<UINT32>(s.hot_y);
+    c.width = static_cast<UINT32>(s.width);
+    c.height = static_cast<UINT32>(s.height);
+    c.lengthXorMask = static_cast<UINT32>(s.xor_mask.size());
+    c.lengthAndMask = static_cast<UINT32>(s.and_mask.size());
+    // FreeRDP only reads the masks; its structs are not const-correct.
+    c.xorMaskData = const_cast<BYTE*>(s.xor_mask.data());
+    c.andMaskData = const_cast<BYTE*>(s.and_mask.data());
+    return ptr_->PointerNew && ptr_->PointerNew(ctx_, &u);
+  }
+  bool sendLarge(const PointerShape& s, int slot) override {
+    POINTER_LARGE_UPDATE u{};
+    u.xorBpp = static_cast<UINT16>(s.xor_bpp);
+    u.cacheIndex = static_cast<UINT16>(slot);
+    u.hotSpotX = static_cast<UINT16>(s.hot_x);
+    u.hotSpotY = static_cast<UINT16>(s.hot_y);
+    u.width = static_cast<UINT16>(s.width);
+    u.height = static_cast<UINT16>(s.height);
+    u.lengthXorMask = static_cast<UINT32>(s.xor_mask.size());
+    u.lengthAndMask = static_cast<UINT32>(s.and_mask.size());
+    u.xorMaskData = const_cast<BYTE*>(s.xor_mask.data());
+    u.andMaskData = const_cast<BYTE*>(s.and_mask.data());
+    return ptr_->PointerLarge && ptr_->PointerLarge(ctx_, &u);
+  }
+  bool sendCached(int slot) override {
+    POINTER_CACHED_UPDATE u{};
+    u.cacheIndex = static_cast<UINT32>(slot);
+    return ptr_->PointerCached && ptr_->PointerCached(ctx_, &u);
+  }
+  bool sendPosition(int x, int y) override {
+    POINTER_POSITION_UPDATE u{};
+    u.xPos = static_cast<UINT32>(std::max(0, x));
+    u.yPos = static_cast<UINT32>(std::max(0, y));
+    return ptr_->PointerPosition && ptr_->PointerPosition(ctx_, &u);
+  }
+
+ private:
+  rdpContext* ctx_;
+  rdpPointerUpdate* ptr_;
+};
+
+// What the client announced in its Confirm Active (read at activation).
+ClientPointerCaps clientPointerCaps(rdpSettings* s) {
+  ClientPointerCaps caps;
+  caps.fast_path = getBool(s, FreeRDP_FastPathOutput);
+  caps.cache_size =
+      getBool(s, FreeRDP_ColorPointerFlag) ? static_cast<int>(getU32(s, FreeRDP_PointerCacheSize))
+                                           : 0;
+  const UINT32 large = getU32(s, FreeRDP_LargePointerFlag);
+  caps.max_new_size = (large & kLargePointer96x96) ? 96 : 32;
+  caps.large = (large & kLargePointer384x384) != 0;
+  caps.max_update_bytes = getU32(s, FreeRDP_MultifragMaxRequestSize);
+  return caps;
+}
+
 }  // namespace
 
 RdpConnection::RdpConnection(freerdp_peer* peer, ConnectionDeps deps)
@@ -349,6 +421,13 @@ bool RdpConnection::onActivate() {
                   getU32(peer_->settings, FreeRDP_ColorDepth));
     pending_.clear();
     sendScreen(DirtyRegion(frame_.bounds()));
+    // A (re)activated client starts with an empty pointer cache.
+    const ClientPointerCaps caps = clientPointerCaps(peer_->settings);
+    pointer_.reset(caps);
+    PeerPointerSender sender(peer_);
+    if (!pointer_.resend(sender)) spdlog::debug("rdp: sending the pointer to the client failed");
+    spdlog::debug("rdp: client pointer cache={} max={} large={}", caps.cache_size,
+                  caps.max_new_size, caps.large);
   }
   if (!target_started_ && target_) {
     target_started_ = true;
@@ -357,8 +436,12 @@ bool RdpConnection::onActivate() {
   return true;
 }
 
+bool RdpConnection::clientShowing() const {
+  return encoder_ && client_active_ && client_visible_;
+}
+
 void RdpConnection::sendScreen(const DirtyRegion& region) {
-  if (!encoder_ || !client_active_ || !client_visible_) {
+  if (!clientShowing()) {
     pending_.add(region);
     return;
   }
@@ -407,6 +490,20 @@ void RdpConnection::onResize(int width, int height) {
   encoder_.reset();
   pending_.clear();
   peer_->update->DesktopResize(peer_->update->context);
+}
+
+void RdpConnection::onPointer(const PointerUpdate& update) {
+  // Like the screen: sent from the target thread under the screen lock, or
+  // only remembered until the client shows the screen again.
+  std::lock_guard lock(screen_mutex_);
+  if (!clientShowing()) {
+    pointer_.apply(update, nullptr);
+    return;
+  }
+  PeerPointerSender sender(peer_);
+  if (!pointer_.apply(update, &sender)) {
+    spdlog::debug("rdp: sending the pointer to the client failed");
+  }
 }
 
 void RdpConnection::onClipboardText(const std::string& text) {
@@ -496,7 +593,13 @@ void RdpConnection::onRefresh(const DirtyRegion* area) {
 void RdpConnection::onSuppressOutput(bool allow) {
   std::lock_guard lock(screen_mutex_);
   client_visible_ = allow;
-  if (allow) sendScreen(DirtyRegion(frame_.bounds()));
+  if (allow) {
+    sendScreen(DirtyRegion(frame_.bounds()));
+    if (clientShowing()) {
+      PeerPointerSender sender(peer_);
+      if (!pointer_.resend(sender)) spdlog::debug("rdp: sending the pointer to the client failed");
+    }
+  }
 }
 
 void RdpConnection::startClipboard() {

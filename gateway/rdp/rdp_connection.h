@@ -20,6 +20,7 @@
 #include "gateway/rdp/client_encoder.h"
 #include "gateway/rdp/clipboard.h"
 #include "gateway/rdp/keymap.h"
+#include "gateway/rdp/pointer_relay.h"
 #include "gateway/rdp/rdp_client.h"
 #include "gateway/rdp/rdp_listener.h"
 #include "gateway/session.h"
@@ -69,6 +70,7 @@ class RdpConnection final : public Relay, public RdpClientObserver {
                const DirtyRegion& changed) override;
   void onResize(int width, int height) override;
   void onClipboardText(const std::string& text) override;
+  void onPointer(const PointerUpdate& update) override;
   void onDisconnected(const std::string& reason) override;
 
  private:
@@ -76,6 +78,7 @@ class RdpConnection final : public Relay, public RdpClientObserver {
   void startClipboard();
   void stopClipboard();
   void sendScreen(const DirtyRegion& region);  // screen_mutex_ held
+  bool clientShowing() const;                  // screen_mutex_ held
   std::string endReason(const std::string& fallback);
 
   freerdp_peer* peer_;
@@ -96,14 +99,15 @@ class RdpConnection final : public Relay, public RdpClientObserver {
   std::string close_reason_;
   std::string target_end_reason_;
 
-  // Screen: the session frame and the client encoder (target thread, and the
-  // peer thread on activation/refresh).
+  // Screen: the session frame, the client encoder and the pointer (target
+  // thread, and the peer thread on activation/refresh).
   std::mutex screen_mutex_;
   Frame frame_;
   std::unique_ptr<ClientEncoder> encoder_;
   bool client_active_ = false;
   bool client_visible_ = true;
   DirtyRegion pending_;  // damage not yet sent to the client
+  PointerRelay pointer_;
 
   // Input state (peer thread).
   KeyMapper keymap_;

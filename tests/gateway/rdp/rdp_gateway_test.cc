@@ -7,13 +7,18 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "gateway/rdp/pointer_relay.h"
 #include "gateway/rdp/rdp_client.h"
 #include "gateway/rdp/rdp_listener.h"
 #include "tests/gateway/rdp/fakes.h"
@@ -42,6 +47,10 @@ class TestObserver final : public RdpClientObserver {
     for (int y = 0; y < h; ++y) std::memcpy(fb_.row(y), px + static_cast<std::size_t>(y) * stride, w * 4);
     ++paints_;
   }
+  void onPointer(const PointerUpdate& u) override {
+    std::lock_guard lock(mu_);
+    pointers_.push_back(u);
+  }
   void onDisconnected(const std::string& reason) override {
     std::lock_guard lock(mu_);
     disconnected_ = true;
@@ -49,6 +58,21 @@ class TestObserver final : public RdpClientObserver {
     disconnected_at_ = std::chrono::steady_clock::now();
   }
   Frame frame() const { std::lock_guard lock(mu_); return fb_; }
+  std::vector<PointerUpdate> pointers() const { std::lock_guard lock(mu_); return pointers_; }
+  std::vector<PointerShape> pointerShapes() const {
+    std::lock_guard lock(mu_);
+    std::vector<PointerShape> out;
+    for (const auto& p : pointers_) {
+      if (p.kind == PointerUpdate::Kind::New && p.shape) out.push_back(*p.shape);
+    }
+    return out;
+  }
+  int pointerUpdates(PointerUpdate::Kind kind) const {
+    std::lock_guard lock(mu_);
+    int n = 0;
+    for (const auto& p : pointers_) n += p.kind == kind;
+    return n;
+  }
   int paints() const { std::lock_guard lock(mu_); return paints_; }
   bool disconnected() const { std::lock_guard lock(mu_); return disconnected_; }
   std::chrono::steady_clock::time_point disconnectedAt() const {
@@ -60,6 +84,7 @@ class TestObserver final : public RdpClientObserver {
   mutable std::mutex mu_;
   Frame fb_;
   int paints_ = 0;
+  std::vector<PointerUpdate> pointers_;
   bool disconnected_ = false;
   std::string reason_;
   std::chrono::steady_clock::time_point disconnected_at_{};
@@ -194,6 +219,64 @@ class RdpGatewayTest : public ::testing::Test {
     }, 20s, 300ms);
     return best;
   }
+
+  // A client straight to freerdp-shadow, bypassing the gateway: what the
+  // target really sends.
+  RdpClientOptions directOptions() const {
+    RdpClientOptions o;
+    o.host = "127.0.0.1";
+    o.port = shadow_port_;
+    o.username = "Administrator";
+    o.password = "anything";
+    o.gfx = false;
+    o.clipboard = false;
+    return o;
+  }
+
+  // Points inside and outside the xterm, from its real geometry: at 100x30
+  // in an 11 pt font it covers most of the screen, so fixed points can both
+  // land on it, and then the X cursor never changes.
+  struct XtermPoints {
+    int in_x, in_y, out_x, out_y;
+  };
+  static std::optional<XtermPoints> xtermPoints() {
+    std::string out;
+    auto rc = server_display_->run({"xdotool", "search", "--name", kXtermTitle,
+                                    "getwindowgeometry", "--shell"}, &out);
+    if (!rc.ok() || *rc != 0) return std::nullopt;
+    std::map<std::string, int> v;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+      const auto eq = line.find('=');
+      if (eq != std::string::npos) v[line.substr(0, eq)] = std::atoi(line.c_str() + eq + 1);
+    }
+    if (!v.count("X") || !v.count("Y") || !v.count("WIDTH") || !v.count("HEIGHT")) return std::nullopt;
+    // Stay clear of openbox's frame (title bar above, borders around).
+    constexpr int kFrame = 30;
+    const int right = v["X"] + v["WIDTH"] + kFrame, bottom = v["Y"] + v["HEIGHT"] + kFrame;
+    const int w = server_display_->width(), h = server_display_->height();
+    XtermPoints p{v["X"] + v["WIDTH"] / 2, v["Y"] + v["HEIGHT"] / 2, 0, 0};
+    if (right < w - 1) {
+      p.out_x = (right + w) / 2;
+      p.out_y = p.in_y;
+    } else if (bottom < h - 1) {
+      p.out_x = p.in_x;
+      p.out_y = (bottom + h) / 2;
+    } else {
+      return std::nullopt;  // the xterm covers the screen
+    }
+    return p;
+  }
+
+  // Moves the server's pointer in and out of the xterm, so X switches
+  // between the xterm and the desktop cursor and freerdp-shadow sends the
+  // new shape (it sends one only on an XFixes cursor change, none on connect).
+  void crossXterm(RdpClient& c, const XtermPoints& p) {
+    pointer_inside_ = !pointer_inside_;
+    c.sendMouse(PTR_FLAGS_MOVE, pointer_inside_ ? p.in_x : p.out_x,
+                pointer_inside_ ? p.in_y : p.out_y);
+  }
+  bool pointer_inside_ = false;
 
   static inline tb::XDisplay* server_display_ = nullptr;
   static inline tb::Process* xterm_ = nullptr;
@@ -391,6 +474,100 @@ TEST_F(RdpGatewayTest, ConcurrentSessionsEachGetTheScreen) {
   EXPECT_EQ(listener_->activeConnections(), kClients);
   for (auto& c : clients) c->stop();
   EXPECT_TRUE(tb::waitFor([&] { return listener_->activeConnections() == 0; }, 10s));
+}
+
+bool sameShape(const PointerShape& a, const PointerShape& b) {
+  return a.width == b.width && a.height == b.height && a.hot_x == b.hot_x &&
+         a.hot_y == b.hot_y && a.xor_bpp == b.xor_bpp && a.xor_mask == b.xor_mask &&
+         a.and_mask == b.and_mask;
+}
+
+std::size_t distinctShapes(const std::vector<PointerShape>& shapes) {
+  std::vector<PointerShape> seen;
+  for (const PointerShape& s : shapes) {
+    if (std::none_of(seen.begin(), seen.end(), [&](const PointerShape& t) { return sameShape(s, t); }))
+      seen.push_back(s);
+  }
+  return seen.size();
+}
+
+// The target's cursor reaches the client: freerdp-shadow sends the X cursor
+// as a New Pointer Update (24 bpp) whenever it changes, and the client
+// through the gateway gets exactly the shapes a direct client gets.
+TEST_F(RdpGatewayTest, PointerShapesReachTheClient) {
+  TestObserver direct_obs;
+  RdpClient direct(directOptions(), &direct_obs);
+  ASSERT_TRUE(direct.connect().ok());
+  direct.start();
+  TestObserver obs;
+  RdpClient client(clientOptions(), &obs);
+  ASSERT_TRUE(client.connect().ok());
+  client.start();
+  ASSERT_TRUE(tb::waitFor([&] { return sm_.last() && sm_.last()->attached(); }, 20s));
+  ASSERT_TRUE(tb::waitFor([&] { return obs.paints() > 0; }, 20s));
+  const auto points = xtermPoints();
+  ASSERT_TRUE(points) << "no xterm geometry, or no room beside the xterm";
+
+  ASSERT_TRUE(tb::waitFor([&] {
+    crossXterm(client, *points);
+    return distinctShapes(obs.pointerShapes()) >= 2 && !direct_obs.pointerShapes().empty();
+  }, 20s, 400ms)) << "gateway client got " << obs.pointerShapes().size()
+                  << " shapes, direct client " << direct_obs.pointerShapes().size();
+  std::this_thread::sleep_for(300ms);  // let the direct client catch up on the last change
+
+  const auto shapes = obs.pointerShapes();
+  const auto reference = direct_obs.pointerShapes();
+  for (const PointerShape& s : shapes) {
+    EXPECT_TRUE(checkPointerShape(s).ok()) << checkPointerShape(s).message();
+    const bool seen = std::any_of(reference.begin(), reference.end(),
+                                  [&](const PointerShape& r) { return sameShape(r, s); });
+    EXPECT_TRUE(seen) << "a " << s.width << "x" << s.height
+                      << " shape the target never sent reached the client";
+  }
+  // Two different cursors (xterm and desktop), each with pixels that show and
+  // pixels that let the screen through, like a real cursor.
+  for (const PointerShape& s : shapes) {
+    const bool opaque = std::any_of(s.and_mask.begin(), s.and_mask.end(),
+                                    [](std::uint8_t b) { return b != 0xff; });
+    const bool transparent = std::any_of(s.and_mask.begin(), s.and_mask.end(),
+                                         [](std::uint8_t b) { return b != 0; });
+    EXPECT_TRUE(opaque && transparent) << s.width << "x" << s.height;
+  }
+  std::printf("[ metrics ] pointer: %zu shapes through the gateway, first %dx%d at %d bpp "
+              "hot %d,%d\n",
+              shapes.size(), shapes.front().width, shapes.front().height,
+              shapes.front().xor_bpp, shapes.front().hot_x, shapes.front().hot_y);
+  client.stop();
+  direct.stop();
+}
+
+// A client that announces no pointer cache can only be given system
+// pointers: the target's shapes become the default pointer.
+TEST_F(RdpGatewayTest, ClientWithoutPointerCacheGetsTheDefaultPointer) {
+  TestObserver direct_obs;
+  RdpClient direct(directOptions(), &direct_obs);
+  ASSERT_TRUE(direct.connect().ok());
+  direct.start();
+  TestObserver obs;
+  auto o = clientOptions();
+  o.pointer_cache_size = 0;
+  RdpClient client(o, &obs);
+  ASSERT_TRUE(client.connect().ok());
+  client.start();
+  ASSERT_TRUE(tb::waitFor([&] { return sm_.last() && sm_.last()->attached(); }, 20s));
+  ASSERT_TRUE(tb::waitFor([&] { return obs.paints() > 0; }, 20s));
+  const auto points = xtermPoints();
+  ASSERT_TRUE(points) << "no xterm geometry, or no room beside the xterm";
+  const int defaults = obs.pointerUpdates(PointerUpdate::Kind::Default);
+  ASSERT_TRUE(tb::waitFor([&] {
+    crossXterm(client, *points);
+    return direct_obs.pointerShapes().size() >= 2 &&
+           obs.pointerUpdates(PointerUpdate::Kind::Default) >= defaults + 2;
+  }, 20s, 400ms));
+  EXPECT_EQ(obs.pointerUpdates(PointerUpdate::Kind::New), 0);
+  EXPECT_EQ(obs.pointerUpdates(PointerUpdate::Kind::Cached), 0);
+  client.stop();
+  direct.stop();
 }
 
 TEST_F(RdpGatewayTest, RealXfreerdpTypesALine) {
