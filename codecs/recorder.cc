@@ -321,7 +321,8 @@ Result<std::unique_ptr<Recorder>> Recorder::open(const std::string& path, Record
   if (opts.crf < 0 || opts.crf > 51) return Status::Error("recorder crf must be within 0..51");
   if (opts.keyframe_interval_ms <= 0 || opts.flush_interval_ms <= 0 ||
       opts.keyframe_max_interval_ms < opts.keyframe_interval_ms)
-    return Status::Error("recorder keyframe and flush intervals must be positive");
+    return Status::Error("recorder keyframe and flush intervals must be positive, the maximum "
+                         "keyframe interval at least the interval");
   std::unique_ptr<Recorder> r(new Recorder(path, opts));
   auto muxer = Fmp4Muxer::create(path, opts.overwrite,
                                  std::chrono::milliseconds(opts.flush_interval_ms), r->bytes_);

@@ -244,17 +244,15 @@ void RdpClient::Impl::newPointer(UINT32 index, UINT32 bpp, UINT32 width, UINT32 
     u.kind = PointerUpdate::Kind::Default;
     st = Status::Error("pointer cache slot " + std::to_string(index) + " beyond the " +
                        std::to_string(pointer_slots) + " announced");
-  } else if (width > static_cast<UINT32>(kMaxPointerSize) ||
-             height > static_cast<UINT32>(kMaxPointerSize) || bpp > 32) {
-    st = Status::Error("pointer " + std::to_string(width) + "x" + std::to_string(height) + " at " +
-                       std::to_string(bpp) + " bpp is out of bounds");
   } else {
+    // FreeRDP's fields are 16-bit on the wire, so they fit an int; the
+    // bounds are checkPointerShape's.
     PointerShape s;
-    s.width = static_cast<int>(width);
-    s.height = static_cast<int>(height);
-    s.hot_x = static_cast<int>(hot_x);
-    s.hot_y = static_cast<int>(hot_y);
-    s.xor_bpp = static_cast<int>(bpp);
+    s.width = static_cast<int>(std::min<UINT32>(width, 0xFFFF));
+    s.height = static_cast<int>(std::min<UINT32>(height, 0xFFFF));
+    s.hot_x = static_cast<int>(std::min<UINT32>(hot_x, 0xFFFF));
+    s.hot_y = static_cast<int>(std::min<UINT32>(hot_y, 0xFFFF));
+    s.xor_bpp = static_cast<int>(std::min<UINT32>(bpp, 0xFFFF));
     // Copy no more than the size allows; a longer mask is rejected below.
     const std::size_t xor_max = pointerXorMaskBytes(s.width, s.height, s.xor_bpp) + 1;
     const std::size_t and_max = pointerAndMaskBytes(s.width, s.height) + 1;

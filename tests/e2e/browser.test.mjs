@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { external, loadChromium, openPage, removeProfiles } from './chromium.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.join(here, 'screenshots');
-const CHROMIUM = process.env.VIGIL_CHROMIUM || '/usr/bin/chromium';
 const SERVER = process.env.VIGIL_FIXTURE_SERVER;
 const WEB_ROOT = process.env.VIGIL_WEB_ROOT || path.join(here, '..', '..', 'web-player');
 const WORKDIR = process.env.VIGIL_E2E_WORKDIR || fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-e2e-'));
@@ -22,9 +22,7 @@ let chromium;
 let proc;
 let base;
 let browser;
-const profiles = [];
 const serverLines = [];
-const external = [];  // requests that left the machine (must stay empty)
 
 function waitForLine(re, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -40,23 +38,7 @@ function waitForLine(re, timeoutMs) {
 }
 
 async function newPage(user, password) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-chromium-'));
-  profiles.push(dir);
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
-  });
-  const page = context.pages()[0] || await context.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e.message));
-  page.on('console', (m) => { if (m.type() === 'error') console.error('console:', m.text()); });
-  page.on('request', (r) => {
-    const u = new URL(r.url());
-    if (u.protocol !== 'data:' && u.protocol !== 'blob:' && u.hostname !== '127.0.0.1') external.push(r.url());
-  });
+  const { page, context } = await openPage(chromium);
   if (user) {
     await page.goto(base + '/');
     await page.fill('#login-user', user);
@@ -72,12 +54,7 @@ async function shot(page, name) {
 }
 
 before(async () => {
-  assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
-  try {
-    ({ chromium } = await import('playwright-core'));
-  } catch (e) {
-    assert.fail('playwright-core missing: run npm ci in tests/e2e (' + e.message + ')');
-  }
+  chromium = await loadChromium();
   assert.ok(SERVER && fs.existsSync(SERVER), 'VIGIL_FIXTURE_SERVER must name the built api_fixture_server');
   fs.mkdirSync(SHOTS, { recursive: true });
   fs.mkdirSync(WORKDIR, { recursive: true });
@@ -97,7 +74,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close().catch(() => {});
   if (proc) { proc.stdin.end(); proc.kill('SIGTERM'); }
-  for (const d of profiles) fs.rmSync(d, { recursive: true, force: true });
+  removeProfiles();
 });
 
 test('sign-in page refuses a wrong password, then signs in', async () => {

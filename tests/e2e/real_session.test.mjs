@@ -8,13 +8,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { external, loadChromium, openPage, removeProfiles } from './chromium.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.join(here, 'screenshots');
-const CHROMIUM = process.env.VIGIL_CHROMIUM || '/usr/bin/chromium';
 const SERVER = process.env.VIGIL_REAL_SESSION_SERVER;
 
 let chromium;
@@ -23,8 +22,6 @@ let base;            // http://127.0.0.1:PORT
 let fx = {};         // what READY said
 const lines = [];    // every stdout line of the server
 const waiters = [];
-const profiles = [];
-const external = []; // requests that left the machine (must stay empty)
 
 // Resolves with the first line (after index `from`) matching re.
 function waitForLine(re, timeoutMs, from = 0) {
@@ -47,23 +44,7 @@ function command(cmd) {
 }
 
 async function newPage(user, password) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-chromium-'));
-  profiles.push(dir);
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
-  });
-  const page = context.pages()[0] || await context.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e.message));
-  page.on('console', (m) => { if (m.type() === 'error') console.error('console:', m.text()); });
-  page.on('request', (r) => {
-    const u = new URL(r.url());
-    if (u.protocol !== 'data:' && u.protocol !== 'blob:' && u.hostname !== '127.0.0.1') external.push(r.url());
-  });
+  const { page, context } = await openPage(chromium);
   await page.goto(base + '/');
   await page.waitForSelector('#login-form');
   if (user) {
@@ -102,12 +83,7 @@ function canvasHash(page) {
 }
 
 before(async () => {
-  assert.ok(fs.existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
-  try {
-    ({ chromium } = await import('playwright-core'));
-  } catch (e) {
-    assert.fail('playwright-core missing: run npm ci in tests/e2e (' + e.message + ')');
-  }
+  chromium = await loadChromium();
   assert.ok(SERVER && fs.existsSync(SERVER), 'VIGIL_REAL_SESSION_SERVER must name the built real_session_server');
   fs.mkdirSync(SHOTS, { recursive: true });
   const t0 = Date.now();
@@ -143,7 +119,7 @@ after(async () => {
     await exited;
     clearTimeout(t);
   }
-  for (const d of profiles) fs.rmSync(d, { recursive: true, force: true });
+  removeProfiles();
 });
 
 test('auditor finds the typed line and replays the recording at that moment', async () => {
