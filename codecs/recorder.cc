@@ -23,19 +23,6 @@ using Steady = std::chrono::steady_clock::time_point;
 namespace {
 int roundUpEven(int v) { return v + (v & 1); }
 int roundDownEven(int v) { return v & ~1; }
-
-// Has any damaged pixel of `now` changed since `before` (same size)?
-bool pixelsChanged(const Frame& now, const Frame& before, const DirtyRegion& damage) {
-  for (Rect r : damage.rects()) {
-    r = r.intersect(now.bounds());
-    const std::size_t bytes = static_cast<std::size_t>(r.w) * Frame::kBytesPerPixel;
-    for (int y = r.y; y < r.y + r.h; ++y) {
-      const std::size_t off = static_cast<std::size_t>(r.x) * Frame::kBytesPerPixel;
-      if (std::memcmp(now.row(y) + off, before.row(y) + off, bytes) != 0) return true;
-    }
-  }
-  return false;
-}
 }  // namespace
 
 // Everything FFmpeg: lives on the Recorder's worker thread only.
@@ -44,6 +31,8 @@ class RecorderEngine {
   RecorderEngine(const RecorderOptions& opts, std::unique_ptr<Fmp4Muxer> muxer)
       : opts_(opts), muxer_(std::move(muxer)) {}
 
+  // `damage`: the pixels that changed since the last call (CoalescingSlot
+  // reports only those), empty if a repaint changed nothing.
   Status frame(const Frame& screen, const DirtyRegion& damage, Millis t, Steady now);
   Status timer(Steady now) { return muxer_->onTimer(now, sessionNow(now)); }
   std::optional<Steady> deadline() const { return muxer_->deadline(); }
@@ -71,7 +60,6 @@ class RecorderEngine {
   AvPacketPtr pkt_;
   SwsContextPtr sws_;  // whole frames (native or letterboxed)
   std::map<std::pair<int, int>, SwsContextPtr> rect_sws_;  // damage rects, by size
-  Frame encoded_;      // the screen as last encoded, to skip unchanged damage
   Rect placed_;        // where the source lands on the canvas (letterbox)
   bool started_ = false;
   Millis last_pts_ = -1;
@@ -249,9 +237,8 @@ Status RecorderEngine::frame(const Frame& screen, const DirtyRegion& damage, Mil
   const bool first = !started_;
   if (first) {
     if (Status st = start(screen.width(), screen.height()); !st.ok()) return st;
-  } else if (screen.width() == encoded_.width() && screen.height() == encoded_.height() &&
-             !pixelsChanged(screen, encoded_, damage)) {
-    ++stats_.frames_unchanged;  // an unchanged screen costs nothing
+  } else if (damage.empty()) {
+    ++stats_.frames_unchanged;  // repainted, same pixels: costs nothing
     return Status::Ok();
   }
   Millis pts = first ? 0 : std::max(t, last_pts_ + 1);
@@ -277,11 +264,6 @@ Status RecorderEngine::frame(const Frame& screen, const DirtyRegion& damage, Mil
                     bytes_since_key_ >= static_cast<std::int64_t>(last_key_bytes_ * opts_.keyframe_bytes_ratio));
   if (Status st = encode(pts, key, now); !st.ok()) return st;
 
-  if (first || screen.width() != encoded_.width() || screen.height() != encoded_.height()) {
-    encoded_ = screen;
-  } else {
-    for (const Rect& r : damage.rects()) encoded_.copyRect(screen, r.intersect(screen.bounds()));
-  }
   stats_.encode_ms_total +=
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return Status::Ok();

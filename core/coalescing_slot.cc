@@ -1,5 +1,7 @@
 #include "core/coalescing_slot.h"
 
+#include <cstring>
+
 namespace vigil {
 
 void CoalescingSlot::publish(const Frame& fb, const DirtyRegion& changed, Millis t) {
@@ -21,12 +23,27 @@ void CoalescingSlot::publish(const Frame& fb, const DirtyRegion& changed, Millis
 }
 
 bool CoalescingSlot::takeLocked(Frame& out, DirtyRegion& damage, Millis& t) {
+  damage.clear();
   if (out.width() != staging_.width() || out.height() != staging_.height()) {
     out.resize(staging_.width(), staging_.height());
-    pending_ = DirtyRegion(staging_.bounds());
+    out.copyRect(staging_, staging_.bounds());
+    damage.add(staging_.bounds());
+  } else {
+    for (const Rect& r : pending_.rects()) {
+      // Clients and targets often repaint what did not change: report only
+      // the rows that differ, so the worker skips the rest.
+      int first = -1, last = -1;
+      const std::size_t off = static_cast<std::size_t>(r.x) * Frame::kBytesPerPixel;
+      const std::size_t bytes = static_cast<std::size_t>(r.w) * Frame::kBytesPerPixel;
+      for (int y = r.y; y < r.y + r.h; ++y) {
+        if (std::memcmp(out.row(y) + off, staging_.row(y) + off, bytes) == 0) continue;
+        std::memcpy(out.row(y) + off, staging_.row(y) + off, bytes);
+        if (first < 0) first = y;
+        last = y;
+      }
+      if (first >= 0) damage.add(Rect{r.x, first, r.w, last - first + 1});
+    }
   }
-  for (const Rect& r : pending_.rects()) out.copyRect(staging_, r);
-  damage = pending_;
   t = t_;
   pending_.clear();
   has_pending_ = false;
@@ -44,6 +61,16 @@ bool CoalescingSlot::tryTake(Frame& out, DirtyRegion& damage, Millis& t) {
   std::lock_guard lock(mu_);
   if (!has_pending_) return false;
   return takeLocked(out, damage, t);
+}
+
+bool CoalescingSlot::copyLatest(Frame& out, Millis& t) const {
+  std::lock_guard lock(mu_);
+  if (staging_.empty()) return false;
+  if (out.width() != staging_.width() || out.height() != staging_.height())
+    out.resize(staging_.width(), staging_.height());
+  out.copyRect(staging_, staging_.bounds());
+  t = t_;
+  return true;
 }
 
 void CoalescingSlot::close() {

@@ -16,12 +16,17 @@ class CoalescingSlot {
  public:
   // Producer: copies only the damaged pixels into the staging frame. O(damage).
   void publish(const Frame& fb, const DirtyRegion& changed, Millis t);
-  // Worker: waits until there is pending damage or close(); then copies the
-  // damaged pixels into `out` (resized if needed), returns the merged damage
-  // and the time of the newest frame. False once closed and drained.
+  // Worker: waits until there is pending damage or close(); then brings `out`
+  // up to date (resized if needed), returns the part of it whose pixels
+  // changed (empty if the damage repainted the same pixels; all of it after a
+  // resize) and the time of the newest frame. False once closed and drained.
   bool take(Frame& out, DirtyRegion& damage, Millis& t);
   // As take(), but returns false at once if nothing is pending.
   bool tryTake(Frame& out, DirtyRegion& damage, Millis& t);
+  // A whole copy of the latest published screen, for a reader that keeps no
+  // copy between looks; leaves the pending damage to the worker. False if
+  // nothing was published yet.
+  bool copyLatest(Frame& out, Millis& t) const;
   void close();
   // How many publishes were merged into an earlier pending one (lost frames).
   long long merged() const;

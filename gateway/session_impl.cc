@@ -62,8 +62,11 @@ Result<std::shared_ptr<SessionImpl>> SessionImpl::open(SessionDeps deps,
   if (s->deps_.ocr) {
     // titles_ is destroyed (closed) before lines_, so the raw pointer holds.
     input::LineAssembler* lines = s->lines_.get();
+    // The tracker reads the screen from the recorder's copy (recorder_
+    // outlives it: closed after it in finish(), declared before it).
     s->titles_ = std::make_unique<ocr::TitleTracker>(
-        *s->deps_.ocr, *s->events_, [lines](const std::string& title) { lines->setWindowTitle(title); });
+        *s->deps_.ocr, *s->events_, [lines](const std::string& title) { lines->setWindowTitle(title); },
+        ocr::TrackerOptions{}, &s->recorder_->screen());
   }
   return s;
 }

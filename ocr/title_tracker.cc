@@ -13,14 +13,19 @@
 namespace vigil::ocr {
 
 struct TitleTracker::State {
-  State(OcrPool& p, EventSink& e, std::function<void(const std::string&)> cb, TrackerOptions o)
-      : pool(p), events(e), on_front(std::move(cb)), options(o) {}
+  State(OcrPool& p, EventSink& e, std::function<void(const std::string&)> cb, TrackerOptions o,
+        const CoalescingSlot* shared)
+      : pool(p), events(e), on_front(std::move(cb)), options(o),
+        own(shared ? nullptr : std::make_unique<CoalescingSlot>()), screen(shared ? *shared : *own) {}
 
   OcrPool& pool;
   EventSink& events;
   std::function<void(const std::string&)> on_front;
   const TrackerOptions options;
-  CoalescingSlot slot;  // relay thread -> pass; thread-safe itself
+  // Relay thread -> pass; thread-safe themselves. `own` only when no other
+  // consumer keeps the screen.
+  const std::unique_ptr<CoalescingSlot> own;
+  const CoalescingSlot& screen;
 
   // Guarded by mu (held only for flag updates, never during OCR).
   mutable std::mutex mu;
@@ -36,7 +41,7 @@ struct TitleTracker::State {
   Stats stats;
 
   // Touched only by the (single) running pass.
-  Frame work;
+  Frame work;  // the screen for one pass; released after it (idle sessions)
   TitleFinder finder;
   std::uint64_t last_hash = 0;
   std::string candidate;
@@ -46,15 +51,15 @@ struct TitleTracker::State {
 
 TitleTracker::TitleTracker(OcrPool& pool, EventSink& events,
                            std::function<void(const std::string&)> on_front_title,
-                           TrackerOptions options)
-    : state_(std::make_shared<State>(pool, events, std::move(on_front_title), options)) {}
+                           TrackerOptions options, const CoalescingSlot* screen)
+    : state_(std::make_shared<State>(pool, events, std::move(on_front_title), options, screen)) {}
 
 TitleTracker::~TitleTracker() { close(); }
 
 void TitleTracker::onFrame(const Frame& fb, const DirtyRegion& changed, Millis t) {
   State& st = *state_;
-  // Keep the pass's copy current: only damaged pixels are copied.
-  st.slot.publish(fb, changed, t);
+  // Keep the pass's source current: only damaged pixels are copied.
+  if (st.own) st.own->publish(fb, changed, t);
   bool relevant = false;
   {
     std::lock_guard lock(st.mu);
@@ -109,9 +114,8 @@ void TitleTracker::pass(const std::shared_ptr<State>& sp, TitleReader* reader) {
     st.first_pending = -1;
     ++st.stats.passes;
   }
-  DirtyRegion damage;
   Millis frame_t = 0;
-  (void)st.slot.tryTake(st.work, damage, frame_t);
+  (void)st.screen.copyLatest(st.work, frame_t);
   if (seen_t < 0) seen_t = frame_t;
 
   const std::vector<TitleStrip> strips = st.finder.find(st.work);
@@ -165,6 +169,8 @@ void TitleTracker::pass(const std::shared_ptr<State>& sp, TitleReader* reader) {
       st.events.onEvent(Event{accepted_t, EventKind::Title, accepted, {}});
     }
   }
+
+  st.work = Frame{};  // an idle session keeps no screen copy for OCR
 
   bool more;
   {

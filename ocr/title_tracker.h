@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "core/coalescing_slot.h"
 #include "core/event.h"
 #include "core/sinks.h"
 #include "ocr/ocr_pool.h"
@@ -47,9 +48,12 @@ class TitleTracker final : public FrameSink {
   // called on a pool thread (never two at once for one tracker) until
   // close() returns; both must be thread-safe with respect to the caller's
   // other threads and must not block for long.
+  // `screen`: where a pass copies the screen from, if another consumer of the
+  // same frames already keeps it (the session's recorder); it must outlive
+  // close(). Without it the tracker keeps its own copy.
   TitleTracker(OcrPool& pool, EventSink& events,
                std::function<void(const std::string&)> on_front_title,
-               TrackerOptions options = {});
+               TrackerOptions options = {}, const CoalescingSlot* screen = nullptr);
   ~TitleTracker() override;  // close()
   TitleTracker(const TitleTracker&) = delete;
   TitleTracker& operator=(const TitleTracker&) = delete;

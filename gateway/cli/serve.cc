@@ -74,6 +74,13 @@ int serve(const Common& c) {
   // resident. Four arenas keep allocation uncontended enough on the relay
   // threads (small blocks come from per-thread caches anyway).
   mallopt(M_ARENA_MAX, 4);
+  // Big buffers (frames, FreeRDP's codec and compression contexts, most of
+  // them calloc'd and barely used) get their own mappings: pages never
+  // touched stay out of RSS, and freed ones go back at once. glibc would
+  // otherwise raise the threshold after the first big free and serve them
+  // from the arenas, zeroed page by page. Measured: -16 MiB per idle RDP
+  // session (docs/BENCHMARKS.md).
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
   // FreeRDP's own log (WLog) reads this at first use; our adapter logs what matters.
   setenv("WLOG_LEVEL", spdlog::should_log(spdlog::level::debug) ? "INFO" : "FATAL", 0);
 

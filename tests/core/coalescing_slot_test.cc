@@ -84,9 +84,52 @@ TEST(CoalescingSlot, DamageIsClippedToTheFrame) {
   Millis t = 0;
   slot.publish(fb, DirtyRegion(fb.bounds()), 1);
   ASSERT_TRUE(slot.take(out, d, t));
+  fb.fill(fb.bounds(), 0xffffff);
   slot.publish(fb, DirtyRegion(Rect{2, 2, 100, 100}), 2);
   ASSERT_TRUE(slot.take(out, d, t));
   EXPECT_EQ(d.bounds(), (Rect{2, 2, 2, 2}));
+}
+
+TEST(CoalescingSlot, ReportsOnlyRowsWhosePixelsChanged) {
+  CoalescingSlot slot;
+  Frame fb(8, 8), out;
+  DirtyRegion d;
+  Millis t = 0;
+  slot.publish(fb, DirtyRegion(fb.bounds()), 1);
+  ASSERT_TRUE(slot.take(out, d, t));
+
+  slot.publish(fb, DirtyRegion(fb.bounds()), 2);  // a repaint of the same pixels
+  ASSERT_TRUE(slot.tryTake(out, d, t));
+  EXPECT_TRUE(d.empty());
+  EXPECT_EQ(t, 2);
+
+  fb.setPixel(3, 5, 0x0000ff);
+  fb.setPixel(6, 2, 0x00ff00);
+  slot.publish(fb, DirtyRegion(Rect{0, 1, 8, 6}), 3);
+  ASSERT_TRUE(slot.tryTake(out, d, t));
+  EXPECT_EQ(d.bounds(), (Rect{0, 2, 8, 4}));  // rows 2..5 of the damaged columns
+  EXPECT_EQ(out.pixel(3, 5), 0x0000ffu);
+  EXPECT_EQ(out.pixel(6, 2), 0x00ff00u);
+}
+
+TEST(CoalescingSlot, CopyLatestIsTheWholeScreenAndLeavesTheDamage) {
+  CoalescingSlot slot;
+  Frame out;
+  Millis t = 0;
+  EXPECT_FALSE(slot.copyLatest(out, t));
+  Frame fb(6, 4);
+  fb.fill(fb.bounds(), 0x102030);
+  slot.publish(fb, DirtyRegion(fb.bounds()), 7);
+  fb.setPixel(5, 3, 0xabcdef);
+  slot.publish(fb, DirtyRegion(Rect{5, 3, 1, 1}), 9);
+  ASSERT_TRUE(slot.copyLatest(out, t));
+  EXPECT_EQ(t, 9);
+  EXPECT_EQ(out.pixel(0, 0), 0x102030u);
+  EXPECT_EQ(out.pixel(5, 3), 0xabcdefu);
+  Frame worker;
+  DirtyRegion d;
+  ASSERT_TRUE(slot.tryTake(worker, d, t));  // still pending for the worker
+  EXPECT_EQ(d.bounds(), (Rect{0, 0, 6, 4}));
 }
 
 TEST(CoalescingSlot, TakeWaitsForPublishAndCloseEndsIt) {

@@ -91,6 +91,23 @@ TEST_F(TrackerTest, EmitsEachNewFrontTitleOnceWithTheTimeItAppeared) {
   EXPECT_EQ(fronts[2], "Registry Editor");
 }
 
+TEST_F(TrackerTest, ReadsTheScreenFromAnotherConsumersCopy) {
+  // In a session the recorder keeps the screen; the tracker only looks.
+  CoalescingSlot recorder_screen;
+  TitleTracker tracker(pool_, sink_, nullptr, TrackerOptions{}, &recorder_screen);
+  const Frame a = renderWindowsScreen("win10-light", "Task Scheduler", "Event Viewer", nullptr);
+  recorder_screen.publish(a, DirtyRegion(a.bounds()), 700);
+  tracker.onFrame(a, DirtyRegion(a.bounds()), 700);
+  ASSERT_TRUE(eventually([&] { return sink_.events().size() == 1; }));
+  EXPECT_EQ(sink_.events()[0].text, "Task Scheduler");
+  EXPECT_EQ(sink_.events()[0].t_ms, 700);
+  // The recorder's worker still finds its damage pending.
+  Frame work;
+  DirtyRegion d;
+  Millis t = 0;
+  EXPECT_TRUE(recorder_screen.tryTake(work, d, t));
+}
+
 TEST_F(TrackerTest, SmallDamageAwayFromCaptionsRunsNoPass) {
   TitleTracker tracker(pool_, sink_, nullptr);
   const Frame a = renderWindowsScreen("win10-dark", "Registry Editor", "Event Viewer", nullptr);
