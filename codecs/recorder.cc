@@ -360,7 +360,7 @@ void Recorder::setFragmentListener(FragmentListener listener) {
 }
 
 void Recorder::run() {
-  Frame work;  // the latest screen; the slot copies only damage into it
+  Frame work;  // the latest screen; the slot copies only what changed into it
   DirtyRegion damage;
   Millis t = 0;
   long long seen = 0;
@@ -377,17 +377,32 @@ void Recorder::run() {
     healthy = false;
     fail(st);
   };
+  // An idle session keeps no working copy of the screen (4 MB at 1280x800):
+  // after this long without frames it is dropped and the next frame is
+  // taken whole, costing one full conversion.
+  constexpr auto kKeepIdleCopy = std::chrono::seconds(3);
+  auto last_frame = std::chrono::steady_clock::now();
   while (true) {
     if (slot_.tryTake(work, damage, t)) {
-      if (healthy) check(engine_->frame(work, damage, t, std::chrono::steady_clock::now()));
+      last_frame = std::chrono::steady_clock::now();
+      if (healthy) check(engine_->frame(work, damage, t, last_frame));
       publishStats();
       continue;
     }
+    const auto now = std::chrono::steady_clock::now();
     const auto deadline = healthy ? engine_->deadline() : std::nullopt;
-    if (deadline && *deadline <= std::chrono::steady_clock::now()) {
-      check(engine_->timer(std::chrono::steady_clock::now()));
+    if (deadline && *deadline <= now) {
+      check(engine_->timer(now));
       publishStats();
       continue;
+    }
+    auto wake = deadline;
+    if (!work.empty()) {
+      if (last_frame + kKeepIdleCopy <= now) {
+        work = Frame{};
+        continue;
+      }
+      if (!wake || last_frame + kKeepIdleCopy < *wake) wake = last_frame + kKeepIdleCopy;
     }
     std::unique_lock lock(wake_mu_);
     if (published_ != seen) {
@@ -395,7 +410,7 @@ void Recorder::run() {
       continue;
     }
     if (closing_) break;
-    if (deadline) wake_cv_.wait_until(lock, *deadline);
+    if (wake) wake_cv_.wait_until(lock, *wake);
     else wake_cv_.wait(lock);
   }
   while (slot_.tryTake(work, damage, t))

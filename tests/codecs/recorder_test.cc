@@ -218,6 +218,25 @@ TEST(Recorder, IdleFlushKeepsLaterFramesAtTheirTimes) {
   EXPECT_GE(info->frame_pts.size(), 3u);
 }
 
+TEST(Recorder, AfterAnIdlePauseASmallChangeStillShowsTheWholeScreen) {
+  // An idle recorder drops its working copy of the screen; the next frame,
+  // damaged in one line only, must still be recorded over the whole screen.
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  auto rec = Recorder::open(path);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  FakeTerminal term(800, 600);
+  term.output(20);
+  publishAndWait(**rec, term.frame(), DirtyRegion(term.frame().bounds()), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  publishAndWait(**rec, term.frame(), term.typeString("whoami"), 3500);
+  (*rec)->close();
+  ASSERT_TRUE((*rec)->healthy()) << (*rec)->lastError();
+  auto last = decodeLastFrame(path);
+  ASSERT_TRUE(last.ok()) << last.message();
+  EXPECT_GE(psnr(*last, term.frame()), 35.0);
+}
+
 TEST(Recorder, ResizeKeepsOneFileLetterboxed) {
   TempDir dir;
   const std::string path = dir.file("rec.mp4");
