@@ -424,8 +424,7 @@ bool RdpConnection::onActivate() {
     // A (re)activated client starts with an empty pointer cache.
     const ClientPointerCaps caps = clientPointerCaps(peer_->settings);
     pointer_.reset(caps);
-    PeerPointerSender sender(peer_);
-    if (!pointer_.resend(sender)) spdlog::debug("rdp: sending the pointer to the client failed");
+    resendPointer();
     spdlog::debug("rdp: client pointer cache={} max={} large={}", caps.cache_size,
                   caps.max_new_size, caps.large);
   }
@@ -490,6 +489,11 @@ void RdpConnection::onResize(int width, int height) {
   encoder_.reset();
   pending_.clear();
   peer_->update->DesktopResize(peer_->update->context);
+}
+
+void RdpConnection::resendPointer() {
+  PeerPointerSender sender(peer_);
+  if (!pointer_.resend(sender)) spdlog::debug("rdp: sending the pointer to the client failed");
 }
 
 void RdpConnection::onPointer(const PointerUpdate& update) {
@@ -595,10 +599,7 @@ void RdpConnection::onSuppressOutput(bool allow) {
   client_visible_ = allow;
   if (allow) {
     sendScreen(DirtyRegion(frame_.bounds()));
-    if (clientShowing()) {
-      PeerPointerSender sender(peer_);
-      if (!pointer_.resend(sender)) spdlog::debug("rdp: sending the pointer to the client failed");
-    }
+    if (clientShowing()) resendPointer();
   }
 }
 

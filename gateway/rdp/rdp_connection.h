@@ -79,6 +79,7 @@ class RdpConnection final : public Relay, public RdpClientObserver {
   void stopClipboard();
   void sendScreen(const DirtyRegion& region);  // screen_mutex_ held
   bool clientShowing() const;                  // screen_mutex_ held
+  void resendPointer();                        // screen_mutex_ held, client showing
   std::string endReason(const std::string& fallback);
 
   freerdp_peer* peer_;

@@ -156,13 +156,15 @@ TEST(VncPerfTest, GatewayVersusDirect) {
 
   // A shared 2-core CI machine can stall any thread for milliseconds, which
   // lands in one leg's p99 and not the other's. A real regression shows in
-  // every round, noise rarely twice: measure both legs up to three times,
-  // back to back, and judge the best round.
-  const auto good = [](const Measured& d, const Measured& v) {
-    // The gateway coalesces pointer moves (same buttons) while the target leg
-    // is busy, so a few may merge; most must still arrive one by one.
-    return v.updates_per_s >= 0.4 * d.updates_per_s && v.p99_ms - d.p99_ms <= 25.0 &&
-           v.delivered >= 0.9;
+  // every round, noise rarely twice: measure both legs back to back, up to
+  // three times, until a round is within the bounds; the last round is judged.
+  // Loose bounds: a loaded 2-core machine must still pass. The gateway
+  // coalesces pointer moves (same buttons) while the target leg is busy, so a
+  // few may merge; most must still arrive one by one.
+  constexpr double kMinRateRatio = 0.4, kMaxAddedP99Ms = 25.0, kMinDelivered = 0.9;
+  const auto good = [&](const Measured& d, const Measured& v) {
+    return v.updates_per_s >= kMinRateRatio * d.updates_per_s &&
+           v.p99_ms - d.p99_ms <= kMaxAddedP99Ms && v.delivered >= kMinDelivered;
   };
   Measured direct, via;
   for (int round = 0; round < 3; ++round) {
@@ -179,10 +181,9 @@ TEST(VncPerfTest, GatewayVersusDirect) {
   RecordProperty("direct_updates_per_s", std::to_string(direct.updates_per_s));
   RecordProperty("gateway_updates_per_s", std::to_string(via.updates_per_s));
   RecordProperty("gateway_added_p99_ms", std::to_string(via.p99_ms - direct.p99_ms));
-  // Loose bounds: a loaded 2-core machine must still pass.
-  EXPECT_GE(via.updates_per_s, 0.4 * direct.updates_per_s);
-  EXPECT_LE(via.p99_ms - direct.p99_ms, 25.0);
-  EXPECT_GE(via.delivered, 0.9) << "pointer events lost";
+  EXPECT_GE(via.updates_per_s, kMinRateRatio * direct.updates_per_s);
+  EXPECT_LE(via.p99_ms - direct.p99_ms, kMaxAddedP99Ms);
+  EXPECT_GE(via.delivered, kMinDelivered) << "pointer events lost";
   ASSERT_GE(sm.count(), 1u);
   EXPECT_GT(sm.session(sm.count() - 1)->frames(), 10);
 }
