@@ -1,6 +1,5 @@
 #include "gateway/rdp/rdp_client.h"
 
-#include <freerdp/addin.h>
 #include <freerdp/channels/channels.h>
 #include <freerdp/client/channels.h>
 #include <freerdp/client/cliprdr.h>
@@ -23,6 +22,7 @@
 
 #include "gateway/rdp/clipboard.h"
 #include "gateway/rdp/freerdp_compat.h"
+#include "gateway/rdp/freerdp_process.h"
 #include "gateway/rdp/pointer_relay.h"
 
 namespace vigil::gateway::rdp {
@@ -398,6 +398,7 @@ RdpClient::~RdpClient() {
 Status RdpClient::connect() {
   Impl& d = *impl_;
   if (d.instance) return Status::Error("connect() called twice");
+  if (Status st = prepareFreerdpProcess(); !st.ok()) return st;
   freerdp* inst = freerdp_new();
   if (!inst) return Status::Error("out of memory creating an RDP client");
   d.instance = inst;
@@ -411,14 +412,6 @@ Status RdpClient::connect() {
   inst->VerifyChangedCertificateEx = Impl::verifyChangedCertificate;
   if (!freerdp_context_new(inst)) return Status::Error("cannot create an RDP client context");
   reinterpret_cast<ClientContext*>(inst->context)->impl = &d;
-  // FreeRDP keeps the addin provider in a process-wide variable: set it once,
-  // not racing from every connecting thread.
-  static std::once_flag addins_once;
-  static int addins_rc = 0;
-  std::call_once(addins_once, [] {
-    addins_rc = freerdp_register_addin_provider(freerdp_channels_load_static_addin_entry, 0);
-  });
-  if (addins_rc != CHANNEL_RC_OK) return Status::Error("cannot register FreeRDP's channel addins");
 
   rdpSettings* s = inst->settings;
   const RdpClientOptions& o = d.opts;

@@ -18,6 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "gateway/rdp/freerdp_process.h"
 #include "gateway/rdp/rdp_connection.h"
 
 namespace vigil::gateway::rdp {
@@ -182,6 +183,10 @@ Result<std::unique_ptr<RdpListener>> RdpListener::start(const HostPort& listen, 
                          ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                          : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 
+  if (Status st = prepareFreerdpProcess(); !st.ok()) {
+    ::close(fd);
+    return st;
+  }
   impl->listener.reset(freerdp_listener_new());
   if (!impl->listener) {
     ::close(fd);
