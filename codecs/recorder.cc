@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 #include "codecs/ffmpeg_owners.h"
@@ -37,11 +38,18 @@ class RecorderEngine {
   Status timer(Steady now) { return muxer_->onTimer(now, sessionNow(now)); }
   std::optional<Steady> deadline() const { return muxer_->deadline(); }
   Status finish(Steady now);
+  // Parking frees the encoder of a still screen; the canvas (the last
+  // picture) stays, and the next encode reopens the encoder with a keyframe.
+  // Only once everything encoded is on disk.
+  bool canPark() const { return enc_ && !muxer_->holding(); }
+  void park();
   RecorderStats& stats() { return stats_; }
   Fmp4Muxer& muxer() { return *muxer_; }
 
  private:
   Status start(int width, int height);
+  Status openEncoder(int width, int height);
+  Status resume();
   // Converts the damaged part of `screen` into the canvas (all of it when
   // the placement changed or most of the screen is damaged).
   Status convert(const Frame& screen, const DirtyRegion& damage);
@@ -55,7 +63,9 @@ class RecorderEngine {
 
   const RecorderOptions opts_;
   std::unique_ptr<Fmp4Muxer> muxer_;
-  AvCodecCtxPtr enc_;
+  AvCodecCtxPtr enc_;  // null while parked
+  std::string extradata_;  // the stream's SPS/PPS, as in the file's init segment
+  bool resume_key_ = false;  // the next encode is the first after parking
   AvFramePtr canvas_;  // the picture the encoder saw last (yuv420p, even size)
   AvPacketPtr pkt_;
   SwsContextPtr sws_;  // whole frames (native or letterboxed)
@@ -72,12 +82,31 @@ class RecorderEngine {
 };
 
 Status RecorderEngine::start(int width, int height) {
+  pkt_.reset(av_packet_alloc());
+  canvas_.reset(av_frame_alloc());
+  if (!pkt_ || !canvas_) return Status::Error("out of memory starting the video encoder");
+  if (Status st = openEncoder(width, height); !st.ok()) return st;
+  extradata_.assign(reinterpret_cast<const char*>(enc_->extradata),
+                    static_cast<std::size_t>(enc_->extradata_size));
+
+  canvas_->format = AV_PIX_FMT_YUV420P;
+  canvas_->width = enc_->width;
+  canvas_->height = enc_->height;
+  if (int e = av_frame_get_buffer(canvas_.get(), 0); e < 0)
+    return avError("cannot allocate the video canvas", e);
+  placed_ = {};
+  if (Status st = muxer_->begin(*enc_); !st.ok()) return st;
+  started_ = true;
+  spdlog::debug("event=recording_started width={} height={} preset={} crf={}", enc_->width,
+                enc_->height, opts_.preset, opts_.crf);
+  return Status::Ok();
+}
+
+Status RecorderEngine::openEncoder(int width, int height) {
   const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
   if (!codec) return Status::Error("FFmpeg has no libx264 encoder: install a libavcodec built with x264");
   enc_.reset(avcodec_alloc_context3(codec));
-  pkt_.reset(av_packet_alloc());
-  canvas_.reset(av_frame_alloc());
-  if (!enc_ || !pkt_ || !canvas_) return Status::Error("out of memory starting the video encoder");
+  if (!enc_) return Status::Error("out of memory starting the video encoder");
   enc_->width = roundUpEven(width);
   enc_->height = roundUpEven(height);
   enc_->pix_fmt = AV_PIX_FMT_YUV420P;
@@ -112,18 +141,32 @@ Status RecorderEngine::start(int width, int height) {
   av_dict_set(&o, "x264-params", params.c_str(), 0);
   const int err = avcodec_open2(enc_.get(), codec, &o);
   av_dict_free(&o);
-  if (err < 0) return avError("cannot open the libx264 encoder", err);
+  if (err < 0) {
+    enc_.reset();
+    return avError("cannot open the libx264 encoder", err);
+  }
+  return Status::Ok();
+}
 
-  canvas_->format = AV_PIX_FMT_YUV420P;
-  canvas_->width = enc_->width;
-  canvas_->height = enc_->height;
-  if (int e = av_frame_get_buffer(canvas_.get(), 0); e < 0)
-    return avError("cannot allocate the video canvas", e);
-  placed_ = {};
-  if (Status st = muxer_->begin(*enc_); !st.ok()) return st;
-  started_ = true;
-  spdlog::debug("event=recording_started width={} height={} preset={} crf={}", enc_->width,
-                enc_->height, opts_.preset, opts_.crf);
+void RecorderEngine::park() {
+  // Zero latency: every frame sent has left the encoder already.
+  enc_.reset();
+  sws_.reset();
+  rect_sws_.clear();
+  resume_key_ = true;
+  ++stats_.parks;
+  spdlog::debug("event=recording_encoder_parked pts={}", last_pts_);
+}
+
+Status RecorderEngine::resume() {
+  if (Status st = openEncoder(canvas_->width, canvas_->height); !st.ok()) return st;
+  // The file has one init segment: the new encoder must describe the stream
+  // exactly as the first did (same settings, so it does).
+  if (std::string_view(reinterpret_cast<const char*>(enc_->extradata),
+                       static_cast<std::size_t>(enc_->extradata_size)) != extradata_) {
+    return Status::Error("the reopened video encoder's stream headers differ from the file's");
+  }
+  spdlog::debug("event=recording_encoder_resumed pts={}", last_pts_);
   return Status::Ok();
 }
 
@@ -221,6 +264,11 @@ Status RecorderEngine::drainPackets(Steady now) {
 }
 
 Status RecorderEngine::encode(Millis pts, bool key, Steady now) {
+  if (!enc_) {
+    if (Status st = resume(); !st.ok()) return st;
+  }
+  key = key || resume_key_;  // a reopened encoder starts from nothing
+  resume_key_ = false;
   canvas_->pts = pts;
   compat::requestKeyframe(canvas_.get(), key);
   if (int e = avcodec_send_frame(enc_.get(), canvas_.get()); e < 0)
@@ -288,9 +336,11 @@ Status RecorderEngine::finish(Steady now) {
     ++stats_.repeats;
     if (Status st = encode(end, false, now); !st.ok()) return st;
   }
-  if (int e = avcodec_send_frame(enc_.get(), nullptr); e < 0 && e != AVERROR_EOF)
-    return avError("cannot drain the video encoder", e);
-  if (Status st = drainPackets(now); !st.ok()) return st;
+  if (enc_) {  // still parked if nothing above needed encoding
+    if (int e = avcodec_send_frame(enc_.get(), nullptr); e < 0 && e != AVERROR_EOF)
+      return avError("cannot drain the video encoder", e);
+    if (Status st = drainPackets(now); !st.ok()) return st;
+  }
   return muxer_->finish(end + 1);
 }
 
@@ -305,6 +355,8 @@ Result<std::unique_ptr<Recorder>> Recorder::open(const std::string& path, Record
       opts.keyframe_max_interval_ms < opts.keyframe_interval_ms)
     return Status::Error("recorder keyframe and flush intervals must be positive, the maximum "
                          "keyframe interval at least the interval");
+  if (opts.park_encoder_after_ms < 0)
+    return Status::Error("recorder park_encoder_after_ms must be 0 (never) or positive");
   std::unique_ptr<Recorder> r(new Recorder(path, opts));
   auto muxer = Fmp4Muxer::create(path, opts.overwrite,
                                  std::chrono::milliseconds(opts.flush_interval_ms), r->bytes_);
@@ -404,6 +456,15 @@ void Recorder::run() {
       }
       if (!wake || last_frame + kKeepIdleCopy < *wake) wake = last_frame + kKeepIdleCopy;
     }
+    if (healthy && opts_.park_encoder_after_ms > 0 && engine_->canPark()) {
+      const auto park_at = last_frame + std::chrono::milliseconds(opts_.park_encoder_after_ms);
+      if (park_at <= now) {
+        engine_->park();
+        publishStats();
+        continue;
+      }
+      if (!wake || park_at < *wake) wake = park_at;
+    }
     std::unique_lock lock(wake_mu_);
     if (published_ != seen) {
       seen = published_;
@@ -432,8 +493,9 @@ void Recorder::close() {
   if (worker_.joinable()) worker_.join();
   engine_.reset();  // closes the file
   const RecorderStats s = stats();
-  spdlog::info("event=recording_closed path={} bytes={} frames={} merged={} keyframes={} fragments={}",
-               path_, bytesWritten(), s.frames_encoded, s.frames_merged, s.keyframes, s.fragments);
+  spdlog::info(
+      "event=recording_closed path={} bytes={} frames={} merged={} keyframes={} parks={} fragments={}",
+      path_, bytesWritten(), s.frames_encoded, s.frames_merged, s.keyframes, s.parks, s.fragments);
 }
 
 bool Recorder::healthy() const {

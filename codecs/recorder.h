@@ -36,6 +36,11 @@ struct RecorderOptions {
   double keyframe_bytes_ratio = 1.0;
   Millis keyframe_max_interval_ms = 300000;
   Millis flush_interval_ms = 1000;        // max age of encoded video not yet on disk
+  // A screen still for this long frees its encoder (x264 holds ~20 MB at
+  // 1280x800); the next change resumes with a keyframe of the last picture,
+  // so at most one keyframe per this interval is added (as the keyframe
+  // interval above allows anyway). 0 = never.
+  Millis park_encoder_after_ms = 30000;
   int threads = 1;                        // x264 threads (sliced, so no added latency)
   std::string x264_params;                // extra x264 options "k=v:k=v" (measurements)
   bool overwrite = false;                 // false: an existing file is an error
@@ -47,6 +52,7 @@ struct RecorderStats {
   long long frames_unchanged = 0;  // damage that changed no pixel: nothing encoded
   long long repeats = 0;           // repeats of the last picture after an idle flush
   long long keyframes = 0;
+  long long parks = 0;             // times the encoder was freed on a still screen
   long long fragments = 0;
   std::uint64_t bytes_written = 0;
   double encode_ms_total = 0;      // worker time spent converting + encoding

@@ -237,6 +237,65 @@ TEST(Recorder, AfterAnIdlePauseASmallChangeStillShowsTheWholeScreen) {
   EXPECT_GE(psnr(*last, term.frame()), 35.0);
 }
 
+TEST(Recorder, AStillScreenFreesItsEncoderAndResumesWithAKeyframe) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  RecorderOptions o;
+  o.flush_interval_ms = 200;
+  o.park_encoder_after_ms = 300;
+  auto rec = Recorder::open(path, o);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  FakeTerminal term(800, 600);
+  term.output(20);
+  const Frame before = term.frame();
+  publishAndWait(**rec, before, DirtyRegion(before.bounds()), 0);
+  ASSERT_TRUE(waitFor([&] { return (*rec)->stats().parks == 1; }));
+  publishAndWait(**rec, term.frame(), term.output(12), 1500);
+  (*rec)->close();
+  ASSERT_TRUE((*rec)->healthy()) << (*rec)->lastError();
+  EXPECT_EQ((*rec)->stats().parks, 1);
+  EXPECT_EQ((*rec)->stats().keyframes, 2);  // the first frame, and the resume
+
+  // One stream that decodes cleanly across the reopened encoder, showing
+  // the old screen during the pause and the new one after it.
+  int rc = 0;
+  EXPECT_EQ(testing::run("ffmpeg -v error -i '" + path + "' -f null - 2>&1", &rc), "");
+  EXPECT_EQ(rc, 0);
+  auto info = probe(path);
+  ASSERT_TRUE(info.ok()) << info.message();
+  EXPECT_NE(std::find(info->frame_pts.begin(), info->frame_pts.end(), 1500), info->frame_pts.end());
+  auto mid = decodeFrameAt(path, 1000);
+  ASSERT_TRUE(mid.ok()) << mid.message();
+  EXPECT_GE(psnr(*mid, before), 35.0);
+  auto last = decodeLastFrame(path);
+  ASSERT_TRUE(last.ok()) << last.message();
+  EXPECT_GE(psnr(*last, term.frame()), 35.0);
+  EXPECT_LT(psnr(*last, before), 35.0);
+}
+
+TEST(Recorder, ClosingWhileParkedEndsTheVideoAtTheSessionEnd) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  RecorderOptions o;
+  o.flush_interval_ms = 200;
+  o.park_encoder_after_ms = 300;
+  auto rec = Recorder::open(path, o);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  FakeTerminal term(640, 480);
+  SteadyClock clock;
+  publishAndWait(**rec, term.frame(), DirtyRegion(term.frame().bounds()), clock.now());
+  ASSERT_TRUE(waitFor([&] { return (*rec)->stats().parks == 1; }));
+  const Millis closed_at = clock.now();
+  (*rec)->close();
+  ASSERT_TRUE((*rec)->healthy()) << (*rec)->lastError();
+  auto info = probe(path);
+  ASSERT_TRUE(info.ok()) << info.message();
+  EXPECT_GE(info->frame_pts.back(), closed_at - 100);
+  auto last = decodeLastFrame(path);
+  ASSERT_TRUE(last.ok()) << last.message();
+  EXPECT_GE(psnr(*last, term.frame()), 35.0);
+}
+
 TEST(Recorder, ResizeKeepsOneFileLetterboxed) {
   TempDir dir;
   const std::string path = dir.file("rec.mp4");
