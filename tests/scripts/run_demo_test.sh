@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# scripts/run as a new user meets it: from a copy of scripts/ and config/
+# (no config/vigil.toml yet), with the built vigil (VIGIL_BINARY) so it does
+# not build again. Checks what its banner promises: xfreerdp through Vigil to
+# demo-rdp types a line that runs on the demo desktop and is searchable; a
+# VNC viewer with the printed one-time code reaches demo-vnc; the web API
+# answers the auditor; Ctrl-C stops everything it started.
+#
+#   run_demo_test.sh /path/to/vigil /path/to/source-root
+set -euo pipefail
+VIGIL=$1
+SRC=$2
+DEMO_DISPLAY=47
+CLIENT_DISPLAY=48
+PORTS=(6379 8080 3389 5901 5941 3390)  # the example config's, fixed on purpose
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds
+  local until=$((SECONDS + $1)); shift
+  until "$@"; do ((SECONDS < until)) || return 1; sleep 0.3; done
+}
+
+for p in "${PORTS[@]}"; do
+  listening "$p" && fail "port $p is in use; the demo needs the example config's ports free"
+done
+for d in $DEMO_DISPLAY $CLIENT_DISPLAY; do
+  xdpyinfo -display ":$d" >/dev/null 2>&1 && fail "display :$d is taken"
+done
+
+T=$(mktemp -d /tmp/vigil-run-demo.XXXXXX)
+cp -r "$SRC/scripts" "$SRC/config" "$T/"
+rm -f "$T/config/vigil.toml"
+RUN_PID=""
+CLIENT_PIDS=()
+finish() {
+  local rc=$?
+  for p in "${CLIENT_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [[ -n $RUN_PID ]] && kill -0 "$RUN_PID" 2>/dev/null; then
+    kill -INT "$RUN_PID" 2>/dev/null || true
+    sleep 2
+    kill -KILL -- "-$RUN_PID" 2>/dev/null || true
+  fi
+  if ((rc != 0)); then
+    echo "--- scripts/run output" >&2; cat "$T/run.out" >&2 || true
+    for f in "$T"/var/log/*.log "$T"/*.log; do
+      [[ -f $f ]] && { echo "--- $f (tail)" >&2; tail -n 30 "$f" >&2; }
+    done
+  fi
+  rm -rf "$T"
+}
+trap finish EXIT
+
+# Job control on: the script gets its own process group and, unlike a plain
+# background job, does not ignore SIGINT, as when run from a terminal.
+set -m
+VIGIL_BINARY=$VIGIL VIGIL_DEMO_DISPLAY=$DEMO_DISPLAY "$T/scripts/run" >"$T/run.out" 2>&1 &
+RUN_PID=$!
+set +m
+wait_for 90 grep -q "Vigil is running" "$T/run.out" || fail "scripts/run did not come up"
+[[ -f $T/config/vigil.toml ]] || fail "no config/vigil.toml was created"
+CODE=$(sed -n 's/.*one-time access code: \([^ ]*\)$/\1/p' "$T/run.out")
+[[ $CODE =~ ^[A-Za-z0-9]{8}$ ]] || fail "no one-time VNC code in the banner (got '$CODE')"
+vigil() { (cd "$T" && "$VIGIL" "$@"); }
+
+# The client side: its own X display.
+Xvfb ":$CLIENT_DISPLAY" -screen 0 1366x900x24 -nolisten tcp >"$T/client-xvfb.log" 2>&1 &
+CLIENT_PIDS+=($!)
+wait_for 10 xdpyinfo -display ":$CLIENT_DISPLAY" >/dev/null 2>&1 || fail "client Xvfb did not start"
+export DISPLAY=:$CLIENT_DISPLAY
+
+live_on() {  # live_on TARGET: a live session on TARGET is listed
+  vigil sessions --live --json | grep -Eq "\"target\": ?\"$1\""
+}
+
+# RDP, as the banner says.
+xfreerdp /v:127.0.0.1:3389 "/u:vendor1#demo-rdp" /p:vendor-demo /cert:ignore /size:1280x800 \
+  -grab-keyboard >"$T/xfreerdp.log" 2>&1 &
+CLIENT_PIDS+=($!)
+wait_for 40 live_on demo-rdp || fail "no live demo-rdp session after xfreerdp connected"
+wait_for 20 xdotool search --name FreeRDP >/dev/null || fail "no xfreerdp window"
+WID=$(xdotool search --name FreeRDP | head -n1)
+xdotool windowfocus --sync "$WID"
+xdotool mousemove --window "$WID" 300 200 click 1  # into the demo terminal (at +60+60)
+sleep 1
+MARKER="rundemo$RANDOM$RANDOM"
+xdotool type --delay 40 "echo $MARKER > $T/$MARKER.txt"
+xdotool key Return
+wait_for 20 test -s "$T/$MARKER.txt" || fail "the line typed through xfreerdp did not run on the demo desktop"
+wait_for 10 bash -c "cd '$T' && '$VIGIL' search '$MARKER' --json | grep -Eq '\"target\": ?\"demo-rdp\"'" \
+  || fail "vigil search does not find the line typed on demo-rdp"
+
+# VNC with the printed one-time code.
+printf '%s\n%s\n' "$CODE" "$CODE" | vncpasswd -f >"$T/vnc.pass"
+xtigervncviewer -passwd "$T/vnc.pass" 127.0.0.1::5901 >"$T/vncviewer.log" 2>&1 &
+CLIENT_PIDS+=($!)
+wait_for 30 live_on demo-vnc || fail "no live demo-vnc session with the banner's one-time code"
+
+# The web API, as the auditor.
+curl -fsS -u auditor1:auditor-demo http://127.0.0.1:8080/api/sessions | grep -q '"demo-rdp"' \
+  || fail "the web API does not list the demo-rdp session for auditor1"
+
+# Ctrl-C: everything it started goes away.
+for p in "${CLIENT_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+CLIENT_PIDS=()
+kill -INT "$RUN_PID"
+wait_for 20 bash -c "! kill -0 $RUN_PID 2>/dev/null" || fail "scripts/run did not stop on Ctrl-C"
+RUN_PID=""
+for p in "${PORTS[@]}"; do
+  wait_for 10 bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null" \
+    || fail "port $p still listens after scripts/run stopped"
+done
+echo "scripts/run demo: RDP line searchable, VNC code works, web API answers, clean stop"
