@@ -552,7 +552,6 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
       Command c = {"HMGET", postingsKey(sid)};
       c.insert(c.end(), all_words.begin(), all_words.end());
       cmds.push_back(std::move(c));
-      cmds.push_back(metaCommand(sid));
     }
     auto got = pool_->run(cmds);
     ++round_trips;
@@ -565,9 +564,8 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
     };
     std::vector<Cand> sessions;
     for (std::size_t s = 0; s < chunk.size(); ++s) {
-      const redisReply* post = (*got)[2 * s].get();
-      SessionMeta meta = parseMeta((*got)[2 * s + 1].get(), chunk[s].second);
-      if (!metaPasses(f, meta) || !post || post->type != REDIS_REPLY_ARRAY) continue;
+      const redisReply* post = (*got)[s].get();
+      if (!post || post->type != REDIS_REPLY_ARRAY) continue;
       std::vector<std::uint32_t> acc;
       std::size_t w = 0;
       for (std::size_t t = 0; t < term_end.size(); ++t) {
@@ -584,7 +582,23 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
         }
         if (acc.empty()) break;
       }
-      if (!acc.empty()) sessions.push_back({chunk[s].first, std::move(meta), std::move(acc)});
+      if (!acc.empty()) {
+        SessionMeta meta;
+        meta.started_at = chunk[s].second;
+        sessions.push_back({chunk[s].first, std::move(meta), std::move(acc)});
+      }
+    }
+    // Session records only for sessions that still have candidates: when
+    // the terms never meet, most sessions need none.
+    if (!sessions.empty()) {
+      cmds.clear();
+      for (const Cand& c : sessions) cmds.push_back(metaCommand(c.sid));
+      auto metas = pool_->run(cmds);
+      ++round_trips;
+      if (!metas) return metas.status();
+      for (std::size_t s = 0; s < sessions.size(); ++s)
+        sessions[s].meta = parseMeta((*metas)[s].get(), sessions[s].meta.started_at);
+      std::erase_if(sessions, [&f](const Cand& c) { return !metaPasses(f, c.meta); });
     }
     // Fetch candidates across sessions in bounded pipelines. When one
     // session alone has more hits than fit, the cut keeps the first ones in
