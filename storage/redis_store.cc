@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/clock.h"
 #include "storage/redis_client.h"
@@ -460,29 +460,26 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
   }
   if (used.empty()) return scanSearch(q, f, limit);
 
-  // 3. Candidate sessions: the union of each selective term's word sets (at
-  // most the two rarest), intersected, with the filter's set. Without a
-  // selective term, walk the filter's session index newest first instead.
+  // 3. Candidate sessions: the sessions of each selective term (those of
+  // its words, read set by set so that each session is later asked only for
+  // the words it has), at most the two rarest terms, intersected, with the
+  // filter's set. Without a selective term, walk the filter's session index
+  // newest first instead.
   std::vector<std::size_t> by_cost(used.size());
   for (std::size_t i = 0; i < by_cost.size(); ++i) by_cost[i] = i;
   std::sort(by_cost.begin(), by_cost.end(),
             [&used](std::size_t a, std::size_t b) { return used[a].sessions < used[b].sessions; });
   cmds.clear();
+  std::vector<std::size_t> selective;  // indexes into `used`
   for (std::size_t k = 0; k < by_cost.size() && k < 2; ++k) {
     const Term& t = used[by_cost[k]];
     if (t.sessions * 2 > index_size) break;  // not selective
-    if (t.words.size() == 1) {
-      cmds.push_back({"ZRANGE", wordKey(t.words[0]), "0", "-1", "WITHSCORES"});
-      continue;
-    }
-    Command c = {"ZUNION", std::to_string(t.words.size())};
-    for (const std::string& w : t.words) c.push_back(wordKey(w));
-    c.push_back("AGGREGATE");
-    c.push_back("MAX");
-    c.push_back("WITHSCORES");
-    cmds.push_back(std::move(c));
+    selective.push_back(by_cost[k]);
+    for (const std::string& w : t.words) cmds.push_back({"ZRANGE", wordKey(w), "0", "-1", "WITHSCORES"});
   }
-  const bool walk = cmds.empty();
+  const bool walk = selective.empty();
+  // Per candidate session, the words of each selective term it has.
+  std::unordered_map<std::string, std::vector<std::vector<std::string_view>>> has;
   std::vector<std::pair<std::string, EpochMillis>> order;
   double t_sets = 0;
   if (!walk) {
@@ -493,15 +490,28 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
     if (!sets) return sets.status();
     if (Status st = firstError(*sets, "search"); !st.ok()) return st;
     t_sets = since();
-    std::vector<std::vector<std::pair<std::string, EpochMillis>>> lists;
-    for (const ReplyPtr& r : *sets) lists.push_back(withScores(r.get()));
+    std::vector<std::unordered_map<std::string, EpochMillis>> lists;
+    std::size_t r = 0;
+    for (std::size_t k = 0; k < selective.size(); ++k) {
+      std::unordered_map<std::string, EpochMillis>& sessions_of_term = lists.emplace_back();
+      for (const std::string& w : used[selective[k]].words) {
+        for (auto& [id, score] : withScores((*sets)[r++].get())) {
+          auto& per_term = has[id];
+          per_term.resize(selective.size());
+          per_term[k].push_back(w);
+          sessions_of_term.emplace(std::move(id), score);
+        }
+      }
+    }
+    if (r < sets->size()) {
+      auto filtered = withScores((*sets)[r].get());
+      lists.emplace_back(filtered.begin(), filtered.end());
+    }
     std::sort(lists.begin(), lists.end(),
               [](const auto& a, const auto& b) { return a.size() < b.size(); });
-    std::unordered_map<std::string, EpochMillis> cand(lists[0].begin(), lists[0].end());
+    std::unordered_map<std::string, EpochMillis> cand = std::move(lists[0]);
     for (std::size_t i = 1; i < lists.size() && !cand.empty(); ++i) {
-      std::unordered_set<std::string> in;
-      for (const auto& [id, score] : lists[i]) in.insert(id);
-      std::erase_if(cand, [&in](const auto& kv) { return !in.contains(kv.first); });
+      std::erase_if(cand, [&lists, i](const auto& kv) { return !lists[i].contains(kv.first); });
     }
     order.assign(cand.begin(), cand.end());
     std::erase_if(order, [&f](const auto& c) {
@@ -528,14 +538,27 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
     return withScores((*r)[0].get());
   };
 
-  // 3. Per session, newest first: intersect the terms' postings, fetch the
+  // 4. Per session, newest first: intersect the terms' postings, fetch the
   // candidate events and verify them exactly (phrases, broad prefixes).
-  std::vector<std::string> all_words;
-  std::vector<std::size_t> term_end;  // end offset of each term's words in all_words
-  for (const Term& t : used) {
-    all_words.insert(all_words.end(), t.words.begin(), t.words.end());
-    term_end.push_back(all_words.size());
-  }
+  // Each session is asked for all words of the other terms but only for the
+  // words of a selective term that it has. `term_end`: where each term's
+  // words end among the fields asked.
+  auto postingsCommand = [&](const std::string& sid, std::vector<std::size_t>& term_end) {
+    Command c = {"HMGET", postingsKey(sid)};
+    const auto it = has.find(sid);
+    term_end.clear();
+    for (std::size_t t = 0; t < used.size(); ++t) {
+      const auto sel = std::find(selective.begin(), selective.end(), t);
+      if (sel != selective.end() && it != has.end()) {
+        for (std::string_view w : it->second[static_cast<std::size_t>(sel - selective.begin())])
+          c.emplace_back(w);
+      } else {
+        c.insert(c.end(), used[t].words.begin(), used[t].words.end());
+      }
+      term_end.push_back(c.size() - 2);
+    }
+    return c;
+  };
   std::vector<SearchHit> out;
   // Round trips dominate on a busy host, so batches grow fast.
   std::size_t batch = 32;
@@ -548,11 +571,9 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
     more = chunk.size() == batch;
     if (chunk.empty()) break;
     cmds.clear();
-    for (const auto& [sid, score] : chunk) {
-      Command c = {"HMGET", postingsKey(sid)};
-      c.insert(c.end(), all_words.begin(), all_words.end());
-      cmds.push_back(std::move(c));
-    }
+    std::vector<std::vector<std::size_t>> term_ends(chunk.size());
+    for (std::size_t s = 0; s < chunk.size(); ++s)
+      cmds.push_back(postingsCommand(chunk[s].first, term_ends[s]));
     auto got = pool_->run(cmds);
     ++round_trips;
     scanned_sessions += chunk.size();
@@ -566,6 +587,8 @@ Result<std::vector<SearchHit>> RedisStore::search(const std::string& query,
     for (std::size_t s = 0; s < chunk.size(); ++s) {
       const redisReply* post = (*got)[s].get();
       if (!post || post->type != REDIS_REPLY_ARRAY) continue;
+      const std::vector<std::size_t>& term_end = term_ends[s];
+      if (post->elements != (term_end.empty() ? 0 : term_end.back())) continue;
       std::vector<std::uint32_t> acc;
       std::size_t w = 0;
       for (std::size_t t = 0; t < term_end.size(); ++t) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "core/clock.h"
@@ -278,6 +279,92 @@ TEST(ControlBus, NodeLiveness) {
   EXPECT_FALSE(*(*bus)->nodeAlive("node-b"));
   EXPECT_TRUE(eventually([&] { return !*(*bus)->nodeAlive("node-a"); }, 5s));
   EXPECT_FALSE((*bus)->heartbeat("node-a", 0).ok());
+}
+
+}  // namespace
+}  // namespace vigil::storage
+
+namespace vigil::storage {
+namespace {
+
+// The Redis index (candidate sessions from word sets, per-session postings)
+// must find exactly what the reference MemoryStore finds by matching every
+// event: rare and common words, prefix families, punctuated tokens, phrases,
+// filters and limits, over sessions the generator makes both dense and
+// sparse in each word.
+TEST(SearchParity, RedisFindsExactlyWhatTheReferenceFinds) {
+  RedisServer server;
+  const std::string err = server.start();
+  ASSERT_EQ(err, "") << err;
+  auto redis = RedisStore::connect(server.url());
+  ASSERT_TRUE(redis.ok()) << redis.message();
+  MemoryStore memory;
+  std::mt19937 rng(20261123);
+  auto pick = [&rng](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  const std::vector<std::string> common = {"whoami", "ipconfig /all", "net user", "netstat -ano",
+                                           "cd C:\\Windows\\System32", "Command Prompt", "restart"};
+  const std::vector<std::string> rare = {"payroll_1.csv", "payroll_17.csv", "payroll_170.xlsx",
+                                         "ssh srv-12", "ssh srv-123", "ping srv-1234", "kilo",
+                                         "net user bob /add", "users", "echo kilo restart"};
+  const EpochMillis t0 = 1790000000000;
+  for (int i = 0; i < 120; ++i) {
+    SessionRecord s;
+    s.id = "p" + std::to_string(1000 + i);
+    s.user = "u" + std::to_string(i % 4);
+    s.target = "t" + std::to_string(i % 3);
+    s.protocol = "rdp";
+    s.state = i % 5 == 0 ? "live" : "ended";
+    s.started_at = t0 + static_cast<EpochMillis>(rng() % 100000) * 1000;  // ties are possible
+    ASSERT_TRUE(redis.value()->putSession(s).ok());
+    ASSERT_TRUE(memory.putSession(s).ok());
+    std::vector<Event> evs;
+    const int n = 3 + static_cast<int>(rng() % 30);
+    for (int k = 0; k < n; ++k) {
+      const EventKind kind = rng() % 10 == 0 ? EventKind::Lifecycle
+                             : rng() % 4 == 0 ? EventKind::Title
+                                              : EventKind::Key;
+      std::string text = pick(common);
+      if (rng() % 6 == 0) text += " " + pick(rare);
+      if (i % 17 == 0 && rng() % 3 == 0) text = pick(rare);  // a few sessions dense in rare words
+      evs.push_back({static_cast<Millis>(k * 1000 + static_cast<int>(rng() % 900)), kind, text, ""});
+    }
+    ASSERT_TRUE(redis.value()->appendEvents(s.id, evs).ok());
+    ASSERT_TRUE(memory.appendEvents(s.id, evs).ok());
+  }
+  const std::vector<std::string> queries = {
+      "whoami", "payroll_17", "payroll_1", "payroll", "srv-123", "srv-12", "srv", "kilo restart",
+      "kilo", "net user /add", "ipconfig whoami", "\"command prompt\"", "C:\\Windows\\sys",
+      "users", "user", "netstat restart", "\"kilo restart\"", "bob", "zzz-not-there", "1234"};
+  std::vector<SessionFilter> filters(6);
+  filters[0].limit = 1000;
+  filters[1].limit = 7;
+  filters[2].user = "u1";
+  filters[2].limit = 1000;
+  filters[3].target = "t2";
+  filters[3].state = "ended";
+  filters[3].limit = 1000;
+  filters[4].from = t0 + 30000000;
+  filters[4].to = t0 + 70000000;
+  filters[4].limit = 1000;
+  filters[5].limit = 1;
+  int compared = 0;
+  for (const std::string& q : queries) {
+    for (std::size_t fi = 0; fi < filters.size(); ++fi) {
+      SCOPED_TRACE("query " + q + " filter " + std::to_string(fi));
+      auto want = memory.search(q, filters[fi]);
+      auto got = redis.value()->search(q, filters[fi]);
+      ASSERT_TRUE(want.ok()) << want.message();
+      ASSERT_TRUE(got.ok()) << got.message();
+      ASSERT_EQ(got->size(), want->size());
+      for (std::size_t h = 0; h < want->size(); ++h) {
+        EXPECT_EQ((*got)[h].session_id, (*want)[h].session_id) << h;
+        EXPECT_EQ((*got)[h].event.t_ms, (*want)[h].event.t_ms) << h;
+        EXPECT_EQ((*got)[h].event.text, (*want)[h].event.text) << h;
+      }
+      compared += static_cast<int>(want->size());
+    }
+  }
+  EXPECT_GT(compared, 2000);  // the queries do find things
 }
 
 }  // namespace
