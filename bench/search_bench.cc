@@ -1,7 +1,9 @@
 // Search over 1M events in a real Redis (started here): RedisStore::search
-// latency (p50/p95/p99) for typical queries, insert throughput, memory; and a
-// naive peer in the same run — read each session's events newest first and
-// match in C++ — over a ~100k-event subset, to show the ratio.
+// latency (p50/p95/p99) for typical queries, insert throughput, memory; the
+// same queries through the real HTTP API (GET /api/search, HTTP Basic, the
+// audit entry included) as a browser sends them; and a naive peer in the same
+// run — read each session's events newest first and match in C++ — over a
+// ~100k-event subset, to show the ratio.
 //
 //   search_bench [--events N] [--sessions S] [--rounds R]
 #include <algorithm>
@@ -13,19 +15,29 @@
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/clock.h"
+#include "gateway/api/api_server.h"
 #include "storage/redis_store.h"
+#include "tests/gateway/api/fakes.h"
 #include "storage/search_query.h"
 #include "tests/storage/redis_server.h"
 
 using namespace vigil;
 using namespace vigil::storage;
-using Clock = std::chrono::steady_clock;
+using BenchClock = std::chrono::steady_clock;
 
 namespace {
 
-double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double ms(BenchClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 struct Stats {
   double p50, p95, p99, max;
@@ -139,6 +151,77 @@ std::vector<SearchHit> naiveSearch(RedisStore& store, const std::vector<SessionR
   return hits;
 }
 
+// One keep-alive HTTP/1.1 connection, as a browser tab holds; blocking.
+class HttpClient {
+ public:
+  explicit HttpClient(std::uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ok_ = fd_ >= 0 && connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~HttpClient() {
+    if (fd_ >= 0) close(fd_);
+  }
+  // GET `target`; returns the status code and fills `body` (-1: I/O error).
+  int get(const std::string& target, const std::string& basic_auth, std::string* body) {
+    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic " +
+                            basic_auth + "\r\n\r\n";
+    if (!ok_ || send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return -1;
+    std::size_t head_end;
+    while ((head_end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!fill()) return -1;
+    const std::string head = buf_.substr(0, head_end);
+    std::size_t length = 0;
+    for (const char* key : {"Content-Length: ", "content-length: "})
+      if (auto at = head.find(key); at != std::string::npos) length = std::stoul(head.substr(at + std::strlen(key)));
+    while (buf_.size() < head_end + 4 + length)
+      if (!fill()) return -1;
+    *body = buf_.substr(head_end + 4, length);
+    buf_.erase(0, head_end + 4 + length);
+    return head.size() > 12 ? std::atoi(head.c_str() + 9) : -1;
+  }
+
+ private:
+  bool fill() {
+    char chunk[65536];
+    const ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buf_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+  int fd_;
+  bool ok_ = false;
+  std::string buf_;
+};
+
+std::string urlEncode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string apiTarget(const QueryCase& c) {
+  std::string t = "/api/search?q=" + urlEncode(c.query) +
+                  "&limit=" + std::to_string(c.filter.limit ? c.filter.limit : 100);
+  if (c.filter.user) t += "&user=" + urlEncode(*c.filter.user);
+  if (c.filter.from) t += "&from=" + urlEncode(formatRfc3339(*c.filter.from));
+  if (c.filter.to) t += "&to=" + urlEncode(formatRfc3339(*c.filter.to));
+  return t;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,7 +260,7 @@ int main(int argc, char** argv) {
     lengths[0] += total_events - assigned;
   }
   std::printf("filling Redis: %lld events across %d sessions ...\n", total_events, sessions);
-  const auto fill_began = Clock::now();
+  const auto fill_began = BenchClock::now();
   std::vector<double> batch_ms;
   for (int s = 0; s < sessions; ++s) {
     SessionRecord r;
@@ -196,17 +279,17 @@ int main(int argc, char** argv) {
     for (long long e = 0; e < lengths[s]; ++e) {
       batch.push_back(gen.event(e * 1500));
       if (batch.size() == 256 || e + 1 == lengths[s]) {
-        const auto b = Clock::now();
+        const auto b = BenchClock::now();
         if (Status st = store.appendEvents(r.id, batch); !st.ok()) {
           std::fprintf(stderr, "appendEvents: %s\n", st.message().c_str());
           return 1;
         }
-        batch_ms.push_back(ms(Clock::now() - b));
+        batch_ms.push_back(ms(BenchClock::now() - b));
         batch.clear();
       }
     }
   }
-  const double fill_s = ms(Clock::now() - fill_began) / 1000;
+  const double fill_s = ms(BenchClock::now() - fill_began) / 1000;
   const Stats bs = stats(batch_ms);
   std::string mem = server.command("INFO", "memory");
   auto field = [&](const std::string& k) {
@@ -240,13 +323,14 @@ int main(int argc, char** argv) {
   std::printf("\n%-20s %-32s %6s %8s %8s %8s %8s\n", "query", "text", "hits", "p50 ms", "p95 ms",
               "p99 ms", "max ms");
   std::vector<double> all;
+  std::vector<std::size_t> direct_hits;
   for (const QueryCase& c : cases) {
     std::vector<double> lat;
     std::size_t hits = 0;
     for (int r = 0; r < rounds; ++r) {
-      const auto b = Clock::now();
+      const auto b = BenchClock::now();
       auto res = store.search(c.query, c.filter);
-      lat.push_back(ms(Clock::now() - b));
+      lat.push_back(ms(BenchClock::now() - b));
       if (!res) {
         std::fprintf(stderr, "search %s: %s\n", c.query.c_str(), res.message().c_str());
         return 1;
@@ -254,6 +338,7 @@ int main(int argc, char** argv) {
       hits = res->size();
     }
     all.insert(all.end(), lat.begin(), lat.end());
+    direct_hits.push_back(hits);
     const Stats s = stats(lat);
     std::printf("%-20s %-32s %6zu %8.2f %8.2f %8.2f %8.2f\n", c.label.c_str(), c.query.c_str(), hits,
                 s.p50, s.p95, s.p99, s.max);
@@ -265,6 +350,56 @@ int main(int argc, char** argv) {
   }
   const Stats as = stats(all);
   std::printf("%-20s %-32s %6s %8.2f %8.2f %8.2f %8.2f\n", "ALL", "", "", as.p50, as.p95, as.p99, as.max);
+
+  // The same queries through the real HTTP API over the same Redis.
+  Config config;
+  config.web_listen = {"127.0.0.1", 0};
+  config.users = {{"aud", "plain:aud-pw", {Role::Auditor}}};
+  gateway::api::testing::FakeSessionManager no_live(store);
+  gateway::api::ApiDeps deps{
+      store, no_live,
+      [](const std::string&, const std::string&, long long) -> Result<gateway::auth::IssuedCode> {
+        return Status::Error("no codes in the bench");
+      },
+      [](const std::string& hash, const std::string& pw) { return hash == "plain:" + pw; },
+      "/nonexistent", VIGIL_WEB_ROOT};
+  auto api = gateway::api::ApiServer::start(config, std::move(deps));
+  if (!api) {
+    std::fprintf(stderr, "api server: %s\n", api.message().c_str());
+    return 1;
+  }
+  const std::string kBasicAud = "YXVkOmF1ZC1wdw==";  // base64("aud:aud-pw")
+  HttpClient http((*api)->port());
+  std::printf("\nthrough the HTTP API (GET /api/search, HTTP Basic, keep-alive; audit entry written):\n");
+  std::printf("%-20s %6s %8s %8s %8s %8s\n", "query", "hits", "p50 ms", "p95 ms", "p99 ms", "max ms");
+  std::vector<double> all_api;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    std::vector<double> lat;
+    std::size_t hits = 0;
+    for (int r = 0; r < rounds; ++r) {
+      std::string body;
+      const auto b = BenchClock::now();
+      const int status = http.get(apiTarget(cases[i]), kBasicAud, &body);
+      lat.push_back(ms(BenchClock::now() - b));
+      const auto j = nlohmann::json::parse(body, nullptr, false);
+      if (status != 200 || !j.is_object() || !j["hits"].is_array()) {
+        std::fprintf(stderr, "api search %s: HTTP %d %s\n", cases[i].query.c_str(), status, body.c_str());
+        return 1;
+      }
+      hits = j["hits"].size();
+    }
+    if (hits != direct_hits[i]) {
+      std::fprintf(stderr, "api search %s: %zu hits, the store found %zu\n", cases[i].query.c_str(), hits,
+                   direct_hits[i]);
+      return 1;
+    }
+    all_api.insert(all_api.end(), lat.begin(), lat.end());
+    const Stats s = stats(lat);
+    std::printf("%-20s %6zu %8.2f %8.2f %8.2f %8.2f\n", cases[i].label.c_str(), hits, s.p50, s.p95, s.p99, s.max);
+  }
+  const Stats aa = stats(all_api);
+  std::printf("%-20s %6s %8.2f %8.2f %8.2f %8.2f\n", "ALL (API)", "", aa.p50, aa.p95, aa.p99, aa.max);
+  (*api)->stop();
 
   // Peer: naive scan over the newest sessions holding ~100k events.
   std::vector<SessionRecord> subset;
@@ -289,15 +424,15 @@ int main(int argc, char** argv) {
     std::vector<double> lat;
     std::size_t hits = 0;
     for (int r = 0; r < peer_rounds; ++r) {
-      const auto b = Clock::now();
+      const auto b = BenchClock::now();
       hits = naiveSearch(store, subset, c.query, c.filter.limit ? c.filter.limit : 100).size();
-      lat.push_back(ms(Clock::now() - b));
+      lat.push_back(ms(BenchClock::now() - b));
     }
     std::vector<double> idx;
     for (int r = 0; r < peer_rounds; ++r) {
-      const auto b = Clock::now();
+      const auto b = BenchClock::now();
       (void)store.search(c.query, c.filter);
-      idx.push_back(ms(Clock::now() - b));
+      idx.push_back(ms(BenchClock::now() - b));
     }
     const double n50 = stats(lat).p50, i50 = stats(idx).p50;
     std::printf("%-20s %6zu %10.1f %12.2f %7.0fx\n", c.label.c_str(), hits, n50, i50, n50 / i50);
