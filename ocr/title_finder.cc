@@ -247,7 +247,10 @@ class BarAnalyzer {
     out.bar = {x0 - 2, s, w + 4, h};
     out.text = {x0 + tx0, s, tx1 - tx0 + 1, h};
     out.dark = luma(ink_sum) > luma(mid);
-    out.focus_score = std::abs(luma(ink_sum) - luma(mid)) + 0.5 * saturation(mid);
+    // Active captions are the colourful ones where themes colour them
+    // (openbox Clearlooks: white on a blue gradient, lower contrast than the
+    // grey-on-grey inactive bars), else the ones with the stronger contrast.
+    out.focus_score = std::abs(luma(ink_sum) - luma(mid)) + saturation(mid);
     out.hash = hashPixels(fb_, out.text);
     return true;
   }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "ocr/title_reader.h"
 #include "tests/ocr/corpus.h"
 
@@ -36,6 +38,32 @@ TEST_P(FinderStyles, FindsTheFrontCaptionAndMarksItFocused) {
 INSTANTIATE_TEST_SUITE_P(Windows, FinderStyles,
                          ::testing::Values("win10-light", "win10-dark", "win10-accent",
                                            "win11-light", "win7"));
+
+// Real openbox windows (Clearlooks: the active caption is a blue gradient
+// with white text, inactive ones light grey with grey text, which has the
+// higher contrast): the window the WM made active is the one marked focused.
+TEST(TitleFinder, OpenboxActiveCaptionIsTheFocusedOne) {
+  const std::string dir = ::testing::TempDir() + "vigil-finder-openbox";
+  std::filesystem::create_directories(dir);
+  testing::XDesktop desk;
+  const testing::WmSpec wm{testing::Wm::Openbox, "Clearlooks", "openbox/Clearlooks"};
+  const Status st = desk.start(1280, 800, wm, dir + "/x");
+  ASSERT_TRUE(st.ok()) << st.message();
+  auto shots = testing::captureReal(desk, wm, testing::makeTitles(4, 7), {}, dir);
+  ASSERT_TRUE(shots.ok()) << shots.message();
+  ASSERT_EQ(shots->size(), 4u);
+  for (const testing::Sample& s : *shots) {
+    const auto strips = TitleFinder().find(testing::loadPng(s.image));
+    ASSERT_GE(strips.size(), 2u) << s.image;  // the inactive captions are there too
+    const TitleStrip* front = focusedOf(strips);
+    ASSERT_NE(front, nullptr) << s.image;
+    const Rect over = front->bar.intersect({s.locate.x, front->bar.y, s.locate.w, front->bar.h});
+    EXPECT_GE(over.w * 2, s.locate.w) << s.image << ": focused caption at x=" << front->bar.x;
+    EXPECT_TRUE(front->bar.y >= s.locate.y - 2 && front->bar.y <= s.locate.y + 30)
+        << s.image << ": focused caption at y=" << front->bar.y << ", active window at y=" << s.locate.y;
+  }
+  std::filesystem::remove_all(dir);
+}
 
 TEST(TitleFinder, HashFollowsTheTitlePixels) {
   const Frame a = renderWindowsScreen("win10-light", "Registry Editor", "Event Viewer", nullptr);
