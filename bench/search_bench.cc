@@ -13,22 +13,20 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/clock.h"
 #include "gateway/api/api_server.h"
 #include "storage/redis_store.h"
-#include "tests/gateway/api/fakes.h"
 #include "storage/search_query.h"
+#include "tests/gateway/api/fakes.h"
 #include "tests/storage/redis_server.h"
 
 using namespace vigil;
@@ -152,50 +150,34 @@ std::vector<SearchHit> naiveSearch(RedisStore& store, const std::vector<SessionR
 }
 
 // One keep-alive HTTP/1.1 connection, as a browser tab holds; blocking.
+// Beast does the HTTP, as in the API tests' httpRequest (which opens a
+// connection per request).
 class HttpClient {
  public:
-  explicit HttpClient(std::uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    ok_ = fd_ >= 0 && connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~HttpClient() {
-    if (fd_ >= 0) close(fd_);
+  explicit HttpClient(std::uint16_t port) : sock_(ioc_) {
+    boost::system::error_code ec;
+    sock_.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+    if (!ec) sock_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   }
   // GET `target`; returns the status code and fills `body` (-1: I/O error).
   int get(const std::string& target, const std::string& basic_auth, std::string* body) {
-    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic " +
-                            basic_auth + "\r\n\r\n";
-    if (!ok_ || send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return -1;
-    std::size_t head_end;
-    while ((head_end = buf_.find("\r\n\r\n")) == std::string::npos)
-      if (!fill()) return -1;
-    const std::string head = buf_.substr(0, head_end);
-    std::size_t length = 0;
-    for (const char* key : {"Content-Length: ", "content-length: "})
-      if (auto at = head.find(key); at != std::string::npos) length = std::stoul(head.substr(at + std::strlen(key)));
-    while (buf_.size() < head_end + 4 + length)
-      if (!fill()) return -1;
-    *body = buf_.substr(head_end + 4, length);
-    buf_.erase(0, head_end + 4 + length);
-    return head.size() > 12 ? std::atoi(head.c_str() + 9) : -1;
+    namespace http = boost::beast::http;
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::authorization, "Basic " + basic_auth);
+    boost::beast::error_code ec;
+    http::write(sock_, req, ec);
+    http::response<http::string_body> res;
+    if (!ec) http::read(sock_, buf_, res, ec);
+    if (ec) return -1;
+    *body = std::move(res.body());
+    return static_cast<int>(res.result_int());
   }
 
  private:
-  bool fill() {
-    char chunk[65536];
-    const ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    buf_.append(chunk, static_cast<std::size_t>(n));
-    return true;
-  }
-  int fd_;
-  bool ok_ = false;
-  std::string buf_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::socket sock_;
+  boost::beast::flat_buffer buf_;
 };
 
 std::string urlEncode(const std::string& s) {

@@ -237,13 +237,18 @@ TEST(Recorder, AfterAnIdlePauseASmallChangeStillShowsTheWholeScreen) {
   EXPECT_GE(psnr(*last, term.frame()), 35.0);
 }
 
-TEST(Recorder, AStillScreenFreesItsEncoderAndResumesWithAKeyframe) {
-  TempDir dir;
-  const std::string path = dir.file("rec.mp4");
+// Flushes and parks within a test's patience.
+RecorderOptions parkingSoon() {
   RecorderOptions o;
   o.flush_interval_ms = 200;
   o.park_encoder_after_ms = 300;
-  auto rec = Recorder::open(path, o);
+  return o;
+}
+
+TEST(Recorder, AStillScreenFreesItsEncoderAndResumesWithAKeyframe) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  auto rec = Recorder::open(path, parkingSoon());
   ASSERT_TRUE(rec.ok()) << rec.message();
   FakeTerminal term(800, 600);
   term.output(20);
@@ -276,10 +281,7 @@ TEST(Recorder, AStillScreenFreesItsEncoderAndResumesWithAKeyframe) {
 TEST(Recorder, ClosingWhileParkedEndsTheVideoAtTheSessionEnd) {
   TempDir dir;
   const std::string path = dir.file("rec.mp4");
-  RecorderOptions o;
-  o.flush_interval_ms = 200;
-  o.park_encoder_after_ms = 300;
-  auto rec = Recorder::open(path, o);
+  auto rec = Recorder::open(path, parkingSoon());
   ASSERT_TRUE(rec.ok()) << rec.message();
   FakeTerminal term(640, 480);
   SteadyClock clock;

@@ -72,6 +72,11 @@ export DISPLAY=:$CLIENT_DISPLAY
 live_on() {  # live_on TARGET: a live session on TARGET is listed
   vigil sessions --live --json | grep -Eq "\"target\": ?\"$1\""
 }
+found_on() {  # found_on WORDS TARGET: `vigil search WORDS` has a hit on TARGET
+  vigil search "$1" --json | grep -Eq "\"target\": ?\"$2\""
+}
+stopped() { ! kill -0 "$1" 2>/dev/null; }
+port_free() { ! listening "$1"; }
 
 # RDP, as the banner says.
 xfreerdp /v:127.0.0.1:3389 "/u:vendor1#demo-rdp" /p:vendor-demo /cert:ignore /size:1280x800 \
@@ -87,8 +92,7 @@ MARKER="rundemo$RANDOM$RANDOM"
 xdotool type --delay 40 "echo $MARKER > $T/$MARKER.txt"
 xdotool key Return
 wait_for 20 test -s "$T/$MARKER.txt" || fail "the line typed through xfreerdp did not run on the demo desktop"
-wait_for 10 bash -c "cd '$T' && '$VIGIL' search '$MARKER' --json | grep -Eq '\"target\": ?\"demo-rdp\"'" \
-  || fail "vigil search does not find the line typed on demo-rdp"
+wait_for 10 found_on "$MARKER" demo-rdp || fail "vigil search does not find the line typed on demo-rdp"
 
 # VNC with the printed one-time code.
 printf '%s\n%s\n' "$CODE" "$CODE" | vncpasswd -f >"$T/vnc.pass"
@@ -104,10 +108,9 @@ curl -fsS -u auditor1:auditor-demo http://127.0.0.1:8080/api/sessions | grep -q 
 for p in "${CLIENT_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 CLIENT_PIDS=()
 kill -INT "$RUN_PID"
-wait_for 20 bash -c "! kill -0 $RUN_PID 2>/dev/null" || fail "scripts/run did not stop on Ctrl-C"
+wait_for 20 stopped "$RUN_PID" || fail "scripts/run did not stop on Ctrl-C"
 RUN_PID=""
 for p in "${PORTS[@]}"; do
-  wait_for 10 bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null" \
-    || fail "port $p still listens after scripts/run stopped"
+  wait_for 10 port_free "$p" || fail "port $p still listens after scripts/run stopped"
 done
 echo "scripts/run demo: RDP line searchable, VNC code works, web API answers, clean stop"
