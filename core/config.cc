@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -110,6 +111,24 @@ std::string_view toString(Role r) {
 
 std::string_view toString(Protocol p) { return p == Protocol::Rdp ? "rdp" : "vnc"; }
 
+std::optional<std::string> normalizeFingerprint(std::string_view text) {
+  if (text.size() >= 7 && (text.substr(0, 7) == "sha256:" || text.substr(0, 7) == "SHA256:"))
+    text.remove_prefix(7);
+  std::string hex;
+  for (char ch : text) {
+    if (ch == ':') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(ch))) return std::nullopt;
+    hex += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  if (hex.size() != 64) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    if (i) out += ':';
+    out += hex.substr(i, 2);
+  }
+  return out;
+}
+
 bool UserConfig::hasRole(Role r) const {
   return std::find(roles.begin(), roles.end(), r) != roles.end();
 }
@@ -213,7 +232,7 @@ Config Config::parse(const std::string& text, const std::string& path) {
       auto* t = arr->get(i)->as_table();
       if (!t) fail(path, where + " must be a table");
       checkKeys(*t, {"name", "protocol", "host", "port", "username", "password", "vnc_listen",
-                     "keyboard_layout"}, path, where);
+                     "keyboard_layout", "tls_fingerprint"}, path, where);
       TargetConfig tc;
       tc.name = str(*t, "name", path, where, true);
       if (!validName(tc.name)) fail(path, where + ": name may hold letters, digits, - _ . @");
@@ -231,6 +250,14 @@ Config Config::parse(const std::string& text, const std::string& path) {
       tc.username = str(*t, "username", path, where, false);
       tc.password = str(*t, "password", path, where, false);
       tc.keyboard_layout = str(*t, "keyboard_layout", path, where, false);
+      if (const std::string fp = str(*t, "tls_fingerprint", path, where, false); !fp.empty()) {
+        auto n = normalizeFingerprint(fp);
+        if (!n)
+          fail(path, where + " (" + tc.name + "): tls_fingerprint must be the SHA-256 of the "
+                     "server's certificate, 32 hex pairs like \"AB:CD:...\" (the gateway logs "
+                     "it as rdp-client: server certificate ... fingerprint=)");
+        tc.tls_fingerprint = *n;
+      }
       const std::string vl = str(*t, "vnc_listen", path, where, false);
       if (tc.protocol == Protocol::Vnc) {
         if (vl.empty()) fail(path, where + " (" + tc.name + "): vnc targets need vnc_listen");

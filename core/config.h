@@ -47,7 +47,14 @@ struct TargetConfig {
   std::string password;  // vaulted
   std::optional<HostPort> vnc_listen;  // vnc targets: the gateway port serving it
   std::string keyboard_layout;         // rdp: overrides the client's announced layout
+  // rdp: SHA-256 of the server's TLS certificate, "AB:CD:..." (normalized).
+  // Empty: the first certificate seen is trusted and kept (state_dir).
+  std::string tls_fingerprint;
 };
+
+// "ab:cd:...", "ABCD..." or "sha256:..." → "AB:CD:..." (32 bytes); nullopt
+// if it is not a SHA-256 fingerprint.
+std::optional<std::string> normalizeFingerprint(std::string_view text);
 
 struct GrantConfig {
   std::string user;

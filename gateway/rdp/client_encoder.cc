@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 
@@ -17,6 +18,8 @@ constexpr int kTile = 64;
 // Room for one compressed 64x64 tile: planar/interleaved never exceed raw
 // size plus their small headers.
 constexpr std::size_t kTileSlot = kTile * kTile * 4 + 256;
+constexpr int kRfxBand = 4 * kTile;  // rows of the screen per RemoteFX encode
+constexpr std::size_t kBatchTiles = 64;  // bitmap tiles encoded per send (~1 MB buffer)
 }  // namespace
 
 ClientEncoder::ClientEncoder(freerdp_peer* peer) : peer_(peer) {
@@ -69,14 +72,25 @@ bool ClientEncoder::sendRemoteFx(const Frame& fb, const DirtyRegion& region) {
     rfx_w_ = fb.width();
     rfx_h_ = fb.height();
   }
-  std::vector<RFX_RECT> rects;
-  for (const Rect& r : region.rects()) {
-    const Rect c = r.intersect(fb.bounds());
-    if (c.empty()) continue;
-    rects.push_back(RFX_RECT{static_cast<UINT16>(c.x), static_cast<UINT16>(c.y),
-                             static_cast<UINT16>(c.w), static_cast<UINT16>(c.h)});
+  // FreeRDP's encoder keeps, in a pool it never shrinks, buffers for every
+  // tile of the largest region it was given; a whole screen in one go (each
+  // activation) left ~5 MB per session. Bands of kRfxBand rows bound it.
+  const Rect bounds = region.bounds().intersect(fb.bounds());
+  for (int top = bounds.y - bounds.y % kRfxBand; top < bounds.y + bounds.h; top += kRfxBand) {
+    const Rect band{0, top, fb.width(), std::min(kRfxBand, fb.height() - top)};
+    std::vector<RFX_RECT> rects;
+    for (const Rect& r : region.rects()) {
+      const Rect c = r.intersect(band);
+      if (c.empty()) continue;
+      rects.push_back(RFX_RECT{static_cast<UINT16>(c.x), static_cast<UINT16>(c.y),
+                               static_cast<UINT16>(c.w), static_cast<UINT16>(c.h)});
+    }
+    if (!rects.empty() && !sendRemoteFxRects(fb, rects)) return false;
   }
-  if (rects.empty()) return true;
+  return true;
+}
+
+bool ClientEncoder::sendRemoteFxRects(const Frame& fb, std::vector<RFX_RECT>& rects) {
   size_t count = 0;
   RFX_MESSAGE* messages = rfx_encode_messages_ex(
       rfx_, rects.data(), rects.size(), fb.data(), static_cast<UINT32>(fb.width()),
@@ -140,9 +154,14 @@ bool ClientEncoder::sendBitmaps(const Frame& fb, const DirtyRegion& region) {
 
   std::vector<BITMAP_DATA> batch;
   std::size_t batch_bytes = 0;
-  tile_buf_.resize(kTileSlot * static_cast<std::size_t>(std::max(1, cols * rows)));
+  // Tiles are compressed into slots of tile_buf_ and sent in batches; the
+  // buffer holds one batch, not the whole screen.
+  const std::size_t slots =
+      std::min(kBatchTiles, static_cast<std::size_t>(std::max(1, cols * rows)));
+  if (tile_buf_.size() < kTileSlot * slots) tile_buf_.resize(kTileSlot * slots);
   std::size_t slot = 0;
   auto flush = [&]() -> bool {
+    slot = 0;
     if (batch.empty()) return true;
     BITMAP_UPDATE update{};
     update.number = static_cast<UINT32>(batch.size());
@@ -165,6 +184,7 @@ bool ClientEncoder::sendBitmaps(const Frame& fb, const DirtyRegion& region) {
       b.destRight = b.destLeft + b.width - 1;
       b.destBottom = b.destTop + b.height - 1;
       b.compressed = TRUE;
+      if (slot == slots && !flush()) return false;
       BYTE* out = tile_buf_.data() + kTileSlot * slot++;
       if (planar) {
         UINT32 size = 0;
@@ -195,7 +215,11 @@ bool ClientEncoder::sendBitmaps(const Frame& fb, const DirtyRegion& region) {
       b.cbCompFirstRowSize = 0;
       b.cbCompMainBodySize = b.bitmapLength;
       if (!batch.empty() && batch_bytes + b.bitmapLength + 64 > max_update_ - 1024) {
+        // The batch is full without this tile: send it, keep this one.
         if (!flush()) return false;
+        std::memmove(tile_buf_.data(), out, b.bitmapLength);
+        b.bitmapDataStream = tile_buf_.data();
+        slot = 1;
       }
       batch_bytes += b.bitmapLength + 64;
       batch.push_back(b);

@@ -24,6 +24,7 @@
 #include "gateway/rdp/freerdp_compat.h"
 #include "gateway/rdp/freerdp_process.h"
 #include "gateway/rdp/pointer_relay.h"
+#include "gateway/rdp/tls_files.h"
 
 namespace vigil::gateway::rdp {
 
@@ -53,11 +54,18 @@ struct RdpClient::Impl {
   bool alive = false;  // connected and not yet disconnected
   bool stopped = false;
   std::string fingerprint;
+  std::string certificate_error;  // why the server's certificate was refused
   std::condition_variable connect_cv;
 
   CliprdrClientContext* cliprdr = nullptr;
   TextClipboard<CliprdrClientContext> clipboard;
   int last_w = 0, last_h = 0;
+  // The framebuffer FreeRDP's GDI draws into (its primary buffer), so the
+  // gateway reads the target's screen without keeping a copy. Held from
+  // BeginPaint to EndPaint; other threads read it between paints.
+  Frame screen;
+  mutable std::mutex paint_mutex;
+  int paint_depth = 0;  // paint brackets may nest; the holding thread only
   int pointer_slots = 0;          // the pointer cache size announced to the server
   bool pointer_warned = false;    // a rejected shape is logged once per connection
 
@@ -70,16 +78,11 @@ struct RdpClient::Impl {
   static BOOL preConnect(freerdp* inst);
   static BOOL postConnect(freerdp* inst);
   static void postDisconnect(freerdp* inst);
+  static BOOL beginPaint(rdpContext* ctx);
   static BOOL endPaint(rdpContext* ctx);
   static BOOL desktopResize(rdpContext* ctx);
-  static DWORD verifyCertificate(freerdp* inst, const char* host, UINT16 port,
-                                 const char* common_name, const char* subject, const char* issuer,
-                                 const char* fingerprint, DWORD flags);
-  static DWORD verifyChangedCertificate(freerdp* inst, const char* host, UINT16 port,
-                                        const char* common_name, const char* subject,
-                                        const char* issuer, const char* fingerprint,
-                                        const char* old_subject, const char* old_issuer,
-                                        const char* old_fingerprint, DWORD flags);
+  static int verifyX509(freerdp* inst, const BYTE* data, size_t length, const char* host,
+                        UINT16 port, DWORD flags);
   static BOOL authenticate(freerdp*, char**, char**, char**) { return FALSE; }
   static BOOL pointerPosition(rdpContext* ctx, const POINTER_POSITION_UPDATE* p);
   static BOOL pointerSystem(rdpContext* ctx, const POINTER_SYSTEM_UPDATE* p);
@@ -92,6 +95,10 @@ struct RdpClient::Impl {
 
   void run();
   void checkSize();
+  void lockPaint();
+  void unlockPaint();
+  void reportPaint();
+  bool fitScreen(rdpGdi* gdi, int width, int height);
   void newPointer(UINT32 index, UINT32 bpp, UINT32 width, UINT32 height, UINT32 hot_x,
                   UINT32 hot_y, const BYTE* xor_mask, UINT32 xor_len, const BYTE* and_mask,
                   UINT32 and_len);
@@ -112,8 +119,23 @@ BOOL RdpClient::Impl::preConnect(freerdp* inst) {
   return TRUE;
 }
 
+namespace {
+void keepPixels(void*) {}  // the Frame owns GDI's buffer
+}  // namespace
+
 BOOL RdpClient::Impl::postConnect(freerdp* inst) {
-  if (!gdi_init(inst, PIXEL_FORMAT_BGRX32)) return FALSE;
+  Impl* d = of(inst);
+  rdpSettings* s = inst->settings;
+  {
+    std::lock_guard lock(d->paint_mutex);
+    d->screen.resize(static_cast<int>(getU32(s, FreeRDP_DesktopWidth)),
+                     static_cast<int>(getU32(s, FreeRDP_DesktopHeight)));
+  }
+  if (!gdi_init_ex(inst, PIXEL_FORMAT_BGRX32, static_cast<UINT32>(d->screen.stride()),
+                   d->screen.data(), keepPixels)) {
+    return FALSE;
+  }
+  inst->update->BeginPaint = beginPaint;
   inst->update->EndPaint = endPaint;
   inst->update->DesktopResize = desktopResize;
   // Pointer updates go to the observer as they come (FreeRDP's own pointer
@@ -125,9 +147,8 @@ BOOL RdpClient::Impl::postConnect(freerdp* inst) {
   pointer->PointerNew = pointerNew;
   pointer->PointerLarge = pointerLarge;
   pointer->PointerCached = pointerCached;
-  Impl* self = of(inst);
-  self->last_w = static_cast<int>(inst->context->gdi->width);
-  self->last_h = static_cast<int>(inst->context->gdi->height);
+  d->last_w = static_cast<int>(inst->context->gdi->width);
+  d->last_h = static_cast<int>(inst->context->gdi->height);
   return TRUE;
 }
 
@@ -147,13 +168,35 @@ void RdpClient::Impl::checkSize() {
   }
 }
 
+void RdpClient::Impl::lockPaint() {
+  if (paint_depth++ == 0) paint_mutex.lock();
+}
+
+void RdpClient::Impl::unlockPaint() {
+  if (paint_depth > 0 && --paint_depth == 0) paint_mutex.unlock();
+}
+
+// FreeRDP brackets every drawing into the primary buffer (fast-path and
+// slow-path updates, GFX output) with BeginPaint/EndPaint, and always calls
+// EndPaint after BeginPaint, even when decoding failed.
+BOOL RdpClient::Impl::beginPaint(rdpContext* ctx) {
+  of(ctx)->lockPaint();
+  return TRUE;
+}
+
 BOOL RdpClient::Impl::endPaint(rdpContext* ctx) {
   Impl* self = of(ctx);
-  rdpGdi* gdi = ctx->gdi;
-  if (!gdi || !gdi->primary) return TRUE;
+  self->reportPaint();
+  self->unlockPaint();
+  return TRUE;
+}
+
+void RdpClient::Impl::reportPaint() {
+  rdpGdi* gdi = instance->context->gdi;
+  if (!gdi || !gdi->primary) return;
   HGDI_WND hwnd = gdi->primary->hdc->hwnd;
-  if (hwnd->invalid->null) return TRUE;
-  self->checkSize();
+  if (hwnd->invalid->null) return;
+  checkSize();
   DirtyRegion region;
   if (hwnd->ninvalid > 0) {
     for (INT32 i = 0; i < hwnd->ninvalid; ++i) {
@@ -165,22 +208,27 @@ BOOL RdpClient::Impl::endPaint(rdpContext* ctx) {
   }
   hwnd->invalid->null = TRUE;
   hwnd->ninvalid = 0;
-  const int w = static_cast<int>(gdi->width), h = static_cast<int>(gdi->height);
-  region.clipTo(w, h);
-  if (!region.empty()) {
-    self->observer->onPaint(gdi->primary_buffer, static_cast<int>(gdi->stride), w, h, region);
-  }
-  return TRUE;
+  region.clipTo(screen.width(), screen.height());
+  if (!region.empty()) observer->onPaint(screen, region);
+}
+
+// Resizes the screen and points GDI at its (possibly moved) pixels.
+bool RdpClient::Impl::fitScreen(rdpGdi* gdi, int width, int height) {
+  screen.resize(width, height);
+  return gdi_resize_ex(gdi, static_cast<UINT32>(width), static_cast<UINT32>(height),
+                       static_cast<UINT32>(screen.stride()), PIXEL_FORMAT_BGRX32, screen.data(),
+                       keepPixels);
 }
 
 BOOL RdpClient::Impl::desktopResize(rdpContext* ctx) {
   Impl* self = of(ctx);
   rdpSettings* s = ctx->settings;
-  if (!gdi_resize(ctx->gdi, getU32(s, FreeRDP_DesktopWidth), getU32(s, FreeRDP_DesktopHeight))) {
-    return FALSE;
-  }
-  self->checkSize();
-  return TRUE;
+  self->lockPaint();
+  const bool ok = self->fitScreen(ctx->gdi, static_cast<int>(getU32(s, FreeRDP_DesktopWidth)),
+                                  static_cast<int>(getU32(s, FreeRDP_DesktopHeight)));
+  if (ok) self->checkSize();
+  self->unlockPaint();
+  return ok ? TRUE : FALSE;
 }
 
 // FreeRDP has parsed and length-checked these; they are checked again here
@@ -273,27 +321,24 @@ void RdpClient::Impl::newPointer(UINT32 index, UINT32 bpp, UINT32 width, UINT32 
   observer->onPointer(u);
 }
 
-DWORD RdpClient::Impl::verifyCertificate(freerdp* inst, const char* host, UINT16 port,
-                                         const char*, const char* subject, const char*,
-                                         const char* fingerprint, DWORD) {
-  // Target certificates are not pinned yet: accept for this session only and
-  // log the fingerprint so an operator can check it.
+// Every server certificate comes here (ExternalCertificateManagement):
+// FreeRDP's own store under $HOME and its CA check are not used, so the
+// gateway decides by the fingerprint alone (opts.check_certificate).
+int RdpClient::Impl::verifyX509(freerdp* inst, const BYTE* data, size_t length,
+                                const char* host, UINT16 port, DWORD) {
   Impl* self = of(inst);
-  {
-    std::lock_guard lock(self->mutex);
-    self->fingerprint = fingerprint ? fingerprint : "";
+  auto fp = certificateFingerprint(std::string(reinterpret_cast<const char*>(data), length));
+  Status verdict = fp.ok() ? Status::Ok() : Status::Error("the server's certificate is unreadable");
+  if (fp.ok()) {
+    spdlog::info("rdp-client: server certificate host={}:{} fingerprint={}", host ? host : "",
+                 port, *fp);
+    if (self->opts.check_certificate) verdict = self->opts.check_certificate(*fp);
   }
-  spdlog::info("rdp-client: server certificate host={}:{} subject=\"{}\" fingerprint={}",
-               host ? host : "", port, subject ? subject : "", fingerprint ? fingerprint : "");
-  return 2;
-}
-
-DWORD RdpClient::Impl::verifyChangedCertificate(freerdp* inst, const char* host, UINT16 port,
-                                                const char* cn, const char* subject,
-                                                const char* issuer, const char* fingerprint,
-                                                const char*, const char*, const char*,
-                                                DWORD flags) {
-  return verifyCertificate(inst, host, port, cn, subject, issuer, fingerprint, flags);
+  std::lock_guard lock(self->mutex);
+  if (fp.ok()) self->fingerprint = *fp;
+  if (verdict.ok()) return 1;
+  self->certificate_error = verdict.message();
+  return -1;
 }
 
 namespace {
@@ -408,8 +453,7 @@ Status RdpClient::connect() {
   inst->PostDisconnect = Impl::postDisconnect;
   inst->Authenticate = Impl::authenticate;
   inst->GatewayAuthenticate = Impl::authenticate;
-  inst->VerifyCertificateEx = Impl::verifyCertificate;
-  inst->VerifyChangedCertificateEx = Impl::verifyChangedCertificate;
+  inst->VerifyX509Certificate = Impl::verifyX509;
   if (!freerdp_context_new(inst)) return Status::Error("cannot create an RDP client context");
   reinterpret_cast<ClientContext*>(inst->context)->impl = &d;
 
@@ -446,6 +490,11 @@ Status RdpClient::connect() {
             setBool(s, FreeRDP_RemoteConsoleAudio, false) &&
             setBool(s, FreeRDP_DeviceRedirection, false) &&
             setBool(s, FreeRDP_IgnoreCertificate, false) &&
+            setBool(s, FreeRDP_ExternalCertificateManagement, true) &&
+            // TLS or NLA only: Standard RDP Security has no certificate to
+            // check, so the vaulted credentials could go to anyone.
+            setBool(s, FreeRDP_RdpSecurity, false) && setBool(s, FreeRDP_TlsSecurity, true) &&
+            setBool(s, FreeRDP_NlaSecurity, true) &&
             setBool(s, FreeRDP_AllowFontSmoothing, true) &&
             setBool(s, FreeRDP_AsyncUpdate, false) &&
             setBool(s, FreeRDP_AsyncChannels, false) &&
@@ -477,8 +526,13 @@ Status RdpClient::connect() {
   d.connect_cv.notify_all();
   watchdog.join();
   if (!connected) {
+    std::string why = freerdpError(inst->context);
+    {
+      std::lock_guard lock(d.mutex);
+      if (!d.certificate_error.empty()) why = "certificate refused: " + d.certificate_error;
+    }
     return Status::Error("cannot connect to " + o.host + ":" + std::to_string(o.port) + " (" +
-                         freerdpError(inst->context) + ")");
+                         why + ")");
   }
   if (!d.alive) return Status::Error("closed while connecting");
   return Status::Ok();
@@ -526,6 +580,11 @@ int RdpClient::height() const {
   return impl_->instance
              ? static_cast<int>(getU32(impl_->instance->settings, FreeRDP_DesktopHeight))
              : 0;
+}
+
+void RdpClient::readScreen(const std::function<void(const Frame&)>& read) const {
+  std::lock_guard lock(impl_->paint_mutex);
+  read(impl_->screen);
 }
 
 std::string RdpClient::serverFingerprint() const {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,10 @@ struct RdpClientOptions {
   int pointer_cache_size = 25;
   bool large_pointers = true;
   int connect_timeout_ms = 15000;
+  // Decides whether the server's TLS certificate (its SHA-256 fingerprint,
+  // "AB:CD:...") is the right one; an error refuses the connection before
+  // any credential is sent. Unset: any certificate is accepted (test clients).
+  std::function<Status(const std::string& fingerprint)> check_certificate;
 };
 
 inline constexpr int kMaxPointerCacheSize = 64;
@@ -71,13 +76,14 @@ struct PointerUpdate {
 
 // Called on the client's event thread (and, during connect(), on the
 // connecting thread). Must not block for long: the thread also reads the
-// socket. `pixels`/`stride` point into the client's framebuffer and are valid
-// only during the call.
+// socket. onPaint, onResize and onPointer run while the client holds its
+// screen (see readScreen), so they must not call readScreen themselves.
 class RdpClientObserver {
  public:
   virtual ~RdpClientObserver() = default;
-  virtual void onPaint(const std::uint8_t* pixels, int stride, int width, int height,
-                       const DirtyRegion& changed) = 0;
+  // `screen` is the client's framebuffer, the one its GDI draws into; only
+  // valid during the call.
+  virtual void onPaint(const Frame& screen, const DirtyRegion& changed) = 0;
   virtual void onResize(int width, int height) { (void)width; (void)height; }
   // Text the server put on its clipboard (UTF-8, already bounded).
   virtual void onClipboardText(const std::string& text) { (void)text; }
@@ -111,6 +117,10 @@ class RdpClient {
 
   int width() const;
   int height() const;
+  // Calls `read` with the screen between two paints: FreeRDP's GDI draws into
+  // it while a server update is decoded, and the call waits for that to end.
+  // Any thread but the observer's callbacks. Empty before connect().
+  void readScreen(const std::function<void(const Frame&)>& read) const;
   // SHA-256 fingerprint of the server's TLS certificate ("" if none seen).
   std::string serverFingerprint() const;
 

@@ -265,9 +265,10 @@ void RdpConnection::run() {
       if (WaitForSingleObject(stop_event_, 0) == WAIT_OBJECT_0) break;
       if (WaitForSingleObject(target_done_, 0) == WAIT_OBJECT_0) break;
       if (WaitForSingleObject(refresh_, 0) == WAIT_OBJECT_0) {
-        // The session frame is complete between paints (screen lock).
-        std::lock_guard lock(screen_mutex_);
-        if (session_ && !frame_.empty()) session_->frame(frame_, DirtyRegion{});
+        // The target's screen is complete between paints.
+        withScreen([this](const Frame& screen) {
+          if (session_ && !screen.empty()) session_->frame(screen, DirtyRegion{});
+        });
       }
       if (!peer_->activated && !target_started_ &&
           std::chrono::steady_clock::now() > deadline) {
@@ -374,6 +375,9 @@ bool RdpConnection::admitAndConnect() {
   o.gfx = deps_.opts.target_gfx;
   o.clipboard = deps_.opts.clipboard;
   o.connect_timeout_ms = deps_.opts.target_connect_timeout_ms;
+  o.check_certificate = [pins = deps_.pins, target](const std::string& fingerprint) {
+    return pins->check(*target, fingerprint);
+  };
   const std::string where = target->host + ":" + std::to_string(target->port);
   {
     std::lock_guard lock(mutex_);
@@ -392,10 +396,6 @@ bool RdpConnection::admitAndConnect() {
     return false;
   }
   const int w = target_->width(), h = target_->height();
-  {
-    std::lock_guard lock(screen_mutex_);
-    if (frame_.width() != w || frame_.height() != h) frame_.resize(w, h);
-  }
   // The client gets the target's real size in the Demand Active.
   setU32(s, FreeRDP_DesktopWidth, static_cast<UINT32>(w));
   setU32(s, FreeRDP_DesktopHeight, static_cast<UINT32>(h));
@@ -411,8 +411,7 @@ bool RdpConnection::onPostConnect() {
 }
 
 bool RdpConnection::onActivate() {
-  {
-    std::lock_guard lock(screen_mutex_);
+  withScreen([this](const Frame& screen) {
     encoder_ = std::make_unique<ClientEncoder>(peer_);
     client_active_ = true;
     client_visible_ = true;
@@ -420,14 +419,14 @@ bool RdpConnection::onActivate() {
                   session_ ? session_->id() : "", encoder_->codecName(),
                   getU32(peer_->settings, FreeRDP_ColorDepth));
     pending_.clear();
-    sendScreen(DirtyRegion(frame_.bounds()));
+    sendScreen(screen, DirtyRegion(screen.bounds()));
     // A (re)activated client starts with an empty pointer cache.
     const ClientPointerCaps caps = clientPointerCaps(peer_->settings);
     pointer_.reset(caps);
     resendPointer();
     spdlog::debug("rdp: client pointer cache={} max={} large={}", caps.cache_size,
                   caps.max_new_size, caps.large);
-  }
+  });
   if (!target_started_ && target_) {
     target_started_ = true;
     target_->start();
@@ -439,39 +438,42 @@ bool RdpConnection::clientShowing() const {
   return encoder_ && client_active_ && client_visible_;
 }
 
-void RdpConnection::sendScreen(const DirtyRegion& region) {
-  if (!clientShowing()) {
+void RdpConnection::withScreen(const std::function<void(const Frame&)>& fn) {
+  // target_ is written only by this (the peer) thread.
+  if (target_) {
+    target_->readScreen([&](const Frame& screen) {
+      std::lock_guard lock(screen_mutex_);
+      fn(screen);
+    });
+    return;
+  }
+  static const Frame kNoScreen;
+  std::lock_guard lock(screen_mutex_);
+  fn(kNoScreen);
+}
+
+void RdpConnection::sendScreen(const Frame& screen, const DirtyRegion& region) {
+  if (!clientShowing() || screen.empty()) {
     pending_.add(region);
     return;
   }
   DirtyRegion all = pending_;
   all.add(region);
   pending_.clear();
-  all.clipTo(frame_.width(), frame_.height());
-  if (!encoder_->send(frame_, all)) {
+  all.clipTo(screen.width(), screen.height());
+  if (!encoder_->send(screen, all)) {
     spdlog::debug("rdp: sending the screen to the client failed");
   }
 }
 
-void RdpConnection::onPaint(const std::uint8_t* pixels, int stride, int width, int height,
-                            const DirtyRegion& changed) {
+void RdpConnection::onPaint(const Frame& screen, const DirtyRegion& changed) {
   std::lock_guard lock(screen_mutex_);
-  if (frame_.width() != width || frame_.height() != height) frame_.resize(width, height);
-  for (const Rect& r : changed.rects()) {
-    const Rect c = r.intersect(frame_.bounds());
-    for (int y = c.y; y < c.y + c.h; ++y) {
-      std::memcpy(frame_.row(y) + c.x * Frame::kBytesPerPixel,
-                  pixels + static_cast<std::size_t>(y) * stride + c.x * Frame::kBytesPerPixel,
-                  static_cast<std::size_t>(c.w) * Frame::kBytesPerPixel);
-    }
-  }
-  if (session_) session_->frame(frame_, changed);
-  sendScreen(changed);
+  if (session_) session_->frame(screen, changed);
+  sendScreen(screen, changed);
 }
 
 void RdpConnection::onResize(int width, int height) {
   std::lock_guard lock(screen_mutex_);
-  frame_.resize(width, height);
   if (session_) {
     session_->resized(width, height);
     session_->lifecycle("resize " + std::to_string(width) + "x" + std::to_string(height));
@@ -590,17 +592,19 @@ void RdpConnection::onExtendedMouse(std::uint16_t flags, std::uint16_t x, std::u
 }
 
 void RdpConnection::onRefresh(const DirtyRegion* area) {
-  std::lock_guard lock(screen_mutex_);
-  sendScreen(area ? *area : DirtyRegion(frame_.bounds()));
+  withScreen([&](const Frame& screen) {
+    sendScreen(screen, area ? *area : DirtyRegion(screen.bounds()));
+  });
 }
 
 void RdpConnection::onSuppressOutput(bool allow) {
-  std::lock_guard lock(screen_mutex_);
-  client_visible_ = allow;
-  if (allow) {
-    sendScreen(DirtyRegion(frame_.bounds()));
-    if (clientShowing()) resendPointer();
-  }
+  withScreen([&](const Frame& screen) {
+    client_visible_ = allow;
+    if (allow) {
+      sendScreen(screen, DirtyRegion(screen.bounds()));
+      if (clientShowing()) resendPointer();
+    }
+  });
 }
 
 void RdpConnection::startClipboard() {

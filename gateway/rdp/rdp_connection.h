@@ -10,6 +10,7 @@
 #include <freerdp/server/cliprdr.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +24,7 @@
 #include "gateway/rdp/pointer_relay.h"
 #include "gateway/rdp/rdp_client.h"
 #include "gateway/rdp/rdp_listener.h"
+#include "gateway/rdp/target_pins.h"
 #include "gateway/session.h"
 #include "gateway/session_manager.h"
 
@@ -34,6 +36,7 @@ struct ConnectionDeps {
   SessionManager* sm;
   RdpOptions opts;
   std::string cert_pem, key_pem;
+  TargetPins* pins;  // which certificate each target may present
 };
 
 class RdpConnection final : public Relay, public RdpClientObserver {
@@ -66,8 +69,7 @@ class RdpConnection final : public Relay, public RdpClientObserver {
   void onClientClipboard(const std::string& text);
 
   // RdpClientObserver (target leg thread).
-  void onPaint(const std::uint8_t* pixels, int stride, int width, int height,
-               const DirtyRegion& changed) override;
+  void onPaint(const Frame& screen, const DirtyRegion& changed) override;
   void onResize(int width, int height) override;
   void onClipboardText(const std::string& text) override;
   void onPointer(const PointerUpdate& update) override;
@@ -77,7 +79,11 @@ class RdpConnection final : public Relay, public RdpClientObserver {
   bool admitAndConnect();
   void startClipboard();
   void stopClipboard();
-  void sendScreen(const DirtyRegion& region);  // screen_mutex_ held
+  // Runs `fn` with the target's screen (empty before there is a target) and
+  // screen_mutex_ held. Lock order everywhere: the target's screen, then
+  // screen_mutex_ (the target leg calls onPaint holding its screen).
+  void withScreen(const std::function<void(const Frame&)>& fn);
+  void sendScreen(const Frame& screen, const DirtyRegion& region);  // screen_mutex_ held
   bool clientShowing() const;                  // screen_mutex_ held
   void resendPointer();                        // screen_mutex_ held, client showing
   std::string endReason(const std::string& fallback);
@@ -100,10 +106,9 @@ class RdpConnection final : public Relay, public RdpClientObserver {
   std::string close_reason_;
   std::string target_end_reason_;
 
-  // Screen: the session frame, the client encoder and the pointer (target
-  // thread, and the peer thread on activation/refresh).
+  // Screen: the client encoder and the pointer (target thread, and the peer
+  // thread on activation/refresh). The pixels are the target leg's own.
   std::mutex screen_mutex_;
-  Frame frame_;
   std::unique_ptr<ClientEncoder> encoder_;
   bool client_active_ = false;
   bool client_visible_ = true;

@@ -20,6 +20,7 @@
 
 #include "gateway/rdp/freerdp_process.h"
 #include "gateway/rdp/rdp_connection.h"
+#include "gateway/rdp/target_pins.h"
 
 namespace vigil::gateway::rdp {
 
@@ -57,6 +58,7 @@ struct RdpListener::Impl {
   SessionManager* sm;
   RdpOptions opts;
   std::string cert_pem, key_pem;
+  std::unique_ptr<TargetPins> pins;
   std::uint16_t port = 0;
   std::unique_ptr<freerdp_listener, ListenerDeleter> listener;
   HANDLE stop_event = CreateEventA(nullptr, TRUE, FALSE, nullptr);
@@ -97,7 +99,9 @@ struct RdpListener::Impl {
                    peer->hostname);
       return FALSE;  // FreeRDP closes and frees the peer
     }
-    ConnectionDeps deps{self->cfg, self->gk, self->sm, self->opts, self->cert_pem, self->key_pem};
+    ConnectionDeps deps{self->cfg,      self->gk,      self->sm,
+                        self->opts,     self->cert_pem, self->key_pem,
+                        self->pins.get()};
     auto conn = std::make_shared<RdpConnection>(peer, std::move(deps));
     spdlog::debug("rdp: connection from {}", peer->hostname);
     self->conns.push_back(Entry{conn, std::thread([conn] { conn->run(); })});
@@ -136,6 +140,7 @@ Result<std::unique_ptr<RdpListener>> RdpListener::start(const HostPort& listen, 
   impl->gk = &gk;
   impl->sm = &sm;
   impl->opts = opts;
+  impl->pins = std::make_unique<TargetPins>(cfg.state_dir + "/rdp/known_targets");
   auto cert = readFile(tls.cert_pem_path);
   if (!cert.ok()) return Status::Error("[rdp] TLS certificate: " + cert.message());
   auto key = readFile(tls.key_pem_path);

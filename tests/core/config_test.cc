@@ -313,5 +313,23 @@ vnc_listen = "127.0.0.1:5901"
               {"5901"});
 }
 
+
+TEST(Config, TargetTlsFingerprintIsNormalized) {
+  const std::string hex = "9f613ab5f1fde1fd8e2da0256ad4a3509695d49ba8509ae03dd9658e9b237182";
+  Config c = Config::parse(kTarget + "tls_fingerprint = \"sha256:" + hex + "\"\n", "vigil.toml");
+  ASSERT_EQ(c.targets.size(), 1u);
+  EXPECT_EQ(c.targets[0].tls_fingerprint,
+            "9F:61:3A:B5:F1:FD:E1:FD:8E:2D:A0:25:6A:D4:A3:50:96:95:D4:9B:A8:50:9A:E0:3D:D9:65:8E:"
+            "9B:23:71:82");
+  EXPECT_EQ(normalizeFingerprint("9F:61:3A:B5:F1:FD:E1:FD:8E:2D:A0:25:6A:D4:A3:50:96:95:D4:9B:A8:"
+                                 "50:9A:E0:3D:D9:65:8E:9B:23:71:82"),
+            c.targets[0].tls_fingerprint);
+  EXPECT_TRUE(Config::parse(kTarget, "vigil.toml").targets[0].tls_fingerprint.empty());
+  EXPECT_FALSE(normalizeFingerprint(hex.substr(2)));       // too short (SHA-1 length or less)
+  EXPECT_FALSE(normalizeFingerprint(hex + "00"));          // too long
+  EXPECT_FALSE(normalizeFingerprint("zz" + hex.substr(2)));  // not hex
+  expectError(kTarget + "tls_fingerprint = \"AB:CD\"\n", {"dc01", "tls_fingerprint", "SHA-256"});
+}
+
 }  // namespace
 }  // namespace vigil

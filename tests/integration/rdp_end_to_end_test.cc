@@ -388,16 +388,21 @@ TEST(RdpEndToEnd, TenConcurrentSessionsForAMinuteAccountForEveryLine) {
     const std::string prefix = run + "c" + std::to_string(i) + "n";
     std::multiset<std::string> hit_texts;
     std::set<std::string> hit_sessions;
+    std::string hits_seen;  // for the failure message
     testbed::waitFor([&] {
       hit_texts.clear();
       hit_sessions.clear();
+      hits_seen.clear();
       for (const auto& h : searchHits(f, prefix)) {
         hit_texts.insert(h.value("text", ""));
         hit_sessions.insert(h.value("session_id", ""));
+        hits_seen += "\n  " + h.value("session_id", "") + " " + h.value("kind", "") + " " +
+                     h.value("text", "");
       }
       return hit_texts.size() >= typed[i].size();
     }, 5s, 250ms);
-    ASSERT_EQ(hit_sessions.size(), 1u) << "client " << i << "'s lines are spread over sessions";
+    ASSERT_EQ(hit_sessions.size(), 1u)
+        << "client " << i << "'s lines are spread over sessions:" << hits_seen;
     const std::string sid = *hit_sessions.begin();
     sessions.insert(sid);
 

@@ -92,26 +92,16 @@ Frame RdpTestClient::snapshot() const {
   return screen_;
 }
 
-void RdpTestClient::onPaint(const std::uint8_t* pixels, int stride, int width, int height,
-                            const DirtyRegion& changed) {
+void RdpTestClient::onPaint(const Frame& screen, const DirtyRegion& changed) {
   ++updates_;
   pixels_ += static_cast<std::uint64_t>(changed.area());
   if (!keep_screen_) return;
   std::lock_guard lock(mu_);
-  const bool fresh = screen_.width() != width || screen_.height() != height;
-  if (fresh) screen_.resize(width, height);
-  const auto copy = [&](const Rect& r) {
-    if (r.empty()) return;
-    for (int y = r.y; y < r.y + r.h; ++y)
-      std::memcpy(screen_.row(y) + static_cast<std::size_t>(r.x) * Frame::kBytesPerPixel,
-                  pixels + static_cast<std::size_t>(y) * stride + static_cast<std::size_t>(r.x) * 4,
-                  static_cast<std::size_t>(r.w) * Frame::kBytesPerPixel);
-  };
-  if (fresh) {
-    copy(Rect{0, 0, width, height});
+  if (screen_.width() != screen.width() || screen_.height() != screen.height()) {
+    screen_ = screen;
     return;
   }
-  for (const Rect& r : changed.rects()) copy(r.intersect(Rect{0, 0, width, height}));
+  for (const Rect& r : changed.rects()) screen_.copyRect(screen, r.intersect(screen.bounds()));
 }
 
 void RdpTestClient::onDisconnected(const std::string&) { disconnected_ = true; }

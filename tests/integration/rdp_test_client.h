@@ -57,8 +57,7 @@ class RdpTestClient final : public gateway::rdp::RdpClientObserver {
   gateway::rdp::RdpClient& raw() { return *client_; }
 
   // RdpClientObserver (the client's event thread).
-  void onPaint(const std::uint8_t* pixels, int stride, int width, int height,
-               const DirtyRegion& changed) override;
+  void onPaint(const Frame& screen, const DirtyRegion& changed) override;
   void onDisconnected(const std::string& reason) override;
 
  private:

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -40,11 +41,10 @@ constexpr char kXtermTitle[] = "Administrator: Command Prompt";
 // Keeps what a client shows, like a person looking at the window.
 class TestObserver final : public RdpClientObserver {
  public:
-  void onPaint(const std::uint8_t* px, int stride, int w, int h, const DirtyRegion& d) override {
+  void onPaint(const Frame& screen, const DirtyRegion& d) override {
     std::lock_guard lock(mu_);
-    if (fb_.width() != w || fb_.height() != h) fb_.resize(w, h);
     (void)d;  // copy everything: cheap enough for a test, and simplest to trust
-    for (int y = 0; y < h; ++y) std::memcpy(fb_.row(y), px + static_cast<std::size_t>(y) * stride, w * 4);
+    fb_ = screen;
     ++paints_;
   }
   void onPointer(const PointerUpdate& u) override {
@@ -444,6 +444,69 @@ TEST_F(RdpGatewayTest, ListenerStopEndsLiveSessions) {
   listener_->stop();
   EXPECT_EQ(session->finishReasons(), std::vector<std::string>{"gateway shutting down"});
   EXPECT_TRUE(tb::waitFor([&] { return obs.disconnected(); }, 5s));
+}
+
+// The target gets its vaulted credentials only from a gateway that checked
+// its certificate: freerdp-shadow's is trusted on first use and kept; with
+// another one on record, or a configured tls_fingerprint that does not match,
+// the session ends before the target's screen or any key gets through.
+TEST_F(RdpGatewayTest, TargetCertificateIsPinned) {
+  const std::string pins = cfg_.state_dir + "/rdp/known_targets";
+  const std::string where = "127.0.0.1:" + std::to_string(shadow_port_);
+  const std::string wrong =
+      "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+  std::filesystem::remove(pins);
+  {
+    TestObserver obs;
+    RdpClient client(clientOptions(), &obs);
+    ASSERT_TRUE(client.connect().ok());
+    client.stop();
+  }
+  std::string real;  // what the target presents, seen by a direct connection
+  {
+    TestObserver obs;
+    RdpClient direct(directOptions(), &obs);
+    ASSERT_TRUE(direct.connect().ok());
+    real = direct.serverFingerprint();
+    direct.stop();
+  }
+  ASSERT_EQ(real.size(), 95u) << real;
+  EXPECT_EQ(tb::readFile(pins), where + " " + real + "\n");
+
+  const auto expectRefused = [&](const std::string& why) {
+    SCOPED_TRACE(why);
+    const int opens = sm_.opens();
+    TestObserver obs;
+    RdpClient client(clientOptions(), &obs);
+    if (client.connect().ok()) {
+      client.start();
+      EXPECT_TRUE(tb::waitFor([&] { return obs.disconnected(); }, 10s));
+    }
+    EXPECT_EQ(obs.paints(), 0) << "the target's screen reached the client";
+    // (FreeRDP's client retries a failed connection once by itself.)
+    ASSERT_GT(sm_.opens(), opens);
+    auto session = sm_.last();
+    ASSERT_NE(session, nullptr);
+    EXPECT_FALSE(session->attached());
+    const auto events = session->lifecycleEvents();
+    ASSERT_FALSE(events.empty());
+    EXPECT_NE(events.back().find("certificate refused"), std::string::npos) << events.back();
+  };
+  std::ofstream(pins, std::ios::trunc) << where << " " << wrong << "\n";
+  expectRefused("another certificate on record");
+  std::filesystem::remove(pins);
+  target_.tls_fingerprint = wrong;
+  expectRefused("a configured tls_fingerprint that does not match");
+  EXPECT_FALSE(std::filesystem::exists(pins));
+
+  target_.tls_fingerprint = real;
+  TestObserver obs;
+  RdpClient client(clientOptions(), &obs);
+  ASSERT_TRUE(client.connect().ok());
+  client.start();
+  EXPECT_TRUE(tb::waitFor([&] { return obs.paints() > 0; }, 20s));
+  client.stop();
+  target_.tls_fingerprint.clear();
 }
 
 TEST_F(RdpGatewayTest, ConcurrentSessionsEachGetTheScreen) {
