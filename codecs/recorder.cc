@@ -429,14 +429,20 @@ void Recorder::run() {
     healthy = false;
     fail(st);
   };
-  // An idle session keeps no working copy of the screen (4 MB at 1280x800):
-  // after this long without frames it is dropped and the next frame is
-  // taken whole, costing one full conversion.
+  // An idle session keeps no copy of the screen (4 MB each at 1280x800):
+  // after this long without frames the working copy is dropped (the next
+  // frame is taken whole, costing one full conversion) and so is the slot's
+  // (the next publish copies a whole frame), the latter once the title
+  // reader has looked at it (retried every kKeepIdleCopy until then).
   constexpr auto kKeepIdleCopy = std::chrono::seconds(3);
   auto last_frame = std::chrono::steady_clock::now();
+  auto idle_at = last_frame + kKeepIdleCopy;
+  bool idle_released = false;
   while (true) {
     if (slot_.tryTake(work, damage, t)) {
       last_frame = std::chrono::steady_clock::now();
+      idle_at = last_frame + kKeepIdleCopy;
+      idle_released = false;
       if (healthy) check(engine_->frame(work, damage, t, last_frame));
       publishStats();
       continue;
@@ -449,12 +455,14 @@ void Recorder::run() {
       continue;
     }
     auto wake = deadline;
-    if (!work.empty()) {
-      if (last_frame + kKeepIdleCopy <= now) {
+    if (!idle_released) {
+      if (idle_at <= now) {
         work = Frame{};
+        idle_released = slot_.release();
+        idle_at = now + kKeepIdleCopy;
         continue;
       }
-      if (!wake || last_frame + kKeepIdleCopy < *wake) wake = last_frame + kKeepIdleCopy;
+      if (!wake || idle_at < *wake) wake = idle_at;
     }
     if (healthy && opts_.park_encoder_after_ms > 0 && engine_->canPark()) {
       const auto park_at = last_frame + std::chrono::milliseconds(opts_.park_encoder_after_ms);

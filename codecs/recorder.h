@@ -90,7 +90,7 @@ class Recorder final : public FrameSink {
   // The latest screen published to this recorder, for other readers of the
   // same frames (title OCR) so they need no copy of their own. Thread-safe;
   // valid as long as this Recorder.
-  const CoalescingSlot& screen() const { return slot_; }
+  CoalescingSlot& screen() { return slot_; }
 
   // Encodes the pending state, ends the video at the session's current time,
   // writes the trailer and closes the file. Idempotent; blocks until done.

@@ -70,6 +70,19 @@ bool CoalescingSlot::copyLatest(Frame& out, Millis& t) const {
     out.resize(staging_.width(), staging_.height());
   out.copyRect(staging_, staging_.bounds());
   t = t_;
+  copy_expected_ = false;
+  return true;
+}
+
+void CoalescingSlot::expectCopy() {
+  std::lock_guard lock(mu_);
+  copy_expected_ = true;
+}
+
+bool CoalescingSlot::release() {
+  std::lock_guard lock(mu_);
+  if (has_pending_ || copy_expected_) return staging_.empty();
+  staging_ = Frame{};
   return true;
 }
 

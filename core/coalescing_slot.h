@@ -27,6 +27,13 @@ class CoalescingSlot {
   // copy between looks; leaves the pending damage to the worker. False if
   // nothing was published yet.
   bool copyLatest(Frame& out, Millis& t) const;
+  // A reader that will call copyLatest() says so (any thread); the call
+  // clears it. Until then release() keeps the screen.
+  void expectCopy();
+  // For idle sessions: frees the latest screen (4 MB at 1280x800) unless
+  // damage is pending or a reader still expects to copy it; the next publish
+  // then copies its whole frame. True when no screen is held afterwards.
+  bool release();
   void close();
   // How many publishes were merged into an earlier pending one (lost frames).
   long long merged() const;
@@ -40,6 +47,7 @@ class CoalescingSlot {
   DirtyRegion pending_;
   Millis t_ = 0;
   bool has_pending_ = false;
+  mutable bool copy_expected_ = false;
   bool closed_ = false;
   long long merged_ = 0;
 };

@@ -14,7 +14,7 @@ namespace vigil::ocr {
 
 struct TitleTracker::State {
   State(OcrPool& p, EventSink& e, std::function<void(const std::string&)> cb, TrackerOptions o,
-        const CoalescingSlot* shared)
+        CoalescingSlot* shared)
       : pool(p), events(e), on_front(std::move(cb)), options(o),
         own(shared ? nullptr : std::make_unique<CoalescingSlot>()), screen(shared ? *shared : *own) {}
 
@@ -25,7 +25,7 @@ struct TitleTracker::State {
   // Relay thread -> pass; thread-safe themselves. `own` only when no other
   // consumer keeps the screen.
   const std::unique_ptr<CoalescingSlot> own;
-  const CoalescingSlot& screen;
+  CoalescingSlot& screen;
 
   // Guarded by mu (held only for flag updates, never during OCR).
   mutable std::mutex mu;
@@ -51,7 +51,7 @@ struct TitleTracker::State {
 
 TitleTracker::TitleTracker(OcrPool& pool, EventSink& events,
                            std::function<void(const std::string&)> on_front_title,
-                           TrackerOptions options, const CoalescingSlot* screen)
+                           TrackerOptions options, CoalescingSlot* screen)
     : state_(std::make_shared<State>(pool, events, std::move(on_front_title), options, screen)) {}
 
 TitleTracker::~TitleTracker() { close(); }
@@ -72,6 +72,7 @@ void TitleTracker::onFrame(const Frame& fb, const DirtyRegion& changed, Millis t
       if (relevant) break;
     }
     if (!relevant) return;
+    st.screen.expectCopy();  // an idle recorder must not free it before the pass
     if (st.first_pending < 0) st.first_pending = t;
     if (st.scheduled) {
       st.again = true;
@@ -115,10 +116,12 @@ void TitleTracker::pass(const std::shared_ptr<State>& sp, TitleReader* reader) {
     ++st.stats.passes;
   }
   Millis frame_t = 0;
-  (void)st.screen.copyLatest(st.work, frame_t);
+  // (No screen: it was freed as idle after an earlier pass read it.)
+  const bool have_screen = st.screen.copyLatest(st.work, frame_t);
   if (seen_t < 0) seen_t = frame_t;
 
-  const std::vector<TitleStrip> strips = st.finder.find(st.work);
+  const std::vector<TitleStrip> strips =
+      have_screen ? st.finder.find(st.work) : std::vector<TitleStrip>{};
   std::vector<Rect> bars;
   const TitleStrip* focused = nullptr;
   for (const TitleStrip& s : strips) {
@@ -175,12 +178,13 @@ void TitleTracker::pass(const std::shared_ptr<State>& sp, TitleReader* reader) {
   bool more;
   {
     std::lock_guard lock(st.mu);
-    st.bars = std::move(bars);
+    if (have_screen) st.bars = std::move(bars);
     if (did_read) ++st.stats.reads;
     st.running = false;
     st.scheduled = false;
     if (confirm && st.first_pending < 0) st.first_pending = seen_t;
     more = !st.closed && (st.again || confirm);
+    if (more) st.screen.expectCopy();
     st.idle.notify_all();
   }
   if (more) schedule(sp);

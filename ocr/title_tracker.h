@@ -53,7 +53,7 @@ class TitleTracker final : public FrameSink {
   // close(). Without it the tracker keeps its own copy.
   TitleTracker(OcrPool& pool, EventSink& events,
                std::function<void(const std::string&)> on_front_title,
-               TrackerOptions options = {}, const CoalescingSlot* screen = nullptr);
+               TrackerOptions options = {}, CoalescingSlot* screen = nullptr);
   ~TitleTracker() override;  // close()
   TitleTracker(const TitleTracker&) = delete;
   TitleTracker& operator=(const TitleTracker&) = delete;

@@ -132,6 +132,35 @@ TEST(CoalescingSlot, CopyLatestIsTheWholeScreenAndLeavesTheDamage) {
   EXPECT_EQ(d.bounds(), (Rect{0, 0, 6, 4}));
 }
 
+// An idle session frees the slot's screen, but not before damage is taken
+// or while a reader still expects to copy it; after that the next publish,
+// however small its damage, brings the whole screen back.
+TEST(CoalescingSlot, ReleaseWaitsForTheWorkerAndTheReader) {
+  CoalescingSlot slot;
+  Frame fb(16, 8), out, copy;
+  fb.fill(fb.bounds(), 0x112233);
+  DirtyRegion d;
+  Millis t = 0;
+  slot.publish(fb, DirtyRegion(fb.bounds()), 10);
+  slot.expectCopy();
+  EXPECT_FALSE(slot.release());  // damage pending
+  ASSERT_TRUE(slot.tryTake(out, d, t));
+  EXPECT_FALSE(slot.release());  // the reader has not copied it yet
+  ASSERT_TRUE(slot.copyLatest(copy, t));
+  EXPECT_TRUE(slot.release());
+  EXPECT_FALSE(slot.copyLatest(copy, t));  // nothing held
+
+  fb.fill(Rect{0, 0, 1, 1}, 0x445566);
+  slot.publish(fb, DirtyRegion(Rect{0, 0, 1, 1}), 20);
+  ASSERT_TRUE(slot.copyLatest(copy, t));
+  EXPECT_EQ(t, 20);
+  EXPECT_EQ(copy.pixel(0, 0), 0x445566u);
+  EXPECT_EQ(copy.pixel(15, 7), 0x112233u);  // not only the damaged pixel
+  ASSERT_TRUE(slot.tryTake(out, d, t));
+  EXPECT_EQ(out.pixel(0, 0), 0x445566u);
+  EXPECT_EQ(out.pixel(15, 7), 0x112233u);
+}
+
 TEST(CoalescingSlot, TakeWaitsForPublishAndCloseEndsIt) {
   CoalescingSlot slot;
   std::atomic<int> taken{0};
