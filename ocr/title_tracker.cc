@@ -72,10 +72,10 @@ void TitleTracker::onFrame(const Frame& fb, const DirtyRegion& changed, Millis t
       if (relevant) break;
     }
     if (!relevant) return;
-    st.screen.expectCopy();  // an idle recorder must not free it before the pass
     if (st.first_pending < 0) st.first_pending = t;
     if (st.scheduled) {
       st.again = true;
+      st.screen.expectCopy();  // the running pass may have copied an older screen
       return;
     }
   }
@@ -90,6 +90,7 @@ void TitleTracker::schedule(const std::shared_ptr<State>& sp) {
     if (st.closed || st.scheduled) return;
     st.scheduled = true;
     st.again = false;
+    st.screen.expectCopy();  // an idle recorder must not free it before the pass
     due = std::max(OcrPool::Clock::now(),
                    st.last_pass + std::chrono::milliseconds(st.options.min_interval_ms));
   }
@@ -184,7 +185,6 @@ void TitleTracker::pass(const std::shared_ptr<State>& sp, TitleReader* reader) {
     st.scheduled = false;
     if (confirm && st.first_pending < 0) st.first_pending = seen_t;
     more = !st.closed && (st.again || confirm);
-    if (more) st.screen.expectCopy();
     st.idle.notify_all();
   }
   if (more) schedule(sp);

@@ -75,7 +75,6 @@ RdpTestClient::Options gatewayLogin(const GatewayFixture& f) {
   o.port = f.rdpPort();
   o.username = "vendor1#desk-rdp";
   o.password = GatewayFixture::kVendorPassword;
-  o.keep_screen = false;
   return o;
 }
 
@@ -84,7 +83,6 @@ RdpTestClient::Options directLogin(const GatewayFixture& f, bool gfx) {
   o.port = f.rdpServerPort();
   o.username = "Administrator";  // the shadow server runs with -auth: any name
   o.password = "direct";
-  o.keep_screen = false;
   o.gfx = gfx;
   return o;
 }

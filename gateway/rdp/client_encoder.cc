@@ -90,7 +90,7 @@ bool ClientEncoder::sendRemoteFx(const Frame& fb, const DirtyRegion& region) {
   return true;
 }
 
-bool ClientEncoder::sendRemoteFxRects(const Frame& fb, std::vector<RFX_RECT>& rects) {
+bool ClientEncoder::sendRemoteFxRects(const Frame& fb, const std::vector<RFX_RECT>& rects) {
   size_t count = 0;
   RFX_MESSAGE* messages = rfx_encode_messages_ex(
       rfx_, rects.data(), rects.size(), fb.data(), static_cast<UINT32>(fb.width()),

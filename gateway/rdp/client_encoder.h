@@ -35,7 +35,7 @@ class ClientEncoder {
 
  private:
   bool sendRemoteFx(const Frame& fb, const DirtyRegion& region);
-  bool sendRemoteFxRects(const Frame& fb, std::vector<RFX_RECT>& rects);
+  bool sendRemoteFxRects(const Frame& fb, const std::vector<RFX_RECT>& rects);
   bool sendBitmaps(const Frame& fb, const DirtyRegion& region);
 
   freerdp_peer* peer_;

@@ -336,7 +336,6 @@ TEST(RdpEndToEnd, TenConcurrentSessionsForAMinuteAccountForEveryLine) {
     for (int i = 0; i < kClients; ++i)
       connecting.emplace_back([&, i] {
         auto o = login(f);
-        o.keep_screen = false;
         auto c = RdpTestClient::connect(o);
         if (c.ok()) clients[i] = std::move(*c);
         else errors[i] = c.message();

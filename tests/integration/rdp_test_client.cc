@@ -45,7 +45,7 @@ bool usScancode(char c, std::uint8_t* scancode, bool* shift) {
   return false;
 }
 
-RdpTestClient::RdpTestClient(const Options& opts) : keep_screen_(opts.keep_screen) {
+RdpTestClient::RdpTestClient(const Options& opts) {
   gateway::rdp::RdpClientOptions o;
   o.host = opts.host;
   o.port = opts.port;
@@ -88,20 +88,14 @@ bool RdpTestClient::typeText(const std::string& text, std::chrono::milliseconds 
 }
 
 Frame RdpTestClient::snapshot() const {
-  std::lock_guard lock(mu_);
-  return screen_;
+  Frame copy;
+  client_->readScreen([&](const Frame& screen) { copy = screen; });
+  return copy;
 }
 
-void RdpTestClient::onPaint(const Frame& screen, const DirtyRegion& changed) {
+void RdpTestClient::onPaint(const Frame&, const DirtyRegion& changed) {
   ++updates_;
   pixels_ += static_cast<std::uint64_t>(changed.area());
-  if (!keep_screen_) return;
-  std::lock_guard lock(mu_);
-  if (screen_.width() != screen.width() || screen_.height() != screen.height()) {
-    screen_ = screen;
-    return;
-  }
-  for (const Rect& r : changed.rects()) screen_.copyRect(screen, r.intersect(screen.bounds()));
 }
 
 void RdpTestClient::onDisconnected(const std::string&) { disconnected_ = true; }

@@ -1,7 +1,7 @@
 // An RDP client for end-to-end tests and the RDP bench: the gateway's own
 // FreeRDP-library RdpClient, connected and reading on its event thread,
-// keeping a copy of the screen (optional) and counting screen updates
-// (one per EndPaint with damage). Types text as US-layout scancodes, like a
+// counting screen updates (one per EndPaint with damage); snapshot() copies
+// the screen the client's GDI draws into. Types text as US-layout scancodes, like a
 // person on a US keyboard.
 #pragma once
 
@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "core/frame.h"
@@ -26,7 +25,6 @@ class RdpTestClient final : public gateway::rdp::RdpClientObserver {
     std::string username;  // "USER#TARGET" through the gateway
     std::string password;
     int width = 1280, height = 800;
-    bool keep_screen = true;  // copy damaged pixels into snapshot(); off for pure counting
     bool gfx = false;         // the gateway offers no GFX to clients; keep both paths alike
     bool remotefx = true;
     int connect_timeout_ms = 30000;
@@ -62,10 +60,7 @@ class RdpTestClient final : public gateway::rdp::RdpClientObserver {
 
  private:
   explicit RdpTestClient(const Options& opts);
-  bool keep_screen_;
   std::unique_ptr<gateway::rdp::RdpClient> client_;
-  mutable std::mutex mu_;
-  Frame screen_;
   std::atomic<std::uint64_t> updates_{0}, pixels_{0};
   std::atomic<bool> disconnected_{false};
 };
