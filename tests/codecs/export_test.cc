@@ -112,7 +112,7 @@ TEST(Export, TruncatedRecordingStillProbesAndExports) {
     const double dur = ffprobeDuration(out);
     EXPECT_NEAR(dur * 1000, static_cast<double>(exported->duration_ms), 50);
     int rc = 0;
-    const std::string errors = testing::run("ffmpeg -v error -i '" + out + "' -f null - 2>&1", &rc);
+    const std::string errors = testing::decodeErrors(out, &rc);
     EXPECT_EQ(rc, 0);
     EXPECT_TRUE(errors.empty()) << errors;
   }

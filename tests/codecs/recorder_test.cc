@@ -264,7 +264,7 @@ TEST(Recorder, AStillScreenFreesItsEncoderAndResumesWithAKeyframe) {
   // One stream that decodes cleanly across the reopened encoder, showing
   // the old screen during the pause and the new one after it.
   int rc = 0;
-  EXPECT_EQ(testing::run("ffmpeg -v error -i '" + path + "' -f null - 2>&1", &rc), "");
+  EXPECT_EQ(testing::decodeErrors(path, &rc), "");
   EXPECT_EQ(rc, 0);
   auto info = probe(path);
   ASSERT_TRUE(info.ok()) << info.message();

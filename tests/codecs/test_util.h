@@ -81,6 +81,15 @@ inline std::string run(const std::string& cmd, int* rc = nullptr) {
   return out;
 }
 
+// Decodes every frame of `path` with the ffmpeg CLI; returns its complaints
+// ("" when clean), `rc` its exit status. The file's own millisecond clock is
+// kept (-enc_time_base -1): by default ffmpeg re-times frames on a 1/fps grid
+// guessed from the average rate, and two frames 1 ms apart (a change right
+// before the end marker) would share a tick and be reported as out of order.
+inline std::string decodeErrors(const std::string& path, int* rc) {
+  return run("ffmpeg -v error -i '" + path + "' -enc_time_base -1 -f null - 2>&1", rc);
+}
+
 // Top-level MP4 box types in file order.
 inline std::vector<std::string> topLevelBoxes(const std::string& bytes) {
   std::vector<std::string> boxes;
