@@ -207,7 +207,7 @@ class BarAnalyzer {
     std::nth_element(heights.begin(), heights.begin() + heights.size() / 2, heights.end());
     const int text_h = heights[heights.size() / 2];
     std::size_t begin = 0;
-    for (int icons = 0; icons < 2 && begin + 1 < end; ++icons) {
+    for (int icons = 0; icons < 3 && begin + 1 < end; ++icons) {  // icewm's menu icon is split
       const Cluster& c = cl[begin];
       const bool near_left = c.x0 <= (icons + 1) * h * 3 / 2;
       const bool icon_shaped = c.w() <= h * 11 / 10 && c.h() >= h / 2;
@@ -216,6 +216,25 @@ class BarAnalyzer {
       ++begin;
     }
     if (begin >= end) return reject(10, y, x0, h);
+    // Marks set apart from the title by more than a word space are not part
+    // of it: an app icon at the left drawn as thin lines (Windows 10 accent),
+    // further outlined buttons at the right (icewm), each made of several
+    // clusters the checks above do not recognise.
+    const int apart = std::max(5, text_h * 2 / 3);  // a word space is ~0.4 text_h
+    auto nextGap = [&](std::size_t i) { return cl[i + 1].x0 - cl[i].x1 - 1; };
+    for (std::size_t i = begin; i + 1 < end && cl[i].x1 - cl[begin].x0 < 2 * h; ++i) {
+      if (nextGap(i) > apart && cl[i].x0 <= 2 * h) {
+        begin = i + 1;
+        break;
+      }
+    }
+    for (std::size_t i = end - 1; i > begin && cl[end - 1].x1 - cl[i].x0 < 4 * h; --i) {
+      if (!small(cl[i])) break;
+      if (nextGap(i - 1) > text_h) {
+        end = i;
+        break;
+      }
+    }
 
     int tx0 = cl[begin].x0, tx1 = cl[end - 1].x1;
     int ty0 = h, ty1 = -1, text_ink = 0;
@@ -226,6 +245,10 @@ class BarAnalyzer {
       text_ink += cl[i].ink;
     }
     if (text_ink < 15 || ty1 - ty0 + 1 < 6) return reject(11, y, x0, h);
+    // Captions centre their text; a line of content at the top of a plain
+    // client area (a terminal's prompt, its cursor taken for a button) does not.
+    const int above = ty0, below = h - 1 - ty1;
+    if (below > 2 * above + 6 || above > 2 * below + 6) return reject(12, y, x0, h);
     // Mean colour of the text ink, for contrast and polarity.
     long long sb = 0, sg = 0, sr = 0;
     for (int yy = ty0; yy <= ty1; ++yy)
@@ -271,7 +294,7 @@ class BarAnalyzer {
       if (check_edge && edgeCoverage(r, x0, x1) > 0.6) return false;  // a separator
       const Bgr m = rowMedian(fb_, r, x0, x1);
       return dist(m, bg.back()) <= 28 && dist(m, first) <= 110 &&
-             nearFraction(fb_, r, x0, x1, m) >= 0.3;
+             nearFraction(fb_, r, x0, x1, m) >= 0.2;  // bold text can cover most of a row
     };
     for (int r = s + 1; r < fb_.height() && r - s <= cap; ++r) {
       if (continues(r, true)) {

@@ -16,9 +16,8 @@ struct ReaderOptions {
   // Empty: "Latin" (all Latin-script letters: é, ü, ñ, …) when its traineddata
   // is installed (Debian: tesseract-ocr-script-latn), otherwise "eng".
   std::string language;
-  int scale = 3;                 // upscaling before recognition (2-4)
-  bool binarize = true;          // Otsu after upscaling (else grey levels)
-  float min_confidence = 60.0f;  // mean word confidence below this is junk
+  int scale = 2;                 // upscaling before recognition (2-4)
+  float min_confidence = 40.0f;  // mean word confidence below this is junk (docs/ocr.md)
 };
 
 struct TitleText {

@@ -324,23 +324,38 @@ Frame loadPng(const std::string& path) {
   return fromMat(m);
 }
 
+void savePng(const Frame& f, Rect r, const std::string& path) {
+  r = r.intersect(f.bounds());
+  if (r.empty()) return;
+  const cv::Mat src(f.height(), f.width(), CV_8UC4, const_cast<std::uint8_t*>(f.data()),
+                    static_cast<std::size_t>(f.stride()));
+  cv::Mat bgr;
+  cv::cvtColor(src(cv::Rect(r.x, r.y, r.w, r.h)), bgr, cv::COLOR_BGRA2BGR);
+  cv::imwrite(path, bgr);
+}
+
 int editDistance(const std::string& a, const std::string& b) { return lev(toU32(a), toU32(b)); }
 
 int titleDistance(const Sample& s, const std::string& read, std::string* truth) {
   const std::u32string r = toU32(read), full = toU32(s.expected);
   int best = lev(r, full);
   std::u32string best_truth = full;
-  if (s.may_truncate) {
-    for (std::size_t k = 1; k < full.size(); ++k) {
-      std::u32string cut = full.substr(0, k);
-      while (!cut.empty() && cut.back() == U' ') cut.pop_back();
-      cut.push_back(U'\u2026');
-      const int d = lev(r, cut);
-      if (d < best) {
-        best = d;
-        best_truth = cut;
-      }
+  auto consider = [&](const std::u32string& cand) {
+    const int d = lev(r, cand);
+    if (d < best) {
+      best = d;
+      best_truth = cand;
     }
+  };
+  if (s.cut == Sample::Cut::Ellipsis && read.find("\xE2\x80\xA6") != std::string::npos) {
+    for (std::size_t k = 1; k < full.size(); ++k) {
+      std::u32string head = full.substr(0, k);
+      while (!head.empty() && head.back() == U' ') head.pop_back();
+      head.push_back(U'\u2026');
+      for (std::size_t j = full.size(); j > k; --j) consider(head + full.substr(j));
+    }
+  } else if (s.cut == Sample::Cut::Clip) {
+    for (std::size_t k = 1; k < full.size(); ++k) consider(full.substr(0, k));
   }
   if (truth) *truth = fromU32(best_truth);
   return best;
@@ -418,8 +433,17 @@ Result<std::vector<Sample>> captureReal(XDesktop& desktop, const WmSpec& wm,
       if (runCommand({"import", "-window", "root", "-quality", "10", png}, env, nullptr, 15000) != 0)
         return Status::Error("import -window root failed on " + desktop.display());
       // Where the frame was asked to go; its caption starts there.
+      // Long titles in narrow windows are cut; icewm, whose buttons leave
+      // the least room, cuts some of the others too. xfwm4 clips without a
+      // mark. icewm draws the text so low that the bar clips descenders: an
+      // underscore is not on the screen at all (checked on its captures).
+      std::string shown = it.title;
+      if (wm.wm == Wm::Icewm) std::replace(shown.begin(), shown.end(), '_', ' ');
+      Sample::Cut cut = Sample::Cut::None;
+      if (it.narrow) cut = wm.wm == Wm::Xfwm4 ? Sample::Cut::Clip : Sample::Cut::Ellipsis;
+      else if (wm.wm == Wm::Icewm) cut = Sample::Cut::Ellipsis;
       out.push_back({png, wm.label, Rect{slotX(slot), slotY(slot), it.narrow ? 240 : 540, 0},
-                     it.title, it.narrow});
+                     shown, cut});
     }
   }
   return out;
@@ -447,7 +471,8 @@ std::vector<Sample> renderWindows(const std::string& style, const std::vector<st
     const std::string png = dir + "/" + style + "_" + std::to_string(i) + ".png";
     cv::imwrite(png, img);
     // The truth is exactly what was drawn (cut titles included).
-    out.push_back({png, style, Rect{front.x, front.y, front.width, front.height}, shown, false});
+    out.push_back({png, style, Rect{front.x, front.y, front.width, front.height}, shown,
+                   Sample::Cut::None});
   }
   return out;
 }

@@ -19,7 +19,11 @@ struct Sample {
   std::string style;     // "openbox/Clearlooks", "win10-dark", ...
   Rect locate;           // real: the window's client rect; synthetic: the caption bar
   std::string expected;  // the full title
-  bool may_truncate = false;  // shown cut with "…": any prefix + "…" is the truth
+  // How the window manager may have shortened a title too long for its
+  // bar: with "…" at the end or in the middle (openbox, icewm), or clipped
+  // without a mark (xfwm4).
+  enum class Cut { None = 0, Ellipsis = 1, Clip = 2 };
+  Cut cut = Cut::None;
 };
 
 // `n` realistic titles (paths with \ and :, accents, app names), fixed seed.
@@ -47,6 +51,7 @@ Frame renderWindowsScreen(const std::string& style, const std::string& front_tit
                           std::string* shown = nullptr, int front_x = 120, int front_w = 700);
 
 Frame loadPng(const std::string& path);
+void savePng(const Frame& f, Rect r, const std::string& path);  // the part `r` of `f`
 
 struct Score {
   int samples = 0, located = 0, focus_ok = 0, exact = 0;
@@ -58,8 +63,9 @@ struct Score {
 
 // Unicode code point edit distance.
 int editDistance(const std::string& a, const std::string& b);
-// Distance to the truth: the full title, or for may_truncate also any
-// non-empty prefix + "…"; `truth` gets the closest candidate.
+// Distance to the truth: the full title; for Cut::Ellipsis, when the read
+// has an ellipsis, also any non-empty prefix + "…" + any suffix; for
+// Cut::Clip also any non-empty prefix. `truth` gets the closest candidate.
 int titleDistance(const Sample& s, const std::string& read, std::string* truth);
 
 }  // namespace vigil::ocr::testing

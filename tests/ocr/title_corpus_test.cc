@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,8 @@
 #include <mutex>
 #include <thread>
 #include <sstream>
+
+#include <spdlog/spdlog.h>
 
 #include "ocr/title_finder.h"
 #include "ocr/title_reader.h"
@@ -30,7 +33,7 @@ void writeManifest(const std::string& path, const std::vector<Sample>& samples) 
   std::ofstream f(path);
   for (const Sample& s : samples)
     f << s.image << '\t' << s.style << '\t' << s.locate.x << ',' << s.locate.y << ','
-      << s.locate.w << ',' << s.locate.h << '\t' << (s.may_truncate ? 1 : 0) << '\t' << s.expected
+      << s.locate.w << ',' << s.locate.h << '\t' << static_cast<int>(s.cut) << '\t' << s.expected
       << '\n';
 }
 
@@ -47,7 +50,7 @@ std::vector<Sample> readManifest(const std::string& path) {
     std::getline(is, trunc, '\t');
     std::getline(is, s.expected);
     std::sscanf(rect.c_str(), "%d,%d,%d,%d", &s.locate.x, &s.locate.y, &s.locate.w, &s.locate.h);
-    s.may_truncate = trunc == "1";
+    s.cut = static_cast<Sample::Cut>(std::clamp(std::atoi(trunc.c_str()), 0, 2));
     out.push_back(s);
   }
   return out;
@@ -143,17 +146,25 @@ TEST(TitleCorpus, ExactMatchAndCharacterErrorRateMeetTargets) {
   Score total;
   int shown = 0;
   const char* only = std::getenv("VIGIL_OCR_STYLE");  // evaluate one style (tuning)
+  // VIGIL_OCR_DUMP=dir: for each miss, the text crop and what Tesseract saw.
+  const char* dump = std::getenv("VIGIL_OCR_DUMP");
+  if (std::getenv("VIGIL_OCR_DEBUG")) spdlog::set_level(spdlog::level::trace);
+  if (dump) fs::create_directories(dump);
   for (const Sample& s : samples) {
     if (only && s.style.find(only) == std::string::npos) continue;
     const Frame f = loadPng(s.image);
     ASSERT_FALSE(f.empty()) << s.image;
     const auto strips = finder.find(f);
     const TitleStrip* t = locate(s, strips);
-    std::string read;
+    for (const TitleStrip& c : strips)
+      spdlog::debug("strip {} bar={},{} {}x{} focused={} score={:.0f}", s.image, c.bar.x, c.bar.y,
+                    c.bar.w, c.bar.h, c.focused, c.focus_score);
+    std::string read, why;
     const auto t0 = std::chrono::steady_clock::now();
     if (t) {
       auto r = (*reader)->read(f, t->text);
       if (r.ok()) read = r->text;
+      else why = r.message();
     }
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -168,9 +179,16 @@ TEST(TitleCorpus, ExactMatchAndCharacterErrorRateMeetTargets) {
       sc->chars += static_cast<long long>(truth.size() ? editDistance(truth, "") : 0);
       sc->readMs += ms;
     }
-    if (d != 0 && shown++ < (only ? 200 : 60))
-      std::printf("[miss] %-18s want [%s] got [%s]%s %s\n", s.style.c_str(), truth.c_str(),
-                  read.c_str(), t ? (t->focused ? "" : " (not focused)") : " (not found)", s.image.c_str());
+    if (d != 0 && dump && t) {
+      const std::string base = std::string(dump) + "/" + fs::path(s.image).stem().string();
+      savePng(f, t->text, base + "_crop.png");
+      const Frame seen = preprocessStrip(f, t->text, 3);
+      savePng(seen, seen.bounds(), base + "_seen.png");
+    }
+    if (d != 0 && shown++ < (only || dump ? 1000 : 60))
+      std::printf("[miss] %-18s want [%s] got [%s]%s %s %s\n", s.style.c_str(), truth.c_str(),
+                  read.c_str(), t ? (t->focused ? "" : " (not focused)") : " (not found)",
+                  s.image.c_str(), why.c_str());
   }
   std::printf("\n%-20s %7s %7s %7s %8s %7s %8s\n", "style", "titles", "found", "front",
               "exact%", "CER%", "ms/read");
