@@ -226,6 +226,9 @@ Result<std::unique_ptr<TitleReader>> TitleReader::create(const ReaderOptions& op
   api->SetPageSegMode(tesseract::PSM_SINGLE_LINE);
   api->SetVariable("debug_file", "/dev/null");
   api->SetVariable("user_defined_dpi", "300");
+  // Strips are always dark text on white (inkImage): Tesseract's retry of a
+  // low-confidence line on the inverted image would only double its cost.
+  api->SetVariable("tessedit_do_invert", "0");
 
   auto impl = std::make_unique<Impl>();
   impl->api = std::move(api);
