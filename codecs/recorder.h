@@ -33,7 +33,7 @@ struct RecorderOptions {
   // keyframe_bytes_ratio × its size, and always after keyframe_max_interval_ms.
   // Ratio 0 = purely by time. See docs/recording.md for the measurements.
   Millis keyframe_interval_ms = 30000;
-  double keyframe_bytes_ratio = 1.0;
+  double keyframe_bytes_ratio = 3.0;
   Millis keyframe_max_interval_ms = 300000;
   Millis flush_interval_ms = 1000;        // max age of encoded video not yet on disk
   // A screen still for this long frees its encoder (x264 holds ~20 MB at

@@ -258,8 +258,11 @@ TEST(Recorder, AStillScreenFreesItsEncoderAndResumesWithAKeyframe) {
   publishAndWait(**rec, term.frame(), term.output(12), 1500);
   (*rec)->close();
   ASSERT_TRUE((*rec)->healthy()) << (*rec)->lastError();
-  EXPECT_EQ((*rec)->stats().parks, 1);
-  EXPECT_EQ((*rec)->stats().keyframes, 2);  // the first frame, and the resume
+  // The first frame, and one keyframe per resume. A slow machine may park
+  // again after the last change (300 ms still): the end marker written at
+  // close then resumes once more.
+  EXPECT_GE((*rec)->stats().parks, 1);
+  EXPECT_EQ((*rec)->stats().keyframes, 1 + (*rec)->stats().parks);
 
   // One stream that decodes cleanly across the reopened encoder, showing
   // the old screen during the pause and the new one after it.
