@@ -182,7 +182,7 @@ TEST(TitleCorpus, ExactMatchAndCharacterErrorRateMeetTargets) {
     if (d != 0 && dump && t) {
       const std::string base = std::string(dump) + "/" + fs::path(s.image).stem().string();
       savePng(f, t->text, base + "_crop.png");
-      const Frame seen = preprocessStrip(f, t->text, 3);
+      const Frame seen = preprocessStrip(f, t->text, ReaderOptions{}.scale);
       savePng(seen, seen.bounds(), base + "_seen.png");
     }
     if (d != 0 && shown++ < (only || dump ? 1000 : 60))
