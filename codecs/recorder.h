@@ -56,6 +56,13 @@ struct RecorderStats {
   long long fragments = 0;
   std::uint64_t bytes_written = 0;
   double encode_ms_total = 0;      // worker time spent converting + encoding
+
+  // Publishes the worker has taken (encoded, merged or found unchanged):
+  // a caller that publishes and waits for this to grow makes every publish
+  // a frame (measurements, tests).
+  long long publishesHandled() const {
+    return frames_encoded - repeats + frames_unchanged + frames_merged;
+  }
 };
 
 // One fragment of the live file, for a live viewer (MSE). `init_segment` is

@@ -136,6 +136,10 @@ cv::Mat prepare(const Frame& img, Rect r, int scale) {
 
 bool isSpace(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 
+constexpr std::string_view kEllipsis = "\xE2\x80\xA6";  // …
+constexpr std::string_view kEnDash = "\xE2\x80\x93";    // –
+constexpr std::string_view kEmDash = "\xE2\x80\x94";    // —
+
 struct Word {
   std::string text;
   float conf;
@@ -152,11 +156,10 @@ std::string symbolText(const tesseract::ResultIterator& it) {
 // their widths differ. Measured on the corpus and the end-to-end desktops
 // (recognised image, x2): hyphens 0.29-0.67, en dashes 0.71-0.83. At 8-9 pt
 // that is a pixel apart, so a borderline dash can still be taken wrongly.
-std::string dashByWidth(int width, double x_height) {
+std::string_view dashByWidth(int width, double x_height) {
   const double w = width / x_height;
   if (w < 0.69) return "-";
-  if (w < 1.4) return "\xE2\x80\x93";  // –
-  return "\xE2\x80\x94";               // —
+  return w < 1.4 ? kEnDash : kEmDash;
 }
 
 std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api) {
@@ -192,14 +195,51 @@ std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api) {
   }
   for (std::size_t i = 0; i < words.size(); ++i) {
     for (const Symbol& sym : symbols[i]) {
-      const bool dash = sym.text == "-" || sym.text == "\xE2\x80\x93" || sym.text == "\xE2\x80\x94";
-      words[i].text += dash && x_height > 0 && symbols[i].size() == 1 ? dashByWidth(sym.width, x_height)
-                                                                      : sym.text;
+      const bool dash = sym.text == "-" || sym.text == kEnDash || sym.text == kEmDash;
+      if (dash && x_height > 0 && symbols[i].size() == 1)
+        words[i].text += dashByWidth(sym.width, x_height);
+      else
+        words[i].text += sym.text;
     }
     while (!words[i].text.empty() && isSpace(words[i].text.back())) words[i].text.pop_back();
   }
   std::erase_if(words, [](const Word& w) { return w.text.empty(); });
   return words;
+}
+
+// Drops what is not the title: icon and button remnants (one or two
+// low-confidence marks at either end) and, after a title cut at the end,
+// the unsure words of the caption buttons right next to the cut. Window
+// managers shorten long titles with an ellipsis, at the end or in the
+// middle; Tesseract reads it as three dots, which become "…" here.
+void dropRemnants(std::vector<Word>& words) {
+  auto junk = [](const Word& w) { return w.conf < 50.0f && w.text.size() <= 2; };
+  while (!words.empty() && junk(words.front())) words.erase(words.begin());
+  while (!words.empty() && junk(words.back())) words.pop_back();
+  std::size_t cut = words.size();
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    for (std::size_t at; (at = words[i].text.find("...")) != std::string::npos;)
+      words[i].text.replace(at, 3, kEllipsis);
+    if (words[i].text.ends_with(kEllipsis)) cut = i;
+  }
+  if (cut < words.size()) {
+    while (words.size() > cut + 1 && words.back().conf < 60.0f) words.pop_back();
+  }
+}
+
+// The title and its mean word confidence. Bold fonts widen "@" and the
+// ellipsis: Tesseract then splits "user@host" or "Long…" in two.
+TitleText joinWords(const std::vector<Word>& words) {
+  TitleText out;
+  float sum = 0;
+  for (const Word& w : words) {
+    const bool glued = w.text.front() == '@' || w.text.starts_with(kEllipsis);
+    if (!out.text.empty() && !glued) out.text += ' ';
+    out.text += w.text;
+    sum += w.conf;
+  }
+  out.confidence = words.empty() ? 0.0f : sum / static_cast<float>(words.size());
+  return out;
 }
 
 }  // namespace
@@ -229,7 +269,6 @@ Result<std::unique_ptr<TitleReader>> TitleReader::create(const ReaderOptions& op
   // Strips are always dark text on white (inkImage): Tesseract's retry of a
   // low-confidence line on the inverted image would only double its cost.
   api->SetVariable("tessedit_do_invert", "0");
-
   auto impl = std::make_unique<Impl>();
   impl->api = std::move(api);
   return std::unique_ptr<TitleReader>(new TitleReader(std::move(impl), lang, options));
@@ -264,35 +303,10 @@ Result<TitleText> TitleReader::read(const Frame& img, Rect r) {
   std::vector<Word> words = recognisedWords(api);
   api.Clear();
   for (const Word& w : words) spdlog::debug("ocr word='{}' conf={:.0f}", w.text, w.conf);
-  // Icon and button remnants read as one or two low-confidence marks.
-  auto junk = [](const Word& w) { return w.conf < 50.0f && w.text.size() <= 2; };
-  while (!words.empty() && junk(words.front())) words.erase(words.begin());
-  while (!words.empty() && junk(words.back())) words.pop_back();
-  // Window managers shorten long titles with an ellipsis, at the end or in
-  // the middle; Tesseract reads it as three dots. After a cut at the end
-  // come the caption buttons, close by: unsure words there are those.
-  std::size_t cut = words.size();
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    for (std::size_t at; (at = words[i].text.find("...")) != std::string::npos;)
-      words[i].text.replace(at, 3, "\xE2\x80\xA6");
-    if (words[i].text.ends_with("\xE2\x80\xA6")) cut = i;
-  }
-  if (cut < words.size()) {
-    while (words.size() > cut + 1 && words.back().conf < 60.0f) words.pop_back();
-  }
+  dropRemnants(words);
   if (words.empty()) return Status::Error("OCR: nothing legible");
 
-  TitleText out;
-  float sum = 0;
-  for (const Word& w : words) {
-    // Bold fonts widen "@" and the ellipsis: Tesseract then splits
-    // "user@host" or "Long…" in two.
-    const bool glued = w.text.front() == '@' || w.text.starts_with("\xE2\x80\xA6");
-    if (!out.text.empty() && !glued) out.text += ' ';
-    out.text += w.text;
-    sum += w.conf;
-  }
-  out.confidence = sum / static_cast<float>(words.size());
+  TitleText out = joinWords(words);
   if (out.confidence < options_.min_confidence)
     return Status::Error("OCR: low confidence " + std::to_string(static_cast<int>(out.confidence)) +
                          " for '" + out.text + "'");

@@ -169,10 +169,6 @@ DirtyRegion changedTiles(const Frame& prev, const Frame& cur) {
   return d;
 }
 
-long long handled(const codecs::RecorderStats& s) {
-  return s.frames_encoded - s.repeats + s.frames_unchanged + s.frames_merged;
-}
-
 struct Sample {
   Millis t;
   Frame f;
@@ -210,9 +206,9 @@ int run(const Args& a) {
   long long captured = 0, published = 0, held = 0;
   std::vector<Sample> samples;
   auto publish = [&](Frame& f, const DirtyRegion& damage, Millis ft) -> bool {
-    const long long before = handled((*rec)->stats());
+    const long long before = (*rec)->stats().publishesHandled();
     (*rec)->onFrame(f, damage, ft);
-    while (handled((*rec)->stats()) <= before && (*rec)->healthy())
+    while ((*rec)->stats().publishesHandled() <= before && (*rec)->healthy())
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     if (!(*rec)->healthy()) {
       std::fprintf(stderr, "recorder_replay: %s\n", (*rec)->lastError().c_str());

@@ -27,9 +27,6 @@ double cpuSeconds() {
   getrusage(RUSAGE_SELF, &u);
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
-long long handled(const RecorderStats& s) {
-  return s.frames_encoded - s.repeats + s.frames_unchanged + s.frames_merged;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -63,10 +60,10 @@ int main(int argc, char** argv) {
   long long publishes = 0;
   const double cpu0 = cpuSeconds();
   auto publish = [&](const DirtyRegion& d, Millis t) {
-    const long long before = handled((*rec)->stats());
+    const long long before = (*rec)->stats().publishesHandled();
     (*rec)->onFrame(term.frame(), d, t);
     ++publishes;
-    while (handled((*rec)->stats()) <= before) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    while ((*rec)->stats().publishesHandled() <= before) std::this_thread::sleep_for(std::chrono::microseconds(200));
   };
   Millis t = 0;
   long long clock_s = -1;

@@ -49,16 +49,11 @@ inline bool waitFor(const std::function<bool()>& pred,
   return true;
 }
 
-// Publishes inputs the worker has handled (encoded, found unchanged or merged).
-inline long long handled(const RecorderStats& s) {
-  return s.frames_encoded - s.repeats + s.frames_unchanged + s.frames_merged;
-}
-
 // Publishes and waits until the worker has taken it, so every publish is a frame.
 inline void publishAndWait(Recorder& rec, const Frame& fb, const DirtyRegion& d, Millis t) {
-  const long long before = handled(rec.stats());
+  const long long before = rec.stats().publishesHandled();
   rec.onFrame(fb, d, t);
-  ASSERT_TRUE(waitFor([&] { return handled(rec.stats()) > before || !rec.healthy(); }));
+  ASSERT_TRUE(waitFor([&] { return rec.stats().publishesHandled() > before || !rec.healthy(); }));
   ASSERT_TRUE(rec.healthy()) << rec.lastError();
 }
 
