@@ -8,8 +8,6 @@ namespace vigil::ocr {
 
 OcrPool::OcrPool(int threads, ReaderOptions options) : options_(std::move(options)) {
   if (threads <= 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
-  // Before any Tesseract (and its OpenMP runtime) starts: one worker, one core.
-  setenv("OMP_THREAD_LIMIT", "1", 1);
   for (int i = 0; i < threads; ++i) workers_.emplace_back([this, i] { run(i); });
 }
 

@@ -4,6 +4,8 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
+#include <vector>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -30,17 +32,35 @@ int saturation(const Bgr& c) {
 
 // The most frequent colour of a row segment: the bar's background even where
 // anti-aliased text covers most of the row (text has many shades, the
-// background one).
+// background one). Most rows have a colour on over half their pixels: found
+// in two linear passes (majority vote, then a count), else by sorting.
 Bgr rowMedian(const Frame& fb, int y, int x0, int x1) {
-  std::vector<std::uint32_t> px;
-  px.reserve(static_cast<std::size_t>(std::max(0, x1 - x0)));
   const std::uint8_t* row = fb.row(y);
-  for (int x = x0; x < x1; ++x) {
+  auto at = [&](int x) {
     const std::uint8_t* p = row + x * Frame::kBytesPerPixel;
-    px.push_back((std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) | p[0]);
+    return (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) | p[0];
+  };
+  auto bgr = [](std::uint32_t c) {
+    return Bgr{static_cast<int>(c & 0xff), static_cast<int>((c >> 8) & 0xff),
+               static_cast<int>(c >> 16)};
+  };
+  if (x1 <= x0) return {};
+  std::uint32_t vote = at(x0);
+  int lead = 0;
+  for (int x = x0; x < x1; ++x) {
+    const std::uint32_t c = at(x);
+    if (lead == 0) vote = c;
+    lead += c == vote ? 1 : -1;
   }
+  int count = 0;
+  for (int x = x0; x < x1; ++x) count += at(x) == vote;
+  if (2 * count > x1 - x0) return bgr(vote);
+
+  std::vector<std::uint32_t> px;
+  px.reserve(static_cast<std::size_t>(x1 - x0));
+  for (int x = x0; x < x1; ++x) px.push_back(at(x));
   std::sort(px.begin(), px.end());
-  std::uint32_t best = px.empty() ? 0 : px[0];
+  std::uint32_t best = px[0];
   std::size_t best_n = 0;
   for (std::size_t i = 0; i < px.size();) {
     std::size_t j = i;
@@ -48,8 +68,7 @@ Bgr rowMedian(const Frame& fb, int y, int x0, int x1) {
     if (j - i > best_n) { best_n = j - i; best = px[i]; }
     i = j;
   }
-  return {static_cast<int>(best & 0xff), static_cast<int>((best >> 8) & 0xff),
-          static_cast<int>(best >> 16)};
+  return bgr(best);
 }
 
 double nearFraction(const Frame& fb, int y, int x0, int x1, const Bgr& bg) {
@@ -59,6 +78,33 @@ double nearFraction(const Frame& fb, int y, int x0, int x1, const Bgr& bg) {
     if (dist(row + x * Frame::kBytesPerPixel, bg) <= 24) ++near;
   return n ? static_cast<double>(near) / n : 0;
 }
+
+// Each row's background colour and how much of the row is near it, over one
+// segment's columns, computed once: analyse() grows the band from up to four
+// starts over the same rows.
+class RowCache {
+ public:
+  // Rows from `top` down.
+  RowCache(const Frame& fb, int top, int x0, int x1) : fb_(fb), top_(top), x0_(x0), x1_(x1) {}
+  struct Row {
+    Bgr bg;
+    double near = 0;  // fraction of the row within reach of bg
+  };
+  const Row& at(int y) {
+    const auto i = static_cast<std::size_t>(y - top_);
+    if (i >= rows_.size()) rows_.resize(i + 1);
+    if (!rows_[i]) {
+      const Bgr m = rowMedian(fb_, y, x0_, x1_);
+      rows_[i] = Row{m, nearFraction(fb_, y, x0_, x1_, m)};
+    }
+    return *rows_[i];
+  }
+
+ private:
+  const Frame& fb_;
+  const int top_, x0_, x1_;
+  std::vector<std::optional<Row>> rows_;
+};
 
 // A run of ink columns inside a bar (a glyph group, an icon or a button).
 struct Cluster {
@@ -92,8 +138,9 @@ class BarAnalyzer {
     const int cap = o_.max_bar_height;
     int s = y;
     std::vector<Bgr> bg;
+    RowCache row_cache(fb_, y, x0, x1);
     for (int start = y; start <= y + 3 && start < fb_.height(); ++start) {
-      std::vector<Bgr> rows = grow(start, x0, x1, cap);
+      std::vector<Bgr> rows = grow(row_cache, start, x0, x1, cap);
       if (static_cast<int>(rows.size()) > h) {
         h = static_cast<int>(rows.size());
         s = start;
@@ -285,20 +332,20 @@ class BarAnalyzer {
   }
 
   // Rows from `s` down that continue one plain or gradient background.
-  std::vector<Bgr> grow(int s, int x0, int x1, int cap) const {
+  std::vector<Bgr> grow(RowCache& rows, int s, int x0, int x1, int cap) const {
     std::vector<Bgr> bg;
-    const Bgr first = rowMedian(fb_, s, x0, x1);
-    if (nearFraction(fb_, s, x0, x1, first) < 0.45) return bg;
+    const Bgr first = rows.at(s).bg;
+    if (rows.at(s).near < 0.45) return bg;
     bg.push_back(first);
     auto continues = [&](int r, bool check_edge) {
       if (check_edge && edgeCoverage(r, x0, x1) > 0.6) return false;  // a separator
-      const Bgr m = rowMedian(fb_, r, x0, x1);
-      return dist(m, bg.back()) <= 28 && dist(m, first) <= 110 &&
-             nearFraction(fb_, r, x0, x1, m) >= 0.2;  // bold text can cover most of a row
+      const RowCache::Row& m = rows.at(r);
+      return dist(m.bg, bg.back()) <= 28 && dist(m.bg, first) <= 110 &&
+             m.near >= 0.2;  // bold text can cover most of a row
     };
     for (int r = s + 1; r < fb_.height() && r - s <= cap; ++r) {
       if (continues(r, true)) {
-        bg.push_back(rowMedian(fb_, r, x0, x1));
+        bg.push_back(rows.at(r).bg);
         continue;
       }
       // Some themes draw a 1-3 px bevel line across the middle of the bar:
@@ -307,7 +354,7 @@ class BarAnalyzer {
       for (int k = 1; k <= 3 && r + k < fb_.height() && r + k - s <= cap; ++k)
         if (continues(r + k, false)) { resume = r + k; break; }
       if (resume < 0 || static_cast<int>(bg.size()) < 4) break;
-      for (; r <= resume; ++r) bg.push_back(rowMedian(fb_, r, x0, x1));
+      for (; r <= resume; ++r) bg.push_back(rows.at(r).bg);
       --r;
     }
     return bg;
@@ -381,35 +428,67 @@ std::uint64_t hashPixels(const Frame& fb, Rect r) {
 }
 
 std::vector<TitleStrip> TitleFinder::find(const Frame& fb) const {
+  return scan(fb, 0, fb.height(), {});
+}
+
+std::vector<TitleStrip> TitleFinder::update(const Frame& fb, const std::vector<TitleStrip>& previous,
+                                            int y0, int y1) const {
+  if (y1 <= y0) return previous;
+  // A caption whose top edge is at row y is judged from rows y-1 down to
+  // y+3+max_bar_height (bevel starts, band growth): only tops within that
+  // reach of a changed row can have a different verdict.
+  const int top0 = y0 - options_.max_bar_height - 4, top1 = y1 + 1;
+  std::vector<TitleStrip> kept;
+  for (TitleStrip s : previous)
+    if (s.bar.y < top0 || s.bar.y - 3 > top1) {  // its top edge is 0-3 rows above bar.y
+      s.focused = false;
+      kept.push_back(s);
+    }
+  return scan(fb, top0, top1, std::move(kept));
+}
+
+std::vector<TitleStrip> TitleFinder::scan(const Frame& fb, int top0, int top1,
+                                          std::vector<TitleStrip> kept) const {
   std::vector<TitleStrip> found;
   if (fb.width() < options_.min_bar_width || fb.height() < options_.min_bar_height + 2)
     return found;
+  top0 = std::max(top0, 0);
+  top1 = std::min(top1, fb.height() - 1);
   const cv::Mat img(fb.height(), fb.width(), CV_8UC4, const_cast<std::uint8_t*>(fb.data()),
                     static_cast<std::size_t>(fb.stride()));
 
-  // Row-to-row colour change, the largest over B, G and R: accent bars can
-  // have the same luma as the desktop behind them.
-  cv::Mat diff;
-  cv::absdiff(img.rowRange(1, img.rows), img.rowRange(0, img.rows - 1), diff);
-  std::array<cv::Mat, 4> planes;
-  cv::split(diff, planes.data());
-  cv::Mat maxdiff = cv::max(cv::max(planes[0], planes[1]), planes[2]);
-  cv::Mat raw;
-  cv::threshold(maxdiff, raw, kEdgeDistance, 255, cv::THRESH_BINARY);
-  // Only boundaries at least a caption wide survive: window tops.
-  // Bridge 1-4 px breaks first: where another window's border column
-  // happens to match this window's top edge colour.
-  cv::Mat bridged, lines;
-  cv::morphologyEx(raw, bridged, cv::MORPH_CLOSE,
-                   cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 1)));
-  cv::morphologyEx(bridged, lines, cv::MORPH_OPEN,
-                   cv::getStructuringElement(cv::MORPH_RECT, cv::Size(options_.min_bar_width, 1)));
+  // Row-to-row colour change (row r of `raw`: between pixel rows r and r+1),
+  // the largest over B, G and R: accent bars can have the same luma as the
+  // desktop behind them. Only over the rows the tops in [top0, top1] are
+  // judged from; the rest stays 0.
+  const int r0 = std::max(0, top0 - 1);
+  const int r1 = std::min(img.rows - 1, top1 + options_.max_bar_height + 4);
+  cv::Mat raw = cv::Mat::zeros(img.rows - 1, img.cols, CV_8U);
+  cv::Mat lines = cv::Mat::zeros(img.rows - 1, img.cols, CV_8U);
+  if (r1 > r0) {
+    cv::Mat diff;
+    cv::absdiff(img.rowRange(r0 + 1, r1 + 1), img.rowRange(r0, r1), diff);
+    std::array<cv::Mat, 4> planes;
+    cv::split(diff, planes.data());
+    cv::Mat maxdiff = cv::max(cv::max(planes[0], planes[1]), planes[2]);
+    cv::Mat band_raw = raw.rowRange(r0, r1);
+    cv::threshold(maxdiff, band_raw, kEdgeDistance, 255, cv::THRESH_BINARY);
+    // Only boundaries at least a caption wide survive: window tops.
+    // Bridge 1-4 px breaks first: where another window's border column
+    // happens to match this window's top edge colour.
+    cv::Mat bridged, band_lines = lines.rowRange(r0, r1);
+    cv::morphologyEx(band_raw, bridged, cv::MORPH_CLOSE,
+                     cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 1)));
+    cv::morphologyEx(bridged, band_lines, cv::MORPH_OPEN,
+                     cv::getStructuringElement(cv::MORPH_RECT, cv::Size(options_.min_bar_width, 1)));
+  }
 
   struct Segment {
     int y, x0, x1;
   };
-  std::vector<Segment> segments{{0, 0, fb.width()}};  // maximised windows start at the top
-  for (int r = 0; r < lines.rows; ++r) {
+  std::vector<Segment> segments;
+  if (top0 == 0) segments.push_back({0, 0, fb.width()});  // maximised windows start at the top
+  for (int r = std::max(0, top0 - 1); r < std::min(lines.rows, top1); ++r) {
     const std::uint8_t* e = lines.ptr<std::uint8_t>(r);
     for (int x = 0; x < lines.cols;) {
       if (!e[x]) { ++x; continue; }
@@ -425,18 +504,26 @@ std::vector<TitleStrip> TitleFinder::find(const Frame& fb) const {
   std::stable_sort(segments.begin(), segments.end(),
                    [](const Segment& a, const Segment& b) { return a.x1 - a.x0 > b.x1 - b.x0; });
   const BarAnalyzer analyzer(fb, raw, options_);
+  auto covers = [](const TitleStrip& t, int y, int x0, int x1) {
+    return y >= t.bar.y - 1 && y < t.bar.y + t.bar.h && x0 < t.bar.x + t.bar.w && x1 > t.bar.x;
+  };
   for (const Segment& seg : segments) {
     // A boundary right below an accepted bar's top is that same bar.
     bool covered = false;
-    for (const TitleStrip& t : found)
-      if (seg.y >= t.bar.y - 1 && seg.y < t.bar.y + t.bar.h &&
-          seg.x0 < t.bar.x + t.bar.w && seg.x1 > t.bar.x)
-        covered = true;
+    for (const auto* list : {&found, &kept})
+      for (const TitleStrip& t : *list) covered = covered || covers(t, seg.y, seg.x0, seg.x1);
     if (covered) continue;
     TitleStrip strip;
     if (!analyzer.analyse(seg.y, seg.x0, seg.x1, strip)) continue;
     if (strip.bar.y + strip.bar.h >= fb.height() - 1) continue;  // a taskbar, not a caption
     found.push_back(strip);
+  }
+  // A kept caption that a new one now overlaps was covered by its window.
+  for (const TitleStrip& k : kept) {
+    const bool overlapped = std::any_of(found.begin(), found.end(), [&](const TitleStrip& f) {
+      return !f.bar.intersect(k.bar).empty();
+    });
+    if (!overlapped) found.push_back(k);
   }
 
   std::sort(found.begin(), found.end(), [](const TitleStrip& a, const TitleStrip& b) {

@@ -37,7 +37,17 @@ class TitleFinder {
   // constants: a few ms for 1280x800 on one core.
   std::vector<TitleStrip> find(const Frame& fb) const;
 
+  // The same for `fb` given `previous`, the result for an earlier screen of
+  // the same size, and the rows [y0, y1) where pixels changed since: only
+  // caption tops within reach of those rows are looked at again, the other
+  // captions are kept. Equals find(fb) but where captions overlap.
+  std::vector<TitleStrip> update(const Frame& fb, const std::vector<TitleStrip>& previous, int y0,
+                                 int y1) const;
+
  private:
+  // Captions with their top edge in rows [top0, top1], plus `kept`.
+  std::vector<TitleStrip> scan(const Frame& fb, int top0, int top1,
+                               std::vector<TitleStrip> kept) const;
   FinderOptions options_;
 };
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include <omp.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
@@ -249,9 +250,6 @@ struct TitleReader::Impl {
 };
 
 Result<std::unique_ptr<TitleReader>> TitleReader::create(const ReaderOptions& options) {
-  // Tesseract's OpenMP would otherwise spread one strip over every core and
-  // fight the other workers; it reads the variable when its runtime starts.
-  setenv("OMP_THREAD_LIMIT", "1", 0);
   std::string lang = options.language;
   namespace fs = std::filesystem;
   if (lang.empty())
@@ -296,6 +294,11 @@ Result<TitleText> TitleReader::read(const Frame& img, Rect r) {
   r = r.intersect(img.bounds());
   if (r.w < 8 || r.h < 6) return Status::Error("OCR: strip too small");
   const cv::Mat m = prepare(img, r, std::clamp(options_.scale, 1, 6));
+  // Tesseract's LSTM opens OpenMP sections of four threads per gate; on a
+  // strip they spin and wake more than they compute, and fight the other
+  // workers. Serial on this thread (OMP_THREAD_LIMIT cannot do it: libgomp
+  // reads it when loaded, before main).
+  omp_set_max_active_levels(0);
   tesseract::TessBaseAPI& api = *impl_->api;
   api.SetImage(m.data, m.cols, m.rows, 1, static_cast<int>(m.step));
   if (api.Recognize(nullptr) != 0) return Status::Error("OCR: recognition failed");

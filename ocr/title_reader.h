@@ -28,13 +28,13 @@ struct TitleText {
 class TitleReader {
  public:
   // Fails with an actionable message when the traineddata cannot be loaded.
-  // Sets OMP_THREAD_LIMIT=1 (if unset) first: one reader is one core.
   static Result<std::unique_ptr<TitleReader>> create(const ReaderOptions& options = {});
   ~TitleReader();
   TitleReader(const TitleReader&) = delete;
   TitleReader& operator=(const TitleReader&) = delete;
 
-  // Reads the title in `r` of `img` (BGRX). `r` should be a TitleStrip::text
+  // Reads the title in `r` of `img` (BGRX), on the calling thread only (one
+  // reader is one core). `r` should be a TitleStrip::text
   // rectangle: one text line on a plain or gradient bar, any polarity.
   // Errors: empty/out-of-frame rect, nothing legible, confidence below
   // min_confidence (the message then carries what was read).

@@ -37,12 +37,15 @@ struct TitleTracker::State {
   Millis first_pending = -1;  // t of the first relevant frame not yet looked at
   OcrPool::Clock::time_point last_pass{};
   std::vector<Rect> bars;   // captions seen by the last pass
+  int changed_y0 = 0, changed_y1 = -1;  // rows damaged since the last pass's copy (any damage)
   std::string front;        // accepted front title
   Stats stats;
 
   // Touched only by the (single) running pass.
   Frame work;  // the screen for one pass; released after it (idle sessions)
   TitleFinder finder;
+  std::vector<TitleStrip> strips;  // the last pass's captions, for an incremental search
+  int strips_w = 0, strips_h = 0;  // of the screen they were found on
   std::uint64_t last_hash = 0;
   std::string candidate;
   Millis candidate_t = 0;
@@ -65,6 +68,11 @@ void TitleTracker::onFrame(const Frame& fb, const DirtyRegion& changed, Millis t
     std::lock_guard lock(st.mu);
     if (st.closed) return;
     ++st.stats.frames;
+    for (const Rect& r : changed.rects()) {
+      if (r.empty()) continue;
+      st.changed_y0 = st.changed_y1 < 0 ? r.y : std::min(st.changed_y0, r.y);
+      st.changed_y1 = std::max(st.changed_y1, r.y + r.h);
+    }
     for (const Rect& r : changed.rects()) {
       if (r.w >= st.options.min_damage_width && r.h >= st.options.min_damage_height) relevant = true;
       for (const Rect& b : st.bars)
@@ -103,6 +111,7 @@ void TitleTracker::schedule(const std::shared_ptr<State>& sp) {
 void TitleTracker::pass(const std::shared_ptr<State>& sp, TitleReader* reader) {
   State& st = *sp;
   Millis seen_t;
+  int y0, y1;
   {
     std::lock_guard lock(st.mu);
     if (st.closed) {
@@ -114,6 +123,11 @@ void TitleTracker::pass(const std::shared_ptr<State>& sp, TitleReader* reader) {
     st.last_pass = OcrPool::Clock::now();
     seen_t = st.first_pending;
     st.first_pending = -1;
+    // Damage recorded later is looked at by the next pass, even if this
+    // pass's copy already shows it.
+    y0 = st.changed_y0;
+    y1 = st.changed_y1;
+    st.changed_y1 = -1;
     ++st.stats.passes;
   }
   Millis frame_t = 0;
@@ -121,8 +135,18 @@ void TitleTracker::pass(const std::shared_ptr<State>& sp, TitleReader* reader) {
   const bool have_screen = st.screen.copyLatest(st.work, frame_t);
   if (seen_t < 0) seen_t = frame_t;
 
-  const std::vector<TitleStrip> strips =
-      have_screen ? st.finder.find(st.work) : std::vector<TitleStrip>{};
+  if (have_screen) {
+    // Only caption tops near damaged rows are looked at again: output
+    // scrolling under a caption costs a band, not the whole screen.
+    const bool same_size = st.work.width() == st.strips_w && st.work.height() == st.strips_h;
+    st.strips = same_size ? st.finder.update(st.work, st.strips, y0, y1) : st.finder.find(st.work);
+    st.strips_w = st.work.width();
+    st.strips_h = st.work.height();
+  } else {
+    st.strips_w = 0;  // this pass's damage is gone: search it all next time
+  }
+  const std::vector<TitleStrip> no_strips;
+  const std::vector<TitleStrip>& strips = have_screen ? st.strips : no_strips;
   std::vector<Rect> bars;
   const TitleStrip* focused = nullptr;
   for (const TitleStrip& s : strips) {

@@ -5,7 +5,8 @@
 //
 // Policy (see docs/ocr.md):
 // - a pass runs only after damage that could hold a caption (a rectangle at
-//   least 60x10, or any damage touching a caption seen before);
+//   least 60x10, or any damage touching a caption seen before), and looks
+//   for captions again only near the rows damaged since the last pass;
 // - the front caption is re-read only when its pixels' hash changes;
 // - a title is accepted when read twice in a row, or once with confidence
 //   >= accept_confidence; low-confidence reads are never accepted;
@@ -50,7 +51,8 @@ class TitleTracker final : public FrameSink {
   // other threads and must not block for long.
   // `screen`: where a pass copies the screen from, if another consumer of the
   // same frames already keeps it (the session's recorder); it must outlive
-  // close(). Without it the tracker keeps its own copy.
+  // close() and have each frame published before that frame's onFrame().
+  // Without it the tracker keeps its own copy.
   TitleTracker(OcrPool& pool, EventSink& events,
                std::function<void(const std::string&)> on_front_title,
                TrackerOptions options = {}, CoalescingSlot* screen = nullptr);

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
+#include <tuple>
+#include <utility>
 
 #include "ocr/title_reader.h"
 #include "tests/ocr/corpus.h"
@@ -116,6 +119,56 @@ TEST(TitleReader, MissingTraineddataIsAnActionableError) {
   auto reader = TitleReader::create(o);
   ASSERT_FALSE(reader.ok());
   EXPECT_NE(reader.message().find("traineddata"), std::string::npos);
+}
+
+// Rows [y0, y1) where a and b differ; y0 == y1 when they are equal.
+std::pair<int, int> changedRows(const Frame& a, const Frame& b) {
+  int y0 = a.height(), y1 = 0;
+  for (int y = 0; y < a.height(); ++y)
+    if (std::memcmp(a.row(y), b.row(y), static_cast<std::size_t>(a.width()) * Frame::kBytesPerPixel)) {
+      y0 = std::min(y0, y);
+      y1 = y + 1;
+    }
+  return {std::min(y0, y1), y1};
+}
+
+void expectSameStrips(const std::vector<TitleStrip>& got, const std::vector<TitleStrip>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].bar, want[i].bar) << i;
+    EXPECT_EQ(got[i].text, want[i].text) << i;
+    EXPECT_EQ(got[i].focused, want[i].focused) << i;
+    EXPECT_EQ(got[i].hash, want[i].hash) << i;
+  }
+}
+
+// The tracker's incremental pass: looking again only near changed rows gives
+// what a whole-screen pass gives, for a window moving and raising, for
+// client-area output under the captions and for no change at all.
+TEST_P(FinderStyles, UpdateNearChangedRowsEqualsAWholeScreenPass) {
+  const TitleFinder finder;
+  const Frame a = renderWindowsScreen(GetParam(), "Registry Editor", "Event Viewer", nullptr);
+  const auto before = finder.find(a);
+  ASSERT_FALSE(before.empty());
+
+  const Frame moved = renderWindowsScreen(GetParam(), "Device Manager", "Event Viewer", nullptr,
+                                          nullptr, 220, 600);
+  auto [y0, y1] = changedRows(a, moved);
+  ASSERT_LT(y0, y1);
+  expectSameStrips(finder.update(moved, before, y0, y1), finder.find(moved));
+
+  Frame output = a;  // lines of "output" in the front window's client area
+  const TitleStrip* front = focusedOf(before);
+  ASSERT_NE(front, nullptr);
+  for (int y = front->bar.y + front->bar.h + 60; y < front->bar.y + front->bar.h + 120; y += 3)
+    for (int x = front->bar.x + 30; x < front->bar.x + 300; x += 2) output.setPixel(x, y, 0x202020);
+  std::tie(y0, y1) = changedRows(a, output);
+  ASSERT_LT(y0, y1);
+  const auto updated = finder.update(output, before, y0, y1);
+  expectSameStrips(updated, finder.find(output));
+  expectSameStrips(updated, before);
+
+  expectSameStrips(finder.update(a, before, 0, 0), before);
 }
 
 }  // namespace
