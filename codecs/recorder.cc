@@ -11,6 +11,7 @@
 
 #include "codecs/ffmpeg_owners.h"
 #include "codecs/fmp4_muxer.h"
+#include "core/thread_name.h"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -370,7 +371,10 @@ Result<std::unique_ptr<Recorder>> Recorder::open(const std::string& path, Record
     self->deliverFragment(is_init, data, n, key);
   });
   r->engine_ = std::make_unique<RecorderEngine>(r->opts_, std::move(muxer.value()));
-  r->worker_ = std::thread([self] { self->run(); });
+  r->worker_ = std::thread([self] {
+    nameThisThread("record");
+    self->run();
+  });
   spdlog::debug("event=recording_opened path={}", path);
   return r;
 }

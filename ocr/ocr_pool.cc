@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.h"
+
 namespace vigil::ocr {
 
 OcrPool::OcrPool(int threads, ReaderOptions options) : options_(std::move(options)) {
@@ -43,6 +45,7 @@ void OcrPool::close() {
 }
 
 void OcrPool::run(int index) {
+  nameThisThread("ocr-" + std::to_string(index));
   auto created = TitleReader::create(options_);
   std::unique_ptr<TitleReader> reader;
   {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/thread_name.h"
+
 namespace vigil::storage {
 
 BatchedEventWriter::BatchedEventWriter(MetadataStore& store, std::string session_id,
@@ -79,6 +81,7 @@ std::uint64_t BatchedEventWriter::stored() const {
 }
 
 void BatchedEventWriter::run() {
+  nameThisThread("events");
   std::unique_lock lock(mu_);
   std::chrono::milliseconds backoff = options_.min_backoff;
   while (true) {

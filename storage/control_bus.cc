@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
+#include "core/thread_name.h"
 #include "storage/redis_client.h"
 
 namespace vigil::storage {
@@ -79,6 +80,7 @@ Result<bool> ControlBus::nodeAlive(const std::string& node) {
 }
 
 void ControlBus::run() {
+  nameThisThread("control");
   std::chrono::milliseconds backoff{100};
   while (!stop_) {
     const auto began = std::chrono::steady_clock::now();

@@ -3,7 +3,7 @@
 // Vigil (a VNC session through the real `vigil serve`, target x11vnc) and by
 // `ffmpeg -f x11grab -framerate 30 -c:v libx264 -preset veryfast`. Reports
 // CPU seconds (from /proc) and MB per session-hour for each, per-thread CPU
-// of `vigil serve` (the recorder's worker found by its stack via gdb), and
+// of `vigil serve` (by thread name: the recorder worker is "record"), and
 // writes PNG frames for a legibility check. Usage:
 //   recorder_bench --out DIR [--seconds N]
 // Writes DIR/results.json and prints a summary. Not a test: no pass/fail
@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -67,46 +67,17 @@ std::map<int, double> threadCpu(pid_t pid) {
   return out;
 }
 
-// LWP -> a short label from its stack (gdb attaches for a moment).
-std::map<int, std::string> threadLabels(pid_t pid) {
-  std::map<int, std::string> labels;
-  std::string out;
-  auto rc = testbed::run({"gdb", "-p", std::to_string(pid), "-batch", "-nx", "-ex", "set pagination off",
-                          "-ex", "thread apply all bt 40"},
-                         {}, &out, 120s);
-  if (!rc.ok()) return labels;
-  std::istringstream in(out);
-  const std::regex head(R"(^Thread \d+ \(.*LWP (\d+)\))");
-  int lwp = -1;
-  std::string frames;
-  auto finish = [&] {
-    if (lwp < 0) return;
-    std::string label = "other";
-    if (frames.find("codecs::Recorder") != std::string::npos) label = "recorder worker (codecs::Recorder::run)";
-    else if (frames.find("x264") != std::string::npos) label = "x264";
-    else if (frames.find("rfbClientThread") != std::string::npos || frames.find("clientInput") != std::string::npos)
-      label = "VNC client leg (libvncserver client thread)";
-    else if (frames.find("ocr::") != std::string::npos) label = "OCR";
-    else {
-      std::smatch m;
-      static const std::regex fn(R"((vigil::[A-Za-z0-9_:]+))");
-      if (std::regex_search(frames, m, fn)) label = m[1];
-      else if (frames.find("main (") != std::string::npos) label = "main";
-    }
-    labels[lwp] = label;
-  };
-  for (std::string line; std::getline(in, line);) {
-    std::smatch m;
-    if (std::regex_search(line, m, head)) {
-      finish();
-      lwp = std::stoi(m[1]);
-      frames.clear();
-    } else if (lwp >= 0) {
-      frames += line + "\n";
-    }
+// LWP -> its name (vigil names its threads: "record", "ocr-0", "vnc-user", ...).
+std::map<int, std::string> threadNames(pid_t pid) {
+  std::map<int, std::string> names;
+  const std::string task = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(task, ec)) {
+    std::string name = testbed::readFile(e.path().string() + "/comm");
+    while (!name.empty() && name.back() == '\n') name.pop_back();
+    names[std::stoi(e.path().filename().string())] = name;
   }
-  finish();
-  return labels;
+  return names;
 }
 
 long long fileSize(const std::string& path) {
@@ -344,8 +315,8 @@ int run(const std::string& out_dir, int seconds) {
 
   workload(n, **viewer, out_dir, seconds);
 
-  // Snapshot the moment the workload ends, before anything slow (gdb below
-  // takes tens of seconds, during which ffmpeg keeps encoding 30 frames a
+  // Snapshot the moment the workload ends, before anything slow (the frame
+  // grabs below take seconds, during which ffmpeg keeps encoding 30 frames a
   // second): CPU and the session-hour are over the workload alone.
   const std::uint64_t updates = (*viewer)->updates() - updates0;
   const std::map<int, double> threads1 = threadCpu(vigil_pid);
@@ -353,7 +324,7 @@ int run(const std::string& out_dir, int seconds) {
   const double vigil_cpu = processCpu(vigil_pid) - vigil_cpu0;
   const double x11vnc_cpu = processCpu(x11vnc_pid) - x11vnc_cpu0;
   const double session_s = std::chrono::duration<double>(Clock::now() - t_start).count();
-  std::map<int, std::string> labels = threadLabels(vigil_pid);  // the recorder thread is still alive
+  std::map<int, std::string> labels = threadNames(vigil_pid);  // the recorder thread is still alive
   auto screen = n.display->screenshot();
   if (screen.ok()) {
     // Keep the server's screen as a PPM for comparison.
@@ -392,9 +363,10 @@ int run(const std::string& out_dir, int seconds) {
     const auto it = threads0.find(tid);
     const double d = c1 - (it == threads0.end() ? 0.0 : it->second);
     const std::string label = labels.count(tid) ? labels[tid] : "?";
-    if (label.find("Recorder") != std::string::npos) recorder_cpu += d;
+    if (label == "record") recorder_cpu += d;
     if (d > 0.005) per_thread.push_back({{"tid", tid}, {"label", label}, {"cpu_s", d}});
   }
+  if (recorder_cpu <= 0) fail("no CPU time for vigil's \"record\" thread: threads seen " + nlohmann::json(labels).dump());
   const double hour = 3600.0 / session_s;
   nlohmann::json r = {
       {"session_s", session_s},

@@ -20,6 +20,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.h"
 #include "gateway/rdp/clipboard.h"
 #include "gateway/rdp/freerdp_compat.h"
 #include "gateway/rdp/freerdp_process.h"
@@ -542,7 +543,10 @@ void RdpClient::start() {
   Impl& d = *impl_;
   std::lock_guard lock(d.mutex);
   if (!d.alive || d.thread.joinable()) return;
-  d.thread = std::thread([&d] { d.run(); });
+  d.thread = std::thread([&d] {
+    nameThisThread("rdp-target");
+    d.run();
+  });
 }
 
 void RdpClient::requestStop() {

@@ -18,6 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.h"
 #include "gateway/rdp/freerdp_process.h"
 #include "gateway/rdp/rdp_connection.h"
 #include "gateway/rdp/target_pins.h"
@@ -104,7 +105,10 @@ struct RdpListener::Impl {
                         self->pins.get()};
     auto conn = std::make_shared<RdpConnection>(peer, std::move(deps));
     spdlog::debug("rdp: connection from {}", peer->hostname);
-    self->conns.push_back(Entry{conn, std::thread([conn] { conn->run(); })});
+    self->conns.push_back(Entry{conn, std::thread([conn] {
+                               nameThisThread("rdp-user");
+                               conn->run();
+                             })});
     return TRUE;
   }
 

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/thread_name.h"
 #include "gateway/vnc/vnc_log.h"
 
 namespace vigil::gateway::vnc {
@@ -248,6 +249,7 @@ void VncRelay::refreshScreen() {
 // ---------------------------------------------------------------- client leg
 
 void VncRelay::runClientLeg() {
+  nameThisThread("vnc-user");
   if (client_ctl_fd_ < 0 || client_wake_fd_ < 0 || target_wake_fd_ < 0) {
     setEndReason("out of file descriptors");
   } else if (setUpScreen()) {
@@ -623,6 +625,7 @@ Status VncRelay::connectTarget() {
 }
 
 void VncRelay::runTargetLeg() {
+  nameThisThread("vnc-target");
   rfbClient* c = target_client_.get();
   clearClientErrorOnThisThread();
   std::string why;
