@@ -229,12 +229,16 @@ void dropRemnants(std::vector<Word>& words) {
 }
 
 // The title and its mean word confidence. Bold fonts widen "@" and the
-// ellipsis: Tesseract then splits "user@host" or "Long…" in two.
+// ellipsis: Tesseract then splits "user@host" or "Long…" in two, and a
+// title cut in the middle ("admin@db01: /…nfig/production", openbox) after
+// its ellipsis. Search splits words at the ellipsis anyway, so a rare real
+// space after one costs nothing there.
 TitleText joinWords(const std::vector<Word>& words) {
   TitleText out;
   float sum = 0;
   for (const Word& w : words) {
-    const bool glued = w.text.front() == '@' || w.text.starts_with(kEllipsis);
+    const bool glued = w.text.front() == '@' || w.text.starts_with(kEllipsis) ||
+                       out.text.ends_with(kEllipsis);
     if (!out.text.empty() && !glued) out.text += ' ';
     out.text += w.text;
     sum += w.conf;
