@@ -223,8 +223,17 @@ void dropRemnants(std::vector<Word>& words) {
       words[i].text.replace(at, 3, kEllipsis);
     if (words[i].text.ends_with(kEllipsis)) cut = i;
   }
+  // Button glyphs read as unsure words, or as sure one- or two-character
+  // ones without a lowercase letter (icewm's read as "L1 7"); a title cut in
+  // the middle goes on with real words.
+  auto button = [](const Word& w) {
+    return w.conf < 60.0f ||
+           (w.text.size() <= 2 && std::none_of(w.text.begin(), w.text.end(), [](char c) {
+              return c >= 'a' && c <= 'z';
+            }));
+  };
   if (cut < words.size()) {
-    while (words.size() > cut + 1 && words.back().conf < 60.0f) words.pop_back();
+    while (words.size() > cut + 1 && button(words.back())) words.pop_back();
   }
 }
 
