@@ -361,6 +361,25 @@ int titleDistance(const Sample& s, const std::string& read, std::string* truth) 
   return best;
 }
 
+namespace {
+
+// The window manager repaints captions after a focus change in its own
+// time, longer on a loaded machine than any fixed sleep: wait until two
+// grabs 100 ms apart agree.
+Status waitForStillScreen(const std::vector<std::string>& env) {
+  std::string before, now;
+  for (int i = 0; i < 50; ++i) {
+    if (runCommand({"import", "-window", "root", "ppm:-"}, env, &now, 15000) != 0)
+      return Status::Error("import -window root failed");
+    if (!before.empty() && now == before) return Status::Ok();
+    before = std::move(now);
+    std::this_thread::sleep_for(100ms);
+  }
+  return Status::Error("the screen was still changing 5 s after a focus change");
+}
+
+}  // namespace
+
 Result<std::vector<Sample>> captureReal(XDesktop& desktop, const WmSpec& wm,
                                         const std::vector<std::string>& titles,
                                         const std::vector<std::string>& long_titles,
@@ -428,7 +447,7 @@ Result<std::vector<Sample>> captureReal(XDesktop& desktop, const WmSpec& wm,
       }
       const Item& it = items[b + slot];
       runCommand({"xdotool", "windowactivate", "--sync", id}, env, nullptr, 5000);
-      std::this_thread::sleep_for(150ms);  // the WM repaints the caption
+      if (Status still = waitForStillScreen(env); !still.ok()) return still;
       const std::string png = dir + "/" + label + "_" + std::to_string(out.size()) + ".png";
       if (runCommand({"import", "-window", "root", "-quality", "10", png}, env, nullptr, 15000) != 0)
         return Status::Error("import -window root failed on " + desktop.display());

@@ -174,9 +174,11 @@ Status XDesktop::start(int width, int height, const WmSpec& wm, const std::strin
       break;
   }
   display_ = ":" + std::to_string(n);
+  // -noreset: the probes below connect and leave; a server that resets when
+  // its last client goes can refuse the window manager connecting just then.
   auto xvfb = Child::spawn({"Xvfb", display_, "-screen", "0",
                             std::to_string(width) + "x" + std::to_string(height) + "x24",
-                            "-nolisten", "tcp"},
+                            "-nolisten", "tcp", "-noreset"},
                            {}, workdir + "/xvfb.log");
   if (!xvfb) return xvfb.status();
   xvfb_ = std::move(*xvfb);
