@@ -1,6 +1,7 @@
 // Reads the text of one caption strip with Tesseract (LSTM, single-line mode).
-// One TitleReader owns one long-lived Tesseract instance: create it once per
-// worker thread and reuse it; start-up costs ~100 ms, a strip ~10-30 ms.
+// One TitleReader owns its long-lived Tesseract instances (eng and Latin):
+// create it once per worker thread and reuse it (start-up loads both models);
+// a strip costs ~20-80 ms of CPU.
 #pragma once
 
 #include <memory>
@@ -13,8 +14,9 @@ namespace vigil::ocr {
 
 struct ReaderOptions {
   std::string tessdata_dir = "/usr/share/tesseract-ocr/5/tessdata";
-  // Empty: "Latin" (all Latin-script letters: é, ü, ñ, …) when its traineddata
-  // is installed (Debian: tesseract-ocr-script-latn), otherwise "eng".
+  // Empty: "eng" reads first and "Latin" (all Latin-script letters: é, ü,
+  // ñ, …; Debian: tesseract-ocr-script-latn) reads again unless eng was sure
+  // of every word; when only one of them is installed, that one alone.
   std::string language;
   int scale = 2;                 // upscaling before recognition (2-4)
   float min_confidence = 40.0f;  // mean word confidence below this is junk (docs/ocr.md)
@@ -28,6 +30,7 @@ struct TitleText {
 class TitleReader {
  public:
   // Fails with an actionable message when the traineddata cannot be loaded.
+  // Reading keeps Tesseract's OpenMP on the calling thread: one reader, one core.
   static Result<std::unique_ptr<TitleReader>> create(const ReaderOptions& options = {});
   ~TitleReader();
   TitleReader(const TitleReader&) = delete;
@@ -41,6 +44,7 @@ class TitleReader {
   // Not thread-safe: one thread at a time per reader.
   Result<TitleText> read(const Frame& img, Rect r);
 
+  // The model that has the last word: "Latin" when eng reads first.
   const std::string& language() const { return language_; }
 
  private:
