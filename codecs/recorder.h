@@ -26,7 +26,9 @@
 namespace vigil::codecs {
 
 struct RecorderOptions {
-  int crf = 27;                           // x264 constant quality (lower = better, bigger)
+  // x264 constant quality (lower = better, bigger). 30 with trellis and no
+  // deblocking (recorder.cc) keeps text as legible as 27 did without them.
+  int crf = 30;
   std::string preset = "veryfast";        // x264 preset
   // Keyframes (IDR), decided when a frame arrives: after keyframe_interval_ms
   // of session time once the frames since the last keyframe weigh
