@@ -317,9 +317,11 @@ Status RecorderEngine::frame(const Frame& screen, const DirtyRegion& damage, Mil
   // interval, once the frames since the last keyframe add up to its size, and
   // always after the max interval.
   const Millis since_key = pts - last_key_pts_;
+  const double key_bytes = std::max(static_cast<double>(last_key_bytes_),
+                                    opts_.keyframe_floor_bytes_per_pixel * screen.width() * screen.height());
   const bool key = first || since_key >= opts_.keyframe_max_interval_ms ||
                    (since_key >= opts_.keyframe_interval_ms &&
-                    bytes_since_key_ >= static_cast<std::int64_t>(last_key_bytes_ * opts_.keyframe_bytes_ratio));
+                    bytes_since_key_ >= static_cast<std::int64_t>(key_bytes * opts_.keyframe_bytes_ratio));
   if (Status st = encode(pts, key, now); !st.ok()) return st;
 
   stats_.encode_ms_total +=

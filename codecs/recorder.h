@@ -36,6 +36,10 @@ struct RecorderOptions {
   // Ratio 0 = purely by time. See docs/recording.md for the measurements.
   Millis keyframe_interval_ms = 30000;
   double keyframe_bytes_ratio = 3.0;
+  // The ratio applies to at least this many bytes per pixel: a session that
+  // starts on a blank desktop has a tiny first keyframe, which says nothing
+  // of what seeking through its later screens of text costs.
+  double keyframe_floor_bytes_per_pixel = 0.05;
   Millis keyframe_max_interval_ms = 300000;
   Millis flush_interval_ms = 1000;        // max age of encoded video not yet on disk
   // A screen still for this long frees its encoder (x264 holds ~20 MB at

@@ -11,7 +11,7 @@
 // the PSNR of the recording against the captured frames (every Nth frame and
 // the last). Usage:
 //   recorder_replay --in workload.mkv [--out rec.mp4] [--crf N] [--preset P]
-//                   [--x264 "k=v:k=v"] [--keyint-ms K] [--key-ratio R]
+//                   [--x264 "k=v:k=v"] [--keyint-ms K] [--key-ratio R] [--key-floor BYTES_PER_PX]
 //                   [--keyint-max-ms M] [--sample-every N] [--session-s S]
 //                   [--min-interval-ms N] [--label TEXT] [--json FILE]
 // --session-s: the session length for MB/h (default: up to the last change).
@@ -343,6 +343,7 @@ int main(int argc, char** argv) {
     else if (k == "--x264") a.opts.x264_params = v;
     else if (k == "--keyint-ms") a.opts.keyframe_interval_ms = std::stoll(v);
     else if (k == "--key-ratio") a.opts.keyframe_bytes_ratio = std::stod(v);
+    else if (k == "--key-floor") a.opts.keyframe_floor_bytes_per_pixel = std::stod(v);
     else if (k == "--keyint-max-ms") a.opts.keyframe_max_interval_ms = std::stoll(v);
     else if (k == "--sample-every") a.sample_every = std::max(1, std::stoi(v));
     else if (k == "--session-s") a.session_s = std::stod(v);

@@ -98,7 +98,7 @@ TEST(Recorder, RoundTripKeepsTextLegibleAndTimesExact) {
   auto mid = decodeFrameAt(path, middle_t + 5);  // within that frame's display time
   ASSERT_TRUE(mid.ok()) << mid.message();
   const double p_mid = psnr(*mid, middle);
-  std::printf("[ measure  ] round trip 1280x720 crf=27: PSNR last=%.2f dB middle=%.2f dB\n", p_last, p_mid);
+  std::printf("[ measure  ] round trip 1280x720 (default crf): PSNR last=%.2f dB middle=%.2f dB\n", p_last, p_mid);
   EXPECT_GE(p_last, 35.0);
   EXPECT_GE(p_mid, 35.0);
   // The frame before the middle one differs from it: decodeFrameAt really picks by time.
