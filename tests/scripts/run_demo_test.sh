@@ -83,6 +83,11 @@ xfreerdp /v:127.0.0.1:3389 "/u:vendor1#demo-rdp" /p:vendor-demo /cert:ignore /si
   -grab-keyboard >"$T/xfreerdp.log" 2>&1 &
 CLIENT_PIDS+=($!)
 wait_for 40 live_on demo-rdp || fail "no live demo-rdp session after xfreerdp connected"
+# Live means admitted; keys reach the desktop once the gateway has its own
+# connection to the target and the client is active (a person waits for the
+# desktop to show just the same).
+wait_for 40 grep -q "rdp: client activated" "$T/var/log/vigil.log" ||
+  fail "the RDP session through Vigil did not become active"
 wait_for 20 xdotool search --name FreeRDP >/dev/null || fail "no xfreerdp window"
 WID=$(xdotool search --name FreeRDP | head -n1)
 xdotool windowfocus --sync "$WID"
