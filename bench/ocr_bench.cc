@@ -9,7 +9,6 @@
 //   --corpus DIR adds screens from a kept corpus (VIGIL_OCR_CORPUS_DIR of
 //   ocr_corpus_test): real openbox/xfwm4/icewm captions.
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,12 +35,6 @@ using namespace vigil::ocr;
 using Ms = std::chrono::duration<double, std::milli>;
 
 namespace {
-
-double threadCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 double processCpuS() {
   rusage ru{};
@@ -150,9 +143,9 @@ int main(int argc, char** argv) {
       find_ms.push_back(Ms(std::chrono::steady_clock::now() - t0).count());
     }
     const auto t0 = std::chrono::steady_clock::now();
-    const double c0 = threadCpuMs();
+    const double c0 = testing::threadCpuMs();
     auto r = (*reader)->read(c.screen, c.strip.text);
-    ours_cpu.push_back(threadCpuMs() - c0);
+    ours_cpu.push_back(testing::threadCpuMs() - c0);
     ours_wall.push_back(Ms(std::chrono::steady_clock::now() - t0).count());
     ours_ok += r.ok() && r->text == c.truth;
 
@@ -210,9 +203,9 @@ int main(int argc, char** argv) {
     if (t % 5000 == 0) d.add(f.bounds());
     else if (t % 1000 == 0) d.add(Rect{130, 320, 680, 180});
     else d.add(Rect{140 + static_cast<int>(k % 60) * 8, 330, 8, 16});
-    const double c0 = threadCpuMs();
+    const double c0 = testing::threadCpuMs();
     tracker.onFrame(f, d, t);
-    feed_cpu_ms += threadCpuMs() - c0;
+    feed_cpu_ms += testing::threadCpuMs() - c0;
     std::this_thread::sleep_until(start + std::chrono::milliseconds(t + 100));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // let the last pass finish

@@ -34,7 +34,7 @@ int saturation(const Bgr& c) {
 // anti-aliased text covers most of the row (text has many shades, the
 // background one). Most rows have a colour on over half their pixels: found
 // in two linear passes (majority vote, then a count), else by sorting.
-Bgr rowMedian(const Frame& fb, int y, int x0, int x1) {
+Bgr rowBackground(const Frame& fb, int y, int x0, int x1) {
   const std::uint8_t* row = fb.row(y);
   auto at = [&](int x) {
     const std::uint8_t* p = row + x * Frame::kBytesPerPixel;
@@ -94,7 +94,7 @@ class RowCache {
     const auto i = static_cast<std::size_t>(y - top_);
     if (i >= rows_.size()) rows_.resize(i + 1);
     if (!rows_[i]) {
-      const Bgr m = rowMedian(fb_, y, x0_, x1_);
+      const Bgr m = rowBackground(fb_, y, x0_, x1_);
       rows_[i] = Row{m, nearFraction(fb_, y, x0_, x1_, m)};
     }
     return *rows_[i];

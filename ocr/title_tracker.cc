@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -37,7 +38,7 @@ struct TitleTracker::State {
   Millis first_pending = -1;  // t of the first relevant frame not yet looked at
   OcrPool::Clock::time_point last_pass{};
   std::vector<Rect> bars;   // captions seen by the last pass
-  int changed_y0 = 0, changed_y1 = -1;  // rows damaged since the last pass's copy (any damage)
+  Rect changed;             // bounds of all damage since the last pass took it
   std::string front;        // accepted front title
   Stats stats;
 
@@ -68,11 +69,7 @@ void TitleTracker::onFrame(const Frame& fb, const DirtyRegion& changed, Millis t
     std::lock_guard lock(st.mu);
     if (st.closed) return;
     ++st.stats.frames;
-    for (const Rect& r : changed.rects()) {
-      if (r.empty()) continue;
-      st.changed_y0 = st.changed_y1 < 0 ? r.y : std::min(st.changed_y0, r.y);
-      st.changed_y1 = std::max(st.changed_y1, r.y + r.h);
-    }
+    st.changed = st.changed.unite(changed.bounds());
     for (const Rect& r : changed.rects()) {
       if (r.w >= st.options.min_damage_width && r.h >= st.options.min_damage_height) relevant = true;
       for (const Rect& b : st.bars)
@@ -111,7 +108,7 @@ void TitleTracker::schedule(const std::shared_ptr<State>& sp) {
 void TitleTracker::pass(const std::shared_ptr<State>& sp, TitleReader* reader) {
   State& st = *sp;
   Millis seen_t;
-  int y0, y1;
+  Rect changed;
   {
     std::lock_guard lock(st.mu);
     if (st.closed) {
@@ -125,9 +122,7 @@ void TitleTracker::pass(const std::shared_ptr<State>& sp, TitleReader* reader) {
     st.first_pending = -1;
     // Damage recorded later is looked at by the next pass, even if this
     // pass's copy already shows it.
-    y0 = st.changed_y0;
-    y1 = st.changed_y1;
-    st.changed_y1 = -1;
+    changed = std::exchange(st.changed, Rect{});
     ++st.stats.passes;
   }
   Millis frame_t = 0;
@@ -139,7 +134,8 @@ void TitleTracker::pass(const std::shared_ptr<State>& sp, TitleReader* reader) {
     // Only caption tops near damaged rows are looked at again: output
     // scrolling under a caption costs a band, not the whole screen.
     const bool same_size = st.work.width() == st.strips_w && st.work.height() == st.strips_h;
-    st.strips = same_size ? st.finder.update(st.work, st.strips, y0, y1) : st.finder.find(st.work);
+    st.strips = same_size ? st.finder.update(st.work, st.strips, changed.y, changed.y + changed.h)
+                          : st.finder.find(st.work);
     st.strips_w = st.work.width();
     st.strips_h = st.work.height();
   } else {

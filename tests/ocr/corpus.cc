@@ -1,5 +1,7 @@
 #include "tests/ocr/corpus.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -316,6 +318,12 @@ Frame renderWindowsScreen(const std::string& style, const std::string& front_tit
   if (shown) *shown = s;
   if (front_bar) *front_bar = Rect{front.x, front.y, front.width, front.height};
   return fromMat(img);
+}
+
+double threadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 Frame loadPng(const std::string& path) {

@@ -53,6 +53,10 @@ Frame renderWindowsScreen(const std::string& style, const std::string& front_tit
 Frame loadPng(const std::string& path);
 void savePng(const Frame& f, Rect r, const std::string& path);  // the part `r` of `f`
 
+// CPU time of the calling thread in ms: reads are timed by CPU, as the
+// machines they run on are shared and wall time drifts.
+double threadCpuMs();
+
 struct Score {
   int samples = 0, located = 0, focus_ok = 0, exact = 0;
   long long edits = 0, chars = 0;

@@ -5,7 +5,6 @@
 // VIGIL_OCR_CORPUS_DIR=dir keeps the corpus (PNGs + manifest.tsv) in `dir`;
 // VIGIL_OCR_CORPUS_REUSE=dir evaluates an existing one without generating.
 #include <gtest/gtest.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,12 +26,6 @@
 
 namespace vigil::ocr::testing {
 namespace {
-
-double threadCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 namespace fs = std::filesystem;
 
