@@ -146,7 +146,7 @@ Status RecorderEngine::openEncoder(int width, int height) {
   // together they pay for crf 30 (15 % smaller than crf 27 on the admin
   // workload, text as legible) and cost no CPU (no filtering pass).
   std::string params =
-      "aq-mode=0:qcomp=1.0:me=umh:merange=256:scenecut=0:ref=2:trellis=1:no-deblock=1";
+      "aq-mode=0:qcomp=1.0:me=umh:merange=256:scenecut=0:ref=3:trellis=1:no-deblock=1";
   if (!opts_.x264_params.empty()) params += ":" + opts_.x264_params;
   av_dict_set(&o, "x264-params", params.c_str(), 0);
   const int err = avcodec_open2(enc_.get(), codec, &o);
@@ -369,6 +369,8 @@ Result<std::unique_ptr<Recorder>> Recorder::open(const std::string& path, Record
                          "keyframe interval at least the interval");
   if (opts.park_encoder_after_ms < 0)
     return Status::Error("recorder park_encoder_after_ms must be 0 (never) or positive");
+  if (opts.min_frame_interval_ms < 0)
+    return Status::Error("recorder min_frame_interval_ms must be 0 (every change) or positive");
   std::unique_ptr<Recorder> r(new Recorder(path, opts));
   auto muxer = Fmp4Muxer::create(path, opts.overwrite,
                                  std::chrono::milliseconds(opts.flush_interval_ms), r->bytes_);
@@ -453,16 +455,21 @@ void Recorder::run() {
   auto last_frame = std::chrono::steady_clock::now();
   auto idle_at = last_frame + kKeepIdleCopy;
   bool idle_released = false;
+  const auto min_interval = std::chrono::milliseconds(opts_.min_frame_interval_ms);
+  auto next_take = last_frame;
   while (true) {
-    if (slot_.tryTake(work, damage, t)) {
-      last_frame = std::chrono::steady_clock::now();
+    auto now = std::chrono::steady_clock::now();
+    const bool may_take = now >= next_take;
+    if (may_take && slot_.tryTake(work, damage, t)) {
+      last_frame = now;
+      next_take = now + min_interval;
       idle_at = last_frame + kKeepIdleCopy;
       idle_released = false;
       if (healthy) check(engine_->frame(work, damage, t, last_frame));
       publishStats();
       continue;
     }
-    const auto now = std::chrono::steady_clock::now();
+    now = std::chrono::steady_clock::now();
     const auto deadline = healthy ? engine_->deadline() : std::nullopt;
     if (deadline && *deadline <= now) {
       check(engine_->timer(now));
@@ -488,10 +495,11 @@ void Recorder::run() {
       }
       if (!wake || park_at < *wake) wake = park_at;
     }
+    if (!may_take && (!wake || next_take < *wake)) wake = next_take;  // changes wait their turn
     std::unique_lock lock(wake_mu_);
     if (published_ != seen) {
       seen = published_;
-      continue;
+      if (may_take) continue;
     }
     if (closing_) break;
     if (wake) wake_cv_.wait_until(lock, *wake);

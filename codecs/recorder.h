@@ -42,6 +42,9 @@ struct RecorderOptions {
   double keyframe_floor_bytes_per_pixel = 0.05;
   Millis keyframe_max_interval_ms = 300000;
   Millis flush_interval_ms = 1000;        // max age of encoded video not yet on disk
+  // At most one frame per this interval: changes in between merge into the
+  // next frame (the latest screen is always recorded). 0 = every change.
+  Millis min_frame_interval_ms = 100;
   // A screen still for this long frees its encoder (x264 holds ~20 MB at
   // 1280x800); the next change resumes with a keyframe of the last picture,
   // so at most one keyframe per this interval is added (as the keyframe

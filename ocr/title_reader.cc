@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +17,9 @@
 #include <spdlog/spdlog.h>
 #include <tesseract/baseapi.h>
 #include <tesseract/resultiterator.h>
+
+#include "ocr/glyph_shapes.h"
+#include "ocr/symbol_review.h"
 
 namespace vigil::ocr {
 namespace {
@@ -172,11 +176,7 @@ std::string_view dashByWidth(int width, double x_height) {
   return w < 1.4 ? kEnDash : kEmDash;
 }
 
-std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api) {
-  struct Symbol {
-    std::string text;
-    int width = 0;
-  };
+std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api, const cv::Mat& strip) {
   std::vector<std::vector<Symbol>> symbols;
   std::vector<Word> words;
   std::vector<int> x_heights;  // heights of letters without ascenders or descenders
@@ -191,7 +191,8 @@ std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api) {
     Symbol sym{symbolText(*it)};
     int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
     if (it->BoundingBox(tesseract::RIL_SYMBOL, &x0, &y0, &x1, &y1)) {
-      sym.width = x1 - x0;
+      sym.x0 = x0;
+      sym.x1 = x1;
       if (sym.text.size() == 1 && std::string_view("acemnorsuvwxz").find(sym.text[0]) != std::string_view::npos)
         x_heights.push_back(y1 - y0);
     }
@@ -203,11 +204,14 @@ std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api) {
     std::nth_element(x_heights.begin(), x_heights.begin() + x_heights.size() / 2, x_heights.end());
     x_height = x_heights[x_heights.size() / 2];
   }
+  const StripShapes shapes(strip);
+  reviewSlashes(symbols, shapes);
   for (std::size_t i = 0; i < words.size(); ++i) {
+    reviewSymbols(symbols[i], shapes);
     for (const Symbol& sym : symbols[i]) {
       const bool dash = sym.text == "-" || sym.text == kEnDash || sym.text == kEmDash;
       if (dash && x_height > 0 && symbols[i].size() == 1)
-        words[i].text += dashByWidth(sym.width, x_height);
+        words[i].text += dashByWidth(sym.width(), x_height);
       else
         words[i].text += sym.text;
     }
@@ -250,13 +254,28 @@ void dropRemnants(std::vector<Word>& words) {
 // ellipsis: Tesseract then splits "user@host" or "Long…" in two, and a
 // title cut in the middle ("admin@db01: /…nfig/production", openbox) after
 // its ellipsis. Search splits words at the ellipsis anyway, so a rare real
-// space after one costs nothing there.
+// space after one costs nothing there. File names lose their spaces too:
+// the gap before an underscore or a dot's narrow glyph reads as one
+// ("Résumé _José", "settings .ini", "deploy. bat").
+bool extensionLike(const std::string& w) {
+  return w.size() <= 4 && std::all_of(w.begin(), w.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+         }) && std::any_of(w.begin(), w.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+}
+
+bool gluedToPrevious(const std::string& prev, const std::string& w) {
+  if (w.front() == '@' || w.starts_with(kEllipsis) || prev.ends_with(kEllipsis)) return true;
+  if (w.front() == '_' || prev.ends_with('_')) return true;
+  if (w.size() > 1 && w[0] == '.' && w[1] >= 'a' && w[1] <= 'z') return true;
+  return prev.size() > 1 && prev.ends_with('.') && std::isalnum(static_cast<unsigned char>(prev[prev.size() - 2])) &&
+         extensionLike(w);
+}
+
 TitleText joinWords(const std::vector<Word>& words) {
   TitleText out;
   float sum = 0;
   for (const Word& w : words) {
-    const bool glued = w.text.front() == '@' || w.text.starts_with(kEllipsis) ||
-                       out.text.ends_with(kEllipsis);
+    const bool glued = gluedToPrevious(out.text, w.text);
     if (!out.text.empty() && !glued) out.text += ' ';
     out.text += w.text;
     sum += w.conf;
@@ -274,7 +293,7 @@ struct Reading {
 std::optional<Reading> recognise(tesseract::TessBaseAPI& api, const cv::Mat& m) {
   api.SetImage(m.data, m.cols, m.rows, 1, static_cast<int>(m.step));
   if (api.Recognize(nullptr) != 0) return std::nullopt;
-  std::vector<Word> words = recognisedWords(api);
+  std::vector<Word> words = recognisedWords(api, m);
   api.Clear();
   for (const Word& w : words) spdlog::debug("ocr word='{}' conf={:.0f}", w.text, w.conf);
   dropRemnants(words);

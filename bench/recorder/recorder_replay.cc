@@ -16,7 +16,8 @@
 //                   [--min-interval-ms N] [--label TEXT] [--json FILE]
 // --session-s: the session length for MB/h (default: up to the last change).
 // --min-interval-ms: publish at most one change per N ms (later changes wait
-// for the next capture after that; the final state is always published).
+// for the next capture after that; the final state is always published);
+// default: the recorder's min_frame_interval_ms.
 // --json appends one JSON object per run (one line) to FILE.
 #include <sys/resource.h>
 
@@ -179,7 +180,9 @@ struct Args {
   codecs::RecorderOptions opts;
   int sample_every = 10;
   double session_s = 0;
-  Millis min_interval_ms = 0;  // emulates a frame-rate cap: changes merge until then
+  // The recorder's frame interval, emulated on the capture's clock: changes
+  // merge until then.
+  Millis min_interval_ms = codecs::RecorderOptions{}.min_frame_interval_ms;
 };
 
 int run(const Args& a) {
@@ -190,7 +193,9 @@ int run(const Args& a) {
   }
   codecs::RecorderOptions opts = a.opts;
   opts.overwrite = true;
-  opts.park_encoder_after_ms = 0;  // wall time runs faster than session time here
+  // Wall time runs faster than session time here.
+  opts.park_encoder_after_ms = 0;
+  opts.min_frame_interval_ms = 0;
   const double cpu_all0 = cpuSeconds(RUSAGE_SELF), cpu_main0 = cpuSeconds(RUSAGE_THREAD);
   const auto wall0 = std::chrono::steady_clock::now();
   auto rec = codecs::Recorder::open(a.out, opts);

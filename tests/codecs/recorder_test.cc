@@ -6,6 +6,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "codecs/video_reader.h"
 #include "core/clock.h"
@@ -156,6 +157,46 @@ TEST(Recorder, SlowWorkerMergesDamageAndEndsOnTheFinalState) {
   EXPECT_GE(db, 35.0);
 }
 
+
+TEST(Recorder, FrameIntervalMergesABurstButKeepsItsLastScreen) {
+  TempDir dir;
+  const std::string path = dir.file("rec.mp4");
+  RecorderOptions o;
+  o.min_frame_interval_ms = 200;
+  auto rec = Recorder::open(path, o);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  FakeTerminal term(640, 360);
+  // A 1 s burst, a change every 10 ms: about one frame per 200 ms.
+  const auto start = std::chrono::steady_clock::now();
+  Millis t = 0;
+  for (int i = 0; i < 100; ++i) {
+    t = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    (*rec)->onFrame(term.frame(), term.type(term.randomChar()), t);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // The burst's last change reaches the file within one interval, not at close.
+  ASSERT_TRUE(waitFor([&] { return (*rec)->stats().publishesHandled() == 100; }, std::chrono::seconds(2)));
+  (*rec)->close();
+  ASSERT_TRUE((*rec)->healthy()) << (*rec)->lastError();
+  const RecorderStats s = (*rec)->stats();
+  const long long pictures = s.frames_encoded - s.repeats;
+  std::printf("[ measure  ] 100 changes in %lld ms at a 200 ms interval: %lld frames\n",
+              static_cast<long long>(t), pictures);
+  EXPECT_GE(pictures, 4);
+  EXPECT_LE(pictures, 1 + t / 200 + 1);
+  auto info = probe(path);
+  ASSERT_TRUE(info.ok()) << info.message();
+  // Frames carry the time of their newest change: apart by about the
+  // interval, but for the burst's end, taken one interval after the frame
+  // before while stamped when it happened. Then the end marker.
+  ASSERT_EQ(info->frame_pts.size(), static_cast<std::size_t>(s.frames_encoded));
+  for (std::size_t i = 1; i + 2 < info->frame_pts.size(); ++i)
+    EXPECT_GE(info->frame_pts[i] - info->frame_pts[i - 1], 150) << i;
+  EXPECT_EQ(info->frame_pts[info->frame_pts.size() - 2], t);
+  auto last = decodeLastFrame(path);
+  ASSERT_TRUE(last.ok()) << last.message();
+  EXPECT_GE(psnr(*last, term.frame()), 35.0);
+}
 TEST(Recorder, CrashLosesAtMostTheLastTwoSeconds) {
   TempDir dir;
   const std::string path = dir.file("rec.mp4");

@@ -1,0 +1,115 @@
+#include "ocr/glyph_shapes.h"
+
+#include <algorithm>
+
+#include <opencv2/imgproc.hpp>
+
+namespace vigil::ocr {
+namespace {
+
+// Anti-aliased strokes of 1-px fonts are mid-grey after upscaling.
+constexpr int kInk = 150;
+
+std::optional<LowercaseBand> findBand(const cv::Mat& ink) {
+  std::vector<int> count(ink.rows, 0);
+  int peak = 0;
+  for (int y = 0; y < ink.rows; ++y) {
+    count[y] = cv::countNonZero(ink.row(y));
+    peak = std::max(peak, count[y]);
+  }
+  if (peak == 0) return std::nullopt;
+  // Capitals, ascenders and descenders add a few columns each above and
+  // below the band; the lowercase body fills many.
+  LowercaseBand band{-1, -1};
+  for (int y = 0; y < ink.rows; ++y) {
+    if (count[y] * 5 < peak * 2) continue;
+    if (band.top < 0) band.top = y;
+    band.base = y;
+  }
+  if (band.height() < 4) return std::nullopt;
+  return band;
+}
+
+}  // namespace
+
+StripShapes::StripShapes(const cv::Mat& grey) {
+  cv::Mat ink;
+  cv::threshold(grey, ink, kInk - 1, 255, cv::THRESH_BINARY_INV);
+  band_ = findBand(ink);
+  if (!band_) return;
+  cv::Mat stats, centroids;
+  const int n = cv::connectedComponentsWithStats(ink, labels_, stats, centroids, 8, CV_32S);
+  for (int i = 1; i < n; ++i)
+    blobs_.push_back({stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
+                      stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT)});
+}
+
+std::optional<int> StripShapes::tallStroke(int x0, int x1) const {
+  if (!band_) return std::nullopt;
+  const int xh = band_->height();
+  // Ascenders rise ~0.3-0.45 x-heights above the line at caption sizes.
+  const int above = band_->top - std::max(1, xh / 4);
+  const int below = band_->base - 1;
+  for (std::size_t i = 0; i < blobs_.size(); ++i) {
+    const Blob& b = blobs_[i];
+    if (b.centre() >= x0 && b.centre() < x1 && b.w * 3 <= xh + 2 && b.y <= above &&
+        b.y + b.h - 1 >= below)
+      return static_cast<int>(i);
+  }
+  if (above < 0 || below >= labels_.rows) return std::nullopt;
+  const int third = (x1 - x0) / 3;
+  for (int x = std::max(0, x0 + third); x < std::min(labels_.cols, x1 - third); ++x) {
+    const int label = labels_.at<int>(above, x);
+    bool unbroken = label != 0;
+    for (int y = above; y <= below && unbroken; ++y) unbroken = labels_.at<int>(y, x) == label;
+    if (unbroken) return label - 1;
+  }
+  return std::nullopt;
+}
+
+bool StripShapes::hasDot(int x0, int x1) const {
+  if (!band_) return false;
+  const int xh = band_->height();
+  return std::any_of(blobs_.begin(), blobs_.end(), [&](const Blob& b) {
+    return b.centre() >= x0 && b.centre() < x1 && b.w * 2 <= xh && b.h * 2 <= xh &&
+           b.y + b.h - 1 <= band_->top;
+  });
+}
+
+bool StripShapes::isSlash(int label, int dir) const {
+  const Blob& b = blobs_[static_cast<std::size_t>(label)];
+  const int xh = band_->height();
+  const int above = band_->top - std::max(1, xh / 4);
+  if (b.y > above || b.y + b.h - 1 < band_->base - 1 || b.w * 4 < b.h || b.w > b.h) return false;
+  // Every row one short run, and the runs' middles move across the blob
+  // as the rows go down: in the top quarter near one side, in the bottom
+  // quarter near the other.
+  double top = 0, bottom = 0;
+  int top_n = 0, bottom_n = 0;
+  for (int y = b.y; y < b.y + b.h; ++y) {
+    int first = -1, last = -1, n = 0;
+    for (int x = b.x; x < b.x + b.w; ++x) {
+      if (labels_.at<int>(y, x) != label + 1) continue;
+      if (first < 0) first = x;
+      last = x;
+      ++n;
+    }
+    if (n == 0) continue;
+    if (last - first + 1 != n || n * 2 > b.w + 2) return false;
+    const double mid = (first + last) / 2.0;
+    if ((y - b.y) * 4 < b.h) { top += mid; ++top_n; }
+    if ((b.y + b.h - 1 - y) * 4 < b.h) { bottom += mid; ++bottom_n; }
+  }
+  if (top_n == 0 || bottom_n == 0) return false;
+  return dir * (bottom / bottom_n - top / top_n) * 3 >= b.w;
+}
+
+std::vector<int> StripShapes::slashes(int dir) const {
+  std::vector<int> out;
+  if (!band_) return out;
+  for (std::size_t i = 0; i < blobs_.size(); ++i)
+    if (isSlash(static_cast<int>(i), dir)) out.push_back(blobs_[i].centre());
+  return out;
+}
+
+}  // namespace vigil::ocr

@@ -1,0 +1,52 @@
+// Shape checks on the prepared strip (grey, dark text on white) for letters
+// Tesseract's LSTM confuses at caption sizes while the pixels still tell
+// them apart, e.g. an l read as i: one narrow stroke rising above the
+// lowercase letters, and no dot. The reader asks about the columns of one
+// recognised symbol; the LSTM's symbol boxes are loose (often wider than
+// the glyph), so the checks look at whole ink components centred in them.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace vigil::ocr {
+
+// Rows of the strip's lowercase body, from the x-height line to the
+// baseline (inclusive): the rows holding most of the line's ink.
+struct LowercaseBand {
+  int top = 0;
+  int base = 0;
+  int height() const { return base - top + 1; }
+};
+
+class StripShapes {
+ public:
+  explicit StripShapes(const cv::Mat& grey);
+
+  const std::optional<LowercaseBand>& band() const { return band_; }
+  // A stroke from well above the x-height line down to the baseline in
+  // [x0, x1): a blob at most ~a third of the x-height wide centred there,
+  // or, where tight fonts join letters into one blob, an unbroken column
+  // in the middle third of the range. Returns the blob holding it.
+  std::optional<int> tallStroke(int x0, int x1) const;
+  // A small mark wholly above the x-height line centred in [x0, x1).
+  bool hasDot(int x0, int x1) const;
+  // Centres (columns) of the blobs drawn like a backslash (dir +1: the
+  // stroke goes right as it goes down) or a slash (dir -1): one thin stroke
+  // from well above the x-height line to the baseline, slanted.
+  std::vector<int> slashes(int dir) const;
+
+ private:
+  struct Blob {
+    int x, y, w, h;
+    int centre() const { return x + w / 2; }
+  };
+  bool isSlash(int label, int dir) const;
+  std::optional<LowercaseBand> band_;
+  std::vector<Blob> blobs_;
+  cv::Mat labels_;  // blob index + 1 per pixel, 0 for background
+};
+
+}  // namespace vigil::ocr

@@ -1,0 +1,28 @@
+// Second looks at the symbols of one recognised word, where Tesseract's LSTM
+// is known to guess wrong on caption fonts: the strip's pixels (l read as
+// i) or the word itself (a capital O between a host name's letters and its
+// digits) settle them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ocr/glyph_shapes.h"
+
+namespace vigil::ocr {
+
+struct Symbol {
+  std::string text;    // UTF-8
+  int x0 = 0, x1 = 0;  // columns in the prepared strip (the LSTM's loose box)
+  int width() const { return x1 - x0; }
+};
+
+// One word's symbols.
+void reviewSymbols(std::vector<Symbol>& word, const StripShapes& shapes);
+
+// Every backslash and slash drawn in the strip is read as one: the LSTM
+// takes a thin slanted stroke next to a letter for i, l or ñ, or reads two
+// in a row (a UNC path's "\\") as one.
+void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& shapes);
+
+}  // namespace vigil::ocr

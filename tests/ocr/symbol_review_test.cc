@@ -1,0 +1,85 @@
+#include "ocr/symbol_review.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include <opencv2/imgproc.hpp>
+
+namespace vigil::ocr {
+namespace {
+
+// A word as the LSTM reports it: one symbol per character, boxes 10 px apart.
+std::vector<Symbol> word(const std::string& text) {
+  std::vector<Symbol> out;
+  int x = 0;
+  for (char c : text) {
+    out.push_back({std::string(1, c), x, x + 10});
+    x += 10;
+  }
+  return out;
+}
+
+std::string text(const std::vector<Symbol>& w) {
+  std::string out;
+  for (const Symbol& s : w) out += s.text;
+  return out;
+}
+
+std::string reviewed(const std::string& in) {
+  const StripShapes blank(cv::Mat(40, 200, CV_8UC1, cv::Scalar(255)));
+  auto w = word(in);
+  reviewSymbols(w, blank);
+  return text(w);
+}
+
+TEST(SymbolReview, HostNameDigitsAndTheLInLowercaseWords) {
+  EXPECT_EQ(reviewed("nasO2"), "nas02");
+  EXPECT_EQ(reviewed("\\\\fsOL\\share"), "\\\\fs01\\share");
+  EXPECT_EQ(reviewed("fs0l"), "fs01");
+  EXPECT_EQ(reviewed("payroll.xIsx"), "payroll.xlsx");
+  // Left alone: a capital O that starts a word or sits among capitals, an
+  // I that starts one, an l between digit and letter.
+  EXPECT_EQ(reviewed("O2"), "O2");
+  EXPECT_EQ(reviewed("COVID19"), "COVID19");
+  EXPECT_EQ(reviewed("Invoice"), "Invoice");
+  EXPECT_EQ(reviewed("10lb"), "10lb");
+}
+
+// A strip drawn like a prepared one: dark strokes on white, lowercase body
+// between rows 20 and 31, ascenders from row 14.
+cv::Mat strip() {
+  cv::Mat m(44, 120, CV_8UC1, cv::Scalar(255));
+  cv::rectangle(m, cv::Rect(5, 20, 60, 12), cv::Scalar(0), cv::FILLED);   // lowercase body
+  cv::line(m, cv::Point(75, 14), cv::Point(75, 31), cv::Scalar(0), 2);      // l
+  cv::line(m, cv::Point(85, 20), cv::Point(85, 31), cv::Scalar(0), 2);      // i: stem
+  cv::rectangle(m, cv::Rect(84, 14, 3, 3), cv::Scalar(0), cv::FILLED);     //    and dot
+  cv::line(m, cv::Point(95, 14), cv::Point(103, 31), cv::Scalar(0), 2);     // backslash
+  return m;
+}
+
+TEST(StripShapes, TellsAStemFromADottedIAndFindsTheBackslash) {
+  const StripShapes s(strip());
+  ASSERT_TRUE(s.band());
+  EXPECT_EQ(s.band()->top, 20);
+  EXPECT_EQ(s.band()->base, 31);
+  EXPECT_TRUE(s.tallStroke(70, 80));
+  EXPECT_FALSE(s.hasDot(70, 80));
+  EXPECT_FALSE(s.tallStroke(81, 90));
+  EXPECT_TRUE(s.hasDot(81, 90));
+  EXPECT_EQ(s.slashes(1), std::vector<int>{99});
+  EXPECT_TRUE(s.slashes(-1).empty());
+}
+
+TEST(SymbolReview, PixelsSettleLAndBackslash) {
+  const StripShapes s(strip());
+  // The LSTM read the l as i, the dotted i right, and the backslash as l.
+  std::vector<std::vector<Symbol>> words = {{{"i", 70, 80}, {"i", 80, 90}, {"l", 94, 104}}};
+  reviewSlashes(words, s);
+  reviewSymbols(words[0], s);
+  EXPECT_EQ(text(words[0]), "li\\");
+}
+
+}  // namespace
+}  // namespace vigil::ocr
