@@ -67,12 +67,20 @@ std::optional<int> StripShapes::tallStroke(int x0, int x1) const {
   return std::nullopt;
 }
 
-bool StripShapes::hasDot(int x0, int x1) const {
-  if (!band_) return false;
+int StripShapes::dots(int x0, int x1) const {
+  if (!band_) return 0;
   const int xh = band_->height();
-  return std::any_of(blobs_.begin(), blobs_.end(), [&](const Blob& b) {
+  return static_cast<int>(std::count_if(blobs_.begin(), blobs_.end(), [&](const Blob& b) {
     return b.centre() >= x0 && b.centre() < x1 && b.w * 2 <= xh && b.h * 2 <= xh &&
            b.y + b.h - 1 <= band_->top;
+  }));
+}
+
+bool StripShapes::descends(int x0, int x1) const {
+  if (!band_) return false;
+  const int below = band_->base + std::max(2, band_->height() / 5);
+  return std::any_of(blobs_.begin(), blobs_.end(), [&](const Blob& b) {
+    return b.centre() >= x0 && b.centre() < x1 && b.y + b.h - 1 >= below;
   });
 }
 

@@ -32,7 +32,12 @@ class StripShapes {
   // in the middle third of the range. Returns the blob holding it.
   std::optional<int> tallStroke(int x0, int x1) const;
   // A small mark wholly above the x-height line centred in [x0, x1).
-  bool hasDot(int x0, int x1) const;
+  bool hasDot(int x0, int x1) const { return dots(x0, x1) > 0; }
+  // How many such marks: two over a vowel are its diaeresis.
+  int dots(int x0, int x1) const;
+  // A blob centred in [x0, x1) reaching well below the baseline (a c's
+  // cedilla; a c never descends).
+  bool descends(int x0, int x1) const;
   // Centres (columns) of the blobs drawn like a backslash (dir +1: the
   // stroke goes right as it goes down) or a slash (dir -1): one thin stroke
   // from well above the x-height line to the baseline, slanted.

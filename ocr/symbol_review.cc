@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
+#include <string_view>
 #include <utility>
 
 namespace vigil::ocr {
@@ -58,11 +59,71 @@ void reviewDigits(std::vector<Symbol>& word) {
   }
 }
 
+// The columns nearer symbol j than its neighbours: the LSTM's boxes
+// overlap, these do not.
+std::pair<int, int> territory(const std::vector<Symbol>& word, std::size_t j) {
+  auto centre = [&](std::size_t k) { return (word[k].x0 + word[k].x1) / 2; };
+  const int from = j > 0 ? (centre(j - 1) + centre(j)) / 2 : word[j].x0;
+  const int to = j + 1 < word.size() ? (centre(j) + centre(j + 1)) / 2 : word[j].x1;
+  return {from, std::max(from + 1, to)};
+}
+
+// Marks the LSTM drops at caption sizes, where eng (no accented letters)
+// or a tight font has the last word: two dots over a vowel ("Müller" read
+// "Miller", "Büro" as "Buro"), a cedilla under a c ("François").
+void reviewMarks(std::vector<Symbol>& word, const StripShapes& shapes) {
+  static const std::vector<std::pair<std::string, std::string>> kDiaeresis = {
+      {"a", "\xC3\xA4"}, {"o", "\xC3\xB6"}, {"u", "\xC3\xBC"}, {"e", "\xC3\xAB"},
+      {"A", "\xC3\x84"}, {"O", "\xC3\x96"}, {"U", "\xC3\x9C"},
+      {"i", "\xC3\xBC"}};  // a u's stems under two dots read as i
+  for (std::size_t j = 0; j < word.size(); ++j) {
+    Symbol& s = word[j];
+    const auto [x0, x1] = territory(word, j);
+    // ñ read as "fi": its tilde sits on the n's stems like an f's hook and
+    // an i's dot, but the right stem runs unbroken up into the tilde,
+    // where an i's stem stops short of its dot.
+    if (s.text == "f" && j + 1 < word.size() && word[j + 1].text == "i") {
+      const auto [i0, i1] = territory(word, j + 1);
+      const int third = (i1 - i0) / 3;
+      if (shapes.tallStroke(i0 + third, i1 - third)) {
+        s.text = "\xC3\xB1";
+        s.x1 = word[j + 1].x1;
+        word.erase(word.begin() + static_cast<std::ptrdiff_t>(j) + 1);
+        continue;
+      }
+    }
+    if (s.text == "c" || s.text == "C") {
+      // Unless a neighbour's own descender may be what reaches down there.
+      auto descender = [&](std::size_t k) {
+        return k < word.size() && word[k].text.size() == 1 &&
+               std::string_view("gjpqy,;").find(word[k].text[0]) != std::string_view::npos;
+      };
+      if (!descender(j - 1) && !descender(j + 1) && shapes.descends(x0, x1))
+        s.text = s.text == "c" ? "\xC3\xA7" : "\xC3\x87";
+      continue;
+    }
+    for (const auto& [plain, marked] : kDiaeresis) {
+      if (s.text != plain || shapes.dots(x0, x1) != 2) continue;
+      s.text = marked;
+      // "ii" for ü: the first i, without a dot of its own, is the u's other stem.
+      if (plain == "i" && j > 0 && word[j - 1].text == "i") {
+        const auto [p0, p1] = territory(word, j - 1);
+        if (shapes.dots(p0, p1) == 0) {
+          word.erase(word.begin() + static_cast<std::ptrdiff_t>(j) - 1);
+          --j;
+        }
+      }
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 void reviewSymbols(std::vector<Symbol>& word, const StripShapes& shapes) {
   reviewL(word, shapes);
   reviewDigits(word);
+  reviewMarks(word, shapes);
 }
 
 void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& shapes) {

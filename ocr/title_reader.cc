@@ -232,8 +232,11 @@ void dropRemnants(std::vector<Word>& words) {
   while (!words.empty() && junk(words.back())) words.pop_back();
   std::size_t cut = words.size();
   for (std::size_t i = 0; i < words.size(); ++i) {
-    for (std::size_t at; (at = words[i].text.find("...")) != std::string::npos;)
-      words[i].text.replace(at, 3, kEllipsis);
+    // Four dots: the title's own period, then the cut ("Übersicht.…").
+    for (std::size_t at; (at = words[i].text.find("...")) != std::string::npos;) {
+      const bool period = words[i].text.compare(at, 4, "....") == 0;
+      words[i].text.replace(at, period ? 4 : 3, period ? "." + std::string(kEllipsis) : std::string(kEllipsis));
+    }
     if (words[i].text.ends_with(kEllipsis)) cut = i;
   }
   // Button glyphs read as unsure words, or as sure one- or two-character
