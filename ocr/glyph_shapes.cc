@@ -9,6 +9,8 @@ namespace {
 
 // Anti-aliased strokes of 1-px fonts are mid-grey after upscaling.
 constexpr int kInk = 150;
+// The middle of a stroke is darker.
+constexpr int kStroke = 110;
 
 std::optional<LowercaseBand> findBand(const cv::Mat& ink) {
   std::vector<int> count(ink.rows, 0);
@@ -32,7 +34,7 @@ std::optional<LowercaseBand> findBand(const cv::Mat& ink) {
 
 }  // namespace
 
-StripShapes::StripShapes(const cv::Mat& grey) {
+StripShapes::StripShapes(const cv::Mat& grey) : grey_(grey) {
   cv::Mat ink;
   cv::threshold(grey, ink, kInk - 1, 255, cv::THRESH_BINARY_INV);
   band_ = findBand(ink);
@@ -44,25 +46,46 @@ StripShapes::StripShapes(const cv::Mat& grey) {
                       stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT)});
 }
 
-std::optional<int> StripShapes::tallStroke(int x0, int x1) const {
+std::optional<int> StripShapes::tallStroke(int x0, int x1, bool through_grey) const {
   if (!band_) return std::nullopt;
   const int xh = band_->height();
   // Ascenders rise ~0.3-0.45 x-heights above the line at caption sizes.
   const int above = band_->top - std::max(1, xh / 4);
   const int below = band_->base - 1;
+  if (above < 0 || below >= labels_.rows) return std::nullopt;
+  // Dark all the way down: an i's dot a pixel above its stem blurs into
+  // one blob with it at kInk, but the gap stays lighter than a stroke.
+  const int dark = through_grey ? kInk : kStroke;
+  // Ink across the stroke at row y: darkness summed over x-2..x+2.
+  auto mass = [&](int y, int x) {
+    int sum = 0;
+    for (int xx = std::max(0, x - 2); xx <= std::min(grey_.cols - 1, x + 2); ++xx)
+      sum += 255 - grey_.at<std::uint8_t>(y, xx);
+    return sum;
+  };
+  auto stroke = [&](int x, int label) {
+    for (int y = above; y <= below; ++y)
+      if (labels_.at<int>(y, x) != label || grey_.at<std::uint8_t>(y, x) >= dark) return false;
+    // A bold i's dot sits on its stem with only a waist between them: a
+    // row near the x-height line with clearly less ink than the stem has.
+    std::vector<int> stem;
+    for (int y = band_->top + 1; y < band_->base; ++y) stem.push_back(mass(y, x));
+    std::nth_element(stem.begin(), stem.begin() + stem.size() / 2, stem.end());
+    for (int y = above; y <= band_->top; ++y)
+      if (mass(y, x) * 4 <= stem[stem.size() / 2] * 3) return false;
+    return true;
+  };
   for (std::size_t i = 0; i < blobs_.size(); ++i) {
     const Blob& b = blobs_[i];
-    if (b.centre() >= x0 && b.centre() < x1 && b.w * 3 <= xh + 2 && b.y <= above &&
-        b.y + b.h - 1 >= below)
-      return static_cast<int>(i);
+    if (b.centre() < x0 || b.centre() >= x1 || b.w * 3 > xh + 2 || b.y > above || b.y + b.h - 1 < below)
+      continue;
+    for (int x = b.x; x < b.x + b.w; ++x)
+      if (stroke(x, static_cast<int>(i) + 1)) return static_cast<int>(i);
   }
-  if (above < 0 || below >= labels_.rows) return std::nullopt;
   const int third = (x1 - x0) / 3;
   for (int x = std::max(0, x0 + third); x < std::min(labels_.cols, x1 - third); ++x) {
     const int label = labels_.at<int>(above, x);
-    bool unbroken = label != 0;
-    for (int y = above; y <= below && unbroken; ++y) unbroken = labels_.at<int>(y, x) == label;
-    if (unbroken) return label - 1;
+    if (label != 0 && stroke(x, label)) return label - 1;
   }
   return std::nullopt;
 }

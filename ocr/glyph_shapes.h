@@ -29,8 +29,10 @@ class StripShapes {
   // A stroke from well above the x-height line down to the baseline in
   // [x0, x1): a blob at most ~a third of the x-height wide centred there,
   // or, where tight fonts join letters into one blob, an unbroken column
-  // in the middle third of the range. Returns the blob holding it.
-  std::optional<int> tallStroke(int x0, int x1) const;
+  // in the middle third of the range. Returns the blob holding it. The
+  // stroke is dark all the way, unless `through_grey`: then anti-aliased
+  // grey may join its parts (a tilde blurred into the stem below it).
+  std::optional<int> tallStroke(int x0, int x1, bool through_grey = false) const;
   // A small mark wholly above the x-height line centred in [x0, x1).
   bool hasDot(int x0, int x1) const { return dots(x0, x1) > 0; }
   // How many such marks: two over a vowel are its diaeresis.
@@ -51,6 +53,7 @@ class StripShapes {
   bool isSlash(int label, int dir) const;
   std::optional<LowercaseBand> band_;
   std::vector<Blob> blobs_;
+  cv::Mat grey_;    // the strip (shared, not copied)
   cv::Mat labels_;  // blob index + 1 per pixel, 0 for background
 };
 

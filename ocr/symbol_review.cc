@@ -85,7 +85,7 @@ void reviewMarks(std::vector<Symbol>& word, const StripShapes& shapes) {
     if (s.text == "f" && j + 1 < word.size() && word[j + 1].text == "i") {
       const auto [i0, i1] = territory(word, j + 1);
       const int third = (i1 - i0) / 3;
-      if (shapes.tallStroke(i0 + third, i1 - third)) {
+      if (shapes.tallStroke(i0 + third, i1 - third, /*through_grey=*/true)) {
         s.text = "\xC3\xB1";
         s.x1 = word[j + 1].x1;
         word.erase(word.begin() + static_cast<std::ptrdiff_t>(j) + 1);
