@@ -68,55 +68,73 @@ std::pair<int, int> territory(const std::vector<Symbol>& word, std::size_t j) {
   return {from, std::max(from + 1, to)};
 }
 
-// Marks the LSTM drops at caption sizes, where eng (no accented letters)
-// or a tight font has the last word: two dots over a vowel ("Müller" read
-// "Miller", "Büro" as "Buro"), a cedilla under a c ("François").
-void reviewMarks(std::vector<Symbol>& word, const StripShapes& shapes) {
-  static const std::vector<std::pair<std::string, std::string>> kDiaeresis = {
+// ñ read as "fi" (symbols j, j+1): its tilde sits on the n's stems like an
+// f's hook and an i's dot, but the right stem runs unbroken (through the
+// blur) up into the tilde, where an i's stem stops short of its dot.
+bool tildeReadAsFi(std::vector<Symbol>& word, std::size_t j, const StripShapes& shapes) {
+  if (word[j].text != "f" || j + 1 >= word.size() || word[j + 1].text != "i") return false;
+  const auto [i0, i1] = territory(word, j + 1);
+  const int third = (i1 - i0) / 3;
+  if (!shapes.tallStroke(i0 + third, i1 - third, /*through_grey=*/true)) return false;
+  word[j].text = "\xC3\xB1";
+  word[j].x1 = word[j + 1].x1;
+  word.erase(word.begin() + static_cast<std::ptrdiff_t>(j) + 1);
+  return true;
+}
+
+// A c with ink reaching below the baseline has a cedilla, unless a
+// neighbour's descender may be what reaches down there.
+void cedilla(std::vector<Symbol>& word, std::size_t j, const StripShapes& shapes) {
+  Symbol& s = word[j];
+  if (s.text != "c" && s.text != "C") return;
+  auto descender = [&](std::size_t k) {
+    return k < word.size() && word[k].text.size() == 1 &&
+           std::string_view("gjpqy,;").find(word[k].text[0]) != std::string_view::npos;
+  };
+  const auto [x0, x1] = territory(word, j);
+  if ((j > 0 && descender(j - 1)) || descender(j + 1) || !shapes.descends(x0, x1)) return;
+  s.text = s.text == "c" ? "\xC3\xA7" : "\xC3\x87";
+}
+
+// Two dots over a vowel are its diaeresis ("Müller" read "Miller", "Büro"
+// as "Buro"). Returns how far j moved back (an "ii" read for ü is one symbol).
+std::size_t diaeresis(std::vector<Symbol>& word, std::size_t j, const StripShapes& shapes) {
+  static const std::vector<std::pair<std::string, std::string>> kMarked = {
       {"a", "\xC3\xA4"}, {"o", "\xC3\xB6"}, {"u", "\xC3\xBC"}, {"e", "\xC3\xAB"},
       {"A", "\xC3\x84"}, {"O", "\xC3\x96"}, {"U", "\xC3\x9C"},
       {"i", "\xC3\xBC"}};  // a u's stems under two dots read as i
+  const auto found = std::find_if(kMarked.begin(), kMarked.end(),
+                                  [&](const auto& m) { return m.first == word[j].text; });
+  const auto [x0, x1] = territory(word, j);
+  if (found == kMarked.end() || shapes.dots(x0, x1) != 2) return 0;
+  word[j].text = found->second;
+  // "ii" for ü: the first i, without a dot of its own, is the u's other stem.
+  if (found->first != "i" || j == 0 || word[j - 1].text != "i") return 0;
+  const auto [p0, p1] = territory(word, j - 1);
+  if (shapes.dots(p0, p1) != 0) return 0;
+  word.erase(word.begin() + static_cast<std::ptrdiff_t>(j) - 1);
+  return 1;
+}
+
+// Marks the LSTM drops at caption sizes, where eng (no accented letters)
+// or a tight font has the last word.
+void reviewMarks(std::vector<Symbol>& word, const StripShapes& shapes) {
   for (std::size_t j = 0; j < word.size(); ++j) {
-    Symbol& s = word[j];
-    const auto [x0, x1] = territory(word, j);
-    // ñ read as "fi": its tilde sits on the n's stems like an f's hook and
-    // an i's dot, but the right stem runs unbroken up into the tilde,
-    // where an i's stem stops short of its dot.
-    if (s.text == "f" && j + 1 < word.size() && word[j + 1].text == "i") {
-      const auto [i0, i1] = territory(word, j + 1);
-      const int third = (i1 - i0) / 3;
-      if (shapes.tallStroke(i0 + third, i1 - third, /*through_grey=*/true)) {
-        s.text = "\xC3\xB1";
-        s.x1 = word[j + 1].x1;
-        word.erase(word.begin() + static_cast<std::ptrdiff_t>(j) + 1);
-        continue;
-      }
-    }
-    if (s.text == "c" || s.text == "C") {
-      // Unless a neighbour's own descender may be what reaches down there.
-      auto descender = [&](std::size_t k) {
-        return k < word.size() && word[k].text.size() == 1 &&
-               std::string_view("gjpqy,;").find(word[k].text[0]) != std::string_view::npos;
-      };
-      if (!descender(j - 1) && !descender(j + 1) && shapes.descends(x0, x1))
-        s.text = s.text == "c" ? "\xC3\xA7" : "\xC3\x87";
-      continue;
-    }
-    for (const auto& [plain, marked] : kDiaeresis) {
-      if (s.text != plain || shapes.dots(x0, x1) != 2) continue;
-      s.text = marked;
-      // "ii" for ü: the first i, without a dot of its own, is the u's other stem.
-      if (plain == "i" && j > 0 && word[j - 1].text == "i") {
-        const auto [p0, p1] = territory(word, j - 1);
-        if (shapes.dots(p0, p1) == 0) {
-          word.erase(word.begin() + static_cast<std::ptrdiff_t>(j) - 1);
-          --j;
-        }
-      }
-      break;
-    }
+    if (tildeReadAsFi(word, j, shapes)) continue;
+    cedilla(word, j, shapes);
+    j -= diaeresis(word, j, shapes);
   }
 }
+
+// The symbol whose centre is nearest a column, among those offered.
+struct NearestSymbol {
+  std::size_t w = 0, j = 0;  // word, symbol
+  int d = -1;                // distance; -1: none offered
+  void offer(std::size_t word, std::size_t symbol, int dist) {
+    if (d < 0 || dist < d) *this = {word, symbol, dist};
+  }
+  bool within(int limit) const { return d >= 0 && d <= limit; }
+};
 
 }  // namespace
 
@@ -140,14 +158,7 @@ void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& s
     };
     for (const int cx : shapes.slashes(dir)) {
       // Nearest symbol centres to the stroke: any, a free mark, a used mark.
-      struct Pick {
-        std::size_t w = 0, j = 0;
-        int d = -1;
-        void offer(std::size_t a, std::size_t b, int dist) {
-          if (d < 0 || dist < d) *this = {a, b, dist};
-        }
-        bool near(int limit) const { return d >= 0 && d <= limit; }
-      } any, free_mark, used_mark;
+      NearestSymbol any, free_mark, used_mark;
       for (std::size_t a = 0; a < words.size(); ++a)
         for (std::size_t b = 0; b < words[a].size(); ++b) {
           const Symbol& s = words[a][b];
@@ -155,18 +166,18 @@ void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& s
           any.offer(a, b, d);
           if (s.text == mark) (isUsed(a, b) ? used_mark : free_mark).offer(a, b, d);
         }
-      if (free_mark.near(near)) {
+      if (free_mark.within(near)) {
         used.push_back({free_mark.w, free_mark.j});
         continue;
       }
       Symbol& s = words[any.w][any.j];
-      if (any.near(near) && !isUsed(any.w, any.j) &&
+      if (any.within(near) && !isUsed(any.w, any.j) &&
           std::find(kStrokeLike.begin(), kStrokeLike.end(), s.text) != kStrokeLike.end()) {
         s.text = mark;
         used.push_back({any.w, any.j});
         continue;
       }
-      if (used_mark.near(near)) {
+      if (used_mark.within(near)) {
         // A second stroke beside one already read: the LSTM merged the two.
         const Symbol& m = words[used_mark.w][used_mark.j];
         const std::size_t at = cx < (m.x0 + m.x1) / 2 ? used_mark.j : used_mark.j + 1;
