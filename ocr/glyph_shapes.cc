@@ -1,6 +1,8 @@
 #include "ocr/glyph_shapes.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
 
 #include <opencv2/imgproc.hpp>
 
@@ -44,6 +46,20 @@ StripShapes::StripShapes(const cv::Mat& grey) : grey_(grey) {
   for (int i = 1; i < n; ++i)
     blobs_.push_back({stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
                       stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT)});
+  // In a short title of capitals and ascenders ("C:\\Scripts") the rows
+  // above the lowercase letters are busy too. Letters standing on the
+  // baseline mostly start at the x-height line: the most common top of
+  // those blobs is it (ties: the lower).
+  std::map<int, int> tops;
+  for (const Blob& b : blobs_)
+    if (std::abs(b.y + b.h - 1 - band_->base) <= 1 && b.h >= 3) ++tops[b.y];
+  int mode = -1, best = 2;  // at least three letters agree
+  for (const auto& [top, count] : tops)
+    if (count >= best) {
+      best = count;
+      mode = top;
+    }
+  if (mode > band_->top && mode < band_->base - 2) band_->top = mode;
 }
 
 std::optional<int> StripShapes::tallStroke(int x0, int x1, bool through_grey) const {
@@ -99,6 +115,15 @@ int StripShapes::dots(int x0, int x1) const {
   }));
 }
 
+int StripShapes::bandDots(int x0, int x1) const {
+  if (!band_) return 0;
+  const int xh = band_->height();
+  return static_cast<int>(std::count_if(blobs_.begin(), blobs_.end(), [&](const Blob& b) {
+    return b.centre() >= x0 && b.centre() < x1 && b.w * 2 <= xh && b.h * 2 <= xh &&
+           b.y >= band_->top - 1 && b.y + b.h - 1 <= band_->base + 1;
+  }));
+}
+
 bool StripShapes::descends(int x0, int x1) const {
   if (!band_) return false;
   const int below = band_->base + std::max(2, band_->height() / 5);
@@ -109,9 +134,10 @@ bool StripShapes::descends(int x0, int x1) const {
 
 bool StripShapes::isSlash(int label, int dir) const {
   const Blob& b = blobs_[static_cast<std::size_t>(label)];
-  const int xh = band_->height();
-  const int above = band_->top - std::max(1, xh / 4);
-  if (b.y > above || b.y + b.h - 1 < band_->base - 1 || b.w * 4 < b.h || b.w > b.h) return false;
+  // Taller than the lowercase band (in a title of capitals the band found
+  // may reach the cap line), standing on the baseline.
+  if (b.h <= band_->height() || b.y + b.h - 1 < band_->base - 1 || b.w * 4 < b.h || b.w > b.h)
+    return false;
   // Every row one short run, and the runs' middles move across the blob
   // as the rows go down: in the top quarter near one side, in the bottom
   // quarter near the other.
@@ -138,6 +164,7 @@ bool StripShapes::isSlash(int label, int dir) const {
 std::vector<int> StripShapes::slashes(int dir) const {
   std::vector<int> out;
   if (!band_) return out;
+
   for (std::size_t i = 0; i < blobs_.size(); ++i)
     if (isSlash(static_cast<int>(i), dir)) out.push_back(blobs_[i].centre());
   return out;

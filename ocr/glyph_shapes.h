@@ -37,6 +37,9 @@ class StripShapes {
   bool hasDot(int x0, int x1) const { return dots(x0, x1) > 0; }
   // How many such marks: two over a vowel are its diaeresis.
   int dots(int x0, int x1) const;
+  // How many small marks centred in [x0, x1) lie within the lowercase
+  // band: two are a colon.
+  int bandDots(int x0, int x1) const;
   // A blob centred in [x0, x1) reaching well below the baseline (a c's
   // cedilla; a c never descends).
   bool descends(int x0, int x1) const;

@@ -177,6 +177,15 @@ void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& s
         used.push_back({any.w, any.j});
         continue;
       }
+      // "C:\\" read as "CA": the A is the colon's two dots and the stroke.
+      if (dir > 0 && any.within(near) && !isUsed(any.w, any.j) && s.text == "A") {
+        const auto [x0, x1] = territory(words[any.w], any.j);
+        if (shapes.bandDots(x0 - near, x1) >= 2) {
+          s.text = ":" + mark;
+          used.push_back({any.w, any.j});
+          continue;
+        }
+      }
       if (used_mark.within(near)) {
         // A second stroke beside one already read: the LSTM merged the two.
         const Symbol& m = words[used_mark.w][used_mark.j];

@@ -81,5 +81,17 @@ TEST(SymbolReview, PixelsSettleLAndBackslash) {
   EXPECT_EQ(text(words[0]), "li\\");
 }
 
+TEST(SymbolReview, DriveColonAndBackslashReadAsA) {
+  cv::Mat m(44, 120, CV_8UC1, cv::Scalar(255));
+  cv::rectangle(m, cv::Rect(5, 20, 50, 12), cv::Scalar(0), cv::FILLED);   // lowercase body
+  cv::rectangle(m, cv::Rect(62, 22, 3, 3), cv::Scalar(0), cv::FILLED);    // colon
+  cv::rectangle(m, cv::Rect(62, 29, 3, 3), cv::Scalar(0), cv::FILLED);
+  cv::line(m, cv::Point(70, 14), cv::Point(78, 31), cv::Scalar(0), 2);     // backslash
+  const StripShapes s(m);
+  std::vector<std::vector<Symbol>> words = {{{"C", 40, 56}, {"A", 58, 82}, {"S", 84, 96}}};
+  reviewSlashes(words, s);
+  EXPECT_EQ(text(words[0]), "C:\\S");
+}
+
 }  // namespace
 }  // namespace vigil::ocr
