@@ -44,8 +44,8 @@ class StripShapes {
   // cedilla; a c never descends).
   bool descends(int x0, int x1) const;
   // Centres (columns) of the blobs drawn like a backslash (dir +1: the
-  // stroke goes right as it goes down) or a slash (dir -1): one thin stroke
-  // from well above the x-height line to the baseline, slanted.
+  // stroke goes right as it goes down) or a slash (dir -1): one thin
+  // slanted stroke, taller than the lowercase band, down to the baseline.
   std::vector<int> slashes(int dir) const;
 
  private:
