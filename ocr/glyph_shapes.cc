@@ -46,7 +46,7 @@ StripShapes::StripShapes(const cv::Mat& grey) : grey_(grey) {
   for (int i = 1; i < n; ++i)
     blobs_.push_back({stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
                       stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT)});
-  // In a short title of capitals and ascenders ("C:\\Scripts") the rows
+  // In a short title of capitals and ascenders (C:\Scripts) the rows
   // above the lowercase letters are busy too. Letters standing on the
   // baseline mostly start at the x-height line: the most common top of
   // those blobs is it (ties: the lower).
