@@ -176,7 +176,7 @@ std::string_view dashByWidth(int width, double x_height) {
   return w < 1.4 ? kEnDash : kEmDash;
 }
 
-std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api, const cv::Mat& strip) {
+std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api, const StripShapes& shapes) {
   std::vector<std::vector<Symbol>> symbols;
   std::vector<Word> words;
   std::vector<int> x_heights;  // heights of letters without ascenders or descenders
@@ -204,7 +204,6 @@ std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api, const cv::Mat& st
     std::nth_element(x_heights.begin(), x_heights.begin() + x_heights.size() / 2, x_heights.end());
     x_height = x_heights[x_heights.size() / 2];
   }
-  const StripShapes shapes(strip);
   reviewSlashes(symbols, shapes);
   for (std::size_t i = 0; i < words.size(); ++i) {
     reviewSymbols(symbols[i], shapes);
@@ -293,10 +292,11 @@ struct Reading {
 };
 
 // One recognition of the prepared strip, tidied; nullopt when nothing is legible.
-std::optional<Reading> recognise(tesseract::TessBaseAPI& api, const cv::Mat& m) {
+// `shapes` measures `m`'s pixels, once for both models.
+std::optional<Reading> recognise(tesseract::TessBaseAPI& api, const cv::Mat& m, const StripShapes& shapes) {
   api.SetImage(m.data, m.cols, m.rows, 1, static_cast<int>(m.step));
   if (api.Recognize(nullptr) != 0) return std::nullopt;
-  std::vector<Word> words = recognisedWords(api, m);
+  std::vector<Word> words = recognisedWords(api, shapes);
   api.Clear();
   for (const Word& w : words) spdlog::debug("ocr word='{}' conf={:.0f}", w.text, w.conf);
   dropRemnants(words);
@@ -388,6 +388,7 @@ Result<TitleText> TitleReader::read(const Frame& img, Rect r) {
   r = r.intersect(img.bounds());
   if (r.w < 8 || r.h < 6) return Status::Error("OCR: strip too small");
   const cv::Mat m = prepare(img, r, std::clamp(options_.scale, 1, 6));
+  const StripShapes shapes(m);
   if (impl_->set_max_active_levels) impl_->set_max_active_levels(0);  // on the reading thread
 
   // eng's network (36 px lines, a smaller first LSTM) costs less than half of
@@ -396,10 +397,10 @@ Result<TitleText> TitleReader::read(const Frame& img, Rect r) {
   // wins: their mistakes differ, eng reads Windows captions better.
   std::optional<Reading> quick;
   if (impl_->quick) {
-    quick = recognise(*impl_->quick, m);
+    quick = recognise(*impl_->quick, m, shapes);
     if (quick && quick->least_sure_word >= kSureQuickWord) return quick->title;
   }
-  const std::optional<Reading> full = recognise(*impl_->full, m);
+  const std::optional<Reading> full = recognise(*impl_->full, m, shapes);
   const std::optional<Reading>& best =
       quick && (!full || quick->title.confidence > full->title.confidence) ? quick : full;
   if (!best) return Status::Error("OCR: nothing legible");
