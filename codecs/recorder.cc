@@ -98,8 +98,8 @@ Status RecorderEngine::start(int width, int height) {
   placed_ = {};
   if (Status st = muxer_->begin(*enc_); !st.ok()) return st;
   started_ = true;
-  spdlog::debug("event=recording_started width={} height={} preset={} crf={}", enc_->width,
-                enc_->height, opts_.preset, opts_.crf);
+  spdlog::debug("event=recording_started width={} height={} preset={} qp={}", enc_->width,
+                enc_->height, opts_.preset, opts_.qp);
   return Status::Ok();
 }
 
@@ -125,7 +125,7 @@ Status RecorderEngine::openEncoder(int width, int height) {
   enc_->color_trc = AVCOL_TRC_SMPTE170M;
   AVDictionary* o = nullptr;
   av_dict_set(&o, "preset", opts_.preset.c_str(), 0);
-  av_dict_set(&o, "crf", std::to_string(opts_.crf).c_str(), 0);
+  av_dict_set(&o, "qp", std::to_string(opts_.qp).c_str(), 0);
   av_dict_set(&o, "forced-idr", "1", 0);
   // Every frame must leave the encoder at once (a crash loses little, live
   // view is prompt): no B-frames, no lookahead.
@@ -134,20 +134,28 @@ Status RecorderEngine::openEncoder(int width, int height) {
   // with variable-rate input x264 holds each frame until the next arrives.
   // The timestamps still pass through to the file unchanged.
   av_dict_set(&o, "tune", "zerolatency", 0);
-  // Screen text (measured, docs/recording.md): variance AQ takes bits from
-  // text edges to flat areas, and qcomp < 1 quantizes big updates (a page of
-  // command output) harder; both cost legibility. Scrolling moves text by
-  // whole lines, far beyond veryfast's 16 px search: an uneven-hexagon search
-  // over 256 px codes a scrolled page as motion (2.7x smaller on the admin
-  // workload), and with it x264's scene-cut keyframes, more reference
-  // frames (a window switch back; 3: -5 % for +25 % encoder CPU) and rarer
-  // forced keyframes pay off.
+  // Screen text (measured, docs/recording.md): no variance AQ (it takes bits
+  // from text edges to flat areas) and one QP for every P-frame (a big
+  // update, a page of command output, is not quantized harder); keyframes
+  // 2 QP finer (ipratio 1.26). Scrolling moves text by whole lines, far
+  // beyond veryfast's 16 px search: an uneven-hexagon search over 256 px
+  // codes a scrolled page as motion (2.7x smaller on the admin workload),
+  // and with it x264's scene-cut keyframes, more reference frames (a window
+  // switch back; 3: -5 % for +25 % encoder CPU) and rarer forced keyframes
+  // pay off. New text is mostly glyphs seen before: letting each 8x8 block
+  // of a macroblock pick its own reference frame (mixed-refs) finds them
+  // in more places, -8 % on the admin workload for +25 % encoder CPU, which
+  // the constant QP and no weighted prediction (a fade tool; it too needs
+  // the half-size copies) pay back. Not partitions=all (4x4 motion, another
+  // -5 %): x264 does not keep it within level 4's 16 motion vectors per two
+  // macroblocks, and a strict (hardware) decoder may refuse such a stream.
   // Glyph edges: trellis quantization keeps them sharper for the bits, and
   // the deblocking filter only smooths them (it is made for camera blocks);
-  // together they pay for crf 30 (15 % smaller than crf 27 on the admin
+  // together they pay for QP 30 (15 % smaller than 27 on the admin
   // workload, text as legible) and cost no CPU (no filtering pass).
   std::string params =
-      "aq-mode=0:qcomp=1.0:me=umh:merange=256:scenecut=0:ref=3:trellis=1:no-deblock=1";
+      "aq-mode=0:ipratio=1.26:me=umh:merange=256:scenecut=0:ref=3:mixed-refs=1:weightp=0:"
+      "trellis=1:no-deblock=1";
   if (!opts_.x264_params.empty()) params += ":" + opts_.x264_params;
   av_dict_set(&o, "x264-params", params.c_str(), 0);
   const int err = avcodec_open2(enc_.get(), codec, &o);
@@ -363,7 +371,7 @@ Recorder::Recorder(std::string path, RecorderOptions opts)
     : path_(std::move(path)), opts_(std::move(opts)) {}
 
 Result<std::unique_ptr<Recorder>> Recorder::open(const std::string& path, RecorderOptions opts) {
-  if (opts.crf < 0 || opts.crf > 51) return Status::Error("recorder crf must be within 0..51");
+  if (opts.qp < 0 || opts.qp > 51) return Status::Error("recorder qp must be within 0..51");
   if (opts.keyframe_interval_ms <= 0 || opts.flush_interval_ms <= 0 ||
       opts.keyframe_max_interval_ms < opts.keyframe_interval_ms)
     return Status::Error("recorder keyframe and flush intervals must be positive, the maximum "

@@ -10,7 +10,7 @@
 // minus this thread's: decoding the capture and diffing are not counted) and
 // the PSNR of the recording against the captured frames (every Nth frame and
 // the last). Usage:
-//   recorder_replay --in workload.mkv [--out rec.mp4] [--crf N] [--preset P]
+//   recorder_replay --in workload.mkv [--out rec.mp4] [--qp N] [--preset P]
 //                   [--x264 "k=v:k=v"] [--keyint-ms K] [--key-ratio R] [--key-floor BYTES_PER_PX]
 //                   [--keyint-max-ms M] [--sample-every N] [--session-s S]
 //                   [--min-interval-ms N] [--label TEXT] [--json FILE]
@@ -193,9 +193,13 @@ int run(const Args& a) {
   }
   codecs::RecorderOptions opts = a.opts;
   opts.overwrite = true;
-  // Wall time runs faster than session time here.
+  // Wall time runs faster than session time here. No idle flushes either:
+  // on a busy machine an encode slower than the flush interval made the
+  // muxer flush the held frame "until now" (session time extrapolated from
+  // wall time), shifting the next frames' times and the PSNR samples.
   opts.park_encoder_after_ms = 0;
   opts.min_frame_interval_ms = 0;
+  opts.flush_interval_ms = 3600 * 1000;
   const double cpu_all0 = cpuSeconds(RUSAGE_SELF), cpu_main0 = cpuSeconds(RUSAGE_THREAD);
   const auto wall0 = std::chrono::steady_clock::now();
   auto rec = codecs::Recorder::open(a.out, opts);
@@ -302,7 +306,7 @@ int run(const Args& a) {
   const long long pkt_bytes = (*recd)->keyBytes() + (*recd)->otherBytes();
   nlohmann::json r = {
       {"label", a.label},
-      {"crf", opts.crf},
+      {"qp", opts.qp},
       {"preset", opts.preset},
       {"x264", opts.x264_params},
       {"keyint_ms", opts.keyframe_interval_ms},
@@ -343,7 +347,7 @@ int main(int argc, char** argv) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--in") a.in = v;
     else if (k == "--out") a.out = v;
-    else if (k == "--crf") a.opts.crf = std::stoi(v);
+    else if (k == "--qp" || k == "--crf") a.opts.qp = std::stoi(v);  // --crf: its name before the constant QP
     else if (k == "--preset") a.opts.preset = v;
     else if (k == "--x264") a.opts.x264_params = v;
     else if (k == "--keyint-ms") a.opts.keyframe_interval_ms = std::stoll(v);
@@ -364,6 +368,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: recorder_replay --in CAPTURE [--out FILE.mp4] [options]\n");
     return 2;
   }
-  if (a.label.empty()) a.label = "crf" + std::to_string(a.opts.crf) + " " + a.opts.preset + " " + a.opts.x264_params;
+  if (a.label.empty()) a.label = "qp" + std::to_string(a.opts.qp) + " " + a.opts.preset + " " + a.opts.x264_params;
   return vigil::bench::run(a);
 }

@@ -2,7 +2,7 @@
 // 1920x1080 with command output, scrolling and a status-bar clock): file size
 // per hour, CPU, legibility (PSNR). Not a test: the numbers in docs/recording.md
 // come from it.
-//   recorder_measure [--seconds S] [--crf N] [--preset P] [--keyint-ms K] [--key-ratio R]
+//   recorder_measure [--seconds S] [--qp N] [--preset P] [--keyint-ms K] [--key-ratio R]
 //                    [--keyint-max-ms M]
 //                    [--x264 "k=v:..."] [--width W --height H] [--out FILE]
 //                    [--max-lines N]   (command output: 0..N lines after each command)
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--seconds") seconds = std::stoi(v);
-    else if (k == "--crf") o.crf = std::stoi(v);
+    else if (k == "--qp" || k == "--crf") o.qp = std::stoi(v);  // --crf: its name before the constant QP
     else if (k == "--preset") o.preset = v;
     else if (k == "--keyint-ms") o.keyframe_interval_ms = std::stoll(v);
     else if (k == "--key-ratio") o.keyframe_bytes_ratio = std::stod(v);
@@ -104,10 +104,10 @@ int main(int argc, char** argv) {
   auto last = decodeLastFrame(out);
   const double last_psnr = last ? psnr(*last, term.frame()) : 0;
   const double hours = seconds / 3600.0;
-  std::printf("crf=%d preset=%s keyint_ms=%lld ratio=%.2f max_ms=%lld x264=\"%s\" %dx%d session=%ds publishes=%lld frames=%lld "
+  std::printf("qp=%d preset=%s keyint_ms=%lld ratio=%.2f max_ms=%lld x264=\"%s\" %dx%d session=%ds publishes=%lld frames=%lld "
               "keyframes=%lld fragments=%lld bytes=%llu MB/h=%.2f cpu=%.2fs (%.2f%% of a core) "
               "ms/frame=%.2f psnr_last=%.2f psnr_min_samples=%.2f\n",
-              o.crf, o.preset.c_str(), static_cast<long long>(o.keyframe_interval_ms),
+              o.qp, o.preset.c_str(), static_cast<long long>(o.keyframe_interval_ms),
               o.keyframe_bytes_ratio, static_cast<long long>(o.keyframe_max_interval_ms), o.x264_params.c_str(),
               width, height, seconds, publishes, s.frames_encoded, s.keyframes, s.fragments,
               static_cast<unsigned long long>(s.bytes_written), s.bytes_written / 1e6 / hours, cpu,
