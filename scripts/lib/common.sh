@@ -20,7 +20,7 @@ VIGIL_PACKAGES=(
 VIGIL_TEST_PACKAGES=(
   libgtest-dev libgmock-dev
   chromium
-  xfwm4 icewm
+  xfwm4 icewm x11-xserver-utils
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

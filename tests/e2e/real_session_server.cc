@@ -13,6 +13,7 @@
 //         ended=ID live=ID hit_t_ms=T hit=TEXT        (one line; TEXT to the end)
 //   changed T_START T_DONE RRGGBB     after "change": the server's desktop
 //                                     background was set to that colour
+//   change-failed REASON              after "change": xsetroot could not run
 //   typed T TEXT                      after "type TEXT": session B typed TEXT + Enter
 //   client-closed T                   session B's VNC viewer saw the gateway
 //                                     close its connection (polled every 2 ms)
@@ -189,8 +190,11 @@ int main() {
       if (cmd == "change") {
         const unsigned rgb = kColours[next_colour++ % std::size(kColours)];
         const EpochMillis t0 = epochNowMs();
-        (void)f.display().run({"xsetroot", "-solid", "#" + hexColour(rgb)});
-        say("changed " + std::to_string(t0) + " " + std::to_string(epochNowMs()) + " " + hexColour(rgb));
+        auto set = f.display().run({"xsetroot", "-solid", "#" + hexColour(rgb)});
+        if (!set.ok() || *set != 0)
+          say("change-failed xsetroot " + (set.ok() ? "exited " + std::to_string(*set) : set.message()));
+        else
+          say("changed " + std::to_string(t0) + " " + std::to_string(epochNowMs()) + " " + hexColour(rgb));
       } else if (cmd.rfind("type ", 0) == 0) {
         const EpochMillis t0 = epochNowMs();
         live.typeText(cmd.substr(5) + "\n");

@@ -233,7 +233,8 @@ Status XDesktop::start(int width, int height, const WmSpec& wm, const std::strin
                                 "/wm.log)");
   // Not black: dark themes' captions must stand out from the desktop, as
   // they do on any real wallpaper.
-  (void)runCommand({"xsetroot", "-solid", "#3a6ea5"}, env());
+  if (runCommand({"xsetroot", "-solid", "#3a6ea5"}, env()) != 0)
+    return Status::Error("xsetroot failed (is x11-xserver-utils installed?)");
   return Status::Ok();
 }
 
