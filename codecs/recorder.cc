@@ -11,6 +11,7 @@
 
 #include "codecs/ffmpeg_owners.h"
 #include "codecs/fmp4_muxer.h"
+#include "codecs/fresh_content.h"
 #include "core/thread_name.h"
 
 extern "C" {
@@ -56,6 +57,11 @@ class RecorderEngine {
   Status convert(const Frame& screen, const DirtyRegion& damage);
   Status convertRect(const Frame& screen, Rect r);
   Status encode(Millis pts, bool key, Steady now);
+  FreshContent::Plane lumaPlane() const {
+    return {canvas_->data[0], canvas_->linesize[0], canvas_->width, canvas_->height};
+  }
+  // Hands FreshContent the canvas rows that converting `damage` may change.
+  void rememberRows(const Frame& screen, const DirtyRegion& damage);
   Status drainPackets(Steady now);
   // The session clock now, extrapolated from the newest frame's time.
   Millis sessionNow(Steady now) const {
@@ -77,6 +83,7 @@ class RecorderEngine {
   Millis last_key_pts_ = 0;
   std::int64_t last_key_bytes_ = 0;   // size of the last keyframe
   std::int64_t bytes_since_key_ = 0;  // P-frame bytes after it
+  FreshContent fresh_;                // where a due keyframe lands
   Millis anchor_t_ = 0;
   Steady anchor_now_{};
   RecorderStats stats_;
@@ -215,6 +222,17 @@ Status RecorderEngine::convertRect(const Frame& screen, Rect r) {
   return Status::Ok();
 }
 
+void RecorderEngine::rememberRows(const Frame& screen, const DirtyRegion& damage) {
+  // At the native size a damaged row is the same canvas row (converted in
+  // pairs of rows); scaled or newly placed, any row may change.
+  const bool native = roundUpEven(screen.width()) == canvas_->width &&
+                      roundUpEven(screen.height()) == canvas_->height && placed_ == screen.bounds();
+  const Rect b = damage.bounds();
+  const int y0 = native ? roundDownEven(b.y) : 0;
+  const int y1 = native ? roundUpEven(b.y + b.h) : canvas_->height;
+  fresh_.remember(lumaPlane(), y0, y1);
+}
+
 Status RecorderEngine::convert(const Frame& screen, const DirtyRegion& damage) {
   if (int e = av_frame_make_writable(canvas_.get()); e < 0)
     return avError("cannot write the video canvas", e);
@@ -320,17 +338,30 @@ Status RecorderEngine::frame(const Frame& screen, const DirtyRegion& damage, Mil
       if (Status st = encode(end, false, now); !st.ok()) return st;
     }
   }
-  if (Status st = convert(screen, damage); !st.ok()) return st;
   // A keyframe costs a whole screen of text (~100-400 KB at 1080p); it pays
-  // off only when seeking would otherwise decode as much. So: after the
-  // interval, once the frames since the last keyframe add up to its size, and
-  // always after the max interval.
+  // off only when seeking would otherwise decode as much. So one is due after
+  // the interval, once the frames since the last keyframe add up to its size
+  // times the ratio; it then waits for a frame that replaces most of the
+  // screen's content (where it costs little more than the P-frame), up to
+  // the wait ratio; and always comes after the max interval.
   const Millis since_key = pts - last_key_pts_;
   const double key_bytes = std::max(static_cast<double>(last_key_bytes_),
                                     opts_.keyframe_floor_bytes_per_pixel * screen.width() * screen.height());
-  const bool key = first || since_key >= opts_.keyframe_max_interval_ms ||
-                   (since_key >= opts_.keyframe_interval_ms &&
-                    bytes_since_key_ >= static_cast<std::int64_t>(key_bytes * opts_.keyframe_bytes_ratio));
+  const bool due = since_key >= opts_.keyframe_interval_ms &&
+                   bytes_since_key_ >= static_cast<std::int64_t>(key_bytes * opts_.keyframe_bytes_ratio);
+  bool key = first || since_key >= opts_.keyframe_max_interval_ms ||
+             (due && (opts_.keyframe_fresh_share <= 0 ||
+                      bytes_since_key_ >= static_cast<std::int64_t>(key_bytes * opts_.keyframe_wait_bytes_ratio)));
+  // Only a frame that changed a sixteenth of the screen is looked at: typing
+  // costs nothing more while a keyframe waits.
+  const bool look = due && !key && damage.area() * 16 >= screen.bounds().area();
+  if (look) rememberRows(screen, damage);
+  if (Status st = convert(screen, damage); !st.ok()) return st;
+  if (look) {
+    const double share = fresh_.share(lumaPlane());
+    key = share >= opts_.keyframe_fresh_share;
+    spdlog::debug("event=recording_keyframe_due pts={} fresh_share={:.3f} keyed={}", pts, share, key);
+  }
   if (Status st = encode(pts, key, now); !st.ok()) return st;
 
   stats_.encode_ms_total +=
@@ -376,6 +407,10 @@ Result<std::unique_ptr<Recorder>> Recorder::open(const std::string& path, Record
       opts.keyframe_max_interval_ms < opts.keyframe_interval_ms)
     return Status::Error("recorder keyframe and flush intervals must be positive, the maximum "
                          "keyframe interval at least the interval");
+  if (opts.keyframe_fresh_share < 0 || opts.keyframe_fresh_share > 1 ||
+      opts.keyframe_wait_bytes_ratio < opts.keyframe_bytes_ratio)
+    return Status::Error("recorder keyframe_fresh_share must be within 0..1 and "
+                         "keyframe_wait_bytes_ratio at least keyframe_bytes_ratio");
   if (opts.park_encoder_after_ms < 0)
     return Status::Error("recorder park_encoder_after_ms must be 0 (never) or positive");
   if (opts.min_frame_interval_ms < 0)

@@ -33,17 +33,29 @@ struct RecorderOptions {
   // copy of every frame and a cost estimate on it (~20 % of encoder CPU).
   int qp = 30;
   std::string preset = "veryfast";        // x264 preset
-  // Keyframes (IDR), decided when a frame arrives: after keyframe_interval_ms
-  // of session time once the frames since the last keyframe weigh
-  // keyframe_bytes_ratio × its size, and always after keyframe_max_interval_ms.
-  // Ratio 0 = purely by time. See docs/recording.md for the measurements.
+  // Keyframes (IDR), decided when a frame arrives: one is due after
+  // keyframe_interval_ms of session time once the frames since the last
+  // keyframe weigh keyframe_bytes_ratio × its size, and always after
+  // keyframe_max_interval_ms. Ratio 0 and keyframe_fresh_share 0 = purely by
+  // time. See docs/recording.md for the measurements.
   Millis keyframe_interval_ms = 30000;
   double keyframe_bytes_ratio = 3.0;
-  // The ratio applies to at least this many bytes per pixel: a session that
+  // The ratios apply to at least this many bytes per pixel: a session that
   // starts on a blank desktop has a tiny first keyframe, which says nothing
   // of what seeking through its later screens of text costs.
   double keyframe_floor_bytes_per_pixel = 0.05;
   Millis keyframe_max_interval_ms = 300000;
+  // Where a due keyframe lands. A keyframe codes the whole screen: on a
+  // frame that brings most of what the screen shows anew (a page of output
+  // over a page, a pager left, a window of text opened) it costs little more
+  // than that frame's P-frame would; on a typed character it costs a whole
+  // screen for nothing. So a due keyframe waits for a frame whose new content
+  // is at least keyframe_fresh_share of the screen's content (FreshContent:
+  // scrolled text is not new), and is forced anyway once the frames since
+  // the last keyframe weigh keyframe_wait_bytes_ratio × its size (the seek
+  // bound) or at keyframe_max_interval_ms. 0 = key as soon as due.
+  double keyframe_fresh_share = 0.5;
+  double keyframe_wait_bytes_ratio = 4.0;
   Millis flush_interval_ms = 1000;        // max age of encoded video not yet on disk
   // At most one frame per this interval: changes in between merge into the
   // next frame, stamped with the newest change's time (the latest screen is

@@ -12,12 +12,17 @@
 // the last). Usage:
 //   recorder_replay --in workload.mkv [--out rec.mp4] [--qp N] [--preset P]
 //                   [--x264 "k=v:k=v"] [--keyint-ms K] [--key-ratio R] [--key-floor BYTES_PER_PX]
-//                   [--keyint-max-ms M] [--sample-every N] [--session-s S]
+//                   [--keyint-max-ms M] [--key-fresh SHARE] [--key-wait-ratio R]
+//                   [--sample-every N] [--session-s S] [--loops N]
 //                   [--min-interval-ms N] [--label TEXT] [--json FILE]
 // --session-s: the session length for MB/h (default: up to the last change).
 // --min-interval-ms: publish at most one change per N ms (later changes wait
 // for the next capture after that; the final state is always published);
 // default: the recorder's min_frame_interval_ms.
+// --loops N: the capture N times in a row (a longer session of the same
+// content, for the keyframe policy; the session is N × --session-s).
+// --frame-log FILE: per published frame, how much of the screen it changed
+// and brought anew (the keyframe placement study in docs/recording.md).
 // --json appends one JSON object per run (one line) to FILE.
 #include <sys/resource.h>
 
@@ -175,10 +180,87 @@ struct Sample {
   Frame f;
 };
 
+// Per-frame measures of how much of the screen a change brings anew (for
+// the keyframe placement study): the screen in kStrips column strips, one
+// row of a strip a segment.
+struct ChangeMeasure {
+  double damage = 0;     // damaged tiles' area / screen
+  double changed = 0;    // changed segments / all
+  double fresh = 0;      // changed segments whose content is nowhere in the old picture's strip
+  double fresh_rows = 0; // fresh, but only old rows within the damaged rows are looked at
+  double textured = 0;   // non-uniform segments of the new picture / all
+  double fresh_textured = 0;  // fresh and non-uniform / all non-uniform segments of the new picture
+};
+
+std::uint64_t hashSeg(const std::uint8_t* p, std::size_t n) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (std::size_t i = 0; i + 8 <= n; i += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    h = (h ^ v) * 1099511628211ull;
+    h ^= h >> 29;
+  }
+  return h;
+}
+
+bool uniformSeg(const std::uint8_t* p, std::size_t n) {
+  for (std::size_t i = 4; i < n; i += 4)
+    if (std::memcmp(p, p + i, 4) != 0) return false;
+  return true;
+}
+
+ChangeMeasure measureChange(const Frame& old, const Frame& cur, const DirtyRegion& damage,
+                            const std::vector<const Frame*>& older = {}) {
+  constexpr int kStrips = 8;
+  ChangeMeasure m;
+  const double all = static_cast<double>(cur.width()) * cur.height();
+  m.damage = damage.area() / all;
+  if (old.width() != cur.width() || old.height() != cur.height()) return m;
+  const int sw = cur.width() / kStrips;
+  const Rect b = damage.bounds();
+  long long changed = 0, fresh = 0, fresh_rows = 0, textured = 0, fresh_tex = 0;
+  for (int s = 0; s < kStrips; ++s) {
+    const std::size_t off = static_cast<std::size_t>(s) * sw * 4, n = static_cast<std::size_t>(sw) * 4;
+    std::vector<std::uint64_t> old_all, old_rows;
+    for (int y = 0; y < old.height(); ++y) {
+      const std::uint64_t h = hashSeg(old.row(y) + off, n);
+      old_all.push_back(h);
+      if (y >= b.y && y < b.y + b.h) old_rows.push_back(h);
+    }
+    // fresh_rows here: also not in the older pictures (x264's other references)
+    old_rows = old_all;
+    for (const Frame* o : older)
+      if (o->width() == cur.width() && o->height() == cur.height())
+        for (int y = 0; y < o->height(); ++y) old_rows.push_back(hashSeg(o->row(y) + off, n));
+    std::sort(old_all.begin(), old_all.end());
+    std::sort(old_rows.begin(), old_rows.end());
+    for (int y = 0; y < cur.height(); ++y) {
+      const bool tex = !uniformSeg(cur.row(y) + off, n);
+      textured += tex;
+      if (std::memcmp(old.row(y) + off, cur.row(y) + off, n) == 0) continue;
+      ++changed;
+      const std::uint64_t h = hashSeg(cur.row(y) + off, n);
+      if (!std::binary_search(old_all.begin(), old_all.end(), h)) {
+        ++fresh;
+        fresh_tex += tex;
+      }
+      if (!std::binary_search(old_rows.begin(), old_rows.end(), h)) ++fresh_rows;
+    }
+  }
+  const double segs = static_cast<double>(kStrips) * cur.height();
+  m.changed = changed / segs;
+  m.fresh = fresh / segs;
+  m.fresh_rows = fresh_rows / segs;
+  m.textured = textured / segs;
+  m.fresh_textured = textured ? static_cast<double>(fresh_tex) / textured : 0;
+  return m;
+}
+
 struct Args {
-  std::string in, out = "/tmp/vigil-recorder-replay.mp4", label, json;
+  std::string in, out = "/tmp/vigil-recorder-replay.mp4", label, json, frame_log;
   codecs::RecorderOptions opts;
   int sample_every = 10;
+  int loops = 1;
   double session_s = 0;
   // The recorder's frame interval, emulated on the capture's clock: changes
   // merge until then.
@@ -214,7 +296,20 @@ int run(const Args& a) {
   bool has_pending = false;
   long long captured = 0, published = 0, held = 0;
   std::vector<Sample> samples;
+  Millis loop_offset = 0, loop_len = 0;  // --loops
+  std::ofstream frame_log;
+  std::vector<Frame> history;  // the pictures before `prev`, for the frame log
+  if (!a.frame_log.empty()) frame_log.open(a.frame_log);
   auto publish = [&](Frame& f, const DirtyRegion& damage, Millis ft) -> bool {
+    if (frame_log.is_open()) {
+      std::vector<const Frame*> older;
+      for (const Frame& o : history) older.push_back(&o);
+      const ChangeMeasure m = measureChange(prev, f, damage, older);
+      history.push_back(prev);
+      if (history.size() > 2) history.erase(history.begin());
+      frame_log << published << " " << ft << " " << m.damage << " " << m.changed << " " << m.fresh << " "
+                << m.fresh_rows << " " << m.textured << " " << m.fresh_textured << "\n";
+    }
     const long long before = (*rec)->stats().publishesHandled();
     (*rec)->onFrame(f, damage, ft);
     while ((*rec)->stats().publishesHandled() <= before && (*rec)->healthy())
@@ -223,19 +318,33 @@ int run(const Args& a) {
       std::fprintf(stderr, "recorder_replay: %s\n", (*rec)->lastError().c_str());
       return false;
     }
-    if (published % a.sample_every == 0) samples.push_back({ft, f});
+    // (each sample holds a whole screen: with --loops only the first pass is sampled)
+    if (published % a.sample_every == 0 && (loop_len == 0 || ft < loop_len)) samples.push_back({ft, f});
     ++published;
     last_t = ft;
     std::swap(prev, f);
     return true;
   };
-  while (true) {
+  // --loops: the capture again and again, each pass starting one session
+  // length (or its last change + 100 ms) after the previous one.
+  for (int loop = 0;;) {
     auto more = (*src)->next(cur, t);
     if (!more) {
       std::fprintf(stderr, "recorder_replay: %s\n", more.message().c_str());
       return 1;
     }
-    if (!*more) break;
+    if (!*more) {
+      if (++loop >= a.loops) break;
+      if (loop_len == 0) loop_len = a.session_s > 0 ? static_cast<Millis>(a.session_s * 1000) : t + 100;
+      loop_offset += loop_len;
+      src = SequentialDecoder::open(a.in);
+      if (!src) {
+        std::fprintf(stderr, "recorder_replay: %s\n", src.message().c_str());
+        return 1;
+      }
+      continue;
+    }
+    t += loop_offset;
     ++captured;
     const DirtyRegion damage = published == 0 ? DirtyRegion(cur.bounds()) : changedTiles(prev, cur);
     if (damage.empty()) {
@@ -301,7 +410,7 @@ int run(const Args& a) {
     auto more = (*recd)->next(next_pic, next_t);
     if (!more || !*more) at_end = true;
   }
-  const double session_s = a.session_s > 0 ? a.session_s : last_t / 1000.0;
+  const double session_s = a.session_s > 0 ? a.session_s * a.loops : last_t / 1000.0;
   const double mb_h = static_cast<double>(s.bytes_written) / 1e6 * 3600.0 / session_s;
   const long long pkt_bytes = (*recd)->keyBytes() + (*recd)->otherBytes();
   nlohmann::json r = {
@@ -312,7 +421,10 @@ int run(const Args& a) {
       {"keyint_ms", opts.keyframe_interval_ms},
       {"key_ratio", opts.keyframe_bytes_ratio},
       {"keyint_max_ms", opts.keyframe_max_interval_ms},
+      {"key_fresh", opts.keyframe_fresh_share},
+      {"key_wait_ratio", opts.keyframe_wait_bytes_ratio},
       {"session_s", session_s},
+      {"loops", a.loops},
       {"captured", captured},
       {"min_interval_ms", a.min_interval_ms},
       {"held", held},
@@ -354,11 +466,15 @@ int main(int argc, char** argv) {
     else if (k == "--key-ratio") a.opts.keyframe_bytes_ratio = std::stod(v);
     else if (k == "--key-floor") a.opts.keyframe_floor_bytes_per_pixel = std::stod(v);
     else if (k == "--keyint-max-ms") a.opts.keyframe_max_interval_ms = std::stoll(v);
+    else if (k == "--key-fresh") a.opts.keyframe_fresh_share = std::stod(v);
+    else if (k == "--key-wait-ratio") a.opts.keyframe_wait_bytes_ratio = std::stod(v);
     else if (k == "--sample-every") a.sample_every = std::max(1, std::stoi(v));
+    else if (k == "--loops") a.loops = std::max(1, std::stoi(v));
     else if (k == "--session-s") a.session_s = std::stod(v);
     else if (k == "--min-interval-ms") a.min_interval_ms = std::stoll(v);
     else if (k == "--label") a.label = v;
     else if (k == "--json") a.json = v;
+    else if (k == "--frame-log") a.frame_log = v;
     else {
       std::fprintf(stderr, "recorder_replay: unknown option %s\n", k.c_str());
       return 2;

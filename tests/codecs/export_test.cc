@@ -48,6 +48,7 @@ TEST(Export, FaststartMp4ThatPlayersOpen) {
   RecorderOptions o;
   o.keyframe_interval_ms = 2000;
   o.keyframe_bytes_ratio = 0;  // purely by time
+  o.keyframe_fresh_share = 0;
   const Frame final_screen = record(in, 8, o);
   auto src = probe(in);
   ASSERT_TRUE(src.ok()) << src.message();
@@ -88,6 +89,7 @@ TEST(Export, TruncatedRecordingStillProbesAndExports) {
   RecorderOptions o;
   o.keyframe_interval_ms = 2000;  // keyframes start fragments: several fragments
   o.keyframe_bytes_ratio = 0;
+  o.keyframe_fresh_share = 0;
   record(in, 8, o);
   auto full = probe(in);
   ASSERT_TRUE(full.ok()) << full.message();

@@ -3,7 +3,7 @@
 // per hour, CPU, legibility (PSNR). Not a test: the numbers in docs/recording.md
 // come from it.
 //   recorder_measure [--seconds S] [--qp N] [--preset P] [--keyint-ms K] [--key-ratio R]
-//                    [--keyint-max-ms M]
+//                    [--keyint-max-ms M] [--key-fresh SHARE] [--key-wait-ratio R]
 //                    [--x264 "k=v:..."] [--width W --height H] [--out FILE]
 //                    [--max-lines N]   (command output: 0..N lines after each command)
 #include <sys/resource.h>
@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
     else if (k == "--keyint-ms") o.keyframe_interval_ms = std::stoll(v);
     else if (k == "--key-ratio") o.keyframe_bytes_ratio = std::stod(v);
     else if (k == "--keyint-max-ms") o.keyframe_max_interval_ms = std::stoll(v);
+    else if (k == "--key-fresh") o.keyframe_fresh_share = std::stod(v);
+    else if (k == "--key-wait-ratio") o.keyframe_wait_bytes_ratio = std::stod(v);
     else if (k == "--x264") o.x264_params = v;
     else if (k == "--width") width = std::stoi(v);
     else if (k == "--height") height = std::stoi(v);
@@ -104,11 +106,12 @@ int main(int argc, char** argv) {
   auto last = decodeLastFrame(out);
   const double last_psnr = last ? psnr(*last, term.frame()) : 0;
   const double hours = seconds / 3600.0;
-  std::printf("qp=%d preset=%s keyint_ms=%lld ratio=%.2f max_ms=%lld x264=\"%s\" %dx%d session=%ds publishes=%lld frames=%lld "
+  std::printf("qp=%d preset=%s keyint_ms=%lld ratio=%.2f fresh=%.2f wait_ratio=%.2f max_ms=%lld x264=\"%s\" %dx%d session=%ds publishes=%lld frames=%lld "
               "keyframes=%lld fragments=%lld bytes=%llu MB/h=%.2f cpu=%.2fs (%.2f%% of a core) "
               "ms/frame=%.2f psnr_last=%.2f psnr_min_samples=%.2f\n",
               o.qp, o.preset.c_str(), static_cast<long long>(o.keyframe_interval_ms),
-              o.keyframe_bytes_ratio, static_cast<long long>(o.keyframe_max_interval_ms), o.x264_params.c_str(),
+              o.keyframe_bytes_ratio, o.keyframe_fresh_share, o.keyframe_wait_bytes_ratio,
+              static_cast<long long>(o.keyframe_max_interval_ms), o.x264_params.c_str(),
               width, height, seconds, publishes, s.frames_encoded, s.keyframes, s.fragments,
               static_cast<unsigned long long>(s.bytes_written), s.bytes_written / 1e6 / hours, cpu,
               100.0 * cpu / seconds, s.encode_ms_total / s.frames_encoded, last_psnr, min_psnr);

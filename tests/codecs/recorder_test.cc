@@ -329,6 +329,122 @@ RecorderOptions parkingSoon() {
   return o;
 }
 
+struct Packet {
+  Millis pts;
+  long size;
+  bool key;
+};
+
+std::vector<Packet> packets(const std::string& path) {
+  std::istringstream lines(testing::run("ffprobe -v error -select_streams v -show_entries "
+                                        "packet=pts,size,flags -of csv=p=0 '" + path + "'"));
+  std::vector<Packet> out;
+  for (std::string line; std::getline(lines, line);) {
+    Packet p{};
+    char flags[8] = {};
+    long long pts = 0;
+    if (std::sscanf(line.c_str(), "%lld,%ld,%7s", &pts, &p.size, flags) == 3) {
+      p.pts = pts;
+      p.key = flags[0] == 'K';
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
+std::vector<Millis> keyframeTimes(const std::vector<Packet>& ps) {
+  std::vector<Millis> out;
+  for (const Packet& p : ps)
+    if (p.key) out.push_back(p.pts);
+  return out;
+}
+
+// A due keyframe lands where the screen's text is replaced (its P-frame
+// would code a whole page anyway), not on the typed character that happens
+// to come first, as it did before keyframe_fresh_share.
+TEST(Recorder, ADueKeyframeLandsOnANewPageNotOnATypedCharacter) {
+  for (const double fresh : {0.5, 0.0}) {
+    TempDir dir;
+    const std::string path = dir.file("rec.mp4");
+    RecorderOptions o;
+    o.keyframe_interval_ms = 1000;
+    o.keyframe_bytes_ratio = 0;  // due by time alone
+    o.keyframe_fresh_share = fresh;
+    o.keyframe_wait_bytes_ratio = 100;
+    o.flush_interval_ms = 60000;  // exact times (see RoundTripKeepsTextLegibleAndTimesExact)
+    auto rec = Recorder::open(path, o);
+    ASSERT_TRUE(rec.ok()) << rec.message();
+    FakeTerminal a(1280, 720, 1), b(1280, 720, 2);
+    a.output(40);
+    b.output(40);
+    publishAndWait(**rec, a.frame(), DirtyRegion(a.frame().bounds()), 0);
+    Millis t = 0;
+    for (int i = 0; i < 10; ++i) publishAndWait(**rec, a.frame(), a.type(a.randomChar()), t += 250);
+    a.output(3);  // output scrolls the page: moved text is not new
+    publishAndWait(**rec, a.frame(), DirtyRegion(a.frame().bounds()), t += 250);
+    const Millis page_t = t += 250;
+    publishAndWait(**rec, b.frame(), DirtyRegion(b.frame().bounds()), page_t);
+    for (int i = 0; i < 4; ++i) publishAndWait(**rec, b.frame(), b.type(b.randomChar()), t += 250);
+    (*rec)->close();
+    ASSERT_TRUE((*rec)->healthy()) << (*rec)->lastError();
+    const std::vector<Millis> keys = keyframeTimes(packets(path));
+    if (fresh > 0)
+      EXPECT_EQ(keys, (std::vector<Millis>{0, page_t}));
+    else  // the rule before: whatever frame comes first once due
+      EXPECT_EQ(keys, (std::vector<Millis>{0, 1000, 2000, 3000, 4000}));
+  }
+}
+
+// While a keyframe waits for a new page, seeking stays bounded: it is forced
+// once the frames since the last keyframe weigh keyframe_wait_bytes_ratio
+// times its size, and at keyframe_max_interval_ms.
+TEST(Recorder, AWaitingKeyframeIsForcedByTheSeekBound) {
+  for (const bool by_bytes : {true, false}) {
+    TempDir dir;
+    const std::string path = dir.file("rec.mp4");
+    RecorderOptions o;
+    o.keyframe_interval_ms = 1000;
+    o.keyframe_bytes_ratio = 0;
+    o.keyframe_floor_bytes_per_pixel = 0;  // the bound is the first keyframe's size
+    o.keyframe_wait_bytes_ratio = by_bytes ? 0.25 : 1000;
+    o.keyframe_max_interval_ms = by_bytes ? 300000 : 4000;
+    o.flush_interval_ms = 60000;
+    auto rec = Recorder::open(path, o);
+    ASSERT_TRUE(rec.ok()) << rec.message();
+    FakeTerminal term(1280, 720, 3);
+    term.output(40);
+    publishAndWait(**rec, term.frame(), DirtyRegion(term.frame().bounds()), 0);
+    // Commands with a few lines of output: scrolled pages, never a new one.
+    Millis t = 0;
+    for (int i = 0; i < 40; ++i) {
+      DirtyRegion d = term.type(term.randomChar());
+      if (i % 2 == 1) d.add(term.output(4));
+      publishAndWait(**rec, term.frame(), d, t += 250);
+    }
+    (*rec)->close();
+    ASSERT_TRUE((*rec)->healthy()) << (*rec)->lastError();
+    const std::vector<Packet> ps = packets(path);
+    ASSERT_GE(ps.size(), 3u);
+    ASSERT_TRUE(ps[0].key);
+    std::size_t forced = 0;
+    long before = 0;  // P-frame bytes before the forced keyframe
+    for (std::size_t i = 1; i < ps.size() && !forced; ++i) {
+      if (ps[i].key) forced = i;
+      else before += ps[i].size;
+    }
+    ASSERT_GT(forced, 0u) << "no keyframe was forced";
+    if (by_bytes) {
+      const long bound = ps[0].size / 4;
+      std::printf("[ measure  ] keyframe %ld bytes; forced after %ld bytes of P-frames (bound %ld), at %lld ms\n",
+                  ps[0].size, before, bound, static_cast<long long>(ps[forced].pts));
+      EXPECT_GE(before, bound);
+      EXPECT_LT(before - ps[forced - 1].size, bound);  // at the first frame past the bound
+    } else {
+      EXPECT_EQ(ps[forced].pts, 4000);
+    }
+  }
+}
+
 TEST(Recorder, AStillScreenFreesItsEncoderAndResumesWithAKeyframe) {
   TempDir dir;
   const std::string path = dir.file("rec.mp4");
