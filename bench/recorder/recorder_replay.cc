@@ -22,7 +22,9 @@
 // --loops N: the capture N times in a row (a longer session of the same
 // content, for the keyframe policy; the session is N × --session-s).
 // --frame-log FILE: per published frame, how much of the screen it changed
-// and brought anew (the keyframe placement study in docs/recording.md).
+// and brought anew (the keyframe placement study in docs/recording.md), one
+// line each: index t_ms damage changed fresh fresh_refs textured fresh_textured
+// (see ChangeMeasure).
 // --json appends one JSON object per run (one line) to FILE.
 #include <sys/resource.h>
 
@@ -187,7 +189,7 @@ struct ChangeMeasure {
   double damage = 0;     // damaged tiles' area / screen
   double changed = 0;    // changed segments / all
   double fresh = 0;      // changed segments whose content is nowhere in the old picture's strip
-  double fresh_rows = 0; // fresh, but only old rows within the damaged rows are looked at
+  double fresh_refs = 0; // changed segments found neither there nor in the two pictures before (x264's references)
   double textured = 0;   // non-uniform segments of the new picture / all
   double fresh_textured = 0;  // fresh and non-uniform / all non-uniform segments of the new picture
 };
@@ -217,23 +219,17 @@ ChangeMeasure measureChange(const Frame& old, const Frame& cur, const DirtyRegio
   m.damage = damage.area() / all;
   if (old.width() != cur.width() || old.height() != cur.height()) return m;
   const int sw = cur.width() / kStrips;
-  const Rect b = damage.bounds();
-  long long changed = 0, fresh = 0, fresh_rows = 0, textured = 0, fresh_tex = 0;
+  long long changed = 0, fresh = 0, fresh_refs = 0, textured = 0, fresh_tex = 0;
   for (int s = 0; s < kStrips; ++s) {
     const std::size_t off = static_cast<std::size_t>(s) * sw * 4, n = static_cast<std::size_t>(sw) * 4;
-    std::vector<std::uint64_t> old_all, old_rows;
-    for (int y = 0; y < old.height(); ++y) {
-      const std::uint64_t h = hashSeg(old.row(y) + off, n);
-      old_all.push_back(h);
-      if (y >= b.y && y < b.y + b.h) old_rows.push_back(h);
-    }
-    // fresh_rows here: also not in the older pictures (x264's other references)
-    old_rows = old_all;
+    std::vector<std::uint64_t> old_all;
+    for (int y = 0; y < old.height(); ++y) old_all.push_back(hashSeg(old.row(y) + off, n));
+    std::vector<std::uint64_t> refs = old_all;
     for (const Frame* o : older)
       if (o->width() == cur.width() && o->height() == cur.height())
-        for (int y = 0; y < o->height(); ++y) old_rows.push_back(hashSeg(o->row(y) + off, n));
+        for (int y = 0; y < o->height(); ++y) refs.push_back(hashSeg(o->row(y) + off, n));
     std::sort(old_all.begin(), old_all.end());
-    std::sort(old_rows.begin(), old_rows.end());
+    std::sort(refs.begin(), refs.end());
     for (int y = 0; y < cur.height(); ++y) {
       const bool tex = !uniformSeg(cur.row(y) + off, n);
       textured += tex;
@@ -244,13 +240,13 @@ ChangeMeasure measureChange(const Frame& old, const Frame& cur, const DirtyRegio
         ++fresh;
         fresh_tex += tex;
       }
-      if (!std::binary_search(old_rows.begin(), old_rows.end(), h)) ++fresh_rows;
+      if (!std::binary_search(refs.begin(), refs.end(), h)) ++fresh_refs;
     }
   }
   const double segs = static_cast<double>(kStrips) * cur.height();
   m.changed = changed / segs;
   m.fresh = fresh / segs;
-  m.fresh_rows = fresh_rows / segs;
+  m.fresh_refs = fresh_refs / segs;
   m.textured = textured / segs;
   m.fresh_textured = textured ? static_cast<double>(fresh_tex) / textured : 0;
   return m;
@@ -308,7 +304,7 @@ int run(const Args& a) {
       history.push_back(prev);
       if (history.size() > 2) history.erase(history.begin());
       frame_log << published << " " << ft << " " << m.damage << " " << m.changed << " " << m.fresh << " "
-                << m.fresh_rows << " " << m.textured << " " << m.fresh_textured << "\n";
+                << m.fresh_refs << " " << m.textured << " " << m.fresh_textured << "\n";
     }
     const long long before = (*rec)->stats().publishesHandled();
     (*rec)->onFrame(f, damage, ft);
