@@ -454,6 +454,12 @@ Result<std::vector<Sample>> captureReal(XDesktop& desktop, const WmSpec& wm,
         }
       }
       const Item& it = items[b + slot];
+      // Applications name their windows in UTF-8 (_NET_WM_NAME). xterm -T
+      // sets only WM_NAME, as Latin-1 when the title fits in it, which icewm
+      // decodes as UTF-8 and cuts at the first accent ("Résumé" shows "R").
+      if (runCommand({"xprop", "-id", id, "-f", "_NET_WM_NAME", "8u", "-set", "_NET_WM_NAME", it.title}, env,
+                     nullptr, 5000) != 0)
+        return Status::Error("xprop could not set the window name of " + id);
       runCommand({"xdotool", "windowactivate", "--sync", id}, env, nullptr, 5000);
       if (Status still = waitForStillScreen(env); !still.ok()) return still;
       const std::string png = dir + "/" + label + "_" + std::to_string(out.size()) + ".png";
