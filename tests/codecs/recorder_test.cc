@@ -30,6 +30,38 @@ Frame crop(const Frame& f, int w, int h) {
   return out;
 }
 
+// The video packets as ffprobe (an independent reader) sees them; pts in the
+// stream's millisecond time base.
+struct Packet {
+  Millis pts;
+  long size;
+  bool key;
+};
+
+std::vector<Packet> packets(const std::string& path) {
+  std::istringstream lines(testing::run("ffprobe -v error -select_streams v -show_entries "
+                                        "packet=pts,size,flags -of csv=p=0 '" + path + "'"));
+  std::vector<Packet> out;
+  for (std::string line; std::getline(lines, line);) {
+    Packet p{};
+    char flags[8] = {};
+    long long pts = 0;
+    if (std::sscanf(line.c_str(), "%lld,%ld,%7s", &pts, &p.size, flags) == 3) {
+      p.pts = pts;
+      p.key = flags[0] == 'K';
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
+std::vector<Millis> keyframeTimes(const std::vector<Packet>& ps) {
+  std::vector<Millis> out;
+  for (const Packet& p : ps)
+    if (p.key) out.push_back(p.pts);
+  return out;
+}
+
 TEST(Recorder, OpenFailsWhenTheFileCannotBeCreated) {
   auto r = Recorder::open("/nonexistent-dir/for/sure/rec.mp4");
   ASSERT_FALSE(r.ok());
@@ -77,10 +109,8 @@ TEST(Recorder, AScreenPiecedFromEarlierScreensCostsLittle) {
   (*rec)->close();
   ASSERT_TRUE((*rec)->healthy()) << (*rec)->lastError();
 
-  std::istringstream sizes(testing::run("ffprobe -v error -select_streams v -show_entries packet=size "
-                                        "-of csv=p=0 '" + path + "'"));
   std::vector<long> bytes;
-  for (long n; sizes >> n;) bytes.push_back(n);
+  for (const Packet& p : packets(path)) bytes.push_back(p.size);
   ASSERT_GE(bytes.size(), 3u);
   std::printf("[ measure  ] page %ld bytes, another page %ld, pieced from both %ld\n", bytes[0], bytes[1],
               bytes[2]);
@@ -327,36 +357,6 @@ RecorderOptions parkingSoon() {
   o.flush_interval_ms = 200;
   o.park_encoder_after_ms = 300;
   return o;
-}
-
-struct Packet {
-  Millis pts;
-  long size;
-  bool key;
-};
-
-std::vector<Packet> packets(const std::string& path) {
-  std::istringstream lines(testing::run("ffprobe -v error -select_streams v -show_entries "
-                                        "packet=pts,size,flags -of csv=p=0 '" + path + "'"));
-  std::vector<Packet> out;
-  for (std::string line; std::getline(lines, line);) {
-    Packet p{};
-    char flags[8] = {};
-    long long pts = 0;
-    if (std::sscanf(line.c_str(), "%lld,%ld,%7s", &pts, &p.size, flags) == 3) {
-      p.pts = pts;
-      p.key = flags[0] == 'K';
-      out.push_back(p);
-    }
-  }
-  return out;
-}
-
-std::vector<Millis> keyframeTimes(const std::vector<Packet>& ps) {
-  std::vector<Millis> out;
-  for (const Packet& p : ps)
-    if (p.key) out.push_back(p.pts);
-  return out;
 }
 
 // A due keyframe lands where the screen's text is replaced (its P-frame
