@@ -14,7 +14,7 @@
 //                   [--x264 "k=v:k=v"] [--keyint-ms K] [--key-ratio R] [--key-floor BYTES_PER_PX]
 //                   [--keyint-max-ms M] [--key-fresh SHARE] [--key-wait-ratio R]
 //                   [--sample-every N] [--session-s S] [--loops N]
-//                   [--min-interval-ms N] [--label TEXT] [--json FILE]
+//                   [--min-interval-ms N] [--label TEXT] [--json FILE] [--dump DIR]
 // --session-s: the session length for MB/h (default: up to the last change).
 // --min-interval-ms: publish at most one change per N ms (later changes wait
 // for the next capture after that; the final state is always published);
@@ -26,6 +26,9 @@
 // line each: index t_ms damage changed fresh fresh_refs textured fresh_textured
 // (see ChangeMeasure).
 // --json appends one JSON object per run (one line) to FILE.
+// --dump DIR: every 5th PSNR sample as two PPM pictures, the captured frame
+// (DIR/src_T.ppm) and the recording's frame shown then (DIR/rec_T.ppm), T
+// in ms: for legibility checks (bench/recorder/legibility.py).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -252,8 +255,24 @@ ChangeMeasure measureChange(const Frame& old, const Frame& cur, const DirtyRegio
   return m;
 }
 
+// Binary PPM (P6), which tesseract and ffmpeg read.
+void writePpm(const Frame& f, const std::string& path) {
+  std::ofstream out(path, std::ios::binary);
+  out << "P6\n" << f.width() << ' ' << f.height() << "\n255\n";
+  std::vector<char> row(static_cast<std::size_t>(f.width()) * 3);
+  for (int y = 0; y < f.height(); ++y) {
+    for (int x = 0; x < f.width(); ++x) {
+      const std::uint32_t p = f.pixel(x, y);
+      row[3 * x] = static_cast<char>(p >> 16);
+      row[3 * x + 1] = static_cast<char>(p >> 8);
+      row[3 * x + 2] = static_cast<char>(p);
+    }
+    out.write(row.data(), static_cast<std::streamsize>(row.size()));
+  }
+}
+
 struct Args {
-  std::string in, out = "/tmp/vigil-recorder-replay.mp4", label, json, frame_log;
+  std::string in, out = "/tmp/vigil-recorder-replay.mp4", label, json, frame_log, dump;
   codecs::RecorderOptions opts;
   int sample_every = 10;
   int loops = 1;
@@ -397,6 +416,10 @@ int run(const Args& a) {
       have_next = false;
     }
     const double p = std::min(codecs::psnr(shown, smp.f), 99.0);
+    if (!a.dump.empty() && n_psnr % 5 == 0) {
+      writePpm(smp.f, a.dump + "/src_" + std::to_string(smp.t) + ".ppm");
+      writePpm(shown, a.dump + "/rec_" + std::to_string(smp.t) + ".ppm");
+    }
     psnr_sum += p;
     ++n_psnr;
     if (p < psnr_min) { psnr_min = p; psnr_min_t = smp.t; }
@@ -471,6 +494,7 @@ int main(int argc, char** argv) {
     else if (k == "--label") a.label = v;
     else if (k == "--json") a.json = v;
     else if (k == "--frame-log") a.frame_log = v;
+    else if (k == "--dump") a.dump = v;
     else {
       std::fprintf(stderr, "recorder_replay: unknown option %s\n", k.c_str());
       return 2;
