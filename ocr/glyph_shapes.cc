@@ -132,6 +132,19 @@ bool StripShapes::descends(int x0, int x1) const {
   });
 }
 
+bool StripShapes::bareStem(int x0, int x1) const {
+  if (!band_) return false;
+  const int xh = band_->height();
+  int found = 0;
+  for (const Blob& b : blobs_) {
+    if (b.centre() < x0 || b.centre() >= x1) continue;
+    const bool stem = b.w * 3 <= xh + 2 && b.y >= band_->top - 1 && b.y <= band_->top + 1 &&
+                      std::abs(b.y + b.h - 1 - band_->base) <= 1;
+    if (!stem || ++found > 1) return false;
+  }
+  return found == 1;
+}
+
 bool StripShapes::isSlash(int label, int dir) const {
   const Blob& b = blobs_[static_cast<std::size_t>(label)];
   // Taller than the lowercase band (in a title of capitals the band found

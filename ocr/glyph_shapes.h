@@ -43,6 +43,10 @@ class StripShapes {
   // A blob centred in [x0, x1) reaching well below the baseline (a c's
   // cedilla; a c never descends).
   bool descends(int x0, int x1) const;
+  // The ink centred in [x0, x1) is one narrow stroke from the x-height line
+  // to the baseline and nothing else: the stem a letter starts with, and
+  // no whole letter (an i has its dot, an l rises higher, an n its arch).
+  bool bareStem(int x0, int x1) const;
   // Centres (columns) of the blobs drawn like a backslash (dir +1: the
   // stroke goes right as it goes down) or a slash (dir -1): one thin
   // slanted stroke, taller than the lowercase band, down to the baseline.

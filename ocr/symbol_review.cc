@@ -200,4 +200,10 @@ void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& s
   }
 }
 
+void dropClippedStem(std::vector<Symbol>& last_word, const StripShapes& shapes) {
+  if (last_word.empty()) return;
+  const auto [x0, x1] = territory(last_word, last_word.size() - 1);
+  if (shapes.bareStem(x0, x1)) last_word.pop_back();
+}
+
 }  // namespace vigil::ocr

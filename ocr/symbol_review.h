@@ -26,4 +26,10 @@ void reviewSymbols(std::vector<Symbol>& word, const StripShapes& shapes);
 // in a row (a UNC path's "\\") as one.
 void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& shapes);
 
+// A title the window manager clipped at a pixel (xfwm4 does, without an
+// ellipsis) can end in the first stem of its next letter, which the LSTM
+// reads as i, n, ! or |: the title's last word loses a last symbol that
+// is a bare stem.
+void dropClippedStem(std::vector<Symbol>& last_word, const StripShapes& shapes);
+
 }  // namespace vigil::ocr

@@ -205,6 +205,7 @@ std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api, const StripShapes
     x_height = x_heights[x_heights.size() / 2];
   }
   reviewSlashes(symbols, shapes);
+  if (!symbols.empty()) dropClippedStem(symbols.back(), shapes);
   for (std::size_t i = 0; i < words.size(); ++i) {
     reviewSymbols(symbols[i], shapes);
     for (const Symbol& sym : symbols[i]) {

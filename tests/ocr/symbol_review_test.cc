@@ -93,5 +93,23 @@ TEST(SymbolReview, DriveColonAndBackslashReadAsA) {
   EXPECT_EQ(text(words[0]), "C:\\S");
 }
 
+TEST(SymbolReview, AClippedTitleLosesTheStemItWasCutIn) {
+  // "nam" clipped by the window manager after the m's first stem, read as
+  // "nami"; the stem stands alone from the x-height line to the baseline.
+  cv::Mat clipped = strip()(cv::Rect(0, 0, 70, 44)).clone();
+  cv::line(clipped, cv::Point(68, 20), cv::Point(68, 31), cv::Scalar(0), 2);
+  std::vector<Symbol> last = {{"n", 5, 25}, {"a", 25, 45}, {"m", 45, 65}, {"i", 65, 70}};
+  dropClippedStem(last, StripShapes(clipped));
+  EXPECT_EQ(text(last), "nam");
+  // Whole letters stay: an l (it rises higher) and a dotted i.
+  const StripShapes s(strip());
+  std::vector<Symbol> ends_in_l = {{"a", 40, 65}, {"l", 70, 80}};
+  dropClippedStem(ends_in_l, s);
+  EXPECT_EQ(text(ends_in_l), "al");
+  std::vector<Symbol> ends_in_i = {{"l", 70, 80}, {"i", 80, 90}};
+  dropClippedStem(ends_in_i, s);
+  EXPECT_EQ(text(ends_in_i), "li");
+}
+
 }  // namespace
 }  // namespace vigil::ocr
