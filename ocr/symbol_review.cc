@@ -22,6 +22,15 @@ bool letter(const std::vector<Symbol>& word, std::size_t j) {
 }
 bool oneLike(char c) { return c == 'l' || c == 'I' || c == 'L' || c == '|'; }
 
+// The columns nearer symbol j than its neighbours: the LSTM's boxes
+// overlap, these do not.
+std::pair<int, int> territory(const std::vector<Symbol>& word, std::size_t j) {
+  auto centre = [&](std::size_t k) { return (word[k].x0 + word[k].x1) / 2; };
+  const int from = j > 0 ? (centre(j - 1) + centre(j)) / 2 : word[j].x0;
+  const int to = j + 1 < word.size() ? (centre(j) + centre(j + 1)) / 2 : word[j].x1;
+  return {from, std::max(from + 1, to)};
+}
+
 // l read as i; or as I, its twin in Arial/Segoe-like caption fonts.
 void reviewL(std::vector<Symbol>& word, const StripShapes& shapes) {
   for (std::size_t j = 0; j < word.size(); ++j) {
@@ -32,9 +41,12 @@ void reviewL(std::vector<Symbol>& word, const StripShapes& shapes) {
     // An i without a dot, where a stroke rises above the lowercase letters,
     // is an l ("xlsx" read "xisx"); when the l before it is that very
     // stroke, the LSTM read one glyph twice ("xlisx"). After an f, whose
-    // hook often touches the dot, the stroke is the f's own.
+    // hook often touches the dot, the stroke is the f's own. The stroke is
+    // looked for in the symbol's territory: its box may lie half over the
+    // next letter ("enabled" read "enabied").
     if (s.text != "i" || prev == 'f' || shapes.hasDot(s.x0, s.x1)) continue;
-    const auto stroke = shapes.tallStroke(s.x0, s.x1);
+    const auto [t0, t1] = territory(word, j);
+    const auto stroke = shapes.tallStroke(t0, t1);
     if (!stroke) continue;
     if (prev == 'l' && shapes.tallStroke(word[j - 1].x0, word[j - 1].x1) == stroke) {
       word.erase(word.begin() + static_cast<std::ptrdiff_t>(j));
@@ -57,15 +69,6 @@ void reviewDigits(std::vector<Symbol>& word) {
       word[j].text = "0";
     if (oneLike(ascii(word, j)) && digit(prev) && !letter(word, j + 1)) word[j].text = "1";
   }
-}
-
-// The columns nearer symbol j than its neighbours: the LSTM's boxes
-// overlap, these do not.
-std::pair<int, int> territory(const std::vector<Symbol>& word, std::size_t j) {
-  auto centre = [&](std::size_t k) { return (word[k].x0 + word[k].x1) / 2; };
-  const int from = j > 0 ? (centre(j - 1) + centre(j)) / 2 : word[j].x0;
-  const int to = j + 1 < word.size() ? (centre(j) + centre(j + 1)) / 2 : word[j].x1;
-  return {from, std::max(from + 1, to)};
 }
 
 // ñ read as "fi" (symbols j, j+1): its tilde sits on the n's stems like an

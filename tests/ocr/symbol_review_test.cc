@@ -81,6 +81,18 @@ TEST(SymbolReview, PixelsSettleLAndBackslash) {
   EXPECT_EQ(text(words[0]), "li\\");
 }
 
+TEST(SymbolReview, AnLTouchingTheNextLetterUnderAShiftedBox) {
+  cv::Mat m(44, 120, CV_8UC1, cv::Scalar(255));
+  cv::rectangle(m, cv::Rect(5, 20, 50, 12), cv::Scalar(0), cv::FILLED);   // lowercase body
+  cv::line(m, cv::Point(66, 14), cv::Point(66, 31), cv::Scalar(0), 2);     // l
+  cv::rectangle(m, cv::Rect(67, 28, 14, 4), cv::Scalar(0), cv::FILLED);   // a letter touching it
+  const StripShapes s(m);
+  // The i's box lies over the e; the l is nearer its centre than the e's.
+  std::vector<Symbol> w = {{"e", 40, 58}, {"i", 66, 80}, {"e", 78, 90}};
+  reviewSymbols(w, s);
+  EXPECT_EQ(text(w), "ele");
+}
+
 TEST(SymbolReview, DriveColonAndBackslashReadAsA) {
   cv::Mat m(44, 120, CV_8UC1, cv::Scalar(255));
   cv::rectangle(m, cv::Rect(5, 20, 50, 12), cv::Scalar(0), cv::FILLED);   // lowercase body
