@@ -176,6 +176,16 @@ std::string_view dashByWidth(int width, double x_height) {
   return w < 1.4 ? kEnDash : kEmDash;
 }
 
+// A dash standing between words (not a hyphen inside one): a word of its
+// own, or glued to the dots of a title cut right after it ("Crème brûlée
+// –…ws PowerShell").
+bool standaloneDash(const std::vector<Symbol>& word, std::size_t k) {
+  const std::string& t = word[k].text;
+  if (k != 0 || (t != "-" && t != kEnDash && t != kEmDash)) return false;
+  if (word.size() == 1) return true;
+  return word.size() >= 4 && word[1].text == "." && word[2].text == "." && word[3].text == ".";
+}
+
 std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api, const StripShapes& shapes) {
   std::vector<std::vector<Symbol>> symbols;
   std::vector<Word> words;
@@ -208,9 +218,9 @@ std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api, const StripShapes
   if (!symbols.empty()) dropClippedStem(symbols.back(), shapes);
   for (std::size_t i = 0; i < words.size(); ++i) {
     reviewSymbols(symbols[i], shapes);
-    for (const Symbol& sym : symbols[i]) {
-      const bool dash = sym.text == "-" || sym.text == kEnDash || sym.text == kEmDash;
-      if (dash && x_height > 0 && symbols[i].size() == 1)
+    for (std::size_t k = 0; k < symbols[i].size(); ++k) {
+      const Symbol& sym = symbols[i][k];
+      if (x_height > 0 && standaloneDash(symbols[i], k))
         words[i].text += dashByWidth(sym.width(), x_height);
       else
         words[i].text += sym.text;
