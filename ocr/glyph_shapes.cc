@@ -132,6 +132,35 @@ bool StripShapes::descends(int x0, int x1) const {
   });
 }
 
+bool StripShapes::footed(int x0, int x1) const {
+  const auto blob = tallStroke(x0, x1);
+  if (!blob) return false;
+  const int label = *blob + 1;
+  const Blob& b = blobs_[static_cast<std::size_t>(*blob)];
+  // The blob's run through row y that holds column x: [from, to].
+  auto run = [&](int y, int x) {
+    int from = x, to = x;
+    while (from > b.x && labels_.at<int>(y, from - 1) == label) --from;
+    while (to < b.x + b.w - 1 && labels_.at<int>(y, to + 1) == label) ++to;
+    return std::pair{from, to};
+  };
+  // The stem, where the blob crosses the middle of the lowercase band.
+  const int mid = (band_->top + band_->base) / 2;
+  int stem_x = -1;
+  for (int x = std::max(x0, b.x); x < std::min(x1, b.x + b.w) && stem_x < 0; ++x)
+    if (labels_.at<int>(mid, x) == label) stem_x = x;
+  if (stem_x < 0) return false;
+  const auto [s0, s1] = run(mid, stem_x);
+  const int w = s1 - s0 + 1;
+  for (int y = band_->base; y >= band_->base - 2 && y >= 0; --y) {
+    if (labels_.at<int>(y, (s0 + s1) / 2) != label) continue;
+    const auto [f0, f1] = run(y, (s0 + s1) / 2);
+    // Not a neighbouring letter joined at the baseline: a foot is short.
+    if (f0 * 2 <= s0 * 2 - w && f1 * 2 >= s1 * 2 + w && f1 - f0 + 1 <= 5 * w) return true;
+  }
+  return false;
+}
+
 bool StripShapes::bareStem(int x0, int x1) const {
   if (!band_) return false;
   const int xh = band_->height();

@@ -43,6 +43,10 @@ class StripShapes {
   // A blob centred in [x0, x1) reaching well below the baseline (a c's
   // cedilla; a c never descends).
   bool descends(int x0, int x1) const;
+  // The tall stroke in [x0, x1) (see tallStroke) stands on a foot reaching
+  // out on both sides at the baseline, as a 1 does in DejaVu-like caption
+  // fonts and an l, I or | of a sans font does not.
+  bool footed(int x0, int x1) const;
   // The ink centred in [x0, x1) is one narrow stroke from the x-height line
   // to the baseline and nothing else: the stem a letter starts with, and
   // no whole letter (an i has its dot, an l rises higher, an n its arch).

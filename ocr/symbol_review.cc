@@ -71,6 +71,16 @@ void reviewDigits(std::vector<Symbol>& word) {
   }
 }
 
+// A one read as l (".ps1" read ".psl"): its foot tells it, where the font
+// draws one.
+void reviewFootedOne(std::vector<Symbol>& word, const StripShapes& shapes) {
+  for (std::size_t j = 0; j < word.size(); ++j) {
+    if (!oneLike(ascii(word, j))) continue;
+    const auto [x0, x1] = territory(word, j);
+    if (shapes.footed(x0, x1)) word[j].text = "1";
+  }
+}
+
 // ñ read as "fi" (symbols j, j+1): its tilde sits on the n's stems like an
 // f's hook and an i's dot, but the right stem runs unbroken (through the
 // blur) up into the tilde, where an i's stem stops short of its dot.
@@ -143,6 +153,7 @@ struct NearestSymbol {
 
 void reviewSymbols(std::vector<Symbol>& word, const StripShapes& shapes) {
   reviewL(word, shapes);
+  reviewFootedOne(word, shapes);
   reviewDigits(word);
   reviewMarks(word, shapes);
 }

@@ -93,6 +93,20 @@ TEST(SymbolReview, AnLTouchingTheNextLetterUnderAShiftedBox) {
   EXPECT_EQ(text(w), "ele");
 }
 
+TEST(SymbolReview, AOneStandsOnAFoot) {
+  cv::Mat m(44, 120, CV_8UC1, cv::Scalar(255));
+  cv::rectangle(m, cv::Rect(5, 20, 50, 12), cv::Scalar(0), cv::FILLED);   // lowercase body
+  cv::rectangle(m, cv::Rect(66, 14, 3, 18), cv::Scalar(0), cv::FILLED);   // 1: stem
+  cv::rectangle(m, cv::Rect(63, 30, 9, 2), cv::Scalar(0), cv::FILLED);    //    and foot
+  cv::rectangle(m, cv::Rect(86, 14, 3, 18), cv::Scalar(0), cv::FILLED);   // L: stem
+  cv::rectangle(m, cv::Rect(86, 30, 8, 2), cv::Scalar(0), cv::FILLED);    //    foot to one side
+  cv::rectangle(m, cv::Rect(104, 14, 3, 18), cv::Scalar(0), cv::FILLED);  // l
+  const StripShapes s(m);
+  std::vector<Symbol> w = {{"s", 40, 58}, {"l", 60, 75}, {"l", 80, 96}, {"l", 100, 110}};
+  reviewSymbols(w, s);
+  EXPECT_EQ(text(w), "s1ll");
+}
+
 TEST(SymbolReview, DriveColonAndBackslashReadAsA) {
   cv::Mat m(44, 120, CV_8UC1, cv::Scalar(255));
   cv::rectangle(m, cv::Rect(5, 20, 50, 12), cv::Scalar(0), cv::FILLED);   // lowercase body
