@@ -416,7 +416,15 @@ Result<TitleText> TitleReader::read(const Frame& img, Rect r) {
       quick && (!full || quick->title.confidence > full->title.confidence) ? quick : full;
   if (!best) return Status::Error("OCR: nothing legible");
   const TitleText& out = best->title;
-  if (out.confidence < options_.min_confidence)
+  // Two models that read the same title letter for letter are believed
+  // even when both were unsure of it (a UNC path of backslashes and digits
+  // is often read right at a low confidence); junk rarely reads the same
+  // twice. The tracker still wants such a title read twice in a row.
+  const bool agreed = quick && full && quick->title.text == full->title.text &&
+                      std::count_if(out.text.begin(), out.text.end(), [](unsigned char c) {
+                        return std::isalnum(c);
+                      }) >= 4;
+  if (out.confidence < options_.min_confidence && !agreed)
     return Status::Error("OCR: low confidence " + std::to_string(static_cast<int>(out.confidence)) +
                          " for '" + out.text + "'");
   return out;
