@@ -115,6 +115,25 @@ int StripShapes::dots(int x0, int x1) const {
   }));
 }
 
+int StripShapes::accentedLetters() const {
+  if (!band_) return 0;
+  const int xh = band_->height();
+  std::vector<int> marked;  // labels of the letters under a mark
+  for (const Blob& m : blobs_) {
+    if (m.w * 2 > xh || m.h * 2 > xh || m.y + m.h - 1 > band_->top) continue;
+    const int x = m.centre();
+    for (int y = band_->top + 1; y <= band_->base; ++y) {
+      const int label = labels_.at<int>(y, x);
+      if (label == 0) continue;
+      const Blob& below = blobs_[static_cast<std::size_t>(label - 1)];
+      if (below.w * 3 > xh + 2 && std::find(marked.begin(), marked.end(), label) == marked.end())
+        marked.push_back(label);
+      break;
+    }
+  }
+  return static_cast<int>(marked.size());
+}
+
 int StripShapes::bandDots(int x0, int x1) const {
   if (!band_) return 0;
   const int xh = band_->height();

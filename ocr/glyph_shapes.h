@@ -37,6 +37,10 @@ class StripShapes {
   bool hasDot(int x0, int x1) const { return dots(x0, x1) > 0; }
   // How many such marks: two over a vowel are its diaeresis.
   int dots(int x0, int x1) const;
+  // How many letters carry a mark above them: a small mark above the
+  // x-height line with, straight below it, a letter wider than a stem (an
+  // i's or j's dot sits on a stem; a quote has nothing below it).
+  int accentedLetters() const;
   // How many small marks centred in [x0, x1) lie within the lowercase
   // band: two are a colon.
   int bandDots(int x0, int x1) const;

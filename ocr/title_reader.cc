@@ -297,6 +297,17 @@ TitleText joinWords(const std::vector<Word>& words) {
   return out;
 }
 
+// Letters with a mark in a read: Latin-1 and Latin Extended-A letters
+// (U+00C0-U+017F, UTF-8 lead bytes C3-C5), less × and ÷.
+int accentedLetters(const std::string& text) {
+  int n = 0;
+  for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+    const auto lead = static_cast<unsigned char>(text[i]), next = static_cast<unsigned char>(text[i + 1]);
+    if (lead >= 0xC3 && lead <= 0xC5 && !(lead == 0xC3 && (next == 0x97 || next == 0xB7))) ++n;
+  }
+  return n;
+}
+
 struct Reading {
   TitleText title;
   float least_sure_word;  // the lowest word confidence
@@ -405,11 +416,15 @@ Result<TitleText> TitleReader::read(const Frame& img, Rect r) {
   // eng's network (36 px lines, a smaller first LSTM) costs less than half of
   // Latin's (48 px lines): a sure eng read is taken as it is. Otherwise Latin
   // reads too (ä, é, ñ, ü, – are Latin's), and the surer of the two reads
-  // wins: their mistakes differ, eng reads Windows captions better.
+  // wins: their mistakes differ, eng reads Windows captions better. Nor is
+  // a sure eng read taken where more letters carry an accent than it read
+  // accented (eng has few: "São Paulo – Relatório" read "Sdo Paulo - Relatorio").
   std::optional<Reading> quick;
   if (impl_->quick) {
     quick = recognise(*impl_->quick, m, shapes);
-    if (quick && quick->least_sure_word >= kSureQuickWord) return quick->title;
+    if (quick && quick->least_sure_word >= kSureQuickWord &&
+        accentedLetters(quick->title.text) >= shapes.accentedLetters())
+      return quick->title;
   }
   const std::optional<Reading> full = recognise(*impl_->full, m, shapes);
   const std::optional<Reading>& best =

@@ -72,6 +72,15 @@ TEST(StripShapes, TellsAStemFromADottedIAndFindsTheBackslash) {
   EXPECT_TRUE(s.slashes(-1).empty());
 }
 
+TEST(StripShapes, CountsAccentedLettersNotIDotsOrQuotes) {
+  cv::Mat m = strip();
+  EXPECT_EQ(StripShapes(m).accentedLetters(), 0);  // the i's dot sits on a stem
+  cv::rectangle(m, cv::Rect(110, 14, 2, 4), cv::Scalar(0), cv::FILLED);  // a quote: nothing below
+  EXPECT_EQ(StripShapes(m).accentedLetters(), 0);
+  cv::rectangle(m, cv::Rect(30, 15, 4, 3), cv::Scalar(0), cv::FILLED);   // an acute over a letter
+  EXPECT_EQ(StripShapes(m).accentedLetters(), 1);
+}
+
 TEST(SymbolReview, PixelsSettleLAndBackslash) {
   const StripShapes s(strip());
   // The LSTM read the l as i, the dotted i right, and the backslash as l.
