@@ -68,14 +68,22 @@ std::pair<int, int> territory(const std::vector<Symbol>& word, std::size_t j) {
   return {from, std::max(from + 1, to)};
 }
 
-// ñ read as "fi" (symbols j, j+1): its tilde sits on the n's stems like an
-// f's hook and an i's dot, but the right stem runs unbroken (through the
-// blur) up into the tilde, where an i's stem stops short of its dot.
+// ñ read as "fi" or "ft" (symbols j, j+1): its tilde sits on the n's
+// stems like an f's hook and an i's dot. But the n's right stem runs
+// unbroken (through the blur) up into the tilde, which reaches back left
+// over the n; an i's stem stops short of its dot, an f's hook goes right,
+// and a t's stem, which rises too, has its crossbar on its right. The
+// LSTM's boxes for the pair are often half a letter off (the f over the
+// letter before, the i over the whole ñ), so every stem under either
+// symbol is looked at.
 bool tildeReadAsFi(std::vector<Symbol>& word, std::size_t j, const StripShapes& shapes) {
-  if (word[j].text != "f" || j + 1 >= word.size() || word[j + 1].text != "i") return false;
-  const auto [i0, i1] = territory(word, j + 1);
-  const int third = (i1 - i0) / 3;
-  if (!shapes.tallStroke(i0 + third, i1 - third, /*through_grey=*/true)) return false;
+  if (word[j].text != "f" || j + 1 >= word.size()) return false;
+  if (word[j + 1].text != "i" && word[j + 1].text != "t") return false;
+  const auto stems = shapes.stems(territory(word, j).first, territory(word, j + 1).second);
+  if (std::none_of(stems.begin(), stems.end(), [&](const StripShapes::Stem& s) {
+        return shapes.rises(s, /*through_grey=*/true) && shapes.markLeft(s) && !shapes.barRight(s);
+      }))
+    return false;
   word[j].text = "\xC3\xB1";
   word[j].x1 = word[j + 1].x1;
   word.erase(word.begin() + static_cast<std::ptrdiff_t>(j) + 1);
