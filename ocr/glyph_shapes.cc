@@ -1,6 +1,7 @@
 #include "ocr/glyph_shapes.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 
@@ -220,6 +221,63 @@ bool StripShapes::isSlash(int label, int dir) const {
   }
   if (top_n == 0 || bottom_n == 0) return false;
   return dir * (bottom / bottom_n - top / top_n) * 3 >= b.w;
+}
+
+std::vector<int> StripShapes::joinedSlashes(int dir) const {
+  std::vector<int> out;
+  if (!band_) return out;
+  const std::vector<int> whole = slashes(dir);
+  const int xh = band_->height();
+  const int top = band_->top - std::max(2, xh / 4);
+  const int bottom = band_->base - 1;
+  const int h = bottom - top;
+  if (top < 0 || bottom >= grey_.rows || h < 6) return out;
+  auto at = [&](int y, int x) {
+    return x < 0 || x >= grey_.cols ? 255 : static_cast<int>(grey_.at<std::uint8_t>(y, x));
+  };
+  // Light enough to part the stroke from a neighbour.
+  constexpr int kGap = 180;
+  for (int xs = 0; xs < grey_.cols; ++xs) {
+    if (at(top, xs) >= kStroke) continue;
+    // A slash leans by about 0.35-0.4 of its height; from 0.3 up, a line
+    // no longer fits inside an l's stem.
+    for (int travel = std::max(3, (h * 3 + 9) / 10); travel * 5 <= h * 3; ++travel) {
+      int dark = 0, clear = 0, rows = 0;
+      bool inked = true;
+      for (int y = top; y <= bottom && inked; ++y) {
+        const double x = xs + dir * travel * static_cast<double>(y - top) / h;
+        const int xa = static_cast<int>(std::floor(x));
+        const int v = std::min(at(y, xa), at(y, xa + 1));
+        inked = v < kInk;
+        dark += v < kStroke;
+        if (y <= band_->top || y >= band_->base) continue;
+        ++rows;
+        // A lighter pixel within three columns on either side.
+        bool left = false, right = false;
+        for (int d = 1; d <= 3; ++d) {
+          left = left || at(y, xa - d) >= kGap;
+          right = right || at(y, xa + 1 + d) >= kGap;
+        }
+        clear += left && right;
+      }
+      if (!inked || dark * 5 < (h + 1) * 4 || clear * 2 < rows) continue;
+      // Slanted, not a vertical stem the line fits inside: where the
+      // stroke ends at the bottom is clear at the top, and the other way.
+      const int xe = xs + dir * travel;
+      int off = 0, quarter = 0;
+      for (int k = 0; k * 4 <= h; ++k, ++quarter) {
+        off += std::min(at(top + k, xe), at(top + k, xe + dir)) >= kInk;
+        off += std::min(at(bottom - k, xs), at(bottom - k, xs - dir)) >= kInk;
+      }
+      if (off < quarter * 2 - 1) continue;
+      const int centre = xs + dir * travel / 2;
+      const bool known = std::any_of(whole.begin(), whole.end(),
+                                     [&](int c) { return std::abs(c - centre) <= xh / 2; });
+      if (!known && (out.empty() || centre - out.back() > xh / 3)) out.push_back(centre);
+      break;
+    }
+  }
+  return out;
 }
 
 std::vector<int> StripShapes::slashes(int dir) const {

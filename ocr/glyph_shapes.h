@@ -63,6 +63,11 @@ class StripShapes {
   // stroke goes right as it goes down) or a slash (dir -1): one thin
   // slanted stroke, taller than the lowercase band, down to the baseline.
   std::vector<int> slashes(int dir) const;
+  // Centres of such strokes that touch a neighbour (tight fonts), so that
+  // they are not blobs of their own: a straight dark line from above the
+  // x-height line to the baseline, slanted by a third to a half of its
+  // height, with lighter pixels on both sides over most of the band.
+  std::vector<int> joinedSlashes(int dir) const;
 
  private:
   struct Blob {

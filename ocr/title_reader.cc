@@ -204,9 +204,11 @@ std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api, const StripShapes
     std::nth_element(x_heights.begin(), x_heights.begin() + x_heights.size() / 2, x_heights.end());
     x_height = x_heights[x_heights.size() / 2];
   }
+  // Letters first: a stroke the ñ rule explains (an n's stem rising into
+  // its tilde) is then no longer an i that a slash could take.
+  for (auto& word : symbols) reviewSymbols(word, shapes);
   reviewSlashes(symbols, shapes);
   for (std::size_t i = 0; i < words.size(); ++i) {
-    reviewSymbols(symbols[i], shapes);
     for (const Symbol& sym : symbols[i]) {
       const bool dash = sym.text == "-" || sym.text == kEnDash || sym.text == kEmDash;
       if (dash && x_height > 0 && symbols[i].size() == 1)

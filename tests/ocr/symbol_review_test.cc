@@ -157,5 +157,36 @@ TEST(SymbolReview, TildeReadAsFiOrFtWhereTheRightStemRisesIntoIt) {
   EXPECT_EQ(Letters().f(74, 78).i(84).l(92).review("fi", {74, 96}, true), "efil");
 }
 
+// A backslash whose foot touches the next letter (Clearlooks' tight bold
+// font), so that the two are one blob.
+cv::Mat joinedBackslash() {
+  cv::Mat m(44, 120, CV_8UC1, cv::Scalar(255));
+  cv::rectangle(m, cv::Rect(5, 20, 60, 12), cv::Scalar(0), cv::FILLED);  // lowercase body
+  cv::line(m, cv::Point(70, 14), cv::Point(76, 31), cv::Scalar(0), 2);     // backslash
+  cv::rectangle(m, cv::Rect(77, 24, 6, 8), cv::Scalar(0), cv::FILLED);    // the letter it touches
+  cv::line(m, cv::Point(95, 14), cv::Point(95, 31), cv::Scalar(0), 3);     // a thick l
+  return m;
+}
+
+TEST(StripShapes, FindsABackslashJoinedToTheNextLetterButNotAStem) {
+  const StripShapes s(joinedBackslash());
+  EXPECT_TRUE(s.slashes(1).empty());  // not a blob of its own
+  const auto joined = s.joinedSlashes(1);
+  ASSERT_EQ(joined.size(), 1u);
+  EXPECT_NEAR(joined[0], 73, 2);
+  EXPECT_TRUE(s.joinedSlashes(-1).empty());
+}
+
+TEST(SymbolReview, JoinedBackslashReadAsI) {
+  const StripShapes s(joinedBackslash());
+  std::vector<std::vector<Symbol>> words = {{{"e", 52, 64}, {"i", 66, 76}, {"c", 76, 86}, {"l", 90, 100}}};
+  reviewSlashes(words, s);
+  EXPECT_EQ(text(words[0]), "e\\cl");
+  // Beside a letter drawn with diagonals the stroke may be that letter's.
+  words = {{{"W", 52, 64}, {"i", 66, 76}, {"c", 76, 86}, {"l", 90, 100}}};
+  reviewSlashes(words, s);
+  EXPECT_EQ(text(words[0]), "Wicl");
+}
+
 }  // namespace
 }  // namespace vigil::ocr
