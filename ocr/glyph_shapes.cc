@@ -1,6 +1,7 @@
 #include "ocr/glyph_shapes.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 
@@ -62,48 +63,109 @@ StripShapes::StripShapes(const cv::Mat& grey) : grey_(grey) {
   if (mode > band_->top && mode < band_->base - 2) band_->top = mode;
 }
 
-std::optional<int> StripShapes::tallStroke(int x0, int x1, bool through_grey) const {
-  if (!band_) return std::nullopt;
+bool StripShapes::strokeAt(int x, int label, bool through_grey) const {
   const int xh = band_->height();
   // Ascenders rise ~0.3-0.45 x-heights above the line at caption sizes.
   const int above = band_->top - std::max(1, xh / 4);
   const int below = band_->base - 1;
-  if (above < 0 || below >= labels_.rows) return std::nullopt;
   // Dark all the way down: an i's dot a pixel above its stem blurs into
   // one blob with it at kInk, but the gap stays lighter than a stroke.
   const int dark = through_grey ? kInk : kStroke;
+  for (int y = above; y <= below; ++y)
+    if (labels_.at<int>(y, x) != label || grey_.at<std::uint8_t>(y, x) >= dark) return false;
   // Ink across the stroke at row y: darkness summed over x-2..x+2.
-  auto mass = [&](int y, int x) {
+  auto mass = [&](int y) {
     int sum = 0;
     for (int xx = std::max(0, x - 2); xx <= std::min(grey_.cols - 1, x + 2); ++xx)
       sum += 255 - grey_.at<std::uint8_t>(y, xx);
     return sum;
   };
-  auto stroke = [&](int x, int label) {
-    for (int y = above; y <= below; ++y)
-      if (labels_.at<int>(y, x) != label || grey_.at<std::uint8_t>(y, x) >= dark) return false;
-    // A bold i's dot sits on its stem with only a waist between them: a
-    // row near the x-height line with clearly less ink than the stem has.
-    std::vector<int> stem;
-    for (int y = band_->top + 1; y < band_->base; ++y) stem.push_back(mass(y, x));
-    std::nth_element(stem.begin(), stem.begin() + stem.size() / 2, stem.end());
-    for (int y = above; y <= band_->top; ++y)
-      if (mass(y, x) * 4 <= stem[stem.size() / 2] * 3) return false;
-    return true;
-  };
+  // A bold i's dot sits on its stem with only a waist between them: a
+  // row near the x-height line with clearly less ink than the stem has.
+  std::vector<int> stem;
+  for (int y = band_->top + 1; y < band_->base; ++y) stem.push_back(mass(y));
+  std::nth_element(stem.begin(), stem.begin() + stem.size() / 2, stem.end());
+  for (int y = above; y <= band_->top; ++y)
+    if (mass(y) * 4 <= stem[stem.size() / 2] * 3) return false;
+  return true;
+}
+
+bool StripShapes::tallEnough() const {
+  const int above = band_->top - std::max(1, band_->height() / 4);
+  return above >= 0 && band_->base - 1 < labels_.rows;
+}
+
+std::optional<int> StripShapes::tallStroke(int x0, int x1, bool through_grey) const {
+  if (!band_ || !tallEnough()) return std::nullopt;
+  const int xh = band_->height();
+  const int above = band_->top - std::max(1, xh / 4);
+  const int below = band_->base - 1;
   for (std::size_t i = 0; i < blobs_.size(); ++i) {
     const Blob& b = blobs_[i];
     if (b.centre() < x0 || b.centre() >= x1 || b.w * 3 > xh + 2 || b.y > above || b.y + b.h - 1 < below)
       continue;
     for (int x = b.x; x < b.x + b.w; ++x)
-      if (stroke(x, static_cast<int>(i) + 1)) return static_cast<int>(i);
+      if (strokeAt(x, static_cast<int>(i) + 1, through_grey)) return static_cast<int>(i);
   }
   const int third = (x1 - x0) / 3;
   for (int x = std::max(0, x0 + third); x < std::min(labels_.cols, x1 - third); ++x) {
     const int label = labels_.at<int>(above, x);
-    if (label != 0 && stroke(x, label)) return label - 1;
+    if (label != 0 && strokeAt(x, label, through_grey)) return label - 1;
   }
   return std::nullopt;
+}
+
+std::vector<StripShapes::Stem> StripShapes::stems(int x0, int x1) const {
+  std::vector<Stem> out;
+  if (!band_) return out;
+  auto inked = [&](int x) {
+    for (int y = band_->top + 1; y < band_->base; ++y)
+      if (grey_.at<std::uint8_t>(y, x) >= kInk) return false;
+    return true;
+  };
+  for (int x = std::max(0, x0); x < std::min(grey_.cols, x1); ++x) {
+    if (!inked(x)) continue;
+    if (!out.empty() && out.back().x1 == x)
+      ++out.back().x1;
+    else
+      out.push_back({x, x + 1});
+  }
+  // A stem starting in the range is whole, wherever it ends.
+  if (!out.empty() && out.back().x1 == x1)
+    while (out.back().x1 < grey_.cols && inked(out.back().x1)) ++out.back().x1;
+  return out;
+}
+
+bool StripShapes::rises(const Stem& s, bool through_grey) const {
+  if (!band_ || !tallEnough()) return false;
+  const int above = band_->top - std::max(1, band_->height() / 4);
+  for (int x = s.x0; x < s.x1; ++x) {
+    const int label = labels_.at<int>(above, x);
+    if (label != 0 && strokeAt(x, label, through_grey)) return true;
+  }
+  return false;
+}
+
+bool StripShapes::markLeft(const Stem& s) const {
+  if (!band_) return false;
+  const int xh = band_->height();
+  // The stem's own blob: a mark above is joined to it, if only through grey.
+  const int label = labels_.at<int>((band_->top + band_->base) / 2, s.x0);
+  if (label == 0) return false;
+  for (int x = std::max(0, s.x0 - xh / 2); x <= s.x0 - std::max(2, xh / 4); ++x)
+    for (int y = std::max(0, band_->top - xh / 2); y < band_->top - 1; ++y)
+      if (labels_.at<int>(y, x) == label) return true;
+  return false;
+}
+
+bool StripShapes::barRight(const Stem& s) const {
+  if (!band_) return false;
+  // Two stroke widths out: anti-aliasing blurs the stem's own edge.
+  const int reach = std::min(grey_.cols, s.x1 + std::max(2, s.x1 - s.x0));
+  for (int y = band_->top; y <= band_->top + 1; ++y)
+    for (int x = s.x1; x < reach; ++x)
+      if (grey_.at<std::uint8_t>(y, x) < kStroke) return true;
+  return false;
 }
 
 int StripShapes::dots(int x0, int x1) const {
@@ -220,6 +282,63 @@ bool StripShapes::isSlash(int label, int dir) const {
   }
   if (top_n == 0 || bottom_n == 0) return false;
   return dir * (bottom / bottom_n - top / top_n) * 3 >= b.w;
+}
+
+std::vector<int> StripShapes::joinedSlashes(int dir) const {
+  std::vector<int> out;
+  if (!band_) return out;
+  const std::vector<int> whole = slashes(dir);
+  const int xh = band_->height();
+  const int top = band_->top - std::max(2, xh / 4);
+  const int bottom = band_->base - 1;
+  const int h = bottom - top;
+  if (top < 0 || bottom >= grey_.rows || h < 6) return out;
+  auto at = [&](int y, int x) {
+    return x < 0 || x >= grey_.cols ? 255 : static_cast<int>(grey_.at<std::uint8_t>(y, x));
+  };
+  // Light enough to part the stroke from a neighbour.
+  constexpr int kGap = 180;
+  for (int xs = 0; xs < grey_.cols; ++xs) {
+    if (at(top, xs) >= kStroke) continue;
+    // A slash leans by about 0.35-0.4 of its height; from 0.3 up, a line
+    // no longer fits inside an l's stem.
+    for (int travel = std::max(3, (h * 3 + 9) / 10); travel * 5 <= h * 3; ++travel) {
+      int dark = 0, clear = 0, rows = 0;
+      bool inked = true;
+      for (int y = top; y <= bottom && inked; ++y) {
+        const double x = xs + dir * travel * static_cast<double>(y - top) / h;
+        const int xa = static_cast<int>(std::floor(x));
+        const int v = std::min(at(y, xa), at(y, xa + 1));
+        inked = v < kInk;
+        dark += v < kStroke;
+        if (y <= band_->top || y >= band_->base) continue;
+        ++rows;
+        // A lighter pixel within three columns on either side.
+        bool left = false, right = false;
+        for (int d = 1; d <= 3; ++d) {
+          left = left || at(y, xa - d) >= kGap;
+          right = right || at(y, xa + 1 + d) >= kGap;
+        }
+        clear += left && right;
+      }
+      if (!inked || dark * 5 < (h + 1) * 4 || clear * 2 < rows) continue;
+      // Slanted, not a vertical stem the line fits inside: where the
+      // stroke ends at the bottom is clear at the top, and the other way.
+      const int xe = xs + dir * travel;
+      int off = 0, quarter = 0;
+      for (int k = 0; k * 4 <= h; ++k, ++quarter) {
+        off += std::min(at(top + k, xe), at(top + k, xe + dir)) >= kInk;
+        off += std::min(at(bottom - k, xs), at(bottom - k, xs - dir)) >= kInk;
+      }
+      if (off < quarter * 2 - 1) continue;
+      const int centre = xs + dir * travel / 2;
+      const bool known = std::any_of(whole.begin(), whole.end(),
+                                     [&](int c) { return std::abs(c - centre) <= xh / 2; });
+      if (!known && (out.empty() || centre - out.back() > xh / 3)) out.push_back(centre);
+      break;
+    }
+  }
+  return out;
 }
 
 std::vector<int> StripShapes::slashes(int dir) const {

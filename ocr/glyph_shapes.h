@@ -33,6 +33,22 @@ class StripShapes {
   // stroke is dark all the way, unless `through_grey`: then anti-aliased
   // grey may join its parts (a tilde blurred into the stem below it).
   std::optional<int> tallStroke(int x0, int x1, bool through_grey = false) const;
+  // Columns [x0, x1) of one vertical stroke through the lowercase body.
+  struct Stem {
+    int x0 = 0, x1 = 0;
+  };
+  // The stems starting in [x0, x1), left to right: adjacent columns inked
+  // over the whole lowercase band (an n's stems, an i's, the side of a
+  // round letter).
+  std::vector<Stem> stems(int x0, int x1) const;
+  // Whether a column of `s` runs on from well above the x-height line to
+  // the baseline, as tallStroke's does.
+  bool rises(const Stem& s, bool through_grey = false) const;
+  // Whether ink joined to `s` above the x-height line reaches left of it
+  // over the letter, as a tilde does from an n's right stem.
+  bool markLeft(const Stem& s) const;
+  // Ink just right of `s` at the x-height line: a t's crossbar.
+  bool barRight(const Stem& s) const;
   // A small mark wholly above the x-height line centred in [x0, x1).
   bool hasDot(int x0, int x1) const { return dots(x0, x1) > 0; }
   // How many such marks: two over a vowel are its diaeresis.
@@ -59,6 +75,11 @@ class StripShapes {
   // stroke goes right as it goes down) or a slash (dir -1): one thin
   // slanted stroke, taller than the lowercase band, down to the baseline.
   std::vector<int> slashes(int dir) const;
+  // Centres of such strokes that touch a neighbour (tight fonts), so that
+  // they are not blobs of their own: a straight dark line from above the
+  // x-height line to the baseline, slanted by a third to a half of its
+  // height, with lighter pixels on both sides over most of the band.
+  std::vector<int> joinedSlashes(int dir) const;
 
  private:
   struct Blob {
@@ -66,6 +87,10 @@ class StripShapes {
     int centre() const { return x + w / 2; }
   };
   bool isSlash(int label, int dir) const;
+  // Whether column x of blob `label` is a tall stroke (see tallStroke).
+  bool strokeAt(int x, int label, bool through_grey) const;
+  // Whether the rows strokeAt looks at lie inside the strip.
+  bool tallEnough() const;
   std::optional<LowercaseBand> band_;
   std::vector<Blob> blobs_;
   cv::Mat grey_;    // the strip (shared, not copied)

@@ -81,14 +81,22 @@ void reviewFootedOne(std::vector<Symbol>& word, const StripShapes& shapes) {
   }
 }
 
-// ñ read as "fi" (symbols j, j+1): its tilde sits on the n's stems like an
-// f's hook and an i's dot, but the right stem runs unbroken (through the
-// blur) up into the tilde, where an i's stem stops short of its dot.
+// ñ read as "fi" or "ft" (symbols j, j+1): its tilde sits on the n's
+// stems like an f's hook and an i's dot. But the n's right stem runs
+// unbroken (through the blur) up into the tilde, which reaches back left
+// over the n; an i's stem stops short of its dot, an f's hook goes right,
+// and a t's stem, which rises too, has its crossbar on its right. The
+// LSTM's boxes for the pair are often half a letter off (the f over the
+// letter before, the i over the whole ñ), so every stem under either
+// symbol is looked at.
 bool tildeReadAsFi(std::vector<Symbol>& word, std::size_t j, const StripShapes& shapes) {
-  if (word[j].text != "f" || j + 1 >= word.size() || word[j + 1].text != "i") return false;
-  const auto [i0, i1] = territory(word, j + 1);
-  const int third = (i1 - i0) / 3;
-  if (!shapes.tallStroke(i0 + third, i1 - third, /*through_grey=*/true)) return false;
+  if (word[j].text != "f" || j + 1 >= word.size()) return false;
+  if (word[j + 1].text != "i" && word[j + 1].text != "t") return false;
+  const auto stems = shapes.stems(territory(word, j).first, territory(word, j + 1).second);
+  if (std::none_of(stems.begin(), stems.end(), [&](const StripShapes::Stem& s) {
+        return shapes.rises(s, /*through_grey=*/true) && shapes.markLeft(s) && !shapes.barRight(s);
+      }))
+    return false;
   word[j].text = "\xC3\xB1";
   word[j].x1 = word[j + 1].x1;
   word.erase(word.begin() + static_cast<std::ptrdiff_t>(j) + 1);
@@ -164,13 +172,20 @@ void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& s
   // Thin strokes the LSTM takes a slash for; other letters stay (the stroke
   // may be part of them, as in a k or an X).
   static const std::vector<std::string> kStrokeLike = {"i", "l", "I", "|", "1", "!", "\xC3\xB1"};
+  static const std::vector<std::string> kJoinedLike = {"i", "l", "I", "|"};
   for (const int dir : {1, -1}) {
     const std::string mark = dir > 0 ? "\\" : "/";
     std::vector<std::pair<std::size_t, std::size_t>> used;  // symbols matched to a stroke
     auto isUsed = [&](std::size_t w, std::size_t j) {
       return std::find(used.begin(), used.end(), std::pair{w, j}) != used.end();
     };
-    for (const int cx : shapes.slashes(dir)) {
+    // Whole strokes first; a stroke joined to a letter may be that
+    // letter's own (W, A, N), so it takes only an l- or i-like symbol
+    // without a dot, and never adds one.
+    std::vector<std::pair<int, bool>> strokes;
+    for (const int cx : shapes.slashes(dir)) strokes.push_back({cx, false});
+    for (const int cx : shapes.joinedSlashes(dir)) strokes.push_back({cx, true});
+    for (const auto& [cx, joined] : strokes) {
       // Nearest symbol centres to the stroke: any, a free mark, a used mark.
       NearestSymbol any, free_mark, used_mark;
       for (std::size_t a = 0; a < words.size(); ++a)
@@ -185,8 +200,22 @@ void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& s
         continue;
       }
       Symbol& s = words[any.w][any.j];
-      if (any.within(near) && !isUsed(any.w, any.j) &&
-          std::find(kStrokeLike.begin(), kStrokeLike.end(), s.text) != kStrokeLike.end()) {
+      const auto& like = joined ? kJoinedLike : kStrokeLike;
+      // A joined stroke beside a letter drawn with diagonals (the W of
+      // "Windows") is likely that letter's; an i keeps its dot, though
+      // the LSTM's box for it may not cover it.
+      const bool other = joined && [&] {
+        const auto& word = words[any.w];
+        auto diagonal = [&](std::size_t k) {
+          return k < word.size() && word[k].text.size() == 1 &&
+                 std::string_view("AKMNVWXYkvwxyz47").find(word[k].text[0]) != std::string_view::npos;
+        };
+        const auto [x0, x1] = territory(word, any.j);
+        return diagonal(any.j - 1) || diagonal(any.j + 1) ||
+               shapes.hasDot(std::min(x0, s.x0), std::max(x1, s.x1));
+      }();
+      if (any.within(near) && !isUsed(any.w, any.j) && !other &&
+          std::find(like.begin(), like.end(), s.text) != like.end()) {
         s.text = mark;
         used.push_back({any.w, any.j});
         continue;
@@ -200,7 +229,7 @@ void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& s
           continue;
         }
       }
-      if (used_mark.within(near)) {
+      if (used_mark.within(near) && !joined) {
         // A second stroke beside one already read: the LSTM merged the two.
         const Symbol& m = words[used_mark.w][used_mark.j];
         const std::size_t at = cx < (m.x0 + m.x1) / 2 ? used_mark.j : used_mark.j + 1;

@@ -214,10 +214,12 @@ std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api, const StripShapes
     std::nth_element(x_heights.begin(), x_heights.begin() + x_heights.size() / 2, x_heights.end());
     x_height = x_heights[x_heights.size() / 2];
   }
+  // Letters first: a stroke the ñ rule explains (an n's stem rising into
+  // its tilde) is then no longer an i that a slash could take.
+  for (auto& word : symbols) reviewSymbols(word, shapes);
   reviewSlashes(symbols, shapes);
   if (!symbols.empty()) dropClippedStem(symbols.back(), shapes);
   for (std::size_t i = 0; i < words.size(); ++i) {
-    reviewSymbols(symbols[i], shapes);
     for (std::size_t k = 0; k < symbols[i].size(); ++k) {
       const Symbol& sym = symbols[i][k];
       if (x_height > 0 && standaloneDash(symbols[i], k))

@@ -146,5 +146,100 @@ TEST(SymbolReview, AClippedTitleLosesTheStemItWasCutIn) {
   EXPECT_EQ(text(ends_in_i), "li");
 }
 
+// Letters drawn after a lowercase body (columns 5-64) on a strip like
+// strip()'s, each a stroke 2 px wide.
+class Letters {
+ public:
+  Letters() : m_(44, 120, CV_8UC1, cv::Scalar(255)) {
+    cv::rectangle(m_, cv::Rect(5, 20, 60, 12), cv::Scalar(0), cv::FILLED);
+  }
+  // An n from x to x + 8 with a tilde from its left stem's top, blurred
+  // into its right stem.
+  Letters& nTilde(int x) {
+    line(x, 20, x, 31), line(x + 8, 20, x + 8, 31), line(x, 20, x + 8, 20);
+    line(x, 17, x + 3, 15), line(x + 3, 15, x + 8, 17), line(x + 8, 15, x + 8, 20);
+    return *this;
+  }
+  // An f's stem at x, its hook to the right and its bar across, to `bar_to`.
+  Letters& f(int x, int bar_to) {
+    line(x, 14, x, 31), line(x, 14, x + 6, 14), line(x - 3, 20, bar_to, 20);
+    return *this;
+  }
+  Letters& i(int x) {
+    line(x, 20, x, 31);
+    cv::rectangle(m_, cv::Rect(x - 1, 14, 3, 3), cv::Scalar(0), cv::FILLED);
+    return *this;
+  }
+  Letters& l(int x) { return line(x, 14, x, 31); }
+  // A t's stem at x with its top joined to whatever is left of it at row
+  // 15 (an f's hook) and its bar across.
+  Letters& t(int x, int joined_from) {
+    line(x, 15, x, 31), line(joined_from, 15, x, 15), line(x - 3, 20, x + 5, 20);
+    return *this;
+  }
+  // Reviews the word "e" + `pair` (+ "l" when `l_after`) with the LSTM's
+  // boxes half a letter off, as they come for a tight font: the f over the
+  // end of the letter before, the second symbol over the rest.
+  std::string review(const std::string& pair, std::pair<int, int> second_box = {74, 90},
+                     bool l_after = false) const {
+    const StripShapes s(m_);
+    std::vector<Symbol> w = {{"e", 52, 64},
+                             {pair.substr(0, 1), 62, 74},
+                             {pair.substr(1), second_box.first, second_box.second}};
+    if (l_after) w.push_back({"l", second_box.second, second_box.second + 8});
+    reviewSymbols(w, s);
+    return text(w);
+  }
+
+ private:
+  Letters& line(int x0, int y0, int x1, int y1) {
+    cv::line(m_, cv::Point(x0, y0), cv::Point(x1, y1), cv::Scalar(0), 2);
+    return *this;
+  }
+  cv::Mat m_;
+};
+
+TEST(SymbolReview, TildeReadAsFiOrFtWhereTheRightStemRisesIntoIt) {
+  EXPECT_EQ(Letters().nTilde(76).review("fi"), "e\xC3\xB1");
+  EXPECT_EQ(Letters().nTilde(76).review("ft"), "e\xC3\xB1");
+  // Left alone: an i whose stem stops short of its dot, even where the f's
+  // bar joins it to the f's hook; an f's stem (its hook goes right); a t
+  // with its crossbar; an l under the i's loose box.
+  EXPECT_EQ(Letters().f(74, 84).i(84).review("fi"), "efi");
+  EXPECT_EQ(Letters().f(74, 78).t(84, 80).review("ft"), "eft");
+  EXPECT_EQ(Letters().f(74, 78).i(84).l(92).review("fi", {74, 96}, true), "efil");
+}
+
+// A backslash whose foot touches the next letter (Clearlooks' tight bold
+// font), so that the two are one blob.
+cv::Mat joinedBackslash() {
+  cv::Mat m(44, 120, CV_8UC1, cv::Scalar(255));
+  cv::rectangle(m, cv::Rect(5, 20, 60, 12), cv::Scalar(0), cv::FILLED);  // lowercase body
+  cv::line(m, cv::Point(70, 14), cv::Point(76, 31), cv::Scalar(0), 2);     // backslash
+  cv::rectangle(m, cv::Rect(77, 24, 6, 8), cv::Scalar(0), cv::FILLED);    // the letter it touches
+  cv::line(m, cv::Point(95, 14), cv::Point(95, 31), cv::Scalar(0), 3);     // a thick l
+  return m;
+}
+
+TEST(StripShapes, FindsABackslashJoinedToTheNextLetterButNotAStem) {
+  const StripShapes s(joinedBackslash());
+  EXPECT_TRUE(s.slashes(1).empty());  // not a blob of its own
+  const auto joined = s.joinedSlashes(1);
+  ASSERT_EQ(joined.size(), 1u);
+  EXPECT_NEAR(joined[0], 73, 2);
+  EXPECT_TRUE(s.joinedSlashes(-1).empty());
+}
+
+TEST(SymbolReview, JoinedBackslashReadAsI) {
+  const StripShapes s(joinedBackslash());
+  std::vector<std::vector<Symbol>> words = {{{"e", 52, 64}, {"i", 66, 76}, {"c", 76, 86}, {"l", 90, 100}}};
+  reviewSlashes(words, s);
+  EXPECT_EQ(text(words[0]), "e\\cl");
+  // Beside a letter drawn with diagonals the stroke may be that letter's.
+  words = {{{"W", 52, 64}, {"i", 66, 76}, {"c", 76, 86}, {"l", 90, 100}}};
+  reviewSlashes(words, s);
+  EXPECT_EQ(text(words[0]), "Wicl");
+}
+
 }  // namespace
 }  // namespace vigil::ocr
