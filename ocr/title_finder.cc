@@ -316,6 +316,11 @@ class BarAnalyzer {
     tx1 = std::min(buttons_x0 - 1, tx1 + pad);
     out.bar = {x0 - 2, s, w + 4, h};
     out.text = {x0 + tx0, s, tx1 - tx0 + 1, h};
+    out.judged_text = out.text;
+    out.groups.clear();
+    for (const Cluster& c : cl) out.groups.push_back({c.x0, c.x1, c.h()});
+    out.first = static_cast<int>(begin);
+    out.last = static_cast<int>(end) - 1;
     out.dark = luma(ink_sum) > luma(mid);
     // Active captions are the colourful ones where themes colour them
     // (openbox Clearlooks: white on a blue gradient, lower contrast than the
@@ -410,6 +415,55 @@ class BarAnalyzer {
   const cv::Mat& edges_;
   const FinderOptions& o_;
 };
+
+// Leaves out of each caption's text the groups at its ends that another
+// caption of the same height shows as marks of the theme: groups that lie
+// within (±1 px) a group outside that caption's text, at the same distance
+// from the same end, no taller (an icon drawn in one piece there may be
+// two here). At least one group stays. Works from `judged_text`, so
+// captions kept from an earlier pass are judged again against the new ones.
+void leaveOutThemeMarks(std::vector<TitleStrip>& strips, const Frame& fb) {
+  // Columns of `g` counted from the bar's left end, or from its right end.
+  auto span = [](const TitleStrip& t, const InkGroup& g, bool right) {
+    const int last_col = t.bar.w - 5;  // bar-local columns are 0..bar.w-5
+    return right ? std::pair{last_col - g.x1, last_col - g.x0} : std::pair{g.x0, g.x1};
+  };
+  auto markElsewhere = [&](const TitleStrip& t, const InkGroup& g, bool right) {
+    const auto [a, b] = span(t, g, right);
+    for (const TitleStrip& o : strips) {
+      if (&o == &t || o.bar.h != t.bar.h) continue;
+      const int n = static_cast<int>(o.groups.size());
+      for (int k = right ? o.last + 1 : 0; k < (right ? n : o.first); ++k) {
+        const InkGroup& m = o.groups[static_cast<std::size_t>(k)];
+        const auto [ma, mb] = span(o, m, right);
+        if (a >= ma - 1 && b <= mb + 1 && g.h <= m.h + 1) return true;
+      }
+    }
+    return false;
+  };
+  std::vector<Rect> texts;  // decided for all before any caption changes
+  for (const TitleStrip& t : strips) {
+    if (t.groups.empty()) {  // not from analyse(): nothing to judge by
+      texts.push_back(t.text);
+      continue;
+    }
+    int first = t.first, last = t.last;
+    while (first < last && markElsewhere(t, t.groups[static_cast<std::size_t>(first)], false)) ++first;
+    while (last > first && markElsewhere(t, t.groups[static_cast<std::size_t>(last)], true)) --last;
+    auto group = [&](int k) -> const InkGroup& { return t.groups[static_cast<std::size_t>(k)]; };
+    const int origin = t.bar.x + 2, pad = std::max(4, t.bar.h / 4);  // as analyse() pads
+    int x0 = t.judged_text.x - origin, x1 = x0 + t.judged_text.w - 1;  // bar-local
+    if (first > t.first) x0 = std::max(group(first - 1).x1 + 1, group(first).x0 - pad);
+    if (last < t.last) x1 = std::min(group(last + 1).x0 - 1, group(last).x1 + pad);
+    texts.push_back({origin + x0, t.text.y, x1 - x0 + 1, t.text.h});
+  }
+  for (std::size_t i = 0; i < strips.size(); ++i) {
+    TitleStrip& t = strips[i];
+    if (texts[i] == t.text) continue;
+    t.text = texts[i];
+    t.hash = hashPixels(fb, t.text);
+  }
+}
 
 }  // namespace
 
@@ -529,6 +583,7 @@ std::vector<TitleStrip> TitleFinder::scan(const Frame& fb, int top0, int top1,
   std::sort(found.begin(), found.end(), [](const TitleStrip& a, const TitleStrip& b) {
     return a.bar.y != b.bar.y ? a.bar.y < b.bar.y : a.bar.x < b.bar.x;
   });
+  leaveOutThemeMarks(found, fb);
   if (!found.empty()) {
     auto best = std::max_element(found.begin(), found.end(), [](const auto& a, const auto& b) {
       return a.focus_score < b.focus_score;

@@ -12,6 +12,12 @@
 
 namespace vigil::ocr {
 
+// A run of ink columns in a caption: a glyph group, an icon or a button.
+// Columns are bar-local (from the bar's first inner column), inclusive.
+struct InkGroup {
+  int x0 = 0, x1 = 0, h = 0;
+};
+
 struct TitleStrip {
   Rect bar;              // the whole caption bar, frame coordinates
   Rect text;             // the part holding the title (icon and buttons left out)
@@ -19,6 +25,13 @@ struct TitleStrip {
   bool dark = false;     // light text on a darker bar
   std::uint64_t hash = 0;  // of the pixels in `text`: same hash, same title
   double focus_score = 0;  // text contrast + bar colourfulness; highest wins
+  // What the bar alone told: its ink groups, groups[first..last] taken
+  // for the title, and `text` as judged from them. The finder narrows
+  // `text` where another caption on the screen shows that groups at the
+  // title's ends are marks its theme draws (see TitleFinder::find).
+  std::vector<InkGroup> groups;
+  int first = 0, last = -1;
+  Rect judged_text;
 };
 
 struct FinderOptions {
@@ -34,7 +47,11 @@ class TitleFinder {
 
   // All caption bars in `fb`, top to bottom; at most one is `focused` (none
   // when no bar stands out, e.g. an empty desktop). O(pixels) with small
-  // constants: a few ms for 1280x800 on one core.
+  // constants: a few ms for 1280x800 on one core. A window manager draws
+  // its icons and buttons at fixed distances from a caption's ends; in a
+  // narrow window they can sit as close to the title as its letters do
+  // (icewm), where a wider caption of the same height on the screen shows
+  // them apart: such marks are left out of the narrow caption's `text`.
   std::vector<TitleStrip> find(const Frame& fb) const;
 
   // The same for `fb` given `previous`, the result for an earlier screen of
