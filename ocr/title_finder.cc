@@ -431,7 +431,7 @@ void leaveOutThemeMarks(std::vector<TitleStrip>& strips, const Frame& fb) {
   auto markElsewhere = [&](const TitleStrip& t, const InkGroup& g, bool right) {
     const auto [a, b] = span(t, g, right);
     for (const TitleStrip& o : strips) {
-      if (&o == &t || o.bar.h != t.bar.h) continue;
+      if (&o == &t || std::abs(o.bar.h - t.bar.h) > 1) continue;  // a focused bar may be 1 px taller
       const int n = static_cast<int>(o.groups.size());
       for (int k = right ? o.last + 1 : 0; k < (right ? n : o.first); ++k) {
         const InkGroup& m = o.groups[static_cast<std::size_t>(k)];
@@ -447,14 +447,25 @@ void leaveOutThemeMarks(std::vector<TitleStrip>& strips, const Frame& fb) {
       texts.push_back(t.text);
       continue;
     }
-    int first = t.first, last = t.last;
-    while (first < last && markElsewhere(t, t.groups[static_cast<std::size_t>(first)], false)) ++first;
-    while (last > first && markElsewhere(t, t.groups[static_cast<std::size_t>(last)], true)) --last;
     auto group = [&](int k) -> const InkGroup& { return t.groups[static_cast<std::size_t>(k)]; };
+    const int n = static_cast<int>(t.groups.size());
+    int first = t.first, last = t.last;
+    while (first < last && markElsewhere(t, group(first), false)) ++first;
+    while (last > first && markElsewhere(t, group(last), true)) --last;
+    // The other way at the right end, where themes draw only buttons: a
+    // group the bar alone took for a button, spaced like one, where the
+    // captions that show this bar's outer buttons show none, is the
+    // title's last letters ("(Read-Only)" losing "y)").
+    if (last == t.last) {
+      bool outer_shown = false;
+      for (int k = t.last + 1; k < n && !outer_shown; ++k) outer_shown = markElsewhere(t, group(k), true);
+      while (outer_shown && last + 1 < n && !markElsewhere(t, group(last + 1), true)) ++last;
+    }
     const int origin = t.bar.x + 2, pad = std::max(4, t.bar.h / 4);  // as analyse() pads
     int x0 = t.judged_text.x - origin, x1 = x0 + t.judged_text.w - 1;  // bar-local
     if (first > t.first) x0 = std::max(group(first - 1).x1 + 1, group(first).x0 - pad);
-    if (last < t.last) x1 = std::min(group(last + 1).x0 - 1, group(last).x1 + pad);
+    if (last != t.last)
+      x1 = std::min(last + 1 < n ? group(last + 1).x0 - 1 : t.bar.w - 5, group(last).x1 + pad);
     texts.push_back({origin + x0, t.text.y, x1 - x0 + 1, t.text.h});
   }
   for (std::size_t i = 0; i < strips.size(); ++i) {
