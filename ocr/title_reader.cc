@@ -310,6 +310,29 @@ int accentedLetters(const std::string& text) {
   return n;
 }
 
+// `text` with its accented Latin-1 letters as their base letters (é → e).
+std::string withoutAccents(const std::string& text) {
+  // U+00C0..U+00FF; '*' where a code point has no base letter (×, ÷, Æ, ß…).
+  static constexpr std::string_view kBase =
+      "AAAAAA*CEEEEIIII*NOOOOO*OUUUUY**"
+      "aaaaaa*ceeeeiiii*nooooo*ouuuuy*y";
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == 0xC3 && i + 1 < text.size()) {
+      const auto n = static_cast<unsigned char>(text[i + 1]);
+      const char base = n >= 0x80 && n <= 0xBF ? kBase[n - 0x80] : '*';
+      if (base != '*') {
+        out += base;
+        ++i;
+        continue;
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
 struct Reading {
   TitleText title;
   float least_sure_word;  // the lowest word confidence
@@ -429,8 +452,19 @@ Result<TitleText> TitleReader::read(const Frame& img, Rect r) {
       return quick->title;
   }
   const std::optional<Reading> full = recognise(*impl_->full, m, shapes);
-  const std::optional<Reading>& best =
-      quick && (!full || quick->title.confidence > full->title.confidence) ? quick : full;
+  // The surer read wins, unless the two differ only in accents and the
+  // strip shows more accented letters than the surer one has: then the
+  // accents are drawn ("Müller" read "Muller" by a sure eng).
+  bool quick_wins = quick && (!full || quick->title.confidence > full->title.confidence);
+  if (quick && full) {
+    const Reading& sure = quick_wins ? *quick : *full;
+    const Reading& other = quick_wins ? *full : *quick;
+    if (withoutAccents(sure.title.text) == withoutAccents(other.title.text) &&
+        accentedLetters(sure.title.text) < shapes.accentedLetters() &&
+        accentedLetters(other.title.text) > accentedLetters(sure.title.text))
+      quick_wins = !quick_wins;
+  }
+  const std::optional<Reading>& best = quick_wins ? quick : full;
   if (!best) return Status::Error("OCR: nothing legible");
   const TitleText& out = best->title;
   // Two models that read the same title letter for letter are believed
