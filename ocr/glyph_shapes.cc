@@ -257,9 +257,11 @@ bool StripShapes::bareStem(int x0, int x1) const {
 
 bool StripShapes::isSlash(int label, int dir) const {
   const Blob& b = blobs_[static_cast<std::size_t>(label)];
-  // Taller than the lowercase band (in a title of capitals the band found
-  // may reach the cap line), standing on the baseline.
-  if (b.h <= band_->height() || b.y + b.h - 1 < band_->base - 1 || b.w * 4 < b.h || b.w > b.h)
+  // About as tall as the lowercase band or taller, standing on the
+  // baseline: in a title of capitals, or of letters a tight font joins
+  // (too few lone lowercase letters to find the x-height line by), the
+  // band found reaches the cap line, as high as a backslash.
+  if (b.h * 10 < band_->height() * 9 || b.y + b.h - 1 < band_->base - 1 || b.w * 4 < b.h || b.w > b.h)
     return false;
   // Every row one short run, and the runs' middles move across the blob
   // as the rows go down: in the top quarter near one side, in the bottom

@@ -72,6 +72,19 @@ TEST(StripShapes, TellsAStemFromADottedIAndFindsTheBackslash) {
   EXPECT_TRUE(s.slashes(-1).empty());
 }
 
+TEST(StripShapes, FindsABackslashAsTallAsABandOfCapitals) {
+  // Mostly capitals: the band found reaches the cap line, and a backslash
+  // is no taller than it.
+  cv::Mat m(44, 120, CV_8UC1, cv::Scalar(255));
+  for (int x : {5, 15, 25, 35}) cv::rectangle(m, cv::Rect(x, 14, 6, 18), cv::Scalar(0), cv::FILLED);
+  cv::rectangle(m, cv::Rect(45, 20, 6, 12), cv::Scalar(0), cv::FILLED);
+  cv::line(m, cv::Point(95, 15), cv::Point(102, 30), cv::Scalar(0), 2);
+  const StripShapes s(m);
+  ASSERT_TRUE(s.band());
+  EXPECT_GE(s.band()->height(), 17);
+  EXPECT_EQ(s.slashes(1).size(), 1u);
+}
+
 TEST(StripShapes, CountsAccentedLettersNotIDotsOrQuotes) {
   cv::Mat m = strip();
   EXPECT_EQ(StripShapes(m).accentedLetters(), 0);  // the i's dot sits on a stem
