@@ -255,6 +255,24 @@ bool StripShapes::bareStem(int x0, int x1) const {
   return found == 1;
 }
 
+std::vector<int> StripShapes::colons() const {
+  std::vector<int> out;
+  if (!band_) return out;
+  const int xh = band_->height(), mid = (band_->top + band_->base) / 2;
+  auto small = [&](const Blob& b) { return b.w * 2 <= xh && b.h * 2 <= xh; };
+  for (const Blob& up : blobs_) {
+    if (!small(up) || up.y < band_->top - 1 || up.y + up.h - 1 > mid) continue;
+    for (const Blob& low : blobs_)
+      if (&low != &up && small(low) && std::abs(low.centre() - up.centre()) * 3 <= xh &&
+          std::abs(low.y + low.h - 1 - band_->base) <= 1 && low.y > up.y + up.h) {
+        out.push_back((up.centre() + low.centre()) / 2);
+        break;
+      }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 bool StripShapes::isSlash(int label, int dir) const {
   const Blob& b = blobs_[static_cast<std::size_t>(label)];
   // About as tall as the lowercase band or taller, standing on the

@@ -71,6 +71,10 @@ class StripShapes {
   // to the baseline and nothing else: the stem a letter starts with, and
   // no whole letter (an i has its dot, an l rises higher, an n its arch).
   bool bareStem(int x0, int x1) const;
+  // Centres (columns) of colons: two small marks one above the other, the
+  // upper one in the top half of the lowercase band, the lower one on the
+  // baseline (a semicolon's comma reaches below it).
+  std::vector<int> colons() const;
   // Centres (columns) of the blobs drawn like a backslash (dir +1: the
   // stroke goes right as it goes down) or a slash (dir -1): one thin
   // slanted stroke, taller than the lowercase band, down to the baseline.

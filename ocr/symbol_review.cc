@@ -249,4 +249,30 @@ void dropClippedStem(std::vector<Symbol>& last_word, const StripShapes& shapes) 
   if (shapes.bareStem(x0, x1)) last_word.pop_back();
 }
 
+void reviewColons(std::vector<std::vector<Symbol>>& words, const StripShapes& shapes) {
+  if (!shapes.band()) return;
+  const int near = shapes.band()->height();
+  for (const int cx : shapes.colons()) {
+    // The symbols nearest the colon on either side, and any colon read there.
+    std::size_t bw = 0, bj = 0;
+    int before = -1, after = -1;
+    bool read = false;
+    for (std::size_t w = 0; w < words.size(); ++w)
+      for (std::size_t j = 0; j < words[w].size(); ++j) {
+        const Symbol& s = words[w][j];
+        const int c = (s.x0 + s.x1) / 2;
+        if (std::abs(c - cx) <= near && s.text.find_first_of(":;") != std::string::npos) read = true;
+        if (c < cx && c > before) {
+          before = c;
+          bw = w;
+          bj = j;
+        }
+        if (c > cx && (after < 0 || c < after)) after = c;
+      }
+    if (read || before < 0 || after < 0 || cx - before > 2 * near || after - cx > 2 * near) continue;
+    auto& word = words[bw];
+    word.insert(word.begin() + static_cast<std::ptrdiff_t>(bj) + 1, Symbol{":", cx, cx + 1});
+  }
+}
+
 }  // namespace vigil::ocr

@@ -26,6 +26,10 @@ void reviewSymbols(std::vector<Symbol>& word, const StripShapes& shapes);
 // in a row (a UNC path's "\\") as one.
 void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& shapes);
 
+// A colon drawn between two symbols where none was read ("E:\\Backups"
+// read "E\\Backups") is put in, after the symbol before it.
+void reviewColons(std::vector<std::vector<Symbol>>& words, const StripShapes& shapes);
+
 // A title the window manager clipped at a pixel (xfwm4 does, without an
 // ellipsis) can end in the first stem of its next letter, which the LSTM
 // reads as i, n, ! or |: the title's last word loses a last symbol that

@@ -218,6 +218,7 @@ std::vector<Word> recognisedWords(tesseract::TessBaseAPI& api, const StripShapes
   // its tilde) is then no longer an i that a slash could take.
   for (auto& word : symbols) reviewSymbols(word, shapes);
   reviewSlashes(symbols, shapes);
+  reviewColons(symbols, shapes);
   if (!symbols.empty()) dropClippedStem(symbols.back(), shapes);
   for (std::size_t i = 0; i < words.size(); ++i) {
     for (std::size_t k = 0; k < symbols[i].size(); ++k) {

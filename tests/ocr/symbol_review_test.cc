@@ -85,6 +85,23 @@ TEST(StripShapes, FindsABackslashAsTallAsABandOfCapitals) {
   EXPECT_EQ(s.slashes(1).size(), 1u);
 }
 
+TEST(SymbolReview, ADroppedColonIsPutBack) {
+  cv::Mat m(44, 120, CV_8UC1, cv::Scalar(255));
+  cv::rectangle(m, cv::Rect(5, 20, 50, 12), cv::Scalar(0), cv::FILLED);   // lowercase body
+  cv::rectangle(m, cv::Rect(62, 22, 3, 3), cv::Scalar(0), cv::FILLED);    // colon
+  cv::rectangle(m, cv::Rect(62, 29, 3, 3), cv::Scalar(0), cv::FILLED);
+  cv::rectangle(m, cv::Rect(90, 29, 3, 3), cv::Scalar(0), cv::FILLED);    // a period
+  cv::rectangle(m, cv::Rect(75, 20, 10, 12), cv::Scalar(0), cv::FILLED);  // letters after
+  cv::rectangle(m, cv::Rect(96, 20, 10, 12), cv::Scalar(0), cv::FILLED);
+  const StripShapes s(m);
+  EXPECT_EQ(s.colons(), std::vector<int>{63});
+  std::vector<std::vector<Symbol>> words = {{{"E", 40, 56}, {"B", 72, 86}, {".", 88, 94}, {"x", 96, 106}}};
+  reviewColons(words, s);
+  EXPECT_EQ(text(words[0]), "E:B.x");
+  reviewColons(words, s);  // one read already: nothing more
+  EXPECT_EQ(text(words[0]), "E:B.x");
+}
+
 TEST(StripShapes, CountsAccentedLettersNotIDotsOrQuotes) {
   cv::Mat m = strip();
   EXPECT_EQ(StripShapes(m).accentedLetters(), 0);  // the i's dot sits on a stem
