@@ -246,7 +246,9 @@ void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& s
 void dropClippedStem(std::vector<Symbol>& last_word, const StripShapes& shapes) {
   if (last_word.empty()) return;
   const auto [x0, x1] = territory(last_word, last_word.size() - 1);
-  if (shapes.bareStem(x0, x1)) last_word.pop_back();
+  // A tall one may be a whole l or I; read as a bar, it ends no title.
+  if (shapes.bareStem(x0, x1) || (last_word.back().text == "|" && shapes.tallStroke(x0, x1)))
+    last_word.pop_back();
 }
 
 void reviewColons(std::vector<std::vector<Symbol>>& words, const StripShapes& shapes) {

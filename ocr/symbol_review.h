@@ -33,7 +33,7 @@ void reviewColons(std::vector<std::vector<Symbol>>& words, const StripShapes& sh
 // A title the window manager clipped at a pixel (xfwm4 does, without an
 // ellipsis) can end in the first stem of its next letter, which the LSTM
 // reads as i, n, ! or |: the title's last word loses a last symbol that
-// is a bare stem.
+// is a bare stem, or a tall stroke read as |.
 void dropClippedStem(std::vector<Symbol>& last_word, const StripShapes& shapes);
 
 }  // namespace vigil::ocr

@@ -174,6 +174,10 @@ TEST(SymbolReview, AClippedTitleLosesTheStemItWasCutIn) {
   std::vector<Symbol> ends_in_i = {{"l", 70, 80}, {"i", 80, 90}};
   dropClippedStem(ends_in_i, s);
   EXPECT_EQ(text(ends_in_i), "li");
+  // A tall stroke read as a bar ends no title: an l or a b cut after its stem.
+  std::vector<Symbol> ends_in_bar = {{"a", 40, 65}, {"|", 70, 80}};
+  dropClippedStem(ends_in_bar, s);
+  EXPECT_EQ(text(ends_in_bar), "a");
 }
 
 // Letters drawn after a lowercase body (columns 5-64) on a strip like
