@@ -15,8 +15,9 @@ namespace vigil::gateway::rdp {
 // once corrupt the heap ("realloc(): invalid next size"; seen with ten
 // clients connecting together). This registers every logger name found in
 // the loaded FreeRDP and WinPR libraries, and the channel addin provider,
-// once; afterwards WLog_Get only reads. Call it before the first FreeRDP
-// object of any connection; safe from any thread.
+// once; afterwards WLog_Get only reads. It also fills FreeRDP's TLS BIO
+// method table, made lazily and unlocked as well. Call it before the first
+// FreeRDP object of any connection; safe from any thread.
 Status prepareFreerdpProcess();
 
 // The logger names ("com.freerdp.core.nego", ...) present in the FreeRDP and
