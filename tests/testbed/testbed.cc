@@ -385,7 +385,12 @@ Result<int> XDisplay::run(std::vector<std::string> argv, std::string* out) const
 }
 
 Result<Process> XDisplay::startXterm(const std::string& title, const std::string& geometry) const {
-  auto p = spawn({"xterm", "-T", title, "-geometry", geometry, "-fa", "Monospace", "-fs", "11"});
+  // A shell without the machine's startup files: those can make a shell
+  // slow to start, or hang it (a pyenv init waits 60 s on a lock that a
+  // shell killed at the end of an earlier test left behind), and a line
+  // typed by a test would then not run in time.
+  auto p = spawn({"xterm", "-T", title, "-geometry", geometry, "-fa", "Monospace", "-fs", "11", "-e", "bash",
+                  "--norc", "--noprofile"});
   if (!p.ok()) return p;
   const bool up = waitFor(
       [&] {
