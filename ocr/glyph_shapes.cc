@@ -64,9 +64,7 @@ StripShapes::StripShapes(const cv::Mat& grey) : grey_(grey) {
 }
 
 bool StripShapes::strokeAt(int x, int label, bool through_grey) const {
-  const int xh = band_->height();
-  // Ascenders rise ~0.3-0.45 x-heights above the line at caption sizes.
-  const int above = band_->top - std::max(1, xh / 4);
+  const int above = ascenderRow();
   const int below = band_->base - 1;
   // Dark all the way down: an i's dot a pixel above its stem blurs into
   // one blob with it at kInk, but the gap stays lighter than a stroke.
@@ -90,19 +88,13 @@ bool StripShapes::strokeAt(int x, int label, bool through_grey) const {
   return true;
 }
 
-bool StripShapes::tallEnough() const {
-  const int above = band_->top - std::max(1, band_->height() / 4);
-  return above >= 0 && band_->base - 1 < labels_.rows;
-}
-
 std::optional<int> StripShapes::tallStroke(int x0, int x1, bool through_grey) const {
   if (!band_ || !tallEnough()) return std::nullopt;
-  const int xh = band_->height();
-  const int above = band_->top - std::max(1, xh / 4);
+  const int above = ascenderRow();
   const int below = band_->base - 1;
   for (std::size_t i = 0; i < blobs_.size(); ++i) {
     const Blob& b = blobs_[i];
-    if (b.centre() < x0 || b.centre() >= x1 || b.w * 3 > xh + 2 || b.y > above || b.y + b.h - 1 < below)
+    if (b.centre() < x0 || b.centre() >= x1 || !narrow(b) || b.y > above || b.y + b.h - 1 < below)
       continue;
     for (int x = b.x; x < b.x + b.w; ++x)
       if (strokeAt(x, static_cast<int>(i) + 1, through_grey)) return static_cast<int>(i);
@@ -138,7 +130,7 @@ std::vector<StripShapes::Stem> StripShapes::stems(int x0, int x1) const {
 
 bool StripShapes::rises(const Stem& s, bool through_grey) const {
   if (!band_ || !tallEnough()) return false;
-  const int above = band_->top - std::max(1, band_->height() / 4);
+  const int above = ascenderRow();
   for (int x = s.x0; x < s.x1; ++x) {
     const int label = labels_.at<int>(above, x);
     if (label != 0 && strokeAt(x, label, through_grey)) return true;
@@ -170,25 +162,22 @@ bool StripShapes::barRight(const Stem& s) const {
 
 int StripShapes::dots(int x0, int x1) const {
   if (!band_) return 0;
-  const int xh = band_->height();
   return static_cast<int>(std::count_if(blobs_.begin(), blobs_.end(), [&](const Blob& b) {
-    return b.centre() >= x0 && b.centre() < x1 && b.w * 2 <= xh && b.h * 2 <= xh &&
-           b.y + b.h - 1 <= band_->top;
+    return b.centre() >= x0 && b.centre() < x1 && markAbove(b);
   }));
 }
 
 int StripShapes::accentedLetters() const {
   if (!band_) return 0;
-  const int xh = band_->height();
   std::vector<int> marked;  // labels of the letters under a mark
   for (const Blob& m : blobs_) {
-    if (m.w * 2 > xh || m.h * 2 > xh || m.y + m.h - 1 > band_->top) continue;
+    if (!markAbove(m)) continue;
     const int x = m.centre();
     for (int y = band_->top + 1; y <= band_->base; ++y) {
       const int label = labels_.at<int>(y, x);
       if (label == 0) continue;
       const Blob& below = blobs_[static_cast<std::size_t>(label - 1)];
-      if (below.w * 3 > xh + 2 && std::find(marked.begin(), marked.end(), label) == marked.end())
+      if (!narrow(below) && std::find(marked.begin(), marked.end(), label) == marked.end())
         marked.push_back(label);
       break;
     }
@@ -198,10 +187,8 @@ int StripShapes::accentedLetters() const {
 
 int StripShapes::bandDots(int x0, int x1) const {
   if (!band_) return 0;
-  const int xh = band_->height();
   return static_cast<int>(std::count_if(blobs_.begin(), blobs_.end(), [&](const Blob& b) {
-    return b.centre() >= x0 && b.centre() < x1 && b.w * 2 <= xh && b.h * 2 <= xh &&
-           b.y >= band_->top - 1 && b.y + b.h - 1 <= band_->base + 1;
+    return b.centre() >= x0 && b.centre() < x1 && small(b) && b.y >= band_->top - 1 && b.y + b.h - 1 <= band_->base + 1;
   }));
 }
 
@@ -244,11 +231,10 @@ bool StripShapes::footed(int x0, int x1) const {
 
 bool StripShapes::bareStem(int x0, int x1) const {
   if (!band_) return false;
-  const int xh = band_->height();
   int found = 0;
   for (const Blob& b : blobs_) {
     if (b.centre() < x0 || b.centre() >= x1) continue;
-    const bool stem = b.w * 3 <= xh + 2 && b.y >= band_->top - 1 && b.y <= band_->top + 1 &&
+    const bool stem = narrow(b) && b.y >= band_->top - 1 && b.y <= band_->top + 1 &&
                       std::abs(b.y + b.h - 1 - band_->base) <= 1;
     if (!stem || ++found > 1) return false;
   }
@@ -259,7 +245,6 @@ std::vector<int> StripShapes::colons() const {
   std::vector<int> out;
   if (!band_) return out;
   const int xh = band_->height(), mid = (band_->top + band_->base) / 2;
-  auto small = [&](const Blob& b) { return b.w * 2 <= xh && b.h * 2 <= xh; };
   for (const Blob& up : blobs_) {
     if (!small(up) || up.y < band_->top - 1 || up.y + up.h - 1 > mid) continue;
     for (const Blob& low : blobs_)

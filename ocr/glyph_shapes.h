@@ -6,6 +6,7 @@
 // the glyph), so the checks look at whole ink components centred in them.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -93,8 +94,17 @@ class StripShapes {
   bool isSlash(int label, int dir) const;
   // Whether column x of blob `label` is a tall stroke (see tallStroke).
   bool strokeAt(int x, int label, bool through_grey) const;
+  // The row a tall stroke rises to at least: ascenders reach ~0.3-0.45
+  // x-heights above the x-height line at caption sizes.
+  int ascenderRow() const { return band_->top - std::max(1, band_->height() / 4); }
   // Whether the rows strokeAt looks at lie inside the strip.
-  bool tallEnough() const;
+  bool tallEnough() const { return ascenderRow() >= 0 && band_->base - 1 < labels_.rows; }
+  // At most a third of the x-height wide (and a little): a stem, not a letter.
+  bool narrow(const Blob& b) const { return b.w * 3 <= band_->height() + 2; }
+  // Half the x-height or less both ways: a dot, a mark, a colon's half.
+  bool small(const Blob& b) const { return b.w * 2 <= band_->height() && b.h * 2 <= band_->height(); }
+  // A small mark wholly above the x-height line: a dot, an accent.
+  bool markAbove(const Blob& b) const { return small(b) && b.y + b.h - 1 <= band_->top; }
   std::optional<LowercaseBand> band_;
   std::vector<Blob> blobs_;
   cv::Mat grey_;    // the strip (shared, not copied)

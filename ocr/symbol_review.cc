@@ -25,9 +25,8 @@ bool oneLike(char c) { return c == 'l' || c == 'I' || c == 'L' || c == '|'; }
 // The columns nearer symbol j than its neighbours: the LSTM's boxes
 // overlap, these do not.
 std::pair<int, int> territory(const std::vector<Symbol>& word, std::size_t j) {
-  auto centre = [&](std::size_t k) { return (word[k].x0 + word[k].x1) / 2; };
-  const int from = j > 0 ? (centre(j - 1) + centre(j)) / 2 : word[j].x0;
-  const int to = j + 1 < word.size() ? (centre(j) + centre(j + 1)) / 2 : word[j].x1;
+  const int from = j > 0 ? (word[j - 1].centre() + word[j].centre()) / 2 : word[j].x0;
+  const int to = j + 1 < word.size() ? (word[j].centre() + word[j + 1].centre()) / 2 : word[j].x1;
   return {from, std::max(from + 1, to)};
 }
 
@@ -147,6 +146,20 @@ void reviewMarks(std::vector<Symbol>& word, const StripShapes& shapes) {
   }
 }
 
+// Whether a stroke joined to letters, found nearest symbol j, is likely a
+// neighbour's own: beside a letter drawn with diagonals (the W of
+// "Windows"), or over an i, which keeps its dot, though the LSTM's box for
+// it may not cover it.
+bool strokeOfANeighbour(const std::vector<Symbol>& word, std::size_t j, const StripShapes& shapes) {
+  auto diagonal = [&](std::size_t k) {
+    return k < word.size() && word[k].text.size() == 1 &&
+           std::string_view("AKMNVWXYkvwxyz47").find(word[k].text[0]) != std::string_view::npos;
+  };
+  const auto [x0, x1] = territory(word, j);
+  return diagonal(j - 1) || diagonal(j + 1) ||
+         shapes.hasDot(std::min(x0, word[j].x0), std::max(x1, word[j].x1));
+}
+
 // The symbol whose centre is nearest a column, among those offered.
 struct NearestSymbol {
   std::size_t w = 0, j = 0;  // word, symbol
@@ -191,7 +204,7 @@ void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& s
       for (std::size_t a = 0; a < words.size(); ++a)
         for (std::size_t b = 0; b < words[a].size(); ++b) {
           const Symbol& s = words[a][b];
-          const int d = std::abs((s.x0 + s.x1) / 2 - cx);
+          const int d = std::abs(s.centre() - cx);
           any.offer(a, b, d);
           if (s.text == mark) (isUsed(a, b) ? used_mark : free_mark).offer(a, b, d);
         }
@@ -201,19 +214,7 @@ void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& s
       }
       Symbol& s = words[any.w][any.j];
       const auto& like = joined ? kJoinedLike : kStrokeLike;
-      // A joined stroke beside a letter drawn with diagonals (the W of
-      // "Windows") is likely that letter's; an i keeps its dot, though
-      // the LSTM's box for it may not cover it.
-      const bool other = joined && [&] {
-        const auto& word = words[any.w];
-        auto diagonal = [&](std::size_t k) {
-          return k < word.size() && word[k].text.size() == 1 &&
-                 std::string_view("AKMNVWXYkvwxyz47").find(word[k].text[0]) != std::string_view::npos;
-        };
-        const auto [x0, x1] = territory(word, any.j);
-        return diagonal(any.j - 1) || diagonal(any.j + 1) ||
-               shapes.hasDot(std::min(x0, s.x0), std::max(x1, s.x1));
-      }();
+      const bool other = joined && strokeOfANeighbour(words[any.w], any.j, shapes);
       if (any.within(near) && !isUsed(any.w, any.j) && !other &&
           std::find(like.begin(), like.end(), s.text) != like.end()) {
         s.text = mark;
@@ -232,7 +233,7 @@ void reviewSlashes(std::vector<std::vector<Symbol>>& words, const StripShapes& s
       if (used_mark.within(near) && !joined) {
         // A second stroke beside one already read: the LSTM merged the two.
         const Symbol& m = words[used_mark.w][used_mark.j];
-        const std::size_t at = cx < (m.x0 + m.x1) / 2 ? used_mark.j : used_mark.j + 1;
+        const std::size_t at = cx < m.centre() ? used_mark.j : used_mark.j + 1;
         auto& word = words[used_mark.w];
         word.insert(word.begin() + static_cast<std::ptrdiff_t>(at), Symbol{mark, cx, cx + 1});
         for (auto& u : used)
@@ -262,7 +263,7 @@ void reviewColons(std::vector<std::vector<Symbol>>& words, const StripShapes& sh
     for (std::size_t w = 0; w < words.size(); ++w)
       for (std::size_t j = 0; j < words[w].size(); ++j) {
         const Symbol& s = words[w][j];
-        const int c = (s.x0 + s.x1) / 2;
+        const int c = s.centre();
         if (std::abs(c - cx) <= near && s.text.find_first_of(":;") != std::string::npos) read = true;
         if (c < cx && c > before) {
           before = c;

@@ -16,6 +16,7 @@ struct Symbol {
   std::string text;    // UTF-8
   int x0 = 0, x1 = 0;  // columns in the prepared strip (the LSTM's loose box)
   int width() const { return x1 - x0; }
+  int centre() const { return (x0 + x1) / 2; }
 };
 
 // One word's symbols.

@@ -119,6 +119,14 @@ struct Cluster {
 };
 
 constexpr int kInkDistance = 48;  // anti-aliased text edges sit below this
+// A bar's ink is looked for this far inside the segment found: the window's
+// own vertical border lines are not ink. Bar-local columns start there.
+constexpr int kBorder = 2;
+// The text rectangle reaches this far past the title's outer glyphs.
+int textPad(int bar_height) { return std::max(4, bar_height / 4); }
+// First and last bar-local columns of a caption.
+int barOrigin(const TitleStrip& t) { return t.bar.x + kBorder; }
+int lastBarColumn(const TitleStrip& t) { return t.bar.w - 2 * kBorder - 1; }
 constexpr int kEdgeDistance = 28;
 
 class BarAnalyzer {
@@ -130,8 +138,8 @@ class BarAnalyzer {
   // [x0, x1). Returns false when the band below is not a caption.
   bool analyse(int y, int x0, int x1, TitleStrip& out) const {
     int h = 0;
-    x0 += 2;  // the window's own vertical border lines are not ink
-    x1 -= 2;
+    x0 += kBorder;
+    x1 -= kBorder;
     if (x1 - x0 < o_.min_bar_width) return reject(1, y, x0, h);
     // Frame and bevel lines (1-3 px) may come first: take the start that
     // gives the tallest band.
@@ -310,11 +318,11 @@ class BarAnalyzer {
     ink_sum = {static_cast<int>(sb / n), static_cast<int>(sg / n), static_cast<int>(sr / n)};
     const Bgr mid = bg[(ty0 + ty1) / 2];
 
-    const int pad = std::max(4, h / 4);
+    const int pad = textPad(h);
     const int left_limit = begin > 0 ? cl[begin - 1].x1 + 1 : 0;
     tx0 = std::max(left_limit, tx0 - pad);
     tx1 = std::min(buttons_x0 - 1, tx1 + pad);
-    out.bar = {x0 - 2, s, w + 4, h};
+    out.bar = {x0 - kBorder, s, w + 2 * kBorder, h};
     out.text = {x0 + tx0, s, tx1 - tx0 + 1, h};
     out.judged_text = out.text;
     out.groups.clear();
@@ -425,7 +433,7 @@ class BarAnalyzer {
 void leaveOutThemeMarks(std::vector<TitleStrip>& strips, const Frame& fb) {
   // Columns of `g` counted from the bar's left end, or from its right end.
   auto span = [](const TitleStrip& t, const InkGroup& g, bool right) {
-    const int last_col = t.bar.w - 5;  // bar-local columns are 0..bar.w-5
+    const int last_col = lastBarColumn(t);
     return right ? std::pair{last_col - g.x1, last_col - g.x0} : std::pair{g.x0, g.x1};
   };
   auto markElsewhere = [&](const TitleStrip& t, const InkGroup& g, bool right) {
@@ -461,11 +469,11 @@ void leaveOutThemeMarks(std::vector<TitleStrip>& strips, const Frame& fb) {
       for (int k = t.last + 1; k < n && !outer_shown; ++k) outer_shown = markElsewhere(t, group(k), true);
       while (outer_shown && last + 1 < n && !markElsewhere(t, group(last + 1), true)) ++last;
     }
-    const int origin = t.bar.x + 2, pad = std::max(4, t.bar.h / 4);  // as analyse() pads
+    const int origin = barOrigin(t), pad = textPad(t.bar.h);
     int x0 = t.judged_text.x - origin, x1 = x0 + t.judged_text.w - 1;  // bar-local
     if (first > t.first) x0 = std::max(group(first - 1).x1 + 1, group(first).x0 - pad);
     if (last != t.last)
-      x1 = std::min(last + 1 < n ? group(last + 1).x0 - 1 : t.bar.w - 5, group(last).x1 + pad);
+      x1 = std::min(last + 1 < n ? group(last + 1).x0 - 1 : lastBarColumn(t), group(last).x1 + pad);
     texts.push_back({origin + x0, t.text.y, x1 - x0 + 1, t.text.h});
   }
   for (std::size_t i = 0; i < strips.size(); ++i) {

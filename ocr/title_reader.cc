@@ -354,6 +354,22 @@ std::optional<Reading> recognise(tesseract::TessBaseAPI& api, const cv::Mat& m, 
   return Reading{joinWords(words), least->conf};
 }
 
+// Of two reads, whether the quick (eng) one is taken: the surer one wins,
+// unless the two differ only in accents and the strip shows more accented
+// letters than the surer one has; then the accents are drawn ("Müller"
+// read "Muller" by a sure eng).
+bool preferQuick(const std::optional<Reading>& quick, const std::optional<Reading>& full,
+                 int drawn_accents) {
+  if (!quick || !full) return quick.has_value();
+  const bool quick_surer = quick->title.confidence > full->title.confidence;
+  const Reading& sure = quick_surer ? *quick : *full;
+  const Reading& other = quick_surer ? *full : *quick;
+  const bool accents_drawn = withoutAccents(sure.title.text) == withoutAccents(other.title.text) &&
+                             accentedLetters(sure.title.text) < drawn_accents &&
+                             accentedLetters(other.title.text) > accentedLetters(sure.title.text);
+  return quick_surer != accents_drawn;
+}
+
 // Tesseract's OpenMP build runs each LSTM's gates in parallel sections:
 // three more threads per strip that mostly spin, on a machine whose cores
 // the other workers want. OMP_THREAD_LIMIT cannot help, as the runtime reads
@@ -445,27 +461,16 @@ Result<TitleText> TitleReader::read(const Frame& img, Rect r) {
   // wins: their mistakes differ, eng reads Windows captions better. Nor is
   // a sure eng read taken where more letters carry an accent than it read
   // accented (eng has few: "São Paulo – Relatório" read "Sdo Paulo - Relatorio").
+  const int drawn_accents = shapes.accentedLetters();
   std::optional<Reading> quick;
   if (impl_->quick) {
     quick = recognise(*impl_->quick, m, shapes);
     if (quick && quick->least_sure_word >= kSureQuickWord &&
-        accentedLetters(quick->title.text) >= shapes.accentedLetters())
+        accentedLetters(quick->title.text) >= drawn_accents)
       return quick->title;
   }
   const std::optional<Reading> full = recognise(*impl_->full, m, shapes);
-  // The surer read wins, unless the two differ only in accents and the
-  // strip shows more accented letters than the surer one has: then the
-  // accents are drawn ("Müller" read "Muller" by a sure eng).
-  bool quick_wins = quick && (!full || quick->title.confidence > full->title.confidence);
-  if (quick && full) {
-    const Reading& sure = quick_wins ? *quick : *full;
-    const Reading& other = quick_wins ? *full : *quick;
-    if (withoutAccents(sure.title.text) == withoutAccents(other.title.text) &&
-        accentedLetters(sure.title.text) < shapes.accentedLetters() &&
-        accentedLetters(other.title.text) > accentedLetters(sure.title.text))
-      quick_wins = !quick_wins;
-  }
-  const std::optional<Reading>& best = quick_wins ? quick : full;
+  const std::optional<Reading>& best = preferQuick(quick, full, drawn_accents) ? quick : full;
   if (!best) return Status::Error("OCR: nothing legible");
   const TitleText& out = best->title;
   // Two models that read the same title letter for letter are believed

@@ -48,6 +48,7 @@
 #include "codecs/ffmpeg_owners.h"
 #include "codecs/recorder.h"
 #include "codecs/video_reader.h"
+#include "tests/testbed/testbed.h"
 
 namespace vigil::bench {
 namespace {
@@ -255,22 +256,6 @@ ChangeMeasure measureChange(const Frame& old, const Frame& cur, const DirtyRegio
   return m;
 }
 
-// Binary PPM (P6), which tesseract and ffmpeg read.
-void writePpm(const Frame& f, const std::string& path) {
-  std::ofstream out(path, std::ios::binary);
-  out << "P6\n" << f.width() << ' ' << f.height() << "\n255\n";
-  std::vector<char> row(static_cast<std::size_t>(f.width()) * 3);
-  for (int y = 0; y < f.height(); ++y) {
-    for (int x = 0; x < f.width(); ++x) {
-      const std::uint32_t p = f.pixel(x, y);
-      row[3 * x] = static_cast<char>(p >> 16);
-      row[3 * x + 1] = static_cast<char>(p >> 8);
-      row[3 * x + 2] = static_cast<char>(p);
-    }
-    out.write(row.data(), static_cast<std::streamsize>(row.size()));
-  }
-}
-
 struct Args {
   std::string in, out = "/tmp/vigil-recorder-replay.mp4", label, json, frame_log, dump;
   codecs::RecorderOptions opts;
@@ -417,8 +402,8 @@ int run(const Args& a) {
     }
     const double p = std::min(codecs::psnr(shown, smp.f), 99.0);
     if (!a.dump.empty() && n_psnr % 5 == 0) {
-      writePpm(smp.f, a.dump + "/src_" + std::to_string(smp.t) + ".ppm");
-      writePpm(shown, a.dump + "/rec_" + std::to_string(smp.t) + ".ppm");
+      std::ofstream(a.dump + "/src_" + std::to_string(smp.t) + ".ppm", std::ios::binary) << testbed::ppmBytes(smp.f);
+      std::ofstream(a.dump + "/rec_" + std::to_string(smp.t) + ".ppm", std::ios::binary) << testbed::ppmBytes(shown);
     }
     psnr_sum += p;
     ++n_psnr;

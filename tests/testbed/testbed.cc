@@ -297,6 +297,20 @@ Result<Frame> parsePpm(const std::string& bytes) {
   return f;
 }
 
+std::string ppmBytes(const Frame& f) {
+  std::string out = "P6\n" + std::to_string(f.width()) + " " + std::to_string(f.height()) + "\n255\n";
+  out.reserve(out.size() + static_cast<std::size_t>(f.width()) * f.height() * 3);
+  for (int y = 0; y < f.height(); ++y) {
+    const std::uint8_t* row = f.row(y);
+    for (int x = 0; x < f.width(); ++x) {
+      out += static_cast<char>(row[x * 4 + 2]);
+      out += static_cast<char>(row[x * 4 + 1]);
+      out += static_cast<char>(row[x * 4 + 0]);
+    }
+  }
+  return out;
+}
+
 double psnr(const Frame& a, const Frame& b) {
   if (a.width() != b.width() || a.height() != b.height() || a.empty()) return 0.0;
   double sse = 0;

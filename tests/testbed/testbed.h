@@ -80,6 +80,8 @@ Result<int> run(std::vector<std::string> argv, const Env& env = {}, std::string*
 
 // Reads a binary PPM (P6, maxval 255) into a BGRX Frame.
 Result<Frame> parsePpm(const std::string& bytes);
+// The other way: a BGRX Frame as a binary PPM, which tesseract and ffmpeg read.
+std::string ppmBytes(const Frame& f);
 // Peak signal-to-noise ratio over R,G,B of two same-size frames (dB;
 // +infinity when identical, 0 when the sizes differ).
 double psnr(const Frame& a, const Frame& b);
