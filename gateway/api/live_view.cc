@@ -157,6 +157,14 @@ LiveFeed::LiveFeed(std::shared_ptr<Session> session, SessionManager& sessions,
 LiveFeed::~LiveFeed() { stop(); }
 
 void LiveFeed::start() {
+  // Under stop()'s lock: a stop() racing this start (the server stopping as
+  // a viewer connects) would otherwise miss the subscription and leave the
+  // session calling a feed that is gone.
+  std::lock_guard stop_lock(stop_mu_);
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+  }
   session_->subscribe(this, this);
   subscribed_ = true;
   thread_ = std::thread([this] { run(); });

@@ -82,7 +82,7 @@ class LiveFeed final : public FrameSink, public EventSink {
   TileEncoder encoder_;
   CoalescingSlot slot_;
 
-  std::mutex stop_mu_;  // serializes stop() callers
+  std::mutex stop_mu_;  // serializes start() and stop() callers
   std::mutex mu_;       // guards events_, stop_
   std::condition_variable cv_;
   std::deque<Event> events_;
