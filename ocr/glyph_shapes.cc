@@ -47,20 +47,20 @@ StripShapes::StripShapes(const cv::Mat& grey) : grey_(grey) {
   for (int i = 1; i < n; ++i)
     blobs_.push_back({stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
                       stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT)});
-  // In a short title of capitals and ascenders (C:\Scripts) the rows
-  // above the lowercase letters are busy too. Letters standing on the
-  // baseline mostly start at the x-height line: the most common top of
-  // those blobs is it (ties: the lower).
+  // In a title of capitals, ascenders and digits (C:\Scripts,
+  // Firewall1686) the rows above the lowercase letters are busy too.
+  // Lowercase letters standing on the baseline start at the x-height line:
+  // the lowest top that three such blobs share is it. Not the commonest
+  // top: there the capitals and digits may outnumber the lowercase. Dots
+  // and dashes are too short to count.
   std::map<int, int> tops;
   for (const Blob& b : blobs_)
-    if (std::abs(b.y + b.h - 1 - band_->base) <= 1 && b.h >= 3) ++tops[b.y];
-  int mode = -1, best = 2;  // at least three letters agree
+    if (std::abs(b.y + b.h - 1 - band_->base) <= 1 && b.h >= 3 && b.h * 2 >= band_->height())
+      ++tops[b.y];
+  int lowest = -1;
   for (const auto& [top, count] : tops)
-    if (count >= best) {
-      best = count;
-      mode = top;
-    }
-  if (mode > band_->top && mode < band_->base - 2) band_->top = mode;
+    if (count >= 3) lowest = top;
+  if (lowest > band_->top && lowest < band_->base - 2) band_->top = lowest;
 }
 
 bool StripShapes::strokeAt(int x, int label, bool through_grey) const {

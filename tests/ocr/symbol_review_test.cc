@@ -146,6 +146,24 @@ TEST(SymbolReview, AOneStandsOnAFoot) {
   EXPECT_EQ(text(w), "s1ll");
 }
 
+// "Firewall1686": more digits and ascenders than lowercase letters. The
+// x-height line is still where the lowercase letters start, so the l's
+// rise above it and the 1 read as a third l is told by its foot.
+TEST(SymbolReview, AOneAfterLsWhereTallGlyphsOutnumberTheLowercase) {
+  cv::Mat m(44, 150, CV_8UC1, cv::Scalar(255));
+  for (int x : {5, 18, 31}) cv::rectangle(m, cv::Rect(x, 20, 10, 12), cv::Scalar(0), cv::FILLED);
+  for (int x : {46, 54, 66}) cv::rectangle(m, cv::Rect(x, 14, 3, 18), cv::Scalar(0), cv::FILLED);
+  cv::rectangle(m, cv::Rect(63, 30, 9, 2), cv::Scalar(0), cv::FILLED);  // the 1's foot
+  for (int x : {80, 96, 112}) cv::rectangle(m, cv::Rect(x, 14, 11, 18), cv::Scalar(0), cv::FILLED);  // 6 8 6
+  const StripShapes s(m);
+  ASSERT_TRUE(s.band());
+  EXPECT_EQ(s.band()->top, 20);
+  EXPECT_EQ(s.band()->base, 31);
+  std::vector<Symbol> w = {{"a", 31, 43}, {"l", 44, 51}, {"l", 52, 60}, {"l", 61, 75}, {"6", 78, 93}};
+  reviewSymbols(w, s);
+  EXPECT_EQ(text(w), "all16");
+}
+
 TEST(SymbolReview, DriveColonAndBackslashReadAsA) {
   cv::Mat m(44, 120, CV_8UC1, cv::Scalar(255));
   cv::rectangle(m, cv::Rect(5, 20, 50, 12), cv::Scalar(0), cv::FILLED);   // lowercase body
