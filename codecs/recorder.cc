@@ -148,9 +148,10 @@ Status RecorderEngine::openEncoder(int width, int height) {
   // beyond veryfast's 16 px search: an uneven-hexagon search over 256 px
   // codes a scrolled page as motion (2.7x smaller on the admin workload),
   // and with it x264's scene-cut keyframes, more reference frames (a window
-  // switch back; 3: -5 % for +25 % encoder CPU) and rarer forced keyframes
-  // pay off. New text is mostly glyphs seen before: letting each 8x8 block
-  // of a macroblock pick its own reference frame (mixed-refs) finds them
+  // switch back; 3: -5 % for +25 % encoder CPU; 4 saved little more on the
+  // real bench for +27 % recorder CPU) and rarer forced keyframes pay off.
+  // New text is mostly glyphs seen before: letting each 8x8 block of a
+  // macroblock pick its own reference frame (mixed-refs) finds them
   // in more places, -8 % on the admin workload for +25 % encoder CPU, which
   // the constant QP and no weighted prediction (a fade tool; it too needs
   // the half-size copies) pay back. Not partitions=all (4x4 motion, another
@@ -158,8 +159,8 @@ Status RecorderEngine::openEncoder(int width, int height) {
   // macroblocks, and a strict (hardware) decoder may refuse such a stream.
   // Glyph edges: trellis quantization keeps them sharper for the bits, and
   // the deblocking filter only smooths them (it is made for camera blocks);
-  // together they pay for QP 30 (15 % smaller than 27 on the admin
-  // workload, text as legible) and cost no CPU (no filtering pass).
+  // together they pay for QP 30-32 (30 is 15 % smaller than 27 on the
+  // admin workload, text as legible) and cost no CPU (no filtering pass).
   std::string params =
       "aq-mode=0:ipratio=1.26:me=umh:merange=256:scenecut=0:ref=3:mixed-refs=1:weightp=0:"
       "trellis=1:no-deblock=1";

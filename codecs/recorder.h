@@ -27,11 +27,13 @@ namespace vigil::codecs {
 
 struct RecorderOptions {
   // x264 constant quantizer of P-frames (lower = better, bigger); keyframes
-  // get 2 less. 30 with trellis and no deblocking (recorder.cc) keeps text
-  // as legible as 27 did without them. A constant QP rather than crf: with
-  // no AQ and qcomp=1, crf gave exactly these QPs but paid for a half-size
-  // copy of every frame and a cost estimate on it (~20 % of encoder CPU).
-  int qp = 30;
+  // get 2 less. With trellis and no deblocking (recorder.cc) 30 kept text as
+  // legible as 27 did without them; 32 is 9 % smaller than 30 and still
+  // reads as well (docs/recording.md, "the quantizer"); 33 takes dense text
+  // under 35 dB. A constant QP rather than crf: with no AQ and qcomp=1, crf
+  // gave exactly these QPs but paid for a half-size copy of every frame and
+  // a cost estimate on it (~20 % of encoder CPU).
+  int qp = 32;
   std::string preset = "veryfast";        // x264 preset
   // Keyframes (IDR), decided when a frame arrives: one is due after
   // keyframe_interval_ms of session time once the frames since the last
