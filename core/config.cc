@@ -169,14 +169,25 @@ Config Config::parse(const std::string& text, const std::string& path) {
   checkKeys(root, {"redis", "recordings", "gateway", "web", "rdp", "users", "targets", "grants"}, path,
             "top level");
   if (auto* t = root["redis"].as_table()) checkKeys(*t, {"url"}, path, "[redis]");
-  if (auto* t = root["recordings"].as_table()) checkKeys(*t, {"dir"}, path, "[recordings]");
+  if (auto* t = root["recordings"].as_table()) checkKeys(*t, {"dir", "qp"}, path, "[recordings]");
   if (auto* t = root["gateway"].as_table())
     checkKeys(*t, {"state_dir", "node_id", "log_level"}, path, "[gateway]");
   if (auto* t = root["web"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key"}, path, "[web]");
   if (auto* t = root["rdp"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key"}, path, "[rdp]");
   if (auto* t = root["redis"].as_table()) c.redis_url = str(*t, "url", path, "[redis]", false, c.redis_url);
-  if (auto* t = root["recordings"].as_table())
+  if (auto* t = root["recordings"].as_table()) {
     c.recordings_dir = str(*t, "dir", path, "[recordings]", false, c.recordings_dir);
+    if (const toml::node* qp = t->get("qp")) {
+      // Bounds around the measured 30-34 (docs/recording.md, "the
+      // quantizer"): a typo must not make files many times larger, or
+      // text unreadable.
+      const auto v = qp->value<int64_t>();
+      if (!qp->is_integer() || !v || *v < 20 || *v > 36)
+        fail(path, "[recordings] qp must be a whole number from 20 (sharper, larger files) to 36 "
+                   "(smaller, blurrier text), or left out for the default");
+      c.recordings_qp = static_cast<int>(*v);
+    }
+  }
   if (auto* t = root["gateway"].as_table()) {
     c.state_dir = str(*t, "state_dir", path, "[gateway]", false, c.state_dir);
     c.node_id = str(*t, "node_id", path, "[gateway]", false);

@@ -67,6 +67,9 @@ struct Config {
   std::string path;        // the file it came from
   std::string redis_url = "redis://127.0.0.1:6379/0";
   std::string recordings_dir = "var/recordings";
+  // [recordings] qp: the video's quantizer (lower = sharper, larger); unset,
+  // the recorder's own default (codecs::RecorderOptions::qp).
+  std::optional<int> recordings_qp;
   std::string state_dir = "var";  // keys, self-signed certs
   std::string node_id;            // defaults to the host name
   std::string log_level = "info";

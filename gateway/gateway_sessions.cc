@@ -68,7 +68,9 @@ Result<std::shared_ptr<Session>> GatewaySessions::open(const AccessGrant& grant,
   rec.client_addr = client_addr;
   rec.video_path = rec.id + ".mp4";
 
-  SessionDeps deps{store_, ocr_, config_.recordings_dir,
+  codecs::RecorderOptions recording;
+  if (config_.recordings_qp) recording.qp = *config_.recordings_qp;
+  SessionDeps deps{store_, ocr_, config_.recordings_dir, recording,
                    [this](const std::string& id) {
                      std::lock_guard lock(mu_);
                      live_.erase(id);

@@ -50,7 +50,7 @@ Result<std::shared_ptr<SessionImpl>> SessionImpl::open(SessionDeps deps,
   std::error_code ec;
   std::filesystem::create_directories(s->deps_.recordings_dir, ec);
   const std::string path = s->deps_.recordings_dir + "/" + s->record_.video_path;
-  auto recorder = codecs::Recorder::open(path, codecs::RecorderOptions{});
+  auto recorder = codecs::Recorder::open(path, s->deps_.recording);
   if (!recorder) return Status::Error("cannot record session: " + recorder.message());
   s->recorder_ = std::move(recorder.value());
 

@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "codecs/recorder.h"
 #include "core/clock.h"
 #include "core/sinks.h"
 #include "gateway/session.h"
 #include "storage/metadata_store.h"
 
-namespace vigil::codecs { class Recorder; }
 namespace vigil::storage { class BatchedEventWriter; }
 namespace vigil::gateway::input { class LineAssembler; }
 namespace vigil::ocr { class OcrPool; class TitleTracker; }
@@ -40,6 +40,7 @@ struct SessionDeps {
   storage::MetadataStore& store;
   ocr::OcrPool* ocr = nullptr;  // null: no title reading
   std::string recordings_dir;
+  codecs::RecorderOptions recording;  // x264 settings of every session's video
   std::function<void(const std::string& id)> on_finished;  // manager bookkeeping
 };
 

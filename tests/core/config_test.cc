@@ -108,7 +108,15 @@ TEST(Config, Defaults) {
   EXPECT_EQ(c.web_listen.str(), "127.0.0.1:8080");
   EXPECT_EQ(c.rdp_listen.str(), "127.0.0.1:3389");
   EXPECT_EQ(c.state_dir, "var");
+  EXPECT_FALSE(c.recordings_qp.has_value());
   EXPECT_TRUE(c.users.empty() && c.targets.empty() && c.grants.empty());
+}
+
+TEST(Config, RecordingQuantizerWithinBounds) {
+  EXPECT_EQ(Config::parse("[recordings]\nqp = 28\n", "q.toml").recordings_qp, 28);
+  for (const char* bad : {"qp = 19", "qp = 37", "qp = \"32\"", "qp = 30.5"})
+    expectError(std::string("[recordings]\n") + bad + "\n",
+                {"[recordings] qp must be a whole number from 20", "left out for the default"});
 }
 
 TEST(Config, VncTargetAndPortDefaults) {

@@ -145,6 +145,7 @@ Result<std::unique_ptr<GatewayFixture>> GatewayFixture::start(const FixtureOptio
   std::ofstream cfg(f->config_path_);
   cfg << "[redis]\nurl = \"redis://127.0.0.1:" << f->redis_port_ << "/0\"\n"
       << "[recordings]\ndir = \"" << f->recordingsDir() << "\"\n"
+      << (opts.recording_qp ? "qp = " + std::to_string(*opts.recording_qp) + "\n" : std::string())
       << "[gateway]\nstate_dir = \"" << f->dir_ << "/var\"\nnode_id = \"e2e-node\"\nlog_level = \"debug\"\n"
       << "[web]\nlisten = \"127.0.0.1:" << f->web_port_ << "\"\n"
       << "[rdp]\nlisten = \"127.0.0.1:" << f->rdp_port_ << "\"\n"

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +51,8 @@ struct FixtureOptions {
   // Also configure web API users: kAuditorUser (role auditor) and
   // kSecurityUser (role security), with kAuditorPassword / kSecurityPassword.
   bool web_users = false;
+  // [recordings] qp, when set.
+  std::optional<int> recording_qp;
 };
 
 class GatewayFixture {

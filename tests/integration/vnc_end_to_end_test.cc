@@ -118,6 +118,27 @@ TEST(VncEndToEnd, TypedLineReachesServerIsSearchableAndRecorded) {
   EXPECT_NE(kinds.find("key"), std::string::npos);
 }
 
+// `[recordings] qp` reaches the session's encoder: x264 writes its settings
+// into the video (an SEI message), so the file itself tells.
+TEST(VncEndToEnd, ConfiguredQuantizerIsTheRecordings) {
+  FixtureOptions opts;
+  opts.recording_qp = 26;
+  auto fx = GatewayFixture::start(opts);
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  auto viewer = connectViewer(f, f.grantCode());
+  ASSERT_TRUE(viewer.ok()) << viewer.message() << "\n" << f.gatewayLog();
+  ASSERT_TRUE(testbed::waitFor([&] { return (*viewer)->updates() > 0; }, 10s));
+  const std::string id = newestAdmitted(f).value("id", "");
+  ASSERT_FALSE(id.empty());
+  (*viewer)->disconnect();
+  ASSERT_TRUE(testbed::waitFor([&] { return newestAdmitted(f).value("state", "") == "ended"; }, 10s))
+      << f.gatewayLog();
+  const std::string video = testbed::readFile(f.recordingsDir() + "/" + id + ".mp4");
+  EXPECT_NE(video.find(" qp=26 "), std::string::npos) << "x264 settings not found or not qp=26";
+  EXPECT_EQ(video.find(" qp=32 "), std::string::npos);
+}
+
 TEST(VncEndToEnd, BadCodesAreRefusedWithoutTouchingTheTarget) {
   auto fx = GatewayFixture::start();
   ASSERT_TRUE(fx.ok()) << fx.message();
