@@ -120,7 +120,7 @@ TEST(VncEndToEnd, TypedLineReachesServerIsSearchableAndRecorded) {
 
 // `[recordings] qp` reaches the session's encoder: x264 writes its settings
 // into the video (an SEI message), so the file itself tells.
-TEST(VncEndToEnd, ConfiguredQuantizerIsTheRecordings) {
+TEST(VncEndToEnd, ConfiguredQuantizerReachesTheRecording) {
   FixtureOptions opts;
   opts.recording_qp = 26;
   auto fx = GatewayFixture::start(opts);
