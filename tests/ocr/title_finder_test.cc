@@ -2,10 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <tuple>
 #include <utility>
+
+#include <opencv2/imgproc.hpp>
 
 #include "ocr/title_reader.h"
 #include "tests/ocr/corpus.h"
@@ -111,6 +116,66 @@ TEST(TitleReader, ReadsACaptionAndRejectsBadInput) {
   EXPECT_FALSE((*reader)->read(f, Rect{5000, 5000, 10, 10}).ok());
   // A blank strip is junk, not an empty title.
   EXPECT_FALSE((*reader)->read(f, Rect{900, 600, 100, 30}).ok());
+}
+
+// What a lossy 4:2:0 video codec leaves of a screen: colour at half
+// resolution, and every pixel a few levels off its colour.
+Frame throughCodec(const Frame& f, unsigned seed) {
+  const cv::Mat bgra(f.height(), f.width(), CV_8UC4, const_cast<std::uint8_t*>(f.data()),
+                     static_cast<std::size_t>(f.stride()));
+  cv::Mat bgr, ycc, half;
+  cv::cvtColor(bgra, bgr, cv::COLOR_BGRA2BGR);
+  cv::cvtColor(bgr, ycc, cv::COLOR_BGR2YCrCb);
+  std::vector<cv::Mat> planes;
+  cv::split(ycc, planes);
+  for (int c : {1, 2}) {
+    cv::resize(planes[c], half, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+    cv::resize(half, planes[c], planes[c].size(), 0, 0, cv::INTER_LINEAR);
+  }
+  // Each 8x8 block's frequencies quantized, as a DCT codec does.
+  for (int c = 0; c < 3; ++c) {
+    const double step = c == 0 ? 10.0 : 16.0;
+    cv::Mat plane;
+    planes[c].convertTo(plane, CV_32F);
+    for (int by = 0; by + 8 <= plane.rows; by += 8)
+      for (int bx = 0; bx + 8 <= plane.cols; bx += 8) {
+        cv::Mat block = plane(cv::Rect(bx, by, 8, 8)), freq;
+        cv::dct(block, freq);
+        for (float& v : cv::Mat_<float>(freq)) v = std::round(v / step) * step;
+        cv::idct(freq, block);
+      }
+    plane.convertTo(planes[c], CV_8U);
+  }
+  cv::merge(planes, ycc);
+  cv::cvtColor(ycc, bgr, cv::COLOR_YCrCb2BGR);
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> noise(-2, 2);
+  Frame out(f.width(), f.height());
+  for (int y = 0; y < f.height(); ++y)
+    for (int x = 0; x < f.width(); ++x) {
+      const cv::Vec3b p = bgr.at<cv::Vec3b>(y, x);
+      std::uint32_t rgb = 0;
+      for (int c = 0; c < 3; ++c)
+        rgb |= static_cast<std::uint32_t>(std::clamp(p[c] + noise(rng), 0, 255)) << (8 * c);
+      out.setPixel(x, y, rgb);
+    }
+  return out;
+}
+
+// The caption still reads as it does clean (the bar is found on the clean
+// screen: this is about the reader).
+TEST(TitleReader, ReadsThroughCodecLoss) {
+  auto reader = TitleReader::create();
+  ASSERT_TRUE(reader.ok()) << reader.message();
+  for (const std::string style : {"win10-light", "win10-accent", "win7"})
+    for (const std::string title : {"Registry Editor", "payroll.xlsx - Excel"}) {
+      const Frame clean = renderWindowsScreen(style, title, "Event Viewer", nullptr);
+      const TitleStrip* front = focusedOf(TitleFinder().find(clean));
+      ASSERT_NE(front, nullptr) << style;
+      auto text = (*reader)->read(throughCodec(clean, 7), front->text);
+      ASSERT_TRUE(text.ok()) << style << ": " << text.message();
+      EXPECT_EQ(text->text, title) << style;
+    }
 }
 
 TEST(TitleReader, TellsAnEnDashFromAHyphenAlsoRightBeforeACut) {
