@@ -181,11 +181,11 @@ Config Config::parse(const std::string& text, const std::string& path) {
       // Bounds around the measured 30-34 (docs/recording.md, "the
       // quantizer"): a typo must not make files many times larger, or
       // text unreadable.
-      const auto v = qp->value<int64_t>();
-      if (!qp->is_integer() || !v || *v < 20 || *v > 36)
+      const auto* v = qp->as_integer();
+      if (!v || v->get() < 20 || v->get() > 36)
         fail(path, "[recordings] qp must be a whole number from 20 (sharper, larger files) to 36 "
                    "(smaller, blurrier text), or left out for the default");
-      c.recordings_qp = static_cast<int>(*v);
+      c.recordings_qp = static_cast<int>(v->get());
     }
   }
   if (auto* t = root["gateway"].as_table()) {

@@ -77,20 +77,6 @@ std::string makeOne(std::mt19937& rng) {
   }
 }
 
-Frame fromMat(const cv::Mat& bgr) {
-  Frame f(bgr.cols, bgr.rows);
-  for (int y = 0; y < bgr.rows; ++y) {
-    const cv::Vec3b* r = bgr.ptr<cv::Vec3b>(y);
-    std::uint8_t* o = f.row(y);
-    for (int x = 0; x < bgr.cols; ++x) {
-      o[4 * x] = r[x][0];
-      o[4 * x + 1] = r[x][1];
-      o[4 * x + 2] = r[x][2];
-      o[4 * x + 3] = 0;
-    }
-  }
-  return f;
-}
 
 std::u32string toU32(const std::string& s) {
   std::u32string out;
@@ -324,6 +310,21 @@ double threadCpuMs() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+Frame fromMat(const cv::Mat& bgr) {
+  Frame f(bgr.cols, bgr.rows);
+  for (int y = 0; y < bgr.rows; ++y) {
+    const cv::Vec3b* r = bgr.ptr<cv::Vec3b>(y);
+    std::uint8_t* o = f.row(y);
+    for (int x = 0; x < bgr.cols; ++x) {
+      o[4 * x] = r[x][0];
+      o[4 * x + 1] = r[x][1];
+      o[4 * x + 2] = r[x][2];
+      o[4 * x + 3] = 0;
+    }
+  }
+  return f;
 }
 
 Frame loadPng(const std::string& path) {

@@ -12,6 +12,8 @@
 #include "core/status.h"
 #include "tests/ocr/x_desktop.h"
 
+namespace cv { class Mat; }
+
 namespace vigil::ocr::testing {
 
 struct Sample {
@@ -50,6 +52,7 @@ Frame renderWindowsScreen(const std::string& style, const std::string& front_tit
                           const std::string& back_title, Rect* front_bar,
                           std::string* shown = nullptr, int front_x = 120, int front_w = 700);
 
+Frame fromMat(const cv::Mat& bgr);  // 8-bit BGR, as OpenCV draws and reads
 Frame loadPng(const std::string& path);
 void savePng(const Frame& f, Rect r, const std::string& path);  // the part `r` of `f`
 

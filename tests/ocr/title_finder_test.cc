@@ -150,16 +150,9 @@ Frame throughCodec(const Frame& f, unsigned seed) {
   cv::cvtColor(ycc, bgr, cv::COLOR_YCrCb2BGR);
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> noise(-2, 2);
-  Frame out(f.width(), f.height());
-  for (int y = 0; y < f.height(); ++y)
-    for (int x = 0; x < f.width(); ++x) {
-      const cv::Vec3b p = bgr.at<cv::Vec3b>(y, x);
-      std::uint32_t rgb = 0;
-      for (int c = 0; c < 3; ++c)
-        rgb |= static_cast<std::uint32_t>(std::clamp(p[c] + noise(rng), 0, 255)) << (8 * c);
-      out.setPixel(x, y, rgb);
-    }
-  return out;
+  for (auto& p : cv::Mat_<cv::Vec3b>(bgr))
+    for (int c = 0; c < 3; ++c) p[c] = cv::saturate_cast<std::uint8_t>(p[c] + noise(rng));
+  return testing::fromMat(bgr);
 }
 
 // The caption still reads as it does clean (the bar is found on the clean
