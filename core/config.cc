@@ -8,6 +8,7 @@
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "core/clock.h"
 
@@ -67,6 +68,82 @@ bool validName(const std::string& s) {
          std::all_of(s.begin(), s.end(), [](unsigned char c) {
            return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '@';
          });
+}
+
+// A positive whole number within [lo, hi], or the default when absent.
+long long intKey(const toml::table& t, const char* key, const std::string& path,
+                 const std::string& where, long long lo, long long hi, long long dflt,
+                 const std::string& hint) {
+  const toml::node* n = t.get(key);
+  if (!n) return dflt;
+  const auto* v = n->as_integer();
+  if (!v || v->get() < lo || v->get() > hi)
+    fail(path, where + ": `" + key + "` must be a whole number from " + std::to_string(lo) +
+                   " to " + std::to_string(hi) + hint);
+  return v->get();
+}
+
+// "10s", "500ms", "2m" or a number of seconds.
+int durationMsKey(const toml::table& t, const char* key, const std::string& path,
+                  const std::string& where, int dflt) {
+  const toml::node* n = t.get(key);
+  if (!n) return dflt;
+  long long ms = -1;
+  if (const auto* v = n->as_integer()) {
+    ms = v->get() * 1000;
+  } else if (auto s = n->value<std::string>()) {
+    std::size_t digits = 0;
+    while (digits < s->size() && std::isdigit(static_cast<unsigned char>((*s)[digits]))) ++digits;
+    const std::string unit = s->substr(digits);
+    if (digits > 0 && digits <= 6) {
+      const long long x = std::stoll(s->substr(0, digits));
+      if (unit == "ms") ms = x;
+      else if (unit == "s" || unit.empty()) ms = x * 1000;
+      else if (unit == "m") ms = x * 60'000;
+    }
+  }
+  if (ms < 1000 || ms > 600'000)
+    fail(path, where + ": `" + key + "` must be a duration from 1s to 10m, such as \"10s\"");
+  return static_cast<int>(ms);
+}
+
+// "1GiB", "512MiB", "100MB", or a number of bytes.
+std::uint64_t sizeKey(const toml::table& t, const char* key, const std::string& path,
+                      const std::string& where, std::uint64_t dflt) {
+  const toml::node* n = t.get(key);
+  if (!n) return dflt;
+  if (const auto* v = n->as_integer(); v && v->get() >= 0) return static_cast<std::uint64_t>(v->get());
+  if (auto s = n->value<std::string>()) {
+    std::size_t digits = 0;
+    while (digits < s->size() && std::isdigit(static_cast<unsigned char>((*s)[digits]))) ++digits;
+    std::string unit = s->substr(digits);
+    while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+    static const std::pair<const char*, std::uint64_t> kUnits[] = {
+        {"", 1},          {"B", 1},          {"KB", 1000},         {"KiB", 1ull << 10},
+        {"MB", 1000'000}, {"MiB", 1ull << 20}, {"GB", 1000'000'000}, {"GiB", 1ull << 30}};
+    if (digits > 0 && digits <= 9)
+      for (const auto& [name, mult] : kUnits)
+        if (unit == name) return std::stoull(s->substr(0, digits)) * mult;
+  }
+  fail(path, where + ": `" + key + "` must be a size such as \"1GiB\" or \"500MB\"");
+}
+
+// "8192x8192".
+std::pair<int, int> sizeWxH(const toml::table& t, const char* key, const std::string& path,
+                            const std::string& where, std::pair<int, int> dflt) {
+  const toml::node* n = t.get(key);
+  if (!n) return dflt;
+  if (auto s = n->value<std::string>()) {
+    const auto x = s->find('x');
+    try {
+      if (x != std::string::npos && x > 0 && x + 1 < s->size() && s->size() <= 11) {
+        const int w = std::stoi(s->substr(0, x)), h = std::stoi(s->substr(x + 1));
+        if (w >= 64 && h >= 64 && w <= 16384 && h <= 16384) return {w, h};
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  fail(path, where + ": `" + key + "` must be WIDTHxHEIGHT, each 64 to 16384, such as \"8192x8192\"");
 }
 
 }  // namespace
@@ -166,12 +243,17 @@ Config Config::parse(const std::string& text, const std::string& path) {
   }
   Config c;
   c.path = path;
-  checkKeys(root, {"redis", "recordings", "gateway", "web", "rdp", "users", "targets", "grants"}, path,
-            "top level");
+  checkKeys(root, {"redis", "recordings", "gateway", "retention", "web", "rdp", "users", "targets",
+                   "grants"},
+            path, "top level");
   if (auto* t = root["redis"].as_table()) checkKeys(*t, {"url"}, path, "[redis]");
-  if (auto* t = root["recordings"].as_table()) checkKeys(*t, {"dir", "qp"}, path, "[recordings]");
+  if (auto* t = root["recordings"].as_table()) checkKeys(*t, {"dir", "qp", "min_free"}, path, "[recordings]");
   if (auto* t = root["gateway"].as_table())
-    checkKeys(*t, {"state_dir", "node_id", "log_level"}, path, "[gateway]");
+    checkKeys(*t, {"state_dir", "node_id", "log_level", "handshake_timeout",
+                   "max_unauthenticated_per_address", "max_unauthenticated", "max_connections",
+                   "max_desktop"},
+              path, "[gateway]");
+  if (auto* t = root["retention"].as_table()) checkKeys(*t, {"refused_days"}, path, "[retention]");
   if (auto* t = root["web"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key"}, path, "[web]");
   if (auto* t = root["rdp"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key"}, path, "[rdp]");
   if (auto* t = root["redis"].as_table()) c.redis_url = str(*t, "url", path, "[redis]", false, c.redis_url);
@@ -187,11 +269,27 @@ Config Config::parse(const std::string& text, const std::string& path) {
                    "(smaller, blurrier text), or left out for the default");
       c.recordings_qp = static_cast<int>(v->get());
     }
+    c.recordings_min_free = sizeKey(*t, "min_free", path, "[recordings]", c.recordings_min_free);
   }
+  if (auto* t = root["retention"].as_table())
+    c.retention_refused_days = static_cast<int>(
+        intKey(*t, "refused_days", path, "[retention]", 1, 3650, c.retention_refused_days, ""));
   if (auto* t = root["gateway"].as_table()) {
     c.state_dir = str(*t, "state_dir", path, "[gateway]", false, c.state_dir);
     c.node_id = str(*t, "node_id", path, "[gateway]", false);
     c.log_level = str(*t, "log_level", path, "[gateway]", false, c.log_level);
+    FrontDoorConfig& d = c.front_door;
+    d.handshake_timeout_ms =
+        durationMsKey(*t, "handshake_timeout", path, "[gateway]", d.handshake_timeout_ms);
+    d.max_unauthenticated_per_address = static_cast<int>(
+        intKey(*t, "max_unauthenticated_per_address", path, "[gateway]", 1, 1000,
+               d.max_unauthenticated_per_address, ""));
+    d.max_unauthenticated = static_cast<int>(intKey(*t, "max_unauthenticated", path, "[gateway]", 1,
+                                                    10'000, d.max_unauthenticated, ""));
+    d.max_connections = static_cast<int>(
+        intKey(*t, "max_connections", path, "[gateway]", 1, 10'000, d.max_connections, ""));
+    std::tie(d.max_desktop_width, d.max_desktop_height) = sizeWxH(
+        *t, "max_desktop", path, "[gateway]", {d.max_desktop_width, d.max_desktop_height});
   }
   if (auto* t = root["web"].as_table()) {
     c.web_listen = HostPort::parse(str(*t, "listen", path, "[web]", false, c.web_listen.str()),

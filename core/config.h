@@ -48,7 +48,8 @@ struct TargetConfig {
   std::optional<HostPort> vnc_listen;  // vnc targets: the gateway port serving it
   std::string keyboard_layout;         // rdp: overrides the client's announced layout
   // rdp: SHA-256 of the server's TLS certificate, "AB:CD:..." (normalized).
-  // Empty: the first certificate seen is trusted and kept (state_dir).
+  // Empty: the gateway refuses to send credentials until an operator trusts
+  // the server's certificate (`vigil trust-target NAME`, kept in state_dir).
   std::string tls_fingerprint;
 };
 
@@ -63,6 +64,20 @@ struct GrantConfig {
   std::optional<EpochMillis> not_after;
 };
 
+// [gateway]: the front door's deadlines and caps (docs/security.md).
+struct FrontDoorConfig {
+  // A connection not authenticated within this is cut (its socket shut down).
+  int handshake_timeout_ms = 10'000;
+  // Connections still handshaking, per client address and in all.
+  int max_unauthenticated_per_address = 8;
+  int max_unauthenticated = 64;
+  // Every open connection (handshaking or relaying), per listener.
+  int max_connections = 256;
+  // A target (or client) announcing a larger desktop is refused.
+  int max_desktop_width = 8192;
+  int max_desktop_height = 8192;
+};
+
 struct Config {
   std::string path;        // the file it came from
   std::string redis_url = "redis://127.0.0.1:6379/0";
@@ -70,6 +85,12 @@ struct Config {
   // [recordings] qp: the video's quantizer (lower = sharper, larger); unset,
   // the recorder's own default (codecs::RecorderOptions::qp).
   std::optional<int> recordings_qp;
+  // [recordings] min_free: a session is refused (before its target is
+  // contacted) when the recordings disk has less room than this.
+  std::uint64_t recordings_min_free = 1ull << 30;
+  // [retention] refused_days: refusal records expire after this many days.
+  int retention_refused_days = 30;
+  FrontDoorConfig front_door;
   std::string state_dir = "var";  // keys, self-signed certs
   std::string node_id;            // defaults to the host name
   std::string log_level = "info";

@@ -339,5 +339,50 @@ TEST(Config, TargetTlsFingerprintIsNormalized) {
   expectError(kTarget + "tls_fingerprint = \"AB:CD\"\n", {"dc01", "tls_fingerprint", "SHA-256"});
 }
 
+
+TEST(Config, FrontDoorDefaultsHoldWithoutTheirKeys) {
+  const Config c = Config::parse("", "vigil.toml");
+  EXPECT_EQ(c.front_door.handshake_timeout_ms, 10'000);
+  EXPECT_EQ(c.front_door.max_unauthenticated_per_address, 8);
+  EXPECT_EQ(c.front_door.max_desktop_width, 8192);
+  EXPECT_EQ(c.front_door.max_desktop_height, 8192);
+  EXPECT_EQ(c.recordings_min_free, 1ull << 30);
+  EXPECT_EQ(c.retention_refused_days, 30);
+}
+
+TEST(Config, FrontDoorKeysAreReadAndBounded) {
+  const Config c = Config::parse(R"(
+[gateway]
+handshake_timeout = "3s"
+max_unauthenticated_per_address = 2
+max_unauthenticated = 20
+max_connections = 40
+max_desktop = "3840x2160"
+[recordings]
+min_free = "200MiB"
+[retention]
+refused_days = 7
+)", "vigil.toml");
+  EXPECT_EQ(c.front_door.handshake_timeout_ms, 3000);
+  EXPECT_EQ(c.front_door.max_unauthenticated_per_address, 2);
+  EXPECT_EQ(c.front_door.max_unauthenticated, 20);
+  EXPECT_EQ(c.front_door.max_connections, 40);
+  EXPECT_EQ(c.front_door.max_desktop_width, 3840);
+  EXPECT_EQ(c.front_door.max_desktop_height, 2160);
+  EXPECT_EQ(c.recordings_min_free, 200ull << 20);
+  EXPECT_EQ(c.retention_refused_days, 7);
+  EXPECT_EQ(Config::parse("[gateway]\nhandshake_timeout = 12\n", "v").front_door.handshake_timeout_ms,
+            12'000);
+  EXPECT_EQ(Config::parse("[recordings]\nmin_free = 0\n", "v").recordings_min_free, 0u);
+
+  expectError("[gateway]\nhandshake_timeout = \"forever\"\n", {"handshake_timeout", "10s"});
+  expectError("[gateway]\nhandshake_timeout = 0\n", {"handshake_timeout"});
+  expectError("[gateway]\nmax_desktop = \"99999x10\"\n", {"max_desktop", "WIDTHxHEIGHT"});
+  expectError("[gateway]\nmax_unauthenticated_per_address = 0\n",
+              {"max_unauthenticated_per_address"});
+  expectError("[recordings]\nmin_free = \"lots\"\n", {"min_free", "1GiB"});
+  expectError("[retention]\nrefused_days = -1\n", {"refused_days"});
+}
+
 }  // namespace
 }  // namespace vigil
