@@ -3,6 +3,7 @@
 #include <freerdp/channels/wtsvc.h>
 #include <freerdp/freerdp.h>
 #include <freerdp/input.h>
+#include <freerdp/session.h>
 #include <freerdp/update.h>
 #include <winpr/synch.h>
 #include <winpr/wtsapi.h>
@@ -374,6 +375,15 @@ bool RdpConnection::admitAndConnect() {
   o.gfx = deps_.opts.target_gfx;
   o.clipboard = deps_.opts.clipboard;
   o.connect_timeout_ms = deps_.opts.target_connect_timeout_ms;
+  // Fail closed at the target: no success (and no screen) before it confirmed
+  // the logon; its desktop is bounded like a client's.
+  o.target_name = target->name;
+  o.require_logon_confirmation = true;
+  o.logon_timeout_ms = deps_.opts.target_logon_timeout_ms;
+  if (deps_.cfg) {
+    o.max_width = deps_.cfg->front_door.max_desktop_width;
+    o.max_height = deps_.cfg->front_door.max_desktop_height;
+  }
   o.check_certificate = [pins = deps_.pins, target](const std::string& fingerprint) {
     return pins->check(*target, fingerprint);
   };
@@ -391,7 +401,9 @@ bool RdpConnection::admitAndConnect() {
     spdlog::warn("rdp: session={} {}", session_->id(), st.message());
     session_->lifecycle("target connection failed: " + st.message());
     std::lock_guard lock(mutex_);
-    if (close_reason_.empty()) close_reason_ = "target connection failed";
+    if (close_reason_.empty()) {
+      close_reason_ = "target connection failed: " + std::string(toString(target_->lastFailure()));
+    }
     return false;
   }
   const int w = target_->width(), h = target_->height();
@@ -426,6 +438,13 @@ bool RdpConnection::onActivate() {
     spdlog::debug("rdp: client pointer cache={} max={} large={}", caps.cache_size,
                   caps.max_new_size, caps.large);
   });
+  // Like Windows once a user is logged on: the logon notification (Save
+  // Session Info, plain notify), so a client that waits for it, such as a
+  // gateway's target leg, sees this TLS-only server confirm the logon.
+  if (peer_->update->SaveSessionInfo &&
+      !peer_->update->SaveSessionInfo(peer_->context, INFO_TYPE_LOGON_PLAIN_NOTIFY, nullptr)) {
+    spdlog::debug("rdp: sending the logon notification to the client failed");
+  }
   if (!target_started_ && target_) {
     target_started_ = true;
     target_->start();
