@@ -115,7 +115,8 @@ struct RdpClient::Impl {
   // A reason to end the connection found inside a callback (a desktop too
   // large); the loop that pumps the connection ends it with this text.
   std::string fatal;
-  int highest_state = 0;  // furthest CONNECTION_STATE_* reached
+  bool certificate_accepted = false;  // the TLS handshake got past our check
+  bool post_connected = false;        // the connection reached PostConnect
 
   CliprdrClientContext* cliprdr = nullptr;
   TextClipboard<CliprdrClientContext> clipboard;
@@ -147,7 +148,6 @@ struct RdpClient::Impl {
   static BOOL authenticate(freerdp*, char**, char**, char**) { return FALSE; }
   static BOOL saveSessionInfo(rdpContext* ctx, UINT32 type, void* data);
   static int logonErrorInfo(freerdp* inst, UINT32 data, UINT32 type);
-  static void connectionStateChange(void* ctx, ConnectionStateChangeEventArgs* e);
   static BOOL pointerPosition(rdpContext* ctx, const POINTER_POSITION_UPDATE* p);
   static BOOL pointerSystem(rdpContext* ctx, const POINTER_SYSTEM_UPDATE* p);
   static BOOL pointerColor(rdpContext* ctx, const POINTER_COLOR_UPDATE* p);
@@ -201,7 +201,6 @@ BOOL RdpClient::Impl::preConnect(freerdp* inst) {
     setU32(s, FreeRDP_OsMinorType, OSMINORTYPE_NATIVE_XSERVER);
     PubSub_SubscribeChannelConnected(inst->context->pubSub, channelConnected);
     PubSub_SubscribeChannelDisconnected(inst->context->pubSub, channelDisconnected);
-    PubSub_SubscribeConnectionStateChange(inst->context->pubSub, connectionStateChange);
     // The logon notification can come right after activation, before
     // PostConnect: listen from the start.
     inst->update->SaveSessionInfo = saveSessionInfo;
@@ -210,13 +209,6 @@ BOOL RdpClient::Impl::preConnect(freerdp* inst) {
       return FALSE;
     }
     return TRUE;
-  });
-}
-
-void RdpClient::Impl::connectionStateChange(void* ctx, ConnectionStateChangeEventArgs* e) {
-  guardedVoid("connection state", [&] {
-    Impl* self = of(static_cast<rdpContext*>(ctx));
-    self->highest_state = std::max(self->highest_state, e->state);
   });
 }
 
@@ -269,6 +261,7 @@ BOOL RdpClient::Impl::postConnect(freerdp* inst) {
 BOOL RdpClient::Impl::postConnectBody(freerdp* inst) {
   Impl* d = this;
   rdpSettings* s = inst->settings;
+  post_connected = true;
   // The target's announced desktop, checked before anything is allocated for it.
   if (Status st = checkDesktopSize(getU32(s, FreeRDP_DesktopWidth),
                                    getU32(s, FreeRDP_DesktopHeight), opts.max_width,
@@ -309,7 +302,6 @@ void RdpClient::Impl::postDisconnect(freerdp* inst) {
   guardedVoid("post-disconnect", [&] {
     PubSub_UnsubscribeChannelConnected(inst->context->pubSub, channelConnected);
     PubSub_UnsubscribeChannelDisconnected(inst->context->pubSub, channelDisconnected);
-    PubSub_UnsubscribeConnectionStateChange(inst->context->pubSub, connectionStateChange);
     if (inst->context->gdi) gdi_free(inst);
   });
 }
@@ -539,7 +531,10 @@ int RdpClient::Impl::verifyX509(freerdp* inst, const BYTE* data, size_t length,
       if (self->opts.check_certificate) verdict = self->opts.check_certificate(*fp);
     }
     std::lock_guard lock(self->mutex);
-    if (verdict.ok()) return 1;
+    if (verdict.ok()) {
+      self->certificate_accepted = true;
+      return 1;
+    }
     self->certificate_error = verdict.message();
     return -1;
   });
@@ -845,9 +840,17 @@ Status RdpClient::connect() {
       return Status::Error("certificate refused: " + certificate_error);
     }
     if (!d.fatal.empty()) return Status::Error(d.fatal);  // failure set with it
-    // NLA began but the connection never reached MCS: the target turned the
-    // credentials down (FreeRDP 2 often reports that as a transport error).
-    if (credentialsError(code) || d.highest_state == CONNECTION_STATE_NLA) {
+    // NLA was chosen and the certificate accepted, but the connection never
+    // got to PostConnect: the target turned the credentials down (a server
+    // often just closes the connection, which FreeRDP 2 reports as a
+    // transport error; a network failure in that moment reads the same).
+    bool accepted = false;
+    {
+      std::lock_guard lock(d.mutex);
+      accepted = d.certificate_accepted;
+    }
+    const bool nla = (getU32(s, FreeRDP_SelectedProtocol) & (kProtocolHybrid | kProtocolHybridEx)) != 0;
+    if (credentialsError(code) || (nla && accepted && !d.post_connected)) {
       d.failure = RdpConnectFailure::CredentialsRejected;
       return Status::Error("target " + d.targetName() + " rejected the vaulted credentials (" +
                            freerdpError(inst->context) + ")");
