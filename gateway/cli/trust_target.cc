@@ -4,6 +4,7 @@
 // connection stops at the certificate. Needs the config only (no Redis).
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -57,6 +58,10 @@ int trustTarget(const Common& c, const std::string& name, bool yes) {
   }
   const std::string where = target->host + ":" + std::to_string(target->port);
 
+  // FreeRDP would log the refused certificate (all of it) and its own
+  // errors on stderr; the command says what matters itself. WLOG_LEVEL set
+  // by the operator (e.g. DEBUG) still wins.
+  setenv("WLOG_LEVEL", "OFF", 0);
   // Connect with no credentials and refuse every certificate: FreeRDP checks
   // the certificate during the TLS handshake, before NLA or the Client Info
   // PDU, so the connection ends there and nothing secret leaves.
