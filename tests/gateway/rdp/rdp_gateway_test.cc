@@ -24,6 +24,7 @@
 #include "gateway/rdp/rdp_client.h"
 #include "gateway/rdp/rdp_listener.h"
 #include "gateway/rdp/target_pins.h"
+#include "gateway/rdp/tls_files.h"
 #include "tests/gateway/rdp/fakes.h"
 #include "tests/testbed/testbed.h"
 
@@ -611,6 +612,58 @@ TEST_F(RdpGatewayTest, TlsOnlyTargetConfirmsTheLogon) {
   const double psnr = bestPsnr([&] { return obs.frame(); });
   EXPECT_GE(psnr, 35.0);
   client.stop();
+}
+
+// The product path to a TLS-only target that confirms logons: gateway A's
+// target leg to gateway B (TLS-only; it sends Save Session Info when its
+// client activates), which relays the shadow server. A waits for B's logon
+// notification, then the client gets the server's screen through both.
+TEST_F(RdpGatewayTest, ChainedGatewayIsATlsOnlyTargetThatConfirmsTheLogon) {
+  auto tls_b = ensureTlsFiles(cfg_);  // B is this suite's listener
+  ASSERT_TRUE(tls_b.ok()) << tls_b.message();
+  auto fp_b = certificateFingerprint(tb::readFile(tls_b->cert_pem_path));
+  ASSERT_TRUE(fp_b.ok()) << fp_b.message();
+
+  Config cfg_a;
+  cfg_a.state_dir = log_dir_ + "/state-a";
+  TargetConfig gw_b;
+  gw_b.name = "gw-b";
+  gw_b.protocol = Protocol::Rdp;
+  gw_b.host = "127.0.0.1";
+  gw_b.port = listener_->port();
+  gw_b.username = std::string(kUser) + "#demo";  // A's vaulted login at B
+  gw_b.password = kPassword;
+  std::filesystem::remove(cfg_a.state_dir + "/rdp/known_targets");
+  ASSERT_TRUE(TargetPins(cfg_a.state_dir + "/rdp/known_targets").trust(gw_b, *fp_b).ok());
+  FakeGatekeeper gk_a{"vendor2", "pass of vendor2"};
+  gk_a.addTarget(&gw_b);
+  FakeSessionManager sm_a;
+  auto tls_a = ensureTlsFiles(cfg_a);
+  ASSERT_TRUE(tls_a.ok()) << tls_a.message();
+  RdpOptions opts;
+  opts.target_gfx = false;
+  opts.target_logon_timeout_ms = 8000;
+  auto a = RdpListener::start(HostPort{"127.0.0.1", 0}, tls_a.value(), cfg_a, gk_a, sm_a, opts);
+  ASSERT_TRUE(a.ok()) << a.message();
+
+  TestObserver obs;
+  auto o = clientOptions();
+  o.port = (*a)->port();
+  o.username = "vendor2#gw-b";
+  o.password = "pass of vendor2";
+  RdpClient client(o, &obs);
+  const Status st = client.connect();
+  ASSERT_TRUE(st.ok()) << st.message();
+  client.start();
+  ASSERT_TRUE(tb::waitFor([&] { return sm_a.last() && sm_a.last()->attached(); }, 20s));
+  const auto events = sm_a.last()->lifecycleEvents();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.front(), "connected to target 127.0.0.1:" + std::to_string(listener_->port()));
+  const double psnr = bestPsnr([&] { return obs.frame(); });
+  std::printf("[ metrics ] client -> gateway A -> gateway B -> shadow: PSNR %.1f dB\n", psnr);
+  EXPECT_GE(psnr, 30.0);
+  client.stop();
+  (*a)->stop();
 }
 
 // A target announcing a desktop beyond [gateway] max_desktop is refused
