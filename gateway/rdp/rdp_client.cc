@@ -148,6 +148,7 @@ struct RdpClient::Impl {
   static BOOL authenticate(freerdp*, char**, char**, char**) { return FALSE; }
   static BOOL saveSessionInfo(rdpContext* ctx, UINT32 type, void* data);
   static int logonErrorInfo(freerdp* inst, UINT32 data, UINT32 type);
+  static void errorInfo(void* ctx, ErrorInfoEventArgs* e);
   static BOOL pointerPosition(rdpContext* ctx, const POINTER_POSITION_UPDATE* p);
   static BOOL pointerSystem(rdpContext* ctx, const POINTER_SYSTEM_UPDATE* p);
   static BOOL pointerColor(rdpContext* ctx, const POINTER_COLOR_UPDATE* p);
@@ -201,6 +202,7 @@ BOOL RdpClient::Impl::preConnect(freerdp* inst) {
     setU32(s, FreeRDP_OsMinorType, OSMINORTYPE_NATIVE_XSERVER);
     PubSub_SubscribeChannelConnected(inst->context->pubSub, channelConnected);
     PubSub_SubscribeChannelDisconnected(inst->context->pubSub, channelDisconnected);
+    PubSub_SubscribeErrorInfo(inst->context->pubSub, errorInfo);
     // The logon notification can come right after activation, before
     // PostConnect: listen from the start.
     inst->update->SaveSessionInfo = saveSessionInfo;
@@ -229,6 +231,19 @@ BOOL RdpClient::Impl::saveSessionInfo(rdpContext* ctx, UINT32 type, void* data) 
       self->confirmLogon("save session info type " + std::to_string(type));
     }
     return TRUE;
+  });
+}
+
+// MS-RDPBCGR 2.2.5.1.1 Set Error Info: before the logon is confirmed, any
+// error the target reports is a failed logon (it usually disconnects next).
+void RdpClient::Impl::errorInfo(void* ctx, ErrorInfoEventArgs* e) {
+  guardedVoid("error info", [&] {
+    Impl* self = of(static_cast<rdpContext*>(ctx));
+    if (!e || e->code == 0 || self->logon_confirmed.load()) return;
+    const char* name = freerdp_get_error_info_name(e->code);
+    const std::string text = std::string("Set Error Info ") + (name ? name : "?");
+    spdlog::info("rdp-client: target {} before the logon: {}", self->targetName(), text);
+    if (self->logon_error.empty()) self->logon_error = text;
   });
 }
 
@@ -302,6 +317,7 @@ void RdpClient::Impl::postDisconnect(freerdp* inst) {
   guardedVoid("post-disconnect", [&] {
     PubSub_UnsubscribeChannelConnected(inst->context->pubSub, channelConnected);
     PubSub_UnsubscribeChannelDisconnected(inst->context->pubSub, channelDisconnected);
+    PubSub_UnsubscribeErrorInfo(inst->context->pubSub, errorInfo);
     if (inst->context->gdi) gdi_free(inst);
   });
 }
