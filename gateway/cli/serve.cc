@@ -104,7 +104,7 @@ int serve(const Common& c) {
   std::vector<std::unique_ptr<gateway::vnc::VncListener>> vnc;
   for (const auto& target : config.targets) {
     if (target.protocol != Protocol::Vnc) continue;
-    auto listener = gateway::vnc::VncListener::start(target, gatekeeper, sessions, {});
+    auto listener = gateway::vnc::VncListener::start(config, target, gatekeeper, sessions, {});
     if (!listener) return fail("VNC listener for " + target.name + ": " + listener.message());
     vnc.push_back(std::move(listener.value()));
   }
