@@ -221,8 +221,9 @@ void ControlBus::onMessage(std::string_view payload) {
   // Authentic from here on: the fields can be named.
   const EpochMillis t = now();
   if (ts < t - kMaxMessageAgeMs || ts > t + kMaxMessageAgeMs)
-    return drop("stale: sent " + std::to_string((t - ts) / 1000) +
-                " s ago (more than 60 s apart; check the nodes' clocks) session=" + session);
+    return drop("stale: its timestamp is " + std::to_string((ts > t ? ts - t : t - ts) / 1000) +
+                " s " + (ts > t ? "ahead of" : "behind") +
+                " this node's clock (limit 60 s; check the nodes' clocks) session=" + session);
   std::erase_if(seen_, [&](const auto& kv) { return kv.second < t - kMaxMessageAgeMs; });
   if (!seen_.emplace(nonce, ts).second) return drop("replayed nonce session=" + session);
   if (op != "terminate" || session.empty()) return drop("unknown op '" + op + "'");

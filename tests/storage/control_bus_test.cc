@@ -160,13 +160,13 @@ TEST_F(ControlBusAuth, ReplayAndTamperingAreIgnored) {
   ASSERT_NE(captured.find("\"s1\""), std::string::npos) << captured;
   ASSERT_TRUE(eventually([&] { return got().size() == 1; }));
 
-  EXPECT_EQ(publishRaw(captured), "1");  // replayed as it was
+  EXPECT_EQ(publishRaw(captured), "2");  // replayed as it was (listener and spy)
   std::string other_session = captured;
   other_session.replace(other_session.find("\"s1\""), 4, "\"s2\"");
-  EXPECT_EQ(publishRaw(other_session), "1");  // the same MAC for another session
+  EXPECT_EQ(publishRaw(other_session), "2");  // the same MAC for another session
   std::string other_by = captured;
   other_by.replace(other_by.find("\"alice\""), 7, "\"mallet\"");
-  EXPECT_EQ(publishRaw(other_by), "1");  // ... or under another name
+  EXPECT_EQ(publishRaw(other_by), "2");  // ... or under another name
   sync(*good);
   EXPECT_EQ(got(), std::vector<std::string>{"s1 by alice"});
   EXPECT_EQ(listener_->dropped(), 3u);
@@ -192,7 +192,7 @@ TEST_F(ControlBusAuth, StaleOrFutureMessagesAreIgnored) {
   ASSERT_NE(captured.find("\"s3\""), std::string::npos) << captured;
   ASSERT_TRUE(eventually([&] { return got().size() == 2; }));
   now_ += kMaxMessageAgeMs + 1000;
-  EXPECT_EQ(publishRaw(captured), "1");
+  EXPECT_EQ(publishRaw(captured), "2");  // listener and spy
   sync(*good);
   EXPECT_EQ(got().size(), 2u);
   EXPECT_EQ(listener_->dropped(), 3u);
