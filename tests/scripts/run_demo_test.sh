@@ -139,6 +139,9 @@ wait_for 10 grep -q "event=control_message_dropped channel=vigil:control" "$T/va
   fail "an unsigned terminate on vigil:control was not reported as dropped"
 sleep 1
 live_on demo-rdp || fail "an unsigned terminate on Redis ended the demo-rdp session"
+# `vigil terminate` signs with the gateway key: that one ends it.
+vigil terminate "$RDP_ID" >"$T/terminate.out" 2>&1 || fail "vigil terminate failed: $(cat "$T/terminate.out")"
+live_on demo-rdp && fail "demo-rdp is still live after vigil terminate"
 grep -qF -f "$T/var/redis.pass" "$T"/var/log/*.log && fail "the Redis password is in a log"
 
 # Ctrl-C: everything it started goes away.
@@ -154,4 +157,4 @@ RUN_PID=""
 for p in "${PORTS[@]}"; do
   wait_for 10 port_free "$p" || fail "port $p still listens after scripts/run stopped"
 done
-echo "scripts/run demo: owner-only config and var/, Redis wants its password, RDP line searchable, VNC code works, web API answers, unsigned terminate dropped, clean stop"
+echo "scripts/run demo: owner-only config and var/, Redis wants its password, RDP line searchable, VNC code works, web API answers, unsigned terminate dropped, vigil terminate works, clean stop"
