@@ -286,7 +286,8 @@ int terminate(const Common& c, const std::string& session) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return fail("asked node " + rec->node + " to end session " + session +
-              " but it has not confirmed within 5 s; is that node running?");
+              " but it has not confirmed within 5 s; is that node running, with the same gateway.key "
+              "(its log says control_message_dropped if not)?");
 }
 
 }  // namespace vigil::cli
