@@ -267,7 +267,10 @@ int terminate(const Common& c, const std::string& session) {
   auto rec = findSession(*env, session);
   if (!rec) return fail(rec.message());
   if (rec->state != "live") return fail("session " + session + " is not live (" + rec->end_reason + ")");
-  auto bus = storage::ControlBus::connect(env->config.redis_url);
+  // The nodes drop control messages not signed with their gateway key.
+  auto key = gateway::auth::SecretKey::load(env->config.state_dir);
+  if (!key) return fail(key.message());
+  auto bus = storage::ControlBus::connect(env->config.redis_url, key->controlBusKey());
   if (!bus) return fail(bus.message());
   if (Status st = (*bus)->publishTerminate(session, cliActor()); !st.ok()) return fail(st.message());
   audit(*env, "terminate", session);
@@ -283,7 +286,8 @@ int terminate(const Common& c, const std::string& session) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return fail("asked node " + rec->node + " to end session " + session +
-              " but it has not confirmed within 5 s; is that node running?");
+              " but it has not confirmed within 5 s; is that node running, with the same gateway.key "
+              "(its log says control_message_dropped if not)?");
 }
 
 }  // namespace vigil::cli

@@ -227,12 +227,18 @@ TEST(BatchedEventWriter, ManyThreadsNothingLost) {
   EXPECT_EQ(store.events("t1", {})->size(), 10000u);
 }
 
+const BusKey kBusKey = [] {
+  BusKey k{};
+  k.fill(7);
+  return k;
+}();
+
 TEST(ControlBus, TerminateReachesSubscriber) {
   RedisServer server;
   ASSERT_EQ(server.start(), "");
-  auto listener = ControlBus::connect(server.url());
+  auto listener = ControlBus::connect(server.url(), kBusKey);
   ASSERT_TRUE(listener.ok()) << listener.message();
-  auto sender = ControlBus::connect(server.url());
+  auto sender = ControlBus::connect(server.url(), kBusKey);
   ASSERT_TRUE(sender.ok());
   // Nobody subscribed yet: the sender learns it.
   Status none = (*sender)->publishTerminate("s1", "alice");
@@ -271,7 +277,7 @@ TEST(ControlBus, TerminateReachesSubscriber) {
 TEST(ControlBus, NodeLiveness) {
   RedisServer server;
   ASSERT_EQ(server.start(), "");
-  auto bus = ControlBus::connect(server.url());
+  auto bus = ControlBus::connect(server.url(), kBusKey);
   ASSERT_TRUE(bus.ok());
   EXPECT_FALSE(*(*bus)->nodeAlive("node-a"));
   ASSERT_TRUE((*bus)->heartbeat("node-a", 1).ok());
