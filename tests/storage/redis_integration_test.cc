@@ -172,13 +172,14 @@ TEST(BatchedEventWriter, SurvivesRedisRestartWithoutLosingEvents) {
   EXPECT_TRUE(writer.close().ok());
 }
 
-// A store whose appendEvents fails while `down` is set.
+// A store whose appends (the writer's appendEventsAt) fail while `down` is set.
 class FlakyStore : public MemoryStore {
  public:
   std::atomic<bool> down{false};
-  Status appendEvents(const std::string& id, const std::vector<Event>& evs) override {
+  Status appendEventsAt(const std::string& id, std::uint64_t first_seq,
+                        const std::vector<Event>& evs) override {
     if (down) return Status::Error("store is down");
-    return MemoryStore::appendEvents(id, evs);
+    return MemoryStore::appendEventsAt(id, first_seq, evs);
   }
 };
 
