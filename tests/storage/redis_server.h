@@ -80,6 +80,7 @@ class RedisServer {
   }
 
   std::string url() const { return "unix://" + socket_; }
+  pid_t pid() const { return pid_; }
   const std::string& socketPath() const { return socket_; }
 
   // One command over the socket; returns the reply text (errors too) or "" when unreachable.
