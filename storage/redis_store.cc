@@ -188,6 +188,13 @@ return out
 
 std::string dumpJson(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
+// Invalid UTF-8 replaced by U+FFFD: names from the network go into JSON
+// built by a Lua script (cjson passes bytes through), which must stay readable.
+std::string validUtf8(const std::string& s) {
+  Json j = Json::parse(dumpJson(Json(s)), nullptr, false);
+  return j.is_string() ? j.get<std::string>() : std::string();
+}
+
 long long toLong(std::string_view s) {
   return std::strtoll(std::string(s).c_str(), nullptr, 10);
 }
@@ -869,12 +876,12 @@ Status RedisStore::putRefusal(const RefusalRecord& r) {
                                    std::to_string(r.at),
                                    std::to_string(r.at + retain),
                                    std::to_string(r.at - retain),
-                                   r.user,
-                                   r.target,
+                                   validUtf8(r.user),
+                                   validUtf8(r.target),
                                    r.protocol,
-                                   r.client_addr,
+                                   validUtf8(r.client_addr),
                                    r.node,
-                                   r.reason,
+                                   validUtf8(r.reason),
                                    std::to_string(kMaxClaimedNames),
                                    std::to_string(kMaxAggregateEvents)};
   auto rep = pool_->run({redis::eval(kRefusalLua, args)});

@@ -501,6 +501,18 @@ TEST_P(StoreTest, RefusalsAreKeptApartFromSessions) {
   EXPECT_EQ((*got)->state, "refused");
   // Refusal events are not searchable sessions.
   EXPECT_TRUE(search("unknown").empty());
+
+  // Names from the network that are not UTF-8 still give readable events.
+  ASSERT_TRUE(store_->putRefusal(refusal("r2", false, "bad\xff\xfeuser", "10.0.0.9:4001", T0 + 90,
+                                         "unknown user")).ok());
+  ASSERT_TRUE(store_->putRefusal(refusal("agg2", true, "bad\xffuser", "10.0.0.5", T0 + 91,
+                                         "throttled \xc3")).ok());
+  auto r2 = store_->getSession("r2");
+  ASSERT_TRUE(r2.ok() && r2->has_value());
+  EXPECT_EQ((*r2)->claimed_users.size(), 1u);
+  EXPECT_EQ(store_->events("r2", {})->size(), 2u);
+  ASSERT_EQ(store_->events("agg2", {})->size(), 1u);
+  EXPECT_NE(store_->events("agg2", {})->front().text.find("user to dc01: throttled"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "redis"),
