@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <random>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -112,8 +114,10 @@ return len
 // Records a refusal apart from sessions (docs/redis-schema.md "Refusals"):
 // the record and its events expire; the id joins vigil:refusals, which is
 // trimmed of members older than the retention on every write.
+// `token` is fresh per call: a call the server ran after the client timed
+// out, then ran again on the retry, counts once.
 // ARGV: id aggregate(0|1) at expire_at cutoff user target protocol client_addr
-//       node reason max_names max_events
+//       node reason max_names max_events token
 constexpr std::string_view kRefusalLua = R"lua(
 local id = ARGV[1]
 local agg = ARGV[2] == '1'
@@ -124,6 +128,7 @@ local user, target, addr, reason = ARGV[6], ARGV[7], ARGV[9], ARGV[11]
 local maxn = tonumber(ARGV[12])
 local started = at
 if agg and redis.call('EXISTS', hk) == 1 then
+  if redis.call('HGET', hk, 'token') == ARGV[14] then return 0 end
   started = tonumber(redis.call('HGET', hk, 'started_at')) or at
   redis.call('HINCRBY', hk, 'refusals', 1)
   redis.call('HSET', hk, 'ended_at', ARGV[3], 'end_reason', 'refused: ' .. reason)
@@ -146,6 +151,7 @@ local function addName(field, name)
   list[#list + 1] = name
   redis.call('HSET', hk, field, cjson.encode(list))
 end
+if agg then redis.call('HSET', hk, 'token', ARGV[14]) end
 addName('users', user)
 addName('targets', target)
 local t = math.max(0, at - started)
@@ -238,6 +244,13 @@ std::vector<std::string> sessionFields(const SessionRecord& s) {
           "node",        s.node,
           "client_addr", s.client_addr,
           "video_path",  s.video_path};
+}
+
+// Unique enough to tell one putRefusal call from another.
+std::string refusalToken() {
+  static std::atomic<std::uint64_t> counter{0};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::to_string(rng()) + "." + std::to_string(++counter);
 }
 
 std::vector<std::string> jsonStrings(std::string_view s) {
@@ -883,7 +896,8 @@ Status RedisStore::putRefusal(const RefusalRecord& r) {
                                    r.node,
                                    validUtf8(r.reason),
                                    std::to_string(kMaxClaimedNames),
-                                   std::to_string(kMaxAggregateEvents)};
+                                   std::to_string(kMaxAggregateEvents),
+                                   refusalToken()};
   auto rep = pool_->run({redis::eval(kRefusalLua, args)});
   if (!rep) return rep.status();
   return redis::replyStatus((*rep)[0].get(), "recording refusal " + r.id);
