@@ -111,6 +111,7 @@ class RedisServer {
     return "redis://" + (password_.empty() ? "" : ":" + password_ + "@") + "127.0.0.1:" +
            std::to_string(tcp_port_) + "/" + std::to_string(db);
   }
+  pid_t pid() const { return pid_; }
   const std::string& socketPath() const { return socket_; }
 
   // One command over the socket (after AUTH when there is a password), as
