@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/thread_name.h"
+#include "gateway/callback_guard.h"
 #include "gateway/rdp/clipboard.h"
 #include "gateway/rdp/freerdp_compat.h"
 #include "gateway/rdp/freerdp_process.h"
@@ -47,26 +48,6 @@ using EventHandle = std::unique_ptr<void, HandleCloser>;
 constexpr UINT32 kProtocolHybrid = 0x00000002;
 constexpr UINT32 kProtocolHybridEx = 0x00000008;
 
-// No C++ exception may unwind through FreeRDP's C frames: every callback
-// body runs in here, and a throw becomes a log line and `on_error`.
-template <class R, class F>
-R guarded(const char* what, R on_error, F&& body) noexcept {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    spdlog::error("rdp-client: {} failed: {}", what, e.what());
-  } catch (...) {
-    spdlog::error("rdp-client: {} failed", what);
-  }
-  return on_error;
-}
-template <class F>
-void guardedVoid(const char* what, F&& body) noexcept {
-  guarded(what, 0, [&] {
-    body();
-    return 0;
-  });
-}
 }  // namespace
 
 std::string_view toString(RdpConnectFailure f) {
@@ -196,7 +177,7 @@ struct RdpClient::Impl {
 };
 
 BOOL RdpClient::Impl::preConnect(freerdp* inst) {
-  return guarded("pre-connect", FALSE, [&]() -> BOOL {
+  return guarded("rdp-client: pre-connect", FALSE, [&]() -> BOOL {
     rdpSettings* s = inst->settings;
     setU32(s, FreeRDP_OsMajorType, OSMAJORTYPE_UNIX);
     setU32(s, FreeRDP_OsMinorType, OSMINORTYPE_NATIVE_XSERVER);
@@ -219,7 +200,7 @@ BOOL RdpClient::Impl::preConnect(freerdp* inst) {
 // auto-reconnect cookie). Extended info carrying only logon errors comes
 // before a logon, and is not a confirmation.
 BOOL RdpClient::Impl::saveSessionInfo(rdpContext* ctx, UINT32 type, void* data) {
-  return guarded("save session info", TRUE, [&]() -> BOOL {
+  return guarded("rdp-client: save session info", TRUE, [&]() -> BOOL {
     Impl* self = of(ctx);
     bool logged_on = type == INFO_TYPE_LOGON || type == INFO_TYPE_LOGON_LONG ||
                      type == INFO_TYPE_LOGON_PLAIN_NOTIFY;
@@ -237,7 +218,7 @@ BOOL RdpClient::Impl::saveSessionInfo(rdpContext* ctx, UINT32 type, void* data) 
 // MS-RDPBCGR 2.2.5.1.1 Set Error Info: before the logon is confirmed, any
 // error the target reports is a failed logon (it usually disconnects next).
 void RdpClient::Impl::errorInfo(void* ctx, ErrorInfoEventArgs* e) {
-  guardedVoid("error info", [&] {
+  guardedVoid("rdp-client: error info", [&] {
     Impl* self = of(static_cast<rdpContext*>(ctx));
     if (!e || e->code == 0 || self->logon_confirmed.load()) return;
     const char* name = freerdp_get_error_info_name(e->code);
@@ -250,7 +231,7 @@ void RdpClient::Impl::errorInfo(void* ctx, ErrorInfoEventArgs* e) {
 // MS-RDPBCGR 2.2.10.1.1.4.1.1: the logon failed (bad password, no
 // permission, ...), or only a notice that it continues.
 int RdpClient::Impl::logonErrorInfo(freerdp* inst, UINT32 data, UINT32 type) {
-  return guarded("logon error info", 1, [&]() -> int {
+  return guarded("rdp-client: logon error info", 1, [&]() -> int {
     Impl* self = of(inst);
     const char* t = freerdp_get_logon_error_info_type(type);
     const char* d = freerdp_get_logon_error_info_data(data);
@@ -270,7 +251,7 @@ void keepPixels(void*) {}  // the Frame owns GDI's buffer
 }  // namespace
 
 BOOL RdpClient::Impl::postConnect(freerdp* inst) {
-  return guarded("post-connect", FALSE, [&]() -> BOOL { return of(inst)->postConnectBody(inst); });
+  return guarded("rdp-client: post-connect", FALSE, [&]() -> BOOL { return of(inst)->postConnectBody(inst); });
 }
 
 BOOL RdpClient::Impl::postConnectBody(freerdp* inst) {
@@ -314,7 +295,7 @@ BOOL RdpClient::Impl::postConnectBody(freerdp* inst) {
 }
 
 void RdpClient::Impl::postDisconnect(freerdp* inst) {
-  guardedVoid("post-disconnect", [&] {
+  guardedVoid("rdp-client: post-disconnect", [&] {
     PubSub_UnsubscribeChannelConnected(inst->context->pubSub, channelConnected);
     PubSub_UnsubscribeChannelDisconnected(inst->context->pubSub, channelDisconnected);
     PubSub_UnsubscribeErrorInfo(inst->context->pubSub, errorInfo);
@@ -344,7 +325,7 @@ void RdpClient::Impl::unlockPaint() {
 // slow-path updates, GFX output) with BeginPaint/EndPaint, and always calls
 // EndPaint after BeginPaint, even when decoding failed.
 BOOL RdpClient::Impl::beginPaint(rdpContext* ctx) {
-  return guarded("begin paint", FALSE, [&]() -> BOOL {
+  return guarded("rdp-client: begin paint", FALSE, [&]() -> BOOL {
     of(ctx)->lockPaint();
     return TRUE;
   });
@@ -352,7 +333,7 @@ BOOL RdpClient::Impl::beginPaint(rdpContext* ctx) {
 
 BOOL RdpClient::Impl::endPaint(rdpContext* ctx) {
   Impl* self = of(ctx);
-  const BOOL ok = guarded("end paint", FALSE, [&]() -> BOOL {
+  const BOOL ok = guarded("rdp-client: end paint", FALSE, [&]() -> BOOL {
     self->reportPaint();
     return TRUE;
   });
@@ -395,7 +376,7 @@ bool RdpClient::Impl::fitScreen(rdpGdi* gdi, int width, int height) {
 
 BOOL RdpClient::Impl::desktopResize(rdpContext* ctx) {
   Impl* self = of(ctx);
-  return guarded("desktop resize", FALSE, [&]() -> BOOL {
+  return guarded("rdp-client: desktop resize", FALSE, [&]() -> BOOL {
     rdpSettings* s = ctx->settings;
     const UINT32 w = getU32(s, FreeRDP_DesktopWidth), h = getU32(s, FreeRDP_DesktopHeight);
     // Checked before the screen grows: the size comes from the target.
@@ -426,7 +407,7 @@ BOOL RdpClient::Impl::desktopResize(rdpContext* ctx) {
 // the shape goes on to another client. Callbacks return TRUE even for a
 // rejected shape: a bad cursor is no reason to drop the session.
 BOOL RdpClient::Impl::pointerPosition(rdpContext* ctx, const POINTER_POSITION_UPDATE* p) {
-  return guarded("pointerPosition", TRUE, [&]() -> BOOL {
+  return guarded("rdp-client: pointerPosition", TRUE, [&]() -> BOOL {
     PointerUpdate u;
     u.kind = PointerUpdate::Kind::Position;
     u.x = static_cast<int>(p->xPos);
@@ -437,7 +418,7 @@ BOOL RdpClient::Impl::pointerPosition(rdpContext* ctx, const POINTER_POSITION_UP
 }
 
 BOOL RdpClient::Impl::pointerSystem(rdpContext* ctx, const POINTER_SYSTEM_UPDATE* p) {
-  return guarded("pointerSystem", TRUE, [&]() -> BOOL {
+  return guarded("rdp-client: pointerSystem", TRUE, [&]() -> BOOL {
     PointerUpdate u;
     u.kind = p->type == SYSPTR_NULL ? PointerUpdate::Kind::Hidden : PointerUpdate::Kind::Default;
     if (of(ctx)->gateOpen()) of(ctx)->observer->onPointer(u);
@@ -446,7 +427,7 @@ BOOL RdpClient::Impl::pointerSystem(rdpContext* ctx, const POINTER_SYSTEM_UPDATE
 }
 
 BOOL RdpClient::Impl::pointerColor(rdpContext* ctx, const POINTER_COLOR_UPDATE* p) {
-  return guarded("pointerColor", TRUE, [&]() -> BOOL {
+  return guarded("rdp-client: pointerColor", TRUE, [&]() -> BOOL {
     of(ctx)->newPointer(p->cacheIndex, 24, p->width, p->height, p->xPos, p->yPos, p->xorMaskData,
                         p->lengthXorMask, p->andMaskData, p->lengthAndMask);
     return TRUE;
@@ -454,7 +435,7 @@ BOOL RdpClient::Impl::pointerColor(rdpContext* ctx, const POINTER_COLOR_UPDATE* 
 }
 
 BOOL RdpClient::Impl::pointerNew(rdpContext* ctx, const POINTER_NEW_UPDATE* p) {
-  return guarded("pointerNew", TRUE, [&]() -> BOOL {
+  return guarded("rdp-client: pointerNew", TRUE, [&]() -> BOOL {
     const POINTER_COLOR_UPDATE& c = p->colorPtrAttr;
     of(ctx)->newPointer(c.cacheIndex, p->xorBpp, c.width, c.height, c.xPos, c.yPos, c.xorMaskData,
                         c.lengthXorMask, c.andMaskData, c.lengthAndMask);
@@ -463,7 +444,7 @@ BOOL RdpClient::Impl::pointerNew(rdpContext* ctx, const POINTER_NEW_UPDATE* p) {
 }
 
 BOOL RdpClient::Impl::pointerLarge(rdpContext* ctx, const POINTER_LARGE_UPDATE* p) {
-  return guarded("pointerLarge", TRUE, [&]() -> BOOL {
+  return guarded("rdp-client: pointerLarge", TRUE, [&]() -> BOOL {
     of(ctx)->newPointer(p->cacheIndex, p->xorBpp, p->width, p->height, p->hotSpotX, p->hotSpotY,
                         p->xorMaskData, p->lengthXorMask, p->andMaskData, p->lengthAndMask);
     return TRUE;
@@ -471,7 +452,7 @@ BOOL RdpClient::Impl::pointerLarge(rdpContext* ctx, const POINTER_LARGE_UPDATE* 
 }
 
 BOOL RdpClient::Impl::pointerCached(rdpContext* ctx, const POINTER_CACHED_UPDATE* p) {
-  return guarded("pointerCached", TRUE, [&]() -> BOOL {
+  return guarded("rdp-client: pointerCached", TRUE, [&]() -> BOOL {
     Impl* self = of(ctx);
     PointerUpdate u;
     if (p->cacheIndex < static_cast<UINT32>(self->pointer_slots)) {
@@ -529,7 +510,7 @@ void RdpClient::Impl::newPointer(UINT32 index, UINT32 bpp, UINT32 width, UINT32 
 int RdpClient::Impl::verifyX509(freerdp* inst, const BYTE* data, size_t length,
                                 const char* host, UINT16 port, DWORD) {
   Impl* self = of(inst);
-  const int verdict_code = guarded("certificate check", -1, [&]() -> int {
+  const int verdict_code = guarded("rdp-client: certificate check", -1, [&]() -> int {
     const std::string pem(reinterpret_cast<const char*>(data), data ? length : 0);
     auto fp = certificateFingerprint(pem);
     auto subject = certificateSubject(pem);
@@ -563,17 +544,17 @@ int RdpClient::Impl::verifyX509(freerdp* inst, const BYTE* data, size_t length,
 
 namespace {
 UINT cbMonitorReady(CliprdrClientContext* c, const CLIPRDR_MONITOR_READY*) {
-  return guarded("clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
+  return guarded("rdp-client: clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
     return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onMonitorReady();
   });
 }
 UINT cbServerCaps(CliprdrClientContext* c, const CLIPRDR_CAPABILITIES*) {
-  return guarded("clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
+  return guarded("rdp-client: clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
     return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onCapabilities();
   });
 }
 UINT cbServerFormatList(CliprdrClientContext* c, const CLIPRDR_FORMAT_LIST* l) {
-  return guarded("clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
+  return guarded("rdp-client: clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
     return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onFormatList(l);
   });
 }
@@ -581,19 +562,19 @@ UINT cbServerFormatListResponse(CliprdrClientContext*, const CLIPRDR_FORMAT_LIST
   return CHANNEL_RC_OK;
 }
 UINT cbServerDataRequest(CliprdrClientContext* c, const CLIPRDR_FORMAT_DATA_REQUEST* r) {
-  return guarded("clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
+  return guarded("rdp-client: clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
     return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onFormatDataRequest(r);
   });
 }
 UINT cbServerDataResponse(CliprdrClientContext* c, const CLIPRDR_FORMAT_DATA_RESPONSE* r) {
-  return guarded("clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
+  return guarded("rdp-client: clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
     return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onFormatDataResponse(r);
   });
 }
 }  // namespace
 
 void RdpClient::Impl::channelConnected(void* ctx, ChannelConnectedEventArgs* e) {
-  guardedVoid("channel connected", [&] { channelConnectedBody(ctx, e); });
+  guardedVoid("rdp-client: channel connected", [&] { channelConnectedBody(ctx, e); });
 }
 
 void RdpClient::Impl::channelConnectedBody(void* ctx, ChannelConnectedEventArgs* e) {
@@ -622,7 +603,7 @@ void RdpClient::Impl::channelConnectedBody(void* ctx, ChannelConnectedEventArgs*
 }
 
 void RdpClient::Impl::channelDisconnected(void* ctx, ChannelDisconnectedEventArgs* e) {
-  guardedVoid("channel disconnected", [&] { channelDisconnectedBody(ctx, e); });
+  guardedVoid("rdp-client: channel disconnected", [&] { channelDisconnectedBody(ctx, e); });
 }
 
 void RdpClient::Impl::channelDisconnectedBody(void* ctx, ChannelDisconnectedEventArgs* e) {

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/thread_name.h"
+#include "gateway/callback_guard.h"
 #include "gateway/rdp/freerdp_compat.h"
 
 namespace vigil::gateway::rdp {
@@ -31,67 +32,75 @@ RdpConnection* conn(rdpInput* in) { return conn(in->context); }
 BOOL peerContextNew(freerdp_peer*, rdpContext*) { return TRUE; }
 void peerContextFree(freerdp_peer*, rdpContext*) {}
 
-BOOL cbCapabilities(freerdp_peer* p) { return conn(p)->onCapabilities(); }
-BOOL cbPostConnect(freerdp_peer* p) { return conn(p)->onPostConnect(); }
-BOOL cbActivate(freerdp_peer* p) { return conn(p)->onActivate(); }
+BOOL cbCapabilities(freerdp_peer* p) {
+  return guarded("rdp: capabilities", FALSE, [&]() -> BOOL { return conn(p)->onCapabilities(); });
+}
+BOOL cbPostConnect(freerdp_peer* p) {
+  return guarded("rdp: post-connect", FALSE, [&]() -> BOOL { return conn(p)->onPostConnect(); });
+}
+BOOL cbActivate(freerdp_peer* p) {
+  return guarded("rdp: activate", FALSE, [&]() -> BOOL { return conn(p)->onActivate(); });
+}
 BOOL cbKeyboard(rdpInput* in, UINT16 flags, UINT16 code) {
-  conn(in)->onKeyboard(flags, code);
+  guardedVoid("rdp: keyboard", [&] { conn(in)->onKeyboard(flags, code); });
   return TRUE;
 }
 BOOL cbUnicode(rdpInput* in, UINT16 flags, UINT16 code) {
-  conn(in)->onUnicode(flags, code);
+  guardedVoid("rdp: unicode", [&] { conn(in)->onUnicode(flags, code); });
   return TRUE;
 }
 BOOL cbSynchronize(rdpInput* in, UINT32 flags) {
-  conn(in)->onSynchronize(flags);
+  guardedVoid("rdp: synchronize", [&] { conn(in)->onSynchronize(flags); });
   return TRUE;
 }
 BOOL cbMouse(rdpInput* in, UINT16 flags, UINT16 x, UINT16 y) {
-  conn(in)->onMouse(flags, x, y);
+  guardedVoid("rdp: mouse", [&] { conn(in)->onMouse(flags, x, y); });
   return TRUE;
 }
 BOOL cbExtendedMouse(rdpInput* in, UINT16 flags, UINT16 x, UINT16 y) {
-  conn(in)->onExtendedMouse(flags, x, y);
+  guardedVoid("rdp: extended mouse", [&] { conn(in)->onExtendedMouse(flags, x, y); });
   return TRUE;
 }
 BOOL cbFocusIn(rdpInput* in, UINT16 toggles) {
-  conn(in)->onFocusIn(toggles);
+  guardedVoid("rdp: focus", [&] { conn(in)->onFocusIn(toggles); });
   return TRUE;
 }
 BOOL cbRefreshRect(rdpContext* ctx, BYTE count, const RECTANGLE_16* areas) {
-  if (count == 0 || !areas) {
-    conn(ctx)->onRefresh(nullptr);
-    return TRUE;
-  }
-  DirtyRegion region;
-  for (BYTE i = 0; i < count; ++i) {
-    region.add(Rect{areas[i].left, areas[i].top, areas[i].right - areas[i].left + 1,
-                    areas[i].bottom - areas[i].top + 1});
-  }
-  conn(ctx)->onRefresh(&region);
+  guardedVoid("rdp: refresh", [&] {
+    if (count == 0 || !areas) {
+      conn(ctx)->onRefresh(nullptr);
+      return;
+    }
+    DirtyRegion region;
+    for (BYTE i = 0; i < count; ++i) {
+      region.add(Rect{areas[i].left, areas[i].top, areas[i].right - areas[i].left + 1,
+                      areas[i].bottom - areas[i].top + 1});
+    }
+    conn(ctx)->onRefresh(&region);
+  });
   return TRUE;
 }
 BOOL cbSuppressOutput(rdpContext* ctx, BYTE allow, const RECTANGLE_16*) {
-  conn(ctx)->onSuppressOutput(allow != 0);
+  guardedVoid("rdp: suppress output", [&] { conn(ctx)->onSuppressOutput(allow != 0); });
   return TRUE;
 }
 
 using ServerClip = TextClipboard<CliprdrServerContext>;
 ServerClip* clip(CliprdrServerContext* c) { return static_cast<ServerClip*>(c->custom); }
 UINT cbClientCaps(CliprdrServerContext* c, const CLIPRDR_CAPABILITIES*) {
-  return clip(c)->onCapabilities();
+  return guarded("rdp: clipboard", UINT(ERROR_INTERNAL_ERROR), [&] { return clip(c)->onCapabilities(); });
 }
 UINT cbClientFormatList(CliprdrServerContext* c, const CLIPRDR_FORMAT_LIST* l) {
-  return clip(c)->onFormatList(l);
+  return guarded("rdp: clipboard", UINT(ERROR_INTERNAL_ERROR), [&] { return clip(c)->onFormatList(l); });
 }
 UINT cbClientFormatListResponse(CliprdrServerContext*, const CLIPRDR_FORMAT_LIST_RESPONSE*) {
   return CHANNEL_RC_OK;
 }
 UINT cbClientDataRequest(CliprdrServerContext* c, const CLIPRDR_FORMAT_DATA_REQUEST* r) {
-  return clip(c)->onFormatDataRequest(r);
+  return guarded("rdp: clipboard", UINT(ERROR_INTERNAL_ERROR), [&] { return clip(c)->onFormatDataRequest(r); });
 }
 UINT cbClientDataResponse(CliprdrServerContext* c, const CLIPRDR_FORMAT_DATA_RESPONSE* r) {
-  return clip(c)->onFormatDataResponse(r);
+  return guarded("rdp: clipboard", UINT(ERROR_INTERNAL_ERROR), [&] { return clip(c)->onFormatDataResponse(r); });
 }
 UINT cbTempDirectory(CliprdrServerContext*, const CLIPRDR_TEMP_DIRECTORY*) {
   return CHANNEL_RC_OK;
