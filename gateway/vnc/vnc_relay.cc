@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "core/thread_name.h"
 #include "gateway/callback_guard.h"
@@ -284,8 +285,9 @@ void VncRelay::run() {
 bool VncRelay::setUpScreen() {
   served_ = std::make_unique<Frame>(8, 8);
   {
-    // libvncserver 0.9.14's rfbGetScreen (re)initializes process-wide
-    // mutexes without synchronization; never let two run at once.
+    // libvncserver 0.9.14's rfbGetScreen initializes its log mutex behind
+    // an unlocked flag; never let two run at once (the client-list mutex it
+    // used to re-initialize: see rfbClientListInit at the end).
     static std::mutex create_mutex;
     std::lock_guard lock(create_mutex);
     screen_.reset(rfbGetScreen(nullptr, nullptr, 8, 8, 8, 3, 4));
@@ -732,3 +734,15 @@ void VncRelay::onTargetBell() {
 char* VncRelay::onTargetGetPassword() { return ::strdup(target_.password.c_str()); }
 
 }  // namespace vigil::gateway::vnc
+
+// libvncserver 0.9.14 keeps every screen's client list under one static
+// mutex, and rfbGetScreen re-initializes it (rfbClientListInit) for each new
+// screen, while other connections' threads may be holding it (ThreadSanitizer
+// caught it: pthread_mutex_init in one relay's rfbGetScreen against
+// rfbClientIteratorNext in another's). The mutex is zero-initialized, which
+// is PTHREAD_MUTEX_INITIALIZER on glibc, so a new screen needs only its empty
+// list. The executable's definition replaces the library's (rfbGetScreen
+// calls it through the PLT); checked against this version only.
+static_assert(std::string_view(LIBVNCSERVER_VERSION) == "0.9.14",
+              "re-check rfbClientListInit in this libvncserver before keeping this override");
+extern "C" void rfbClientListInit(rfbScreenInfoPtr screen) { screen->clientHead = nullptr; }
