@@ -1,0 +1,433 @@
+// The front door seen by an attacker (issue 15): stalled handshakes, floods
+// from one address, shutdown under load and memory per abandoned handshake,
+// against the real `vigil serve`. The attacker is tests/integration/attacker.py
+// (raw sockets bound to 127.0.0.7 / 127.0.0.8); the legitimate users come
+// from 127.0.0.1 with real clients (xfreerdp, xtigervncviewer). Every figure
+// is printed as "[ metrics ]" so it can be quoted.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/integration/gateway_fixture.h"
+
+namespace vigil::integration {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kAttackerAddr[] = "127.0.0.7";
+constexpr char kFloodAddr[] = "127.0.0.8";
+
+long long msSince(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+// One run of attacker.py in the background; its JSON lines go to a log file.
+class Attack {
+ public:
+  static Result<std::unique_ptr<Attack>> start(const GatewayFixture& f, const std::string& name,
+                                              std::vector<std::string> args) {
+    std::unique_ptr<Attack> a(new Attack());
+    a->name_ = name;
+    a->log_ = f.dir() + "/attacker-" + name + ".log";
+    args.insert(args.begin(), VIGIL_ATTACKER_PY);
+    args.insert(args.begin(), "python3");
+    auto p = testbed::Process::start(args, {.env = {}, .log_path = a->log_});
+    if (!p) return p.status();
+    a->proc_ = std::move(*p);
+    return a;
+  }
+
+  // The JSON lines printed so far.
+  std::vector<nlohmann::json> lines() const {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(testbed::readFile(log_));
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line[0] != '{') continue;
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded()) out.push_back(std::move(j));
+    }
+    return out;
+  }
+  bool saw(const std::string& event) const {
+    for (const auto& j : lines())
+      if (j.value("event", "") == event) return true;
+    return false;
+  }
+  // The last progress line of this kind (null if none yet).
+  nlohmann::json last(const std::string& event) const {
+    nlohmann::json found;
+    for (const auto& j : lines())
+      if (j.value("event", "") == event) found = j;
+    return found;
+  }
+  // Waits for it to end by itself (at most `timeout`, then SIGTERM: it still
+  // prints its result); the result line, or null.
+  nlohmann::json finish(std::chrono::milliseconds timeout) {
+    if (proc_.wait(timeout) == -1 && proc_.pid() > 0) {
+      ::kill(proc_.pid(), SIGTERM);
+      proc_.wait(10s);
+    }
+    proc_.stop();
+    for (const auto& j : lines())
+      if (j.value("done", false)) return j;
+    return nlohmann::json();
+  }
+  // Ends it now (SIGTERM) and returns its result.
+  nlohmann::json stop() { return finish(0ms); }
+  std::string log() const { return name_ + ":\n" + testbed::readFile(log_); }
+
+ private:
+  Attack() = default;
+  std::string name_, log_;
+  testbed::Process proc_;
+};
+
+// VmRSS of a process in kB (-1 if it is gone).
+long vmRssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+// RSS after the process settled: the least of a few samples, so a transient
+// (a thread not yet joined, an arena not yet trimmed) does not count and no
+// malloc_trim is needed.
+long settledRssKb(pid_t pid, std::string* samples_text) {
+  std::this_thread::sleep_for(3s);
+  long least = -1;
+  for (int i = 0; i < 6; ++i) {
+    const long kb = vmRssKb(pid);
+    if (samples_text) *samples_text += (i ? " " : "") + std::to_string(kb);
+    if (kb >= 0 && (least < 0 || kb < least)) least = kb;
+    std::this_thread::sleep_for(400ms);
+  }
+  return least;
+}
+
+std::string stallSummary(const nlohmann::json& r) {
+  if (r.is_null()) return "(no result)";
+  std::ostringstream s;
+  s << r.value("subcommand", "") << " kind=" << r.value("kind", "") << " src=" << r.value("src", "")
+    << " opened=" << r.value("opens", 0) << " closed=" << r.value("closed", 0)
+    << " at_once=" << r.value("closed_at_once", 0) << " open_at_end=" << r.value("open_at_end", 0)
+    << " close_s=" << (r.contains("close_s") ? r["close_s"].dump() : std::string("-"))
+    << " elapsed_s=" << r.value("elapsed_s", 0.0);
+  return s.str();
+}
+
+// Every stalled connection was closed by the server, by its deadline, within
+// `limit_s` of the stall beginning.
+void expectAllCutWithin(const nlohmann::json& r, double limit_s, const std::string& gateway_log) {
+  ASSERT_TRUE(r.is_object()) << "the attacker printed no result";
+  EXPECT_EQ(r.value("open_at_end", -1), 0)
+      << r.value("open_at_end", -1) << " of " << r.value("opens", 0)
+      << " stalled handshakes were still open when the attacker gave up ("
+      << r.value("elapsed_s", 0.0) << " s): " << stallSummary(r) << "\n"
+      << gateway_log.substr(gateway_log.size() > 3000 ? gateway_log.size() - 3000 : 0);
+  EXPECT_EQ(r.value("closed_at_once", -1), 0)
+      << "closed at once (< 0.5 s) though under every cap: " << stallSummary(r);
+  for (const auto& c : r["close_s"]) {
+    if (c.is_null()) continue;
+    EXPECT_LE(c.get<double>(), limit_s) << "a stalled handshake was cut only after " << c.get<double>()
+                                        << " s: " << stallSummary(r);
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+constexpr char kShortTimeout[] = "handshake_timeout = \"3s\"\n";
+constexpr double kShortTimeoutLimitS = 3.0 + 1.0;
+constexpr int kStallsPerKind = 3;  // per address: under max_unauthenticated_per_address (8)
+// How long the attacker watches (past the limit, so a late cut shows its time).
+constexpr char kWatchS[] = "12";
+
+// An X.224 Connection Request asking for TLS, then silence; and the same
+// followed by a TLS ClientHello, then silence. Each is cut within
+// handshake_timeout + 1 s.
+TEST(FrontDoor, StalledRdpHandshakesAreCutWithinTimeoutPlusOneSecond) {
+  FixtureOptions o;
+  o.extra_gateway_toml = kShortTimeout;
+  auto fx = GatewayFixture::start(o);
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  const std::string port = std::to_string(f.rdpPort());
+  const auto t0 = Clock::now();
+  auto x224 = Attack::start(f, "x224", {"stall-rdp", "--kind", "x224", "--port", port, "--src",
+                                        kAttackerAddr, "--count", std::to_string(kStallsPerKind),
+                                        "--hold", kWatchS});
+  ASSERT_TRUE(x224.ok()) << x224.message();
+  auto hello = Attack::start(f, "clienthello", {"stall-rdp", "--kind", "clienthello", "--port", port,
+                                                "--src", kFloodAddr, "--count",
+                                                std::to_string(kStallsPerKind), "--hold", kWatchS});
+  ASSERT_TRUE(hello.ok()) << hello.message();
+  const nlohmann::json rx = (*x224)->finish(40s);
+  const nlohmann::json rh = (*hello)->finish(40s);
+  std::printf("[ metrics ] RDP stall X.224 then silence: %s\n", stallSummary(rx).c_str());
+  std::printf("[ metrics ] RDP stall X.224 + ClientHello then silence: %s\n", stallSummary(rh).c_str());
+  std::printf("[ metrics ] test took %lld ms\n", msSince(t0));
+  {
+    SCOPED_TRACE("X.224 then silence");
+    expectAllCutWithin(rx, kShortTimeoutLimitS, f.gatewayLog());
+  }
+  {
+    SCOPED_TRACE("X.224 + TLS ClientHello then silence");
+    expectAllCutWithin(rh, kShortTimeoutLimitS, f.gatewayLog());
+  }
+  EXPECT_EQ(f.rdpTargetConnections(), 0);
+}
+
+// Connect and read the RFB version, send nothing; send the version back,
+// then nothing. Each is cut within handshake_timeout + 1 s.
+TEST(FrontDoor, StalledVncHandshakesAreCutWithinTimeoutPlusOneSecond) {
+  FixtureOptions o;
+  o.extra_gateway_toml = kShortTimeout;
+  auto fx = GatewayFixture::start(o);
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  const std::string port = std::to_string(f.vncPort());
+  const auto t0 = Clock::now();
+  auto silent = Attack::start(f, "silent", {"stall-vnc", "--kind", "silent", "--port", port, "--src",
+                                            kAttackerAddr, "--count", std::to_string(kStallsPerKind),
+                                            "--hold", kWatchS});
+  ASSERT_TRUE(silent.ok()) << silent.message();
+  auto version = Attack::start(f, "version", {"stall-vnc", "--kind", "version", "--port", port, "--src",
+                                              kFloodAddr, "--count", std::to_string(kStallsPerKind),
+                                              "--hold", kWatchS});
+  ASSERT_TRUE(version.ok()) << version.message();
+  const nlohmann::json rs = (*silent)->finish(40s);
+  const nlohmann::json rv = (*version)->finish(40s);
+  std::printf("[ metrics ] VNC stall: read version, send nothing: %s\n", stallSummary(rs).c_str());
+  std::printf("[ metrics ] VNC stall: version sent, then nothing: %s\n", stallSummary(rv).c_str());
+  std::printf("[ metrics ] test took %lld ms\n", msSince(t0));
+  {
+    SCOPED_TRACE("read the version, send nothing");
+    expectAllCutWithin(rs, kShortTimeoutLimitS, f.gatewayLog());
+  }
+  {
+    SCOPED_TRACE("send the version, then nothing");
+    expectAllCutWithin(rv, kShortTimeoutLimitS, f.gatewayLog());
+  }
+  EXPECT_EQ(f.targetConnections(), 0);
+}
+
+// ---------------------------------------------------------------------------
+
+// A vendor1 session on `target` seen live by `vigil sessions --live`.
+bool liveOn(const GatewayFixture& f, const std::string& target) {
+  nlohmann::json j = f.vigilJson({"sessions", "--live", "--user", "vendor1", "--target", target});
+  if (!j.is_object()) return false;
+  for (const auto& s : j["sessions"])
+    if (s.value("target", "") == target && s.value("state", "") == "live") return true;
+  return false;
+}
+
+// Milliseconds from `t0` until a live session on `target` appears (-1 if not
+// within `timeout`).
+long long msUntilLive(const GatewayFixture& f, const std::string& target, Clock::time_point t0,
+                      std::chrono::milliseconds timeout) {
+  if (!testbed::waitFor([&] { return liveOn(f, target); }, timeout, 100ms)) return -1;
+  return msSince(t0);
+}
+
+constexpr int kFloodStalls = 120;       // per protocol, from 127.0.0.7, reopened when cut
+constexpr long long kAdmitWithinMs = 3000;
+
+// 120 stalled RDP and 120 stalled VNC handshakes from 127.0.0.7 (reopened as
+// soon as the server closes one), and wrong VNC answers from 127.0.0.8; a
+// real xfreerdp and a real xtigervncviewer from 127.0.0.1 each get a live
+// session within 3 s of starting.
+TEST(FrontDoor, RealClientsAreAdmittedWithin3sDuringStallAndRefusalFloods) {
+  FixtureOptions o;
+  o.rdp_target = true;
+  auto fx = GatewayFixture::start(o);
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  const std::string code = f.grantCode();
+  ASSERT_EQ(code.size(), 8u);
+  const std::string pwfile = f.dir() + "/vnc.pass";
+  ASSERT_EQ(*testbed::run({"sh", "-c",
+                           "printf '%s\\n%s\\n' '" + code + "' '" + code + "' | tigervncpasswd -f > '" +
+                               pwfile + "'"}),
+            0);
+  auto client_display = testbed::XDisplay::start(1366, 900, false);
+  ASSERT_TRUE(client_display.ok()) << client_display.message();
+  const testbed::XDisplay& cd = **client_display;
+
+  const auto t_attack = Clock::now();
+  const std::string hold = "60";  // bound; stopped as soon as the clients are in
+  auto rdp_stall = Attack::start(f, "flood-rdp", {"stall-rdp", "--kind", "x224", "--port",
+                                                  std::to_string(f.rdpPort()), "--src", kAttackerAddr,
+                                                  "--count", std::to_string(kFloodStalls), "--hold", hold,
+                                                  "--reopen", "--reopen-rate", "40"});
+  ASSERT_TRUE(rdp_stall.ok()) << rdp_stall.message();
+  auto vnc_stall = Attack::start(f, "flood-vnc", {"stall-vnc", "--kind", "silent", "--port",
+                                                  std::to_string(f.vncPort()), "--src", kAttackerAddr,
+                                                  "--count", std::to_string(kFloodStalls), "--hold", hold,
+                                                  "--reopen", "--reopen-rate", "40"});
+  ASSERT_TRUE(vnc_stall.ok()) << vnc_stall.message();
+  auto wrong = Attack::start(f, "wrong-answers", {"vnc-wrong-answers", "--port", std::to_string(f.vncPort()),
+                                                  "--src", kFloodAddr, "--count", "1200", "--rate", "20",
+                                                  "--parallel", "4", "--max-seconds", hold});
+  ASSERT_TRUE(wrong.ok()) << wrong.message();
+  ASSERT_TRUE(testbed::waitFor([&] {
+    return (*rdp_stall)->saw("opened") && (*vnc_stall)->saw("opened") && (*wrong)->saw("started");
+  }, 30s)) << (*rdp_stall)->log() << (*vnc_stall)->log() << (*wrong)->log();
+  std::this_thread::sleep_for(2s);  // the flood in full swing
+  const nlohmann::json rdp_holding = (*rdp_stall)->last("holding");
+  const nlohmann::json vnc_holding = (*vnc_stall)->last("holding");
+
+  // RDP: the real xfreerdp.
+  const std::string xlog = f.dir() + "/xfreerdp.log";
+  const auto t_rdp = Clock::now();
+  auto xfreerdp = cd.spawn({"xfreerdp", "/v:127.0.0.1:" + std::to_string(f.rdpPort()),
+                            "/u:vendor1#" + std::string(GatewayFixture::kRdpTarget),
+                            std::string("/p:") + GatewayFixture::kVendorPassword, "/cert:ignore",
+                            "/size:1024x768"},
+                           xlog);
+  ASSERT_TRUE(xfreerdp.ok()) << xfreerdp.message();
+  const long long rdp_ms = msUntilLive(f, GatewayFixture::kRdpTarget, t_rdp, 10s);
+
+  // VNC: the real TigerVNC viewer with a one-time code.
+  const std::string vlog = f.dir() + "/vncviewer.log";
+  const auto t_vnc = Clock::now();
+  auto viewer = cd.spawn({"xtigervncviewer", "-passwd", pwfile, "127.0.0.1::" + std::to_string(f.vncPort())},
+                         vlog);
+  ASSERT_TRUE(viewer.ok()) << viewer.message();
+  const long long vnc_ms = msUntilLive(f, "desk-vnc", t_vnc, 10s);
+  const long long flood_ms = msSince(t_attack);
+
+  const nlohmann::json r_rdp = (*rdp_stall)->stop();
+  const nlohmann::json r_vnc = (*vnc_stall)->stop();
+  const nlohmann::json r_wrong = (*wrong)->stop();
+  std::printf("[ metrics ] xfreerdp live after %lld ms, xtigervncviewer live after %lld ms (-1 = not within 10 s)\n",
+              rdp_ms, vnc_ms);
+  std::printf("[ metrics ] attacker %s held (its view) RDP %s, VNC %s, 2 s into the flood\n", kAttackerAddr,
+              rdp_holding.dump().c_str(), vnc_holding.dump().c_str());
+  std::printf("[ metrics ] flood RDP: %s\n", r_rdp.dump().c_str());
+  std::printf("[ metrics ] flood VNC: %s\n", r_vnc.dump().c_str());
+  std::printf("[ metrics ] refusals from %s: %s\n", kFloodAddr, r_wrong.dump().c_str());
+  std::printf("[ metrics ] flood ran %lld ms\n", flood_ms);
+
+  EXPECT_GE(rdp_ms, 0) << "xfreerdp got no live session within 10 s during the flood\n"
+                       << testbed::readFile(xlog);
+  EXPECT_LE(rdp_ms, kAdmitWithinMs) << "xfreerdp was admitted only after " << rdp_ms << " ms";
+  EXPECT_GE(vnc_ms, 0) << "xtigervncviewer got no live session within 10 s during the flood\n"
+                       << testbed::readFile(vlog);
+  EXPECT_LE(vnc_ms, kAdmitWithinMs) << "xtigervncviewer was admitted only after " << vnc_ms << " ms";
+  // The flood was real: the attacker kept opening, and no wrong answer got in.
+  ASSERT_TRUE(r_rdp.is_object() && r_vnc.is_object() && r_wrong.is_object())
+      << (*rdp_stall)->log() << (*vnc_stall)->log() << (*wrong)->log();
+  EXPECT_GE(r_rdp.value("opens", 0), kFloodStalls);
+  EXPECT_GE(r_vnc.value("opens", 0), kFloodStalls);
+  EXPECT_GT(r_wrong.value("finished", 0), 0);
+  EXPECT_EQ(r_wrong["outcomes"].value("accepted", 0), 0) << "a random VNC answer was accepted";
+  // Connections past max_unauthenticated_per_address (8) from one address are
+  // closed at once.
+  EXPECT_GT(r_rdp.value("closed_at_once", 0) + r_vnc.value("closed_at_once", 0), 0)
+      << "no connection from " << kAttackerAddr << " was closed at once (per-address cap)";
+}
+
+// ---------------------------------------------------------------------------
+
+// `vigil serve` exits within 10 s of SIGTERM while 60 stalled RDP and 60
+// stalled VNC handshakes are held open (caps raised and the deadline long,
+// so that all 120 really are inside the handshake when the signal comes).
+TEST(FrontDoor, SigtermStopsServeWithin10sWhileHandshakesStall) {
+  FixtureOptions o;
+  o.extra_gateway_toml =
+      "handshake_timeout = \"120s\"\nmax_unauthenticated_per_address = 100\nmax_unauthenticated = 200\n";
+  auto fx = GatewayFixture::start(o);
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  auto rdp = Attack::start(f, "term-rdp", {"stall-rdp", "--kind", "x224", "--port", std::to_string(f.rdpPort()),
+                                           "--src", kAttackerAddr, "--count", "60", "--hold", "60"});
+  ASSERT_TRUE(rdp.ok()) << rdp.message();
+  auto vnc = Attack::start(f, "term-vnc", {"stall-vnc", "--kind", "silent", "--port", std::to_string(f.vncPort()),
+                                           "--src", kFloodAddr, "--count", "60", "--hold", "60"});
+  ASSERT_TRUE(vnc.ok()) << vnc.message();
+  ASSERT_TRUE(testbed::waitFor([&] { return (*rdp)->saw("holding") && (*vnc)->saw("holding"); }, 30s))
+      << (*rdp)->log() << (*vnc)->log();
+  std::this_thread::sleep_for(1s);
+  const nlohmann::json rh = (*rdp)->last("holding"), vh = (*vnc)->last("holding");
+  std::printf("[ metrics ] held when SIGTERM was sent: RDP %s, VNC %s\n", rh.dump().c_str(),
+              vh.dump().c_str());
+  EXPECT_EQ(rh.value("held", 0), 60) << "the server did not hold all 60 RDP handshakes open";
+  EXPECT_EQ(vh.value("held", 0), 60) << "the server did not hold all 60 VNC handshakes open";
+
+  const auto t0 = Clock::now();
+  const int rc = f.terminateGateway(15s);
+  const long long stop_ms = msSince(t0);
+  const bool exited = f.gatewayPid() == -1;
+  const nlohmann::json rr = (*rdp)->stop(), vr = (*vnc)->stop();
+  std::printf("[ metrics ] SIGTERM -> exit: %s after %lld ms (exit code %d)\n",
+              exited ? "exited" : "STILL RUNNING", stop_ms, rc);
+  std::printf("[ metrics ] attacker RDP: %s\n[ metrics ] attacker VNC: %s\n", stallSummary(rr).c_str(),
+              stallSummary(vr).c_str());
+  EXPECT_TRUE(exited) << "vigil serve still ran " << stop_ms << " ms after SIGTERM with 60 + 60 stalled handshakes";
+  EXPECT_LE(stop_ms, 10'000);
+  EXPECT_EQ(rc, 0) << "vigil serve did not exit cleanly on SIGTERM";
+}
+
+// ---------------------------------------------------------------------------
+
+constexpr int kWarmup = 500;
+constexpr int kChurn = 10'000;
+constexpr long kMaxGrowthKb = 1024;
+
+// RSS of `vigil serve` grows by at most 1 MB over 10 000 abandoned TLS
+// handshakes (X.224 + ClientHello then close; after the ServerHello; after
+// the TLS handshake), four in flight at once from two addresses.
+TEST(FrontDoor, RssGrowsAtMost1MbOver10000AbandonedTlsHandshakes) {
+  auto fx = GatewayFixture::start();
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  const pid_t pid = f.gatewayPid();
+  ASSERT_GT(pid, 0);
+  const std::string port = std::to_string(f.rdpPort());
+  const std::string srcs = std::string(kAttackerAddr) + "," + kFloodAddr;
+
+  auto warm = Attack::start(f, "churn-warmup", {"tls-churn", "--port", port, "--src", srcs, "--count",
+                                                std::to_string(kWarmup), "--parallel", "4", "--max-seconds", "60"});
+  ASSERT_TRUE(warm.ok()) << warm.message();
+  const nlohmann::json rw = (*warm)->finish(90s);
+  ASSERT_TRUE(rw.is_object()) << (*warm)->log();
+  std::string before_samples, after_samples;
+  const long before = settledRssKb(pid, &before_samples);
+
+  const auto t0 = Clock::now();
+  auto churn = Attack::start(f, "churn", {"tls-churn", "--port", port, "--src", srcs, "--count",
+                                          std::to_string(kChurn), "--parallel", "4", "--max-seconds", "150"});
+  ASSERT_TRUE(churn.ok()) << churn.message();
+  const nlohmann::json rc = (*churn)->finish(170s);
+  const long long churn_ms = msSince(t0);
+  const long after = settledRssKb(pid, &after_samples);
+  ASSERT_TRUE(rc.is_object()) << (*churn)->log();
+  const long growth = after - before;
+  const int finished = rc.value("finished", 0);
+  std::printf("[ metrics ] warm-up: %s\n", rw.dump().c_str());
+  std::printf("[ metrics ] churn: %s\n", rc.dump().c_str());
+  std::printf("[ metrics ] VmRSS before %ld kB [%s], after %ld kB [%s]: growth %ld kB = %.0f bytes per "
+              "abandoned handshake; %d handshakes in %lld ms\n",
+              before, before_samples.c_str(), after, after_samples.c_str(), growth,
+              finished > 0 ? growth * 1024.0 / finished : 0.0, finished, churn_ms);
+  ASSERT_GT(before, 0);
+  ASSERT_GT(after, 0) << "vigil serve died during the churn\n" << f.gatewayLog().substr(0, 4000);
+  EXPECT_EQ(finished, kChurn) << "the churn did not finish in its time bound";
+  // Each was a TLS handshake begun and abandoned (not refused before TLS).
+  int abandoned = 0;
+  for (const char* mode : {"hello-close", "server-hello", "tls-done"}) abandoned += rc["outcomes"].value(mode, 0);
+  EXPECT_GE(abandoned, kChurn * 99 / 100) << rc["outcomes"].dump();
+  EXPECT_LE(growth, kMaxGrowthKb) << "vigil serve grew by " << growth << " kB over " << finished
+                                  << " abandoned TLS handshakes";
+}
+
+}  // namespace
+}  // namespace vigil::integration
