@@ -52,12 +52,20 @@ def check_loopback(*addrs):
             sys.exit("attacker.py: only loopback addresses (127.x), not " + a)
 
 
+class ConnectFailed(Exception):
+    """connect() itself failed: nothing listening, or a full backlog."""
+
+
 def connect(src, host, port, timeout=5.0):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.settimeout(timeout)
     s.bind((src, 0))
-    s.connect((host, port))
+    try:
+        s.connect((host, port))
+    except OSError as e:
+        s.close()
+        raise ConnectFailed("%s: %s" % (type(e).__name__, e))
     return s
 
 
@@ -157,6 +165,7 @@ def stall(args, opener):
     slots = {}  # socket -> (stall start, index)
     records = []  # one per connection: {"i", "opened_s", "close_s" or None, "how"}
     open_errors = []
+    connect_errors = []
     opens = 0
     t0 = time.monotonic()
     next_reopen = t0
@@ -168,6 +177,10 @@ def stall(args, opener):
         opens += 1
         try:
             s = opener(args.src, args.host, args.port, args.kind)
+        except ConnectFailed as e:
+            # Nothing listening (or a full backlog): not a close by the server.
+            connect_errors.append(str(e))
+            return
         except (OSError, ValueError) as e:
             # The server closing or refusing while we were still sending the
             # stall counts as a close at once.
@@ -248,6 +261,8 @@ def stall(args, opener):
         "held_samples": held_samples,
         "stopped_early": STOP.is_set(),
         "open_errors": open_errors[:5],
+        "connect_errors": len(connect_errors),
+        "connect_error_samples": connect_errors[:3],
         "elapsed_s": round(time.monotonic() - t0, 3),
     }
     if not args.reopen:
@@ -314,7 +329,7 @@ def tls_churn(args):
             mode = MODES[i % len(MODES)]
             try:
                 outcome = churn_one(src, args.host, args.port, mode)
-            except (OSError, ValueError, ssl.SSLError) as e:
+            except (OSError, ValueError, ssl.SSLError, ConnectFailed) as e:
                 outcome = "error:" + type(e).__name__
             with lock:
                 counts[outcome] = counts.get(outcome, 0) + 1
@@ -380,7 +395,7 @@ def vnc_wrong_answers(args):
                     return
             try:
                 outcome = wrong_answer(args.src, args.host, args.port)
-            except (OSError, ValueError) as e:
+            except (OSError, ValueError, ConnectFailed) as e:
                 outcome = "error:" + type(e).__name__
             with lock:
                 counts[outcome] = counts.get(outcome, 0) + 1
