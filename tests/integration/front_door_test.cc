@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "tests/integration/gateway_fixture.h"
+#include "tests/integration/rdp_test_client.h"
+#include "tests/testbed/vnc_test_client.h"
 
 namespace vigil::integration {
 namespace {
@@ -512,6 +514,52 @@ TEST(FrontDoor, RssGrowsAtMost1MbOver10000AbandonedTlsHandshakes) {
   EXPECT_GE(abandoned, kChurn * 99 / 100) << rc["outcomes"].dump();
   EXPECT_LE(growth, kMaxGrowthKb) << "vigil serve grew by " << growth << " kB over " << finished
                                   << " abandoned TLS handshakes";
+}
+
+// ---------------------------------------------------------------------------
+
+// [recordings] min_free larger than any disk: every session is refused before
+// its target is contacted (a session that cannot be recorded does not start),
+// for RDP and VNC, and the refusal is on record.
+TEST(FrontDoor, TooLittleFreeDiskRefusesBeforeContactingTheTarget) {
+  FixtureOptions o;
+  o.rdp_target = true;
+  o.recordings_dir = testbed::makeTempDir("vigil-fd-rec");
+  o.recordings_min_free = "\"999999999GiB\"";
+  auto fx = GatewayFixture::start(o);
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+
+  testbed::VncTestClient::Options vo;
+  vo.port = f.vncPort();
+  vo.password = f.grantCode();
+  ASSERT_EQ(vo.password.size(), 8u);
+  auto vnc = testbed::VncTestClient::connect(vo);
+  RdpTestClient::Options ro;
+  ro.port = f.rdpPort();
+  ro.username = "vendor1#" + std::string(GatewayFixture::kRdpTarget);
+  ro.password = GatewayFixture::kVendorPassword;
+  ro.connect_timeout_ms = 15000;
+  auto rdp = RdpTestClient::connect(ro);
+  std::this_thread::sleep_for(1s);  // a late target connect would show in the counts
+
+  nlohmann::json all = f.vigilJson({"sessions", "--limit", "100"});
+  std::string reasons;
+  if (all.is_object())
+    for (const auto& s : all["sessions"])
+      reasons += s.value("target", "") + ": " + s.value("state", "") + " " + s.value("end_reason", "") + "\n";
+  std::printf("[ metrics ] min_free 999999999GiB: VNC client %s, RDP client %s, target connections VNC %d RDP %d\n"
+              "[ metrics ] sessions:\n%s",
+              vnc.ok() ? "ADMITTED" : ("refused (" + vnc.message() + ")").c_str(),
+              rdp.ok() ? "ADMITTED" : "refused", f.targetConnections(), f.rdpTargetConnections(), reasons.c_str());
+  EXPECT_FALSE(vnc.ok()) << "a VNC session started with less free disk than [recordings] min_free";
+  EXPECT_FALSE(rdp.ok()) << "an RDP session started with less free disk than [recordings] min_free";
+  EXPECT_EQ(f.targetConnections(), 0) << "the VNC target was contacted";
+  EXPECT_EQ(f.rdpTargetConnections(), 0) << "the RDP target was contacted";
+  EXPECT_FALSE(liveOn(f, "desk-vnc"));
+  EXPECT_FALSE(liveOn(f, GatewayFixture::kRdpTarget));
+  EXPECT_NE(reasons.find("refused"), std::string::npos) << "the refusals are not on record:\n" << reasons;
+  (void)testbed::run({"rm", "-rf", *o.recordings_dir});
 }
 
 }  // namespace
