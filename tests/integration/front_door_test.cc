@@ -243,6 +243,45 @@ TEST(FrontDoor, StalledVncHandshakesAreCutWithinTimeoutPlusOneSecond) {
   EXPECT_EQ(f.targetConnections(), 0);
 }
 
+// Twelve stalled handshakes from one address against one listener (RDP from
+// 127.0.0.7, VNC from 127.0.0.8): the first max_unauthenticated_per_address
+// (8) are held until the deadline cuts them, the other four are closed at once.
+TEST(FrontDoor, PerAddressCapClosesConnectionsPastEightAtOnce) {
+  constexpr int kCap = 8, kOpened = 12;
+  FixtureOptions o;
+  o.extra_gateway_toml = std::string(kShortTimeout) + "max_unauthenticated_per_address = " +
+                         std::to_string(kCap) + "\n";
+  auto fx = GatewayFixture::start(o);
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  const auto t0 = Clock::now();
+  auto rdp = Attack::start(f, "cap-rdp", {"stall-rdp", "--kind", "x224", "--port", std::to_string(f.rdpPort()),
+                                          "--src", kAttackerAddr, "--count", std::to_string(kOpened),
+                                          "--hold", kWatchS});
+  ASSERT_TRUE(rdp.ok()) << rdp.message();
+  auto vnc = Attack::start(f, "cap-vnc", {"stall-vnc", "--kind", "silent", "--port", std::to_string(f.vncPort()),
+                                          "--src", kFloodAddr, "--count", std::to_string(kOpened),
+                                          "--hold", kWatchS});
+  ASSERT_TRUE(vnc.ok()) << vnc.message();
+  const nlohmann::json rr = (*rdp)->finish(40s);
+  const nlohmann::json vr = (*vnc)->finish(40s);
+  std::printf("[ metrics ] %d RDP stalls from one address: %s\n", kOpened, stallSummary(rr).c_str());
+  std::printf("[ metrics ] %d VNC stalls from one address: %s\n", kOpened, stallSummary(vr).c_str());
+  std::printf("[ metrics ] test took %lld ms\n", msSince(t0));
+  for (const nlohmann::json* r : {&rr, &vr}) {
+    SCOPED_TRACE(r->value("subcommand", "?"));
+    ASSERT_TRUE(r->is_object());
+    EXPECT_EQ(r->value("closed_at_once", -1), kOpened - kCap)
+        << "connections past the per-address cap were not closed at once: " << stallSummary(*r);
+    EXPECT_EQ(r->value("cut", -1), kCap) << "the first " << kCap << " were not held until the deadline: "
+                                         << stallSummary(*r);
+    EXPECT_EQ(r->value("open_at_end", -1), 0) << stallSummary(*r);
+    if (r->contains("max_cut_s") && !(*r)["max_cut_s"].is_null()) {
+      EXPECT_LE((*r)["max_cut_s"].get<double>(), kShortTimeoutLimitS) << stallSummary(*r);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------
 
 // A vendor1 session on `target` seen live by `vigil sessions --live`.
