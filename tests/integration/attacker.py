@@ -162,7 +162,7 @@ def stall(args, opener):
     check_loopback(args.src, args.host)
     deadline = time.monotonic() + args.hold
     max_opens = args.max_opens if args.max_opens else args.count * 50
-    slots = {}  # socket -> (stall start, index)
+    slots = {}  # socket -> (stall start, its record)
     records = []  # one per connection: {"i", "opened_s", "close_s" or None, "how"}
     open_errors = []
     connect_errors = []
@@ -193,10 +193,34 @@ def stall(args, opener):
         records.append(rec)
         slots[s] = (time.monotonic(), rec)
 
+    def watch(wait):
+        """Notes every connection the server closed (waiting at most `wait`)."""
+        if not slots:
+            return
+        readable, _, _ = select.select(list(slots), [], [], wait)
+        for s in readable:
+            started, rec = slots[s]
+            try:
+                data = s.recv(65536)
+                if data:
+                    continue  # the server talking (Connection Confirm, ServerHello): not a close
+                how = "eof"
+            except (ConnectionResetError, BrokenPipeError):
+                how = "reset"
+            except BlockingIOError:
+                continue
+            except OSError as e:
+                how = "error:" + type(e).__name__
+            rec["close_s"] = round(time.monotonic() - started, 3)
+            rec["how"] = how
+            del slots[s]
+            s.close()
+
     for _ in range(args.count):
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or STOP.is_set():
             break
         open_one()
+        watch(0)  # a close at once is timed as such even while the rest are still opening
     emit({"event": "opened", "count": opens, "held": len(slots),
           "elapsed_s": round(time.monotonic() - t0, 3)})
     next_report = time.monotonic() + 1.0
@@ -218,25 +242,7 @@ def stall(args, opener):
                 break
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
             continue
-        wait = max(0.0, min(0.05, deadline - time.monotonic()))
-        readable, _, _ = select.select(list(slots), [], [], wait)
-        for s in readable:
-            started, rec = slots[s]
-            try:
-                data = s.recv(65536)
-                if data:
-                    continue  # the server talking (Connection Confirm, ServerHello): not a close
-                how = "eof"
-            except (ConnectionResetError, BrokenPipeError):
-                how = "reset"
-            except BlockingIOError:
-                continue
-            except OSError as e:
-                how = "error:" + type(e).__name__
-            rec["close_s"] = round(time.monotonic() - started, 3)
-            rec["how"] = how
-            del slots[s]
-            s.close()
+        watch(max(0.0, min(0.05, deadline - time.monotonic())))
 
     still_open = len(slots)
     for s in list(slots):
