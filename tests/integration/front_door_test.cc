@@ -208,7 +208,6 @@ TEST(FrontDoor, StalledRdpHandshakesAreCutWithinTimeoutPlusOneSecond) {
     SCOPED_TRACE("X.224 + TLS ClientHello then silence");
     expectAllCutWithin(rh, kShortTimeoutLimitS, f.gatewayLog());
   }
-  EXPECT_EQ(f.rdpTargetConnections(), 0);
 }
 
 // Connect and read the RFB version, send nothing; send the version back,
