@@ -118,26 +118,9 @@ Status GatewaySessions::terminate(const std::string& id, const std::string& by) 
   return bus_->publishTerminate(id, by);
 }
 
-void GatewaySessions::recordRefusal(const std::string& user, const std::string& target,
-                                    Protocol protocol, const std::string& client_addr,
-                                    const std::string& reason) {
-  storage::SessionRecord rec;
-  rec.id = newSessionId();
-  rec.user = user;
-  rec.target = target;
-  rec.protocol = std::string(toString(protocol));
-  rec.state = "ended";
-  rec.started_at = rec.ended_at = epochNowMs();
-  rec.node = config_.node_id;
-  rec.client_addr = client_addr;
-  rec.end_reason = "refused: " + reason;
-  Status st = store_.putSession(rec);
-  if (st.ok())
-    st = store_.appendEvents(rec.id, {{0, EventKind::Lifecycle, "connect from " + client_addr, {}},
-                                      {0, EventKind::Lifecycle, "refused: " + reason, {}}});
-  if (!st.ok())
-    spdlog::error("event=refusal_not_recorded user={} target={} error=\"{}\"", user, target,
-                  st.message());
+void GatewaySessions::recordRefusal(const auth::Refusal& r) {
+  // Stateless: the store keeps the aggregates, so every node shares them.
+  auth::StoreRefusalRecorder(store_, config_.node_id, auth::refusalRetention(config_)).recordRefusal(r);
 }
 
 void GatewaySessions::recoverInterrupted() {

@@ -32,8 +32,10 @@ class GatewaySessions final : public SessionManager, public auth::RefusalRecorde
   std::vector<std::shared_ptr<Session>> live() const override;
   Status terminate(const std::string& id, const std::string& by) override;
 
-  void recordRefusal(const std::string& user, const std::string& target, Protocol protocol,
-                     const std::string& client_addr, const std::string& reason) override;
+  // Through auth::StoreRefusalRecorder: apart from sessions, expiring after
+  // [retention] refused_days, aggregated per address while it is throttled.
+  using auth::RefusalRecorder::recordRefusal;
+  void recordRefusal(const auth::Refusal& r) override;
 
   // Sessions this node left live when it died (kill -9) are marked ended.
   void recoverInterrupted();

@@ -5,20 +5,26 @@
 namespace vigil::gateway {
 
 nlohmann::json toJson(const storage::SessionRecord& s) {
-  return {{"id", s.id},
-          {"user", s.user},
-          {"target", s.target},
-          {"protocol", s.protocol},
-          {"state", s.state},
-          {"started_at", formatRfc3339(s.started_at)},
-          {"ended_at", s.ended_at ? nlohmann::json(formatRfc3339(s.ended_at)) : nlohmann::json()},
-          {"duration_ms", s.durationMs()},
-          {"width", s.width},
-          {"height", s.height},
-          {"video_bytes", s.video_bytes},
-          {"end_reason", s.end_reason},
-          {"client_addr", s.client_addr},
-          {"node", s.node}};
+  nlohmann::json j = {{"id", s.id},
+                      {"user", s.user},
+                      {"target", s.target},
+                      {"protocol", s.protocol},
+                      {"state", s.state},
+                      {"started_at", formatRfc3339(s.started_at)},
+                      {"ended_at", s.ended_at ? nlohmann::json(formatRfc3339(s.ended_at)) : nlohmann::json()},
+                      {"duration_ms", s.durationMs()},
+                      {"width", s.width},
+                      {"height", s.height},
+                      {"video_bytes", s.video_bytes},
+                      {"end_reason", s.end_reason},
+                      {"client_addr", s.client_addr},
+                      {"node", s.node}};
+  if (s.state == "refused") {
+    j["refusals"] = s.refusals;
+    j["claimed_users"] = s.claimed_users;
+    j["claimed_targets"] = s.claimed_targets;
+  }
+  return j;
 }
 
 nlohmann::json toJson(const Event& e) {

@@ -59,6 +59,7 @@ Result<std::shared_ptr<SessionImpl>> SessionImpl::open(SessionDeps deps,
   s->writer_ = std::make_unique<storage::BatchedEventWriter>(s->deps_.store, s->record_.id);
   s->events_ = std::make_unique<EventFanout>(*s->writer_);
   s->lines_ = std::make_unique<input::LineAssembler>(*s->events_);
+  s->observe(s->recorder_.get(), s->lines_.get());
   if (s->deps_.ocr) {
     // titles_ is destroyed (closed) before lines_, so the raw pointer holds.
     input::LineAssembler* lines = s->lines_.get();
@@ -67,8 +68,14 @@ Result<std::shared_ptr<SessionImpl>> SessionImpl::open(SessionDeps deps,
     s->titles_ = std::make_unique<ocr::TitleTracker>(
         *s->deps_.ocr, *s->events_, [lines](const std::string& title) { lines->setWindowTitle(title); },
         ocr::TrackerOptions{}, &s->recorder_->screen());
+    s->observe(s->titles_.get(), nullptr);
   }
   return s;
+}
+
+void SessionImpl::observe(FrameSink* frames, InputSink* input) {
+  if (frames) frame_observers_.push_back(frames);
+  if (input) input_observers_.push_back(input);
 }
 
 SessionImpl::~SessionImpl() {
@@ -80,8 +87,7 @@ void SessionImpl::emit(const Event& e) { events_->onEvent(e); }
 void SessionImpl::frame(const Frame& fb, const DirtyRegion& changed) {
   const Millis t = clock_.now();
   if (!changed.empty()) {  // empty: a refresh for new watchers only
-    recorder_->onFrame(fb, changed, t);
-    if (titles_) titles_->onFrame(fb, changed, t);
+    for (FrameSink* o : frame_observers_) o->onFrame(fb, changed, t);
   }
   std::lock_guard lock(mu_);
   record_.width = fb.width();
@@ -98,8 +104,7 @@ void SessionImpl::frame(const Frame& fb, const DirtyRegion& changed) {
 
 void SessionImpl::resized(int width, int height) {
   const Millis t = clock_.now();
-  recorder_->onResize(width, height, t);
-  if (titles_) titles_->onResize(width, height, t);
+  for (FrameSink* o : frame_observers_) o->onResize(width, height, t);
   {
     std::lock_guard lock(mu_);
     record_.width = width;
@@ -116,10 +121,26 @@ void SessionImpl::input(const InputEvent& e) {
   const Millis t = clock_.now();
   if (const auto* clip = std::get_if<ClipboardInput>(&e)) {
     if (clip->text.empty()) return;
-    emit({t, EventKind::Clipboard, utf8Prefix(clip->text, kClipboardEventBytes), {}});
+    std::optional<ClipboardThrottle::Change> now;
+    {
+      std::lock_guard lock(clipboard_mu_);
+      now = clipboard_.offer(ClipboardInput{utf8Prefix(clip->text, kClipboardEventBytes),
+                                            clip->direction},
+                             t);
+    }
+    if (now) recordClipboard(*now, t);
     return;
   }
-  lines_->onInput(e, t);
+  for (InputSink* o : input_observers_) o->onInput(e, t);
+}
+
+void SessionImpl::recordClipboard(const ClipboardThrottle::Change& c, Millis t) {
+  if (c.coalesced > 0)
+    emit({t, EventKind::Lifecycle,
+          "clipboard changed " + std::to_string(c.coalesced) +
+              " more times than recorded (rate limit); the latest text follows",
+          {}});
+  emit({t, EventKind::Clipboard, c.clip.text, {}});
 }
 
 void SessionImpl::lifecycle(const std::string& text) {
@@ -169,6 +190,14 @@ void SessionImpl::unsubscribe(FrameSink* frames, EventSink* events) {
 void SessionImpl::tick(EpochMillis wall_now) {
   if (finished_) return;
   lines_->tick(clock_.now());
+  {
+    std::vector<ClipboardThrottle::Change> due;
+    {
+      std::lock_guard lock(clipboard_mu_);
+      due = clipboard_.due(clock_.now());
+    }
+    for (const auto& c : due) recordClipboard(c, clock_.now());
+  }
   if (grant_.not_after && wall_now >= *grant_.not_after && !expired_.exchange(true)) {
     emit({clock_.now(), EventKind::Lifecycle, "grant expired", {}});
     terminate("grant expired");
@@ -204,6 +233,13 @@ void SessionImpl::finish(const std::string& end_reason) {
   emit({t, EventKind::Lifecycle, "disconnect: " + end_reason, {}});
   if (titles_) titles_->close();
   recorder_->close();
+  // A session that never showed a frame (its target was never reached)
+  // leaves no empty file behind.
+  const bool empty_recording = recorder_->bytesWritten() == 0;
+  if (empty_recording) {
+    std::error_code ec;
+    std::filesystem::remove(deps_.recordings_dir + "/" + record_.video_path, ec);
+  }
   Status flushed = writer_->close();
   if (!flushed.ok())
     spdlog::error("session={} event=events_lost_on_close error=\"{}\"", record_.id, flushed.message());
@@ -215,6 +251,7 @@ void SessionImpl::finish(const std::string& end_reason) {
     record_.ended_at = epochNowMs();
     record_.end_reason = end_reason;
     record_.video_bytes = recorder_->bytesWritten();
+    if (empty_recording) record_.video_path.clear();
     final_record = record_;
   }
   std::lock_guard store_lock(store_mu_);

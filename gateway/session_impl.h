@@ -1,6 +1,7 @@
 // The one Session implementation: protocol-neutral, it owns everything
 // recorded for a connection (recorder, keystroke lines, title tracker, event
-// writer) and fans frames, input and events out to them. Thread-safe.
+// writer) and fans frames, input and events out to a list of observers.
+// Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include "codecs/recorder.h"
 #include "core/clock.h"
 #include "core/sinks.h"
+#include "gateway/clipboard_throttle.h"
 #include "gateway/session.h"
 #include "storage/metadata_store.h"
 
@@ -68,6 +70,14 @@ class SessionImpl final : public Session {
   void subscribe(FrameSink* frames, EventSink* events) override;
   void unsubscribe(FrameSink* frames, EventSink* events) override;
 
+  // Adds an observer of every frame (and resize) and of every client input,
+  // for the session's whole life. Call before the relay is attached (open()
+  // adds the recorder, the title tracker and the keystroke lines); either
+  // may be null. They must not block and must outlive the session's legs.
+  void observe(FrameSink* frames, InputSink* input);
+  // Where observers send the events they make (the store and live viewers).
+  EventSink& events() { return *events_; }
+
   // Housekeeping, called about every 250 ms by the manager's ticker thread:
   // ends idle key lines, enforces the grant's not_after, refreshes the record,
   // and ends the session if its recording has failed (fail closed).
@@ -90,6 +100,9 @@ class SessionImpl final : public Session {
   std::unique_ptr<codecs::Recorder> recorder_;
   std::unique_ptr<input::LineAssembler> lines_;
   std::unique_ptr<ocr::TitleTracker> titles_;
+  // Fixed once the relay is attached: read without a lock on relay threads.
+  std::vector<FrameSink*> frame_observers_;
+  std::vector<InputSink*> input_observers_;
 
   mutable std::mutex mu_;  // guards record_, relay_, frame_subscribers_, pending_close_
   storage::SessionRecord record_;
@@ -100,6 +113,10 @@ class SessionImpl final : public Session {
     bool needs_full;  // its first frame carries the whole screen
   };
   std::vector<FrameSubscriber> frame_subscribers_;
+
+  std::mutex clipboard_mu_;  // guards clipboard_
+  ClipboardThrottle clipboard_;
+  void recordClipboard(const ClipboardThrottle::Change& c, Millis t);
 
   std::mutex store_mu_;  // orders live-record refreshes before the final record
   std::atomic<bool> terminated_{false};

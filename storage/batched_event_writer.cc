@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "core/thread_name.h"
@@ -67,7 +68,9 @@ Status BatchedEventWriter::close(std::chrono::milliseconds timeout) {
 
 bool BatchedEventWriter::healthy() const {
   std::lock_guard lock(mu_);
-  return !(failing_ && queue_.size() > options_.unhealthy_backlog);
+  if (failing_ && queue_.size() > options_.unhealthy_backlog) return false;
+  return !(trying_since_ &&
+           std::chrono::steady_clock::now() - *trying_since_ >= options_.unhealthy_after);
 }
 
 std::size_t BatchedEventWriter::pending() const {
@@ -95,21 +98,31 @@ void BatchedEventWriter::run() {
     }
     const std::size_t n = std::min(queue_.size(), options_.max_batch);
     std::vector<Event> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    // stored_ is the sequence number of the queue's first event.
+    const std::uint64_t first_seq = stored_;
+    if (!trying_since_) trying_since_ = std::chrono::steady_clock::now();
     lock.unlock();
-    Status st = store_.appendEvents(session_id_, batch);
+    Status st = store_.appendEventsAt(session_id_, first_seq, batch);
     lock.lock();
     if (st.ok()) {
+      trying_since_.reset();
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       stored_ += n;
       if (failing_)
         spdlog::info("event writer session={} store recovered pending={}", session_id_, queue_.size());
       failing_ = false;
+      reported_overdue_ = false;
       last_error_.clear();
       backoff = options_.min_backoff;
       progress_.notify_all();
       continue;
     }
-    if (!failing_ || last_error_ != st.message())
+    const bool overdue = std::chrono::steady_clock::now() - *trying_since_ >= options_.unhealthy_after;
+    if (overdue && !std::exchange(reported_overdue_, true))
+      spdlog::error("event writer session={} events not stored for {} s, ending the session "
+                    "(fail closed) pending={} error={}",
+                  session_id_, options_.unhealthy_after.count() / 1000, queue_.size(), st.message());
+    else if (!failing_ || last_error_ != st.message())
       spdlog::warn("event writer session={} store failed, retrying pending={} error={}", session_id_,
                    queue_.size(), st.message());
     failing_ = true;

@@ -5,8 +5,13 @@
 // and a worker stores them at least every 200 ms (sooner once 256 are queued).
 // When the store fails, the worker keeps everything queued and retries with
 // backoff (100 ms doubling to 2 s); once more than `unhealthy_backlog` events
-// are stuck, healthy() turns false so the gateway can end the session (fail
-// closed). All methods are thread-safe. The store must outlive the writer.
+// are stuck, or events have waited `unhealthy_after` without being stored,
+// healthy() turns false so the gateway can end the session (fail closed).
+// Each event is stored exactly once: batches go through
+// MetadataStore::appendEventsAt with the events' sequence numbers, so a
+// retry of a write that timed out here but was applied by the server skips
+// what is already stored. The writer must be its session's only appender.
+// All methods are thread-safe. The store must outlive the writer.
 #pragma once
 
 #include <chrono>
@@ -14,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -28,6 +34,8 @@ struct BatchedEventWriterOptions {
   std::size_t batch_trigger = 256;     // queue this long wakes the worker early
   std::size_t max_batch = 2048;        // events per appendEvents call
   std::size_t unhealthy_backlog = 100000;
+  // Unhealthy once a batch has been failing (or one call hanging) this long.
+  std::chrono::milliseconds unhealthy_after{30000};
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{2000};
 };
@@ -49,7 +57,8 @@ class BatchedEventWriter final : public EventSink {
   // timeout are abandoned (the error says how many). Idempotent.
   Status close(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-  // False while more than `unhealthy_backlog` events wait on a failing store.
+  // False while more than `unhealthy_backlog` events wait on a failing store,
+  // or while the oldest unstored batch has been tried for `unhealthy_after`.
   bool healthy() const;
   std::size_t pending() const;      // queued, not yet stored
   std::uint64_t stored() const;     // stored so far
@@ -72,6 +81,9 @@ class BatchedEventWriter final : public EventSink {
   bool stopping_ = false;
   bool closed_ = false;
   bool failing_ = false;
+  // Start of the first attempt at the batch not stored yet; unset when none.
+  std::optional<std::chrono::steady_clock::time_point> trying_since_;
+  bool reported_overdue_ = false;
   std::string last_error_;
   std::thread worker_;
 };

@@ -23,6 +23,7 @@ Status MemoryStore::putSession(const SessionRecord& s) {
 
 Result<std::optional<SessionRecord>> MemoryStore::getSession(const std::string& id) {
   std::lock_guard lock(mu_);
+  dropExpiredRefusals();
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return std::optional<SessionRecord>();
   return std::optional<SessionRecord>(it->second);
@@ -40,6 +41,7 @@ std::vector<const SessionRecord*> MemoryStore::orderedSessions(const SessionFilt
 
 Result<std::vector<SessionRecord>> MemoryStore::listSessions(const SessionFilter& f) {
   std::lock_guard lock(mu_);
+  dropExpiredRefusals();
   std::vector<SessionRecord> out;
   const std::size_t limit = effectiveLimit(f.limit);
   for (const SessionRecord* s : orderedSessions(f)) {
@@ -53,6 +55,79 @@ Status MemoryStore::appendEvents(const std::string& session_id, const std::vecto
   std::lock_guard lock(mu_);
   auto& list = events_[session_id];
   list.insert(list.end(), events.begin(), events.end());
+  return Status::Ok();
+}
+
+Status MemoryStore::appendEventsAt(const std::string& session_id, std::uint64_t first_seq,
+                                   const std::vector<Event>& events) {
+  std::lock_guard lock(mu_);
+  auto& list = events_[session_id];
+  if (first_seq > list.size())
+    return Status::Error("events of session " + session_id + ": " + std::to_string(list.size()) +
+                         " stored, this batch starts at " + std::to_string(first_seq));
+  const std::size_t skip = list.size() - static_cast<std::size_t>(first_seq);
+  if (skip < events.size())
+    list.insert(list.end(), events.begin() + static_cast<std::ptrdiff_t>(skip), events.end());
+  return Status::Ok();
+}
+
+void MemoryStore::dropExpiredRefusals() {
+  const EpochMillis now = now_();
+  for (auto it = refusal_expiry_.begin(); it != refusal_expiry_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    sessions_.erase(it->first);
+    events_.erase(it->first);
+    it = refusal_expiry_.erase(it);
+  }
+}
+
+Status MemoryStore::putRefusal(const RefusalRecord& r) {
+  if (r.id.empty()) return Status::Error("refusal record has no id");
+  if (r.retain.count() <= 0) return Status::Error("refusal " + r.id + " has no retention");
+  std::lock_guard lock(mu_);
+  dropExpiredRefusals();
+  auto it = sessions_.find(r.id);
+  const bool add = r.aggregate && it != sessions_.end();
+  SessionRecord& s = sessions_[r.id];
+  auto& evs = events_[r.id];
+  if (add) {
+    ++s.refusals;
+    s.ended_at = r.at;
+    s.end_reason = "refused: " + r.reason;
+  } else {
+    s = SessionRecord{};
+    evs.clear();
+    s.id = r.id;
+    s.user = r.user;
+    s.target = r.target;
+    s.protocol = r.protocol;
+    s.state = "refused";
+    s.started_at = s.ended_at = r.at;
+    s.end_reason = "refused: " + r.reason;
+    s.node = r.node;
+    s.client_addr = r.client_addr;
+    s.refusals = 1;
+    refusal_expiry_[r.id] = r.at + r.retain.count();
+  }
+  auto addName = [](std::vector<std::string>& list, const std::string& name) {
+    if (name.empty() || list.size() >= kMaxClaimedNames) return;
+    if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
+  };
+  addName(s.claimed_users, r.user);
+  addName(s.claimed_targets, r.target);
+  const Millis t = std::max<Millis>(0, r.at - s.started_at);
+  if (!r.aggregate) {
+    evs.push_back({t, EventKind::Lifecycle, "connect from " + r.client_addr, {}});
+    evs.push_back({t, EventKind::Lifecycle, "refused: " + r.reason, {}});
+  } else if (evs.size() < kMaxAggregateEvents) {
+    evs.push_back({t, EventKind::Lifecycle,
+                   "refused from " + r.client_addr + (r.user.empty() ? "" : " as " + r.user) +
+                       " to " + r.target + ": " + r.reason,
+                   {}});
+  }
   return Status::Ok();
 }
 

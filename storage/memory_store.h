@@ -21,6 +21,9 @@ class MemoryStore : public MetadataStore {
   Result<std::optional<SessionRecord>> getSession(const std::string& id) override;
   Result<std::vector<SessionRecord>> listSessions(const SessionFilter& f) override;
   Status appendEvents(const std::string& session_id, const std::vector<Event>& events) override;
+  Status appendEventsAt(const std::string& session_id, std::uint64_t first_seq,
+                        const std::vector<Event>& events) override;
+  Status putRefusal(const RefusalRecord& r) override;
   Result<std::vector<Event>> events(const std::string& session_id,
                                     const std::vector<EventKind>& kinds) override;
   Result<std::vector<SearchHit>> search(const std::string& query, const SessionFilter& f) override;
@@ -32,11 +35,13 @@ class MemoryStore : public MetadataStore {
 
  private:
   std::vector<const SessionRecord*> orderedSessions(const SessionFilter& f) const;
+  void dropExpiredRefusals();  // needs mu_
 
   std::function<EpochMillis()> now_;
   mutable std::mutex mu_;
   std::map<std::string, SessionRecord> sessions_;
   std::map<std::string, std::vector<Event>> events_;
+  std::map<std::string, EpochMillis> refusal_expiry_;  // refusal id -> expires at
   std::map<std::string, CodeRecord> codes_;
   std::vector<AuditEntry> audit_;  // oldest first
 };

@@ -13,20 +13,9 @@
 #include <vector>
 
 #include "core/status.h"
+#include "storage/redis_url.h"
 
 namespace vigil::storage::redis {
-
-// redis://[:password@]host[:port][/db]  or  unix:///path/to.sock[?db=N][&password=P]
-struct Url {
-  bool is_unix = false;
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  std::string path;      // unix socket
-  int db = 0;
-  std::string password;  // never logged
-  std::string where() const;  // "127.0.0.1:6379" or the socket path, for messages
-};
-Result<Url> parseUrl(std::string_view url);
 
 struct ContextFree {
   void operator()(redisContext* c) const { redisFree(c); }
@@ -43,7 +32,9 @@ inline constexpr std::chrono::milliseconds kCommandTimeout{5000};
 using Command = std::vector<std::string>;
 
 // Opens a connection (connect timeout 2 s, command timeout 5 s), sends AUTH
-// and SELECT. The error says what to check.
+// (or, without a password, a PING, so that a server that wants one is an
+// error here) and SELECT. The error says what to check and never holds the
+// password.
 Result<ContextPtr> open(const Url& url);
 
 // Sends all commands in one write and reads every reply (pipelining). A

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <random>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -26,6 +28,7 @@ using Json = nlohmann::json;
 const std::string kSessions = "vigil:sessions";
 const std::string kVocab = "vigil:vocab";
 const std::string kAudit = "vigil:audit";
+const std::string kRefusals = "vigil:refusals";
 std::string sessionKey(const std::string& id) { return "vigil:s:" + id; }
 std::string eventsKey(const std::string& id) { return "vigil:ev:" + id; }
 std::string postingsKey(const std::string& id) { return "vigil:ix:" + id; }
@@ -56,15 +59,27 @@ return 1
 
 // Appends events and their postings in one atomic step, so an event is never
 // findable before it is stored nor stored without being findable.
-// ARGV: session_id now_ms n payload*n, then per word: word count rel_index*count
+// Idempotent when `first` >= 0: the events are numbers first .. first+n-1 of
+// the session (its list index); those already in the list are skipped, so a
+// batch retried after a client-side timeout (that the server applied anyway)
+// is not stored twice, nor indexed twice. `first` < 0: append at the end.
+// ARGV: session_id now_ms first n payload*n, then per word: word count rel_index*count
 constexpr std::string_view kAppendLua = R"lua(
 local sid = ARGV[1]
 local evk = 'vigil:ev:' .. sid
-local n = tonumber(ARGV[3])
-local base = redis.call('LLEN', evk)
-local i = 4
-while i <= 3 + n do
-  local j = math.min(i + 499, 3 + n)
+local first = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+local len = redis.call('LLEN', evk)
+if first < 0 then first = len end
+if first > len then
+  return redis.error_reply('GAP events of session ' .. sid .. ': ' .. len ..
+                           ' stored, this batch starts at ' .. first)
+end
+local skip = len - first
+if skip >= n then return len end
+local i = 5 + skip
+while i <= 4 + n do
+  local j = math.min(i + 499, 4 + n)
   redis.call('RPUSH', evk, unpack(ARGV, i, j))
   i = j + 1
 end
@@ -72,23 +87,86 @@ local score = redis.call('HGET', 'vigil:s:' .. sid, 'started_at') or ARGV[2]
 -- Events before (or without) their session record stay searchable.
 redis.call('ZADD', 'vigil:sessions', 'NX', score, sid)
 local ixk = 'vigil:ix:' .. sid
-local p = 4 + n
+local p = 5 + n
 local nargs = #ARGV
 while p <= nargs do
   local w = ARGV[p]
   local c = tonumber(ARGV[p + 1])
   local parts = {}
-  for q = 1, c do parts[q] = struct.pack('>I4', base + tonumber(ARGV[p + 1 + q])) end
-  local cur = redis.call('HGET', ixk, w)
-  if not cur then
-    cur = ''
-    redis.call('ZADD', 'vigil:w:' .. w, score, sid)
-    redis.call('ZADD', 'vigil:vocab', 0, w)
+  for q = 1, c do
+    local rel = tonumber(ARGV[p + 1 + q])
+    if rel >= skip then parts[#parts + 1] = struct.pack('>I4', first + rel) end
   end
-  redis.call('HSET', ixk, w, cur .. table.concat(parts))
+  if #parts > 0 then
+    local cur = redis.call('HGET', ixk, w)
+    if not cur then
+      cur = ''
+      redis.call('ZADD', 'vigil:w:' .. w, score, sid)
+      redis.call('ZADD', 'vigil:vocab', 0, w)
+    end
+    redis.call('HSET', ixk, w, cur .. table.concat(parts))
+  end
   p = p + 2 + c
 end
-return base
+return len
+)lua";
+
+// Records a refusal apart from sessions (docs/redis-schema.md "Refusals"):
+// the record and its events expire; the id joins vigil:refusals, which is
+// trimmed of members older than the retention on every write.
+// `token` is fresh per call: a call the server ran after the client timed
+// out, then ran again on the retry, counts once.
+// ARGV: id aggregate(0|1) at expire_at cutoff user target protocol client_addr
+//       node reason max_names max_events token
+constexpr std::string_view kRefusalLua = R"lua(
+local id = ARGV[1]
+local agg = ARGV[2] == '1'
+local at = tonumber(ARGV[3])
+local hk = 'vigil:s:' .. id
+local evk = 'vigil:ev:' .. id
+local user, target, addr, reason = ARGV[6], ARGV[7], ARGV[9], ARGV[11]
+local maxn = tonumber(ARGV[12])
+local started = at
+if agg and redis.call('EXISTS', hk) == 1 then
+  if redis.call('HGET', hk, 'token') == ARGV[14] then return 0 end
+  started = tonumber(redis.call('HGET', hk, 'started_at')) or at
+  redis.call('HINCRBY', hk, 'refusals', 1)
+  redis.call('HSET', hk, 'ended_at', ARGV[3], 'end_reason', 'refused: ' .. reason)
+else
+  redis.call('DEL', hk, evk)
+  redis.call('HSET', hk, 'id', id, 'user', user, 'target', target, 'protocol', ARGV[8],
+             'state', 'refused', 'started_at', ARGV[3], 'ended_at', ARGV[3], 'width', '0',
+             'height', '0', 'video_bytes', '0', 'end_reason', 'refused: ' .. reason,
+             'node', ARGV[10], 'client_addr', addr, 'video_path', '', 'refusals', '1')
+  redis.call('PEXPIREAT', hk, ARGV[4])
+  redis.call('ZADD', 'vigil:refusals', ARGV[3], id)
+end
+local function addName(field, name)
+  if name == '' then return end
+  local cur = redis.call('HGET', hk, field)
+  local list = {}
+  if cur then list = cjson.decode(cur) end
+  if #list >= maxn then return end
+  for _, v in ipairs(list) do if v == name then return end end
+  list[#list + 1] = name
+  redis.call('HSET', hk, field, cjson.encode(list))
+end
+if agg then redis.call('HSET', hk, 'token', ARGV[14]) end
+addName('users', user)
+addName('targets', target)
+local t = math.max(0, at - started)
+if not agg then
+  redis.call('RPUSH', evk, cjson.encode({t, 'lifecycle', 'connect from ' .. addr}),
+             cjson.encode({t, 'lifecycle', 'refused: ' .. reason}))
+elseif redis.call('LLEN', evk) < tonumber(ARGV[13]) then
+  local who = ''
+  if user ~= '' then who = ' as ' .. user end
+  redis.call('RPUSH', evk, cjson.encode({t, 'lifecycle', 'refused from ' .. addr .. who ..
+                                            ' to ' .. target .. ': ' .. reason}))
+end
+if redis.call('PTTL', evk) < 0 then redis.call('PEXPIREAT', evk, ARGV[4]) end
+redis.call('ZREMRANGEBYSCORE', 'vigil:refusals', '-inf', '(' .. ARGV[5])
+return 1
 )lua";
 
 // Expands search terms to indexed words and counts each word's sessions.
@@ -115,6 +193,13 @@ return out
 )lua";
 
 std::string dumpJson(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+// Invalid UTF-8 replaced by U+FFFD: names from the network go into JSON
+// built by a Lua script (cjson passes bytes through), which must stay readable.
+std::string validUtf8(const std::string& s) {
+  Json j = Json::parse(dumpJson(Json(s)), nullptr, false);
+  return j.is_string() ? j.get<std::string>() : std::string();
+}
 
 long long toLong(std::string_view s) {
   return std::strtoll(std::string(s).c_str(), nullptr, 10);
@@ -161,6 +246,22 @@ std::vector<std::string> sessionFields(const SessionRecord& s) {
           "video_path",  s.video_path};
 }
 
+// Unique enough to tell one putRefusal call from another.
+std::string refusalToken() {
+  static std::atomic<std::uint64_t> counter{0};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::to_string(rng()) + "." + std::to_string(++counter);
+}
+
+std::vector<std::string> jsonStrings(std::string_view s) {
+  std::vector<std::string> out;
+  Json j = Json::parse(s, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const Json& v : j)
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
 std::optional<SessionRecord> parseSession(const redisReply* r) {
   if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) return std::nullopt;
   SessionRecord s;
@@ -181,6 +282,15 @@ std::optional<SessionRecord> parseSession(const redisReply* r) {
     else if (k == "node") s.node = std::move(v);
     else if (k == "client_addr") s.client_addr = std::move(v);
     else if (k == "video_path") s.video_path = std::move(v);
+    else if (k == "refusals") s.refusals = toLong(v);
+    else if (k == "users") s.claimed_users = jsonStrings(v);
+    else if (k == "targets") s.claimed_targets = jsonStrings(v);
+  }
+  // Refusals written before they were kept apart: an ended record with no
+  // recording whose reason starts "refused: ".
+  if (s.state == "ended" && s.video_path.empty() && s.end_reason.starts_with("refused: ")) {
+    s.state = "refused";
+    if (s.refusals == 0) s.refusals = 1;
   }
   return s;
 }
@@ -235,6 +345,7 @@ void sortUnique(std::vector<std::uint32_t>& v) {
 
 // The session index that narrows `f` best; the rest is checked per record.
 std::string indexFor(const SessionFilter& f) {
+  if (f.state && *f.state == "refused") return kRefusals;
   if (f.user) return userKey(*f.user);
   if (f.target) return targetKey(*f.target);
   if (f.state) return stateKey(*f.state);
@@ -361,13 +472,24 @@ Result<std::vector<SessionRecord>> RedisStore::listSessions(const SessionFilter&
 }
 
 Status RedisStore::appendEvents(const std::string& session_id, const std::vector<Event>& events) {
+  return appendImpl(session_id, -1, events);
+}
+
+Status RedisStore::appendEventsAt(const std::string& session_id, std::uint64_t first_seq,
+                                  const std::vector<Event>& events) {
+  return appendImpl(session_id, static_cast<long long>(first_seq), events);
+}
+
+Status RedisStore::appendImpl(const std::string& session_id, long long first_seq,
+                              const std::vector<Event>& events) {
   if (session_id.empty()) return Status::Error("events need a session id");
   constexpr std::size_t kChunk = 2000;  // bounds one script's run time
   const std::string now = std::to_string(epochNowMs());
   std::vector<Command> cmds;
   for (std::size_t start = 0; start < events.size(); start += kChunk) {
     const std::size_t n = std::min(kChunk, events.size() - start);
-    std::vector<std::string> args = {session_id, now, std::to_string(n)};
+    const long long first = first_seq < 0 ? -1 : first_seq + static_cast<long long>(start);
+    std::vector<std::string> args = {session_id, now, std::to_string(first), std::to_string(n)};
     std::map<std::string, std::vector<std::size_t>> postings;
     for (std::size_t i = 0; i < n; ++i) {
       const Event& e = events[start + i];
@@ -756,6 +878,29 @@ Result<std::vector<CodeRecord>> RedisStore::codesForTarget(const std::string& ta
     if (auto z = pool_->run({gone}); !z) spdlog::debug("access code index cleanup failed: {}", z.message());
   }
   return out;
+}
+
+Status RedisStore::putRefusal(const RefusalRecord& r) {
+  if (r.id.empty()) return Status::Error("refusal record has no id");
+  if (r.retain.count() <= 0) return Status::Error("refusal " + r.id + " has no retention");
+  const long long retain = r.retain.count();
+  std::vector<std::string> args = {r.id,
+                                   r.aggregate ? "1" : "0",
+                                   std::to_string(r.at),
+                                   std::to_string(r.at + retain),
+                                   std::to_string(r.at - retain),
+                                   validUtf8(r.user),
+                                   validUtf8(r.target),
+                                   r.protocol,
+                                   validUtf8(r.client_addr),
+                                   r.node,
+                                   validUtf8(r.reason),
+                                   std::to_string(kMaxClaimedNames),
+                                   std::to_string(kMaxAggregateEvents),
+                                   refusalToken()};
+  auto rep = pool_->run({redis::eval(kRefusalLua, args)});
+  if (!rep) return rep.status();
+  return redis::replyStatus((*rep)[0].get(), "recording refusal " + r.id);
 }
 
 Status RedisStore::appendAudit(const AuditEntry& a) {

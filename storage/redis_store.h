@@ -29,6 +29,9 @@ class RedisStore final : public MetadataStore {
   Result<std::optional<SessionRecord>> getSession(const std::string& id) override;
   Result<std::vector<SessionRecord>> listSessions(const SessionFilter& f) override;
   Status appendEvents(const std::string& session_id, const std::vector<Event>& events) override;
+  Status appendEventsAt(const std::string& session_id, std::uint64_t first_seq,
+                        const std::vector<Event>& events) override;
+  Status putRefusal(const RefusalRecord& r) override;
   Result<std::vector<Event>> events(const std::string& session_id,
                                     const std::vector<EventKind>& kinds) override;
   Result<std::vector<SearchHit>> search(const std::string& query, const SessionFilter& f) override;
@@ -44,6 +47,9 @@ class RedisStore final : public MetadataStore {
 
  private:
   explicit RedisStore(std::unique_ptr<redis::Pool> pool);
+  // first_seq < 0: append at the end (not idempotent).
+  Status appendImpl(const std::string& session_id, long long first_seq,
+                    const std::vector<Event>& events);
   Result<std::vector<SearchHit>> scanSearch(const SearchQuery& q, const SessionFilter& f,
                                             std::size_t limit);
 

@@ -24,7 +24,7 @@ inline bool newerFirst(EpochMillis a_at, const std::string& a_id, EpochMillis b_
 }
 
 inline bool sessionMatches(const SessionFilter& f, const SessionRecord& s) {
-  if (f.state && s.state != *f.state) return false;
+  if (f.state ? s.state != *f.state : s.state == "refused") return false;
   if (f.user && s.user != *f.user) return false;
   if (f.target && s.target != *f.target) return false;
   if (f.from && s.started_at < *f.from) return false;

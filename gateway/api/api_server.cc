@@ -149,19 +149,25 @@ bool isPublicAsset(const std::string& path) {
 
 json sessionJson(const storage::SessionRecord& s, long long live_bytes) {
   const EpochMillis end = s.ended_at > 0 ? s.ended_at : epochNowMs();
-  return {{"id", s.id},
-          {"user", s.user},
-          {"target", s.target},
-          {"protocol", s.protocol},
-          {"state", s.state},
-          {"started_at", formatRfc3339(s.started_at)},
-          {"ended_at", s.ended_at > 0 ? json(formatRfc3339(s.ended_at)) : json(nullptr)},
-          {"duration_ms", std::max<long long>(0, end - s.started_at)},
-          {"width", s.width},
-          {"height", s.height},
-          {"video_bytes", std::max(s.video_bytes, live_bytes)},
-          {"end_reason", s.end_reason},
-          {"client_addr", s.client_addr}};
+  json j = {{"id", s.id},
+            {"user", s.user},
+            {"target", s.target},
+            {"protocol", s.protocol},
+            {"state", s.state},
+            {"started_at", formatRfc3339(s.started_at)},
+            {"ended_at", s.ended_at > 0 ? json(formatRfc3339(s.ended_at)) : json(nullptr)},
+            {"duration_ms", std::max<long long>(0, end - s.started_at)},
+            {"width", s.width},
+            {"height", s.height},
+            {"video_bytes", std::max(s.video_bytes, live_bytes)},
+            {"end_reason", s.end_reason},
+            {"client_addr", s.client_addr}};
+  if (s.state == "refused") {
+    j["refusals"] = s.refusals;
+    j["claimed_users"] = s.claimed_users;
+    j["claimed_targets"] = s.claimed_targets;
+  }
+  return j;
 }
 
 bool hasAnyRole(const UserConfig& u, std::initializer_list<Role> roles) {
@@ -1073,8 +1079,8 @@ Reply ApiServer::Impl::listSessions(Ctx& c) {
   storage::SessionFilter f;
   if (auto err = parseFilter(c, f)) return std::move(*err);
   if (auto it = c.query.find("state"); it != c.query.end() && !it->second.empty()) {
-    if (it->second != "live" && it->second != "ended")
-      return error(c.req, http::status::bad_request, "state must be live or ended");
+    if (it->second != "live" && it->second != "ended" && it->second != "refused")
+      return error(c.req, http::status::bad_request, "state must be live, ended or refused");
     f.state = it->second;
   }
   auto list = deps_.store.listSessions(f);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "gateway/auth/file_modes.h"
 #include "gateway/auth/sodium_init.h"
 #include "gateway/auth/vnc_des.h"
 
@@ -180,10 +181,9 @@ Result<SecretKey> SecretKey::loadOrCreate(const std::string& state_dir) {
   if (Status s = ensureSodium(); !s.ok()) return s;
   if (state_dir.empty())
     return Status::Error("the state directory is empty: set [gateway] state_dir in the config");
-  std::error_code ec;
-  std::filesystem::create_directories(state_dir, ec);
-  if (ec)
-    return Status::Error("cannot create the state directory " + state_dir + ": " + ec.message());
+  // Made owner-only: it holds the keys.
+  if (std::string err; !createPrivateDirectories(state_dir, err))
+    return Status::Error("cannot create the state directory " + state_dir + ": " + err);
   const std::string path = (std::filesystem::path(state_dir) / "gateway.key").string();
   Result<Key> key = Status::Error("unset");
   if (::access(path.c_str(), F_OK) == 0 || errno != ENOENT)
@@ -194,6 +194,27 @@ Result<SecretKey> SecretKey::loadOrCreate(const std::string& state_dir) {
   SecretKey out;
   out.bytes_ = *key;
   sodium_memzero(key->data(), key->size());
+  return out;
+}
+
+Result<SecretKey> SecretKey::load(const std::string& state_dir) {
+  if (Status s = ensureSodium(); !s.ok()) return s;
+  const std::string path = (std::filesystem::path(state_dir) / "gateway.key").string();
+  if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT)
+    return Status::Error("no gateway key at " + path +
+                         ": run this where `vigil serve` runs (same [gateway] state_dir), or copy "
+                         "gateway.key from a gateway node (chmod 600)");
+  Result<Key> key = readKeyFile(path);
+  if (!key.ok()) return key.status();
+  SecretKey out;
+  out.bytes_ = *key;
+  sodium_memzero(key->data(), key->size());
+  return out;
+}
+
+std::array<std::uint8_t, 32> SecretKey::controlBusKey() const {
+  Key out{};
+  crypto_kdf_derive_from_key(out.data(), out.size(), 1, "vigilbus", bytes_.data());
   return out;
 }
 

@@ -22,7 +22,13 @@ namespace vigil::gateway::auth {
 class SecretKey {
  public:
   static Result<SecretKey> loadOrCreate(const std::string& state_dir);
+  // Reads the existing key only: for tools that must use the gateways' key
+  // (`vigil terminate`); a fresh one would be useless.
+  static Result<SecretKey> load(const std::string& state_dir);
   const std::array<std::uint8_t, 32>& bytes() const { return bytes_; }
+  // The key that authenticates control-bus messages (storage::BusKey),
+  // derived so that it serves no other purpose.
+  std::array<std::uint8_t, 32> controlBusKey() const;
 
  private:
   std::array<std::uint8_t, 32> bytes_{};

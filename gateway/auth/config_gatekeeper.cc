@@ -101,10 +101,14 @@ Status ConfigGatekeeper::refuse(const std::string& user, const std::string& targ
                                 Protocol protocol, const std::string& client_addr,
                                 const std::string& reason, bool count) {
   const std::string u = printable(user), t = printable(target), a = printable(client_addr);
-  spdlog::warn("connection refused user={} target={} protocol={} addr={} reason=\"{}\"", u, t,
-               toString(protocol), a, reason);
-  if (count) noteFailure(clientHost(client_addr), now());
-  refusals_.recordRefusal(u, t, protocol, a, reason);
+  // Info, not warn: a refusal is the client's doing, not the gateway's.
+  spdlog::info("connection refused user={} target={} protocol={} addr={} throttled={} reason=\"{}\"",
+               u, t, toString(protocol), a, !count, reason);
+  const EpochMillis at = now();
+  if (count) noteFailure(clientHost(client_addr), at);
+  // Uncounted refusals are those of a locked-out address: the recorder
+  // aggregates them instead of storing one record each.
+  refusals_.recordRefusal(Refusal{u, t, protocol, a, reason, at, !count});
   return Status::Error(reason);
 }
 

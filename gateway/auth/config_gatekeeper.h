@@ -76,6 +76,8 @@ class ConfigGatekeeper final : public Gatekeeper {
   Result<AccessGrant> grantFor(const UserConfig& user, const TargetConfig& target,
                                EpochMillis t) const;
   bool checkPassword(const UserConfig& user, const std::string& secret);
+  // Logs (info) and records a refusal. `count`: a failure toward the lockout;
+  // false only while the host is locked out (recorded as throttled).
   Status refuse(const std::string& user, const std::string& target, Protocol protocol,
                 const std::string& client_addr, const std::string& reason, bool count);
 

@@ -31,8 +31,9 @@ std::string cliActor();
 
 int hashPassword(const Common& c);
 int grant(const Common& c, const std::string& user, const std::string& target, const std::string& ttl);
-int sessions(const Common& c, bool live_only, const std::string& user, const std::string& target,
-             std::size_t limit);
+// refused: list refused connections (kept apart from sessions) instead.
+int sessions(const Common& c, bool live_only, bool refused, const std::string& user,
+             const std::string& target, std::size_t limit);
 int events(const Common& c, const std::string& session, const std::string& kinds);
 int search(const Common& c, const std::string& query, const std::string& user,
            const std::string& target, std::size_t limit);

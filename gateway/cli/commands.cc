@@ -145,12 +145,13 @@ int grant(const Common& c, const std::string& user, const std::string& target, c
   return 0;
 }
 
-int sessions(const Common& c, bool live_only, const std::string& user, const std::string& target,
-             std::size_t limit) {
+int sessions(const Common& c, bool live_only, bool refused, const std::string& user,
+             const std::string& target, std::size_t limit) {
   auto env = openEnv(c);
   if (!env) return 1;
   storage::SessionFilter f;
   if (live_only) f.state = "live";
+  if (refused) f.state = "refused";
   if (!user.empty()) f.user = user;
   if (!target.empty()) f.target = target;
   f.limit = limit;
@@ -163,7 +164,22 @@ int sessions(const Common& c, bool live_only, const std::string& user, const std
     return 0;
   }
   if (list->empty()) {
-    std::cerr << (live_only ? "no live sessions\n" : "no sessions yet\n");
+    std::cerr << (live_only ? "no live sessions\n" : refused ? "no refusals\n" : "no sessions yet\n");
+    return 0;
+  }
+  if (refused) {
+    std::printf("%-35s %-5s %-15s %-19s %-19s %6s %-20s %-20s %s\n", "REFUSAL", "PROTO", "FROM",
+                "FIRST (UTC)", "LAST (UTC)", "COUNT", "USERS", "TARGETS", "LAST REASON");
+    auto names = [](const std::vector<std::string>& v) {
+      std::string out;
+      for (const std::string& n : v) out += (out.empty() ? "" : ",") + (n.empty() ? "-" : n);
+      return out.empty() ? std::string("-") : out;
+    };
+    for (const auto& s : *list)
+      std::printf("%-35s %-5s %-15s %-19s %-19s %6lld %-20s %-20s %s\n", s.id.c_str(),
+                  s.protocol.c_str(), s.client_addr.c_str(), shortTime(s.started_at).c_str(),
+                  shortTime(s.ended_at).c_str(), s.refusals, names(s.claimed_users).c_str(),
+                  names(s.claimed_targets).c_str(), s.end_reason.c_str());
     return 0;
   }
   std::printf("%-23s %-6s %-12s %-12s %-5s %-19s %-12s %-9s %s\n", "SESSION", "STATE", "USER",
@@ -267,7 +283,10 @@ int terminate(const Common& c, const std::string& session) {
   auto rec = findSession(*env, session);
   if (!rec) return fail(rec.message());
   if (rec->state != "live") return fail("session " + session + " is not live (" + rec->end_reason + ")");
-  auto bus = storage::ControlBus::connect(env->config.redis_url);
+  // The nodes drop control messages not signed with their gateway key.
+  auto key = gateway::auth::SecretKey::load(env->config.state_dir);
+  if (!key) return fail(key.message());
+  auto bus = storage::ControlBus::connect(env->config.redis_url, key->controlBusKey());
   if (!bus) return fail(bus.message());
   if (Status st = (*bus)->publishTerminate(session, cliActor()); !st.ok()) return fail(st.message());
   audit(*env, "terminate", session);
@@ -283,7 +302,8 @@ int terminate(const Common& c, const std::string& session) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return fail("asked node " + rec->node + " to end session " + session +
-              " but it has not confirmed within 5 s; is that node running?");
+              " but it has not confirmed within 5 s; is that node running, with the same gateway.key "
+              "(its log says control_message_dropped if not)?");
 }
 
 }  // namespace vigil::cli

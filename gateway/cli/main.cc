@@ -43,15 +43,19 @@ int main(int argc, char** argv) {
   grant_cmd->add_option("--ttl", ttl, "validity, e.g. 30m, 2h, 1d")->capture_default_str();
   grant_cmd->callback([&] { rc = grant(common, user, target, ttl); });
 
-  bool live = false;
+  bool live = false, refused = false;
   std::size_t limit = 50;
   auto* sessions_cmd = app.add_subcommand("sessions", "list sessions, newest first");
   withCommon(sessions_cmd);
-  sessions_cmd->add_flag("--live", live, "only live sessions");
+  auto* live_flag = sessions_cmd->add_flag("--live", live, "only live sessions");
+  sessions_cmd->add_flag("--refused", refused,
+                         "refused connections instead (one record per refusal, or per "
+                         "throttled address and 10 minutes)")
+      ->excludes(live_flag);
   sessions_cmd->add_option("--user", user, "only this user");
   sessions_cmd->add_option("--target", target, "only this target");
   sessions_cmd->add_option("--limit", limit, "at most this many")->check(CLI::Range(1, 10000));
-  sessions_cmd->callback([&] { rc = sessions(common, live, user, target, limit); });
+  sessions_cmd->callback([&] { rc = sessions(common, live, refused, user, target, limit); });
 
   std::string session, kinds;
   auto* events_cmd = app.add_subcommand("events", "a session's events in time order");

@@ -11,6 +11,7 @@
 #include "gateway/api/api_server.h"
 #include "gateway/auth/access_codes.h"
 #include "gateway/auth/config_gatekeeper.h"
+#include "gateway/auth/file_modes.h"
 #include "gateway/auth/password.h"
 #include "gateway/cli/cli.h"
 #include "gateway/gateway_sessions.h"
@@ -19,6 +20,7 @@
 #include "ocr/title_tracker.h"
 #include "storage/control_bus.h"
 #include "storage/redis_store.h"
+#include "storage/redis_url.h"
 
 namespace vigil::cli {
 
@@ -58,6 +60,14 @@ void setupLogging(const Config& config) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
 }
 
+// One warning line per secret-holding path that group or others may open,
+// saying what to run. Missing paths are made owner-only later.
+void warnLoosePermissions(const std::string& config_path, const Config& config) {
+  const std::string state = config.state_dir;
+  gateway::auth::warnLooseModes({config_path, state, (std::filesystem::path(state) / "gateway.key").string(),
+                                 config.recordings_dir});
+}
+
 }  // namespace
 
 int serve(const Common& c) {
@@ -69,6 +79,7 @@ int serve(const Common& c) {
     return fail(e.what());
   }
   setupLogging(config);
+  spdlog::info("event=config path={} redis={}", c.config_path, storage::redis::redactUrl(config.redis_url));
   // Every session runs several threads; glibc would give each its own heap
   // arena (up to 8 per core), where freed session buffers fragment and stay
   // resident. Four arenas keep allocation uncontended enough on the relay
@@ -84,15 +95,15 @@ int serve(const Common& c) {
   // FreeRDP's own log (WLog) reads this at first use; our adapter logs what matters.
   setenv("WLOG_LEVEL", spdlog::should_log(spdlog::level::debug) ? "INFO" : "FATAL", 0);
 
+  warnLoosePermissions(c.config_path, config);
   auto store = storage::RedisStore::connect(config.redis_url);
   if (!store) return fail(store.message());
-  auto bus = storage::ControlBus::connect(config.redis_url);
-  if (!bus) return fail(bus.message());
   auto key = gateway::auth::SecretKey::loadOrCreate(config.state_dir);
   if (!key) return fail(key.message());
-  std::error_code ec;
-  std::filesystem::create_directories(config.recordings_dir, ec);
-  if (ec) return fail("cannot create [recordings] dir " + config.recordings_dir + ": " + ec.message());
+  auto bus = storage::ControlBus::connect(config.redis_url, key->controlBusKey());
+  if (!bus) return fail(bus.message());
+  if (std::string err; !gateway::auth::createPrivateDirectories(config.recordings_dir, err))
+    return fail("cannot create [recordings] dir: " + err);
 
   ocr::OcrPool ocr_pool(1);
   gateway::GatewaySessions sessions(config, **store, bus->get(), &ocr_pool);
@@ -104,7 +115,7 @@ int serve(const Common& c) {
   std::vector<std::unique_ptr<gateway::vnc::VncListener>> vnc;
   for (const auto& target : config.targets) {
     if (target.protocol != Protocol::Vnc) continue;
-    auto listener = gateway::vnc::VncListener::start(target, gatekeeper, sessions, {});
+    auto listener = gateway::vnc::VncListener::start(config, target, gatekeeper, sessions, {});
     if (!listener) return fail("VNC listener for " + target.name + ": " + listener.message());
     vnc.push_back(std::move(listener.value()));
   }

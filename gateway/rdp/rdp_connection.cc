@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.h"
 #include "gateway/rdp/freerdp_compat.h"
 
 namespace vigil::gateway::rdp {
@@ -169,14 +170,20 @@ ClientPointerCaps clientPointerCaps(rdpSettings* s) {
 
 }  // namespace
 
-RdpConnection::RdpConnection(freerdp_peer* peer, ConnectionDeps deps)
-    : peer_(peer), deps_(std::move(deps)), client_addr_(peer->hostname) {
+RdpConnection::RdpConnection(freerdp_peer* peer, std::string client_addr, RdpConnectionDeps deps,
+                             DoorPass pass)
+    : peer_(peer),
+      deps_(std::move(deps)),
+      client_addr_(client_addr),
+      core_(ConnectionDeps{deps_.cfg, deps_.gk, deps_.sm}, Protocol::Rdp, std::move(client_addr),
+            std::move(pass)) {
   stop_event_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
   target_done_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
   refresh_ = CreateEventA(nullptr, FALSE, FALSE, nullptr);
 }
 
 RdpConnection::~RdpConnection() {
+  if (peer_) freerdp_peer_free(peer_);  // run() never ran
   if (stop_event_) CloseHandle(stop_event_);
   if (target_done_) CloseHandle(target_done_);
   if (refresh_) CloseHandle(refresh_);
@@ -194,11 +201,23 @@ void RdpConnection::close(const std::string& reason) {
 std::string RdpConnection::endReason(const std::string& fallback) {
   std::lock_guard lock(mutex_);
   if (!close_reason_.empty()) return close_reason_;
-  if (!target_end_reason_.empty()) return "target disconnected (" + target_end_reason_ + ")";
+  if (!target_end_reason_.empty()) return "target disconnected: " + target_end_reason_;
   return fallback;
 }
 
+std::string RdpConnection::unauthenticatedEnd(const std::string& reason) const {
+  // The client asked only for NLA (CredSSP), which the gateway does not
+  // offer towards clients: say so, or the user sees only "connection failed".
+  constexpr UINT32 kTls = 0x1, kHybrid = 0x2;
+  const UINT32 asked = peer_ && peer_->settings ? getU32(peer_->settings, FreeRDP_RequestedProtocols) : 0;
+  if ((asked & kHybrid) && !(asked & kTls))
+    return "client offered only NLA (CredSSP); the gateway needs TLS security: turn NLA off in the "
+           "client (xfreerdp /sec:tls, mstsc enablecredsspsupport:i:0)";
+  return reason;
+}
+
 void RdpConnection::run() {
+  nameThisThread("rdp-user");
   peer_->ContextSize = sizeof(PeerContext);
   peer_->ContextNew = peerContextNew;
   peer_->ContextFree = peerContextFree;
@@ -243,8 +262,8 @@ void RdpConnection::run() {
     spdlog::warn("rdp: cannot set up the connection from {}", client_addr_);
     reason = "setup failed";
   } else {
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::milliseconds(deps_.opts.handshake_timeout_ms);
+    // No deadline here: the front door shuts the socket down when the
+    // handshake runs past it, wherever FreeRDP is blocked.
     HANDLE handles[MAXIMUM_WAIT_OBJECTS];
     for (;;) {
       DWORD n = peer_->GetEventHandles(peer_, handles, MAXIMUM_WAIT_OBJECTS - 4);
@@ -256,8 +275,7 @@ void RdpConnection::run() {
       handles[n++] = stop_event_;
       handles[n++] = target_done_;
       handles[n++] = refresh_;
-      const DWORD wait_ms = peer_->activated ? INFINITE : 100;
-      if (WaitForMultipleObjects(n, handles, FALSE, wait_ms) == WAIT_FAILED) {
+      if (WaitForMultipleObjects(n, handles, FALSE, INFINITE) == WAIT_FAILED) {
         reason = "wait failed";
         break;
       }
@@ -269,12 +287,6 @@ void RdpConnection::run() {
           if (session_ && !screen.empty()) session_->frame(screen, DirtyRegion{});
         });
       }
-      if (!peer_->activated && !target_started_ &&
-          std::chrono::steady_clock::now() > deadline) {
-        reason = "handshake timed out";
-        spdlog::info("rdp: handshake timed out client={}", client_addr_);
-        break;
-      }
       if (!peer_->CheckFileDescriptor(peer_)) break;
       if (!WTSVirtualChannelManagerCheckFileDescriptor(vcm_)) {
         reason = "client channel error";
@@ -283,6 +295,15 @@ void RdpConnection::run() {
     }
   }
   reason = endReason(reason);
+  if (!admitted_) {
+    // The core logged a refusal of credentials; a refusal in the protocol
+    // handshake says why at info here; a client that just went away, at
+    // debug (a flood of abandoned handshakes must not flood the log).
+    const std::string why = unauthenticatedEnd(reason);
+    spdlog::log(why != reason ? spdlog::level::info : spdlog::level::debug,
+                "rdp: connection ended before authentication client={} reason=\"{}\"",
+                client_addr_, why);
+  }
 
   // Tear down: the target leg first (joins its thread), then the client.
   std::unique_ptr<RdpClient> target;
@@ -305,12 +326,8 @@ void RdpConnection::run() {
   peer_ = nullptr;
   target.reset();
 
-  if (session_) {
-    spdlog::info("rdp: session ended session={} reason=\"{}\"", session_->id(), reason);
-    session_->finish(reason);
-    session_.reset();
-  }
-  done_ = true;
+  core_.finish(reason);
+  session_.reset();
 }
 
 bool RdpConnection::onCapabilities() {
@@ -322,7 +339,6 @@ bool RdpConnection::onCapabilities() {
 bool RdpConnection::admitAndConnect() {
   rdpSettings* s = peer_->settings;
   const std::string username = getString(s, FreeRDP_Username);
-  const std::string password = getString(s, FreeRDP_Password);
   std::string user = username, target_name;
   if (auto login = parseRdpUsername(username)) {
     user = login->user;
@@ -330,24 +346,14 @@ bool RdpConnection::admitAndConnect() {
   }
   // Malformed names still go through the Gatekeeper so the refusal is
   // recorded and throttled like any other.
-  auto grant = deps_.gk->admit(user, target_name, password, client_addr_);
-  if (!grant.ok()) {
-    spdlog::info("rdp: refused user={} target={} client={} reason=\"{}\"", user, target_name,
-                 client_addr_, grant.message());
-    return false;
-  }
-  const TargetConfig* target = grant->target;
-  if (!target || target->protocol != Protocol::Rdp) {
-    spdlog::warn("rdp: refused user={} target={}: not an RDP target", user, target_name);
-    return false;
-  }
-  auto session = deps_.sm->open(*grant, Protocol::Rdp, client_addr_);
+  auto session = core_.admit(user, target_name, getString(s, FreeRDP_Password));
   if (!session.ok()) {
-    spdlog::warn("rdp: no session for user={} target={}: {}", user, target_name,
-                 session.message());
+    std::lock_guard lock(mutex_);
+    if (close_reason_.empty()) close_reason_ = "refused: " + session.message();
     return false;
   }
   session_ = std::move(session.value());
+  const TargetConfig* target = core_.target();
 
   std::uint32_t client_layout = getU32(s, FreeRDP_KeyboardLayout);
   KeyboardLayout layout = layoutFromId(client_layout);
@@ -361,15 +367,16 @@ bool RdpConnection::admitAndConnect() {
   }
   keymap_.setLayout(layout);
 
+  const FrontDoorConfig& door = deps_.cfg->front_door;
   RdpClientOptions o;
   o.host = target->host;
   o.port = target->port;
   o.username = target->username;
   o.password = target->password;
   o.width = std::clamp(static_cast<int>(getU32(s, FreeRDP_DesktopWidth)), 200,
-                       deps_.opts.max_width);
+                       std::min(deps_.opts.max_width, door.max_desktop_width));
   o.height = std::clamp(static_cast<int>(getU32(s, FreeRDP_DesktopHeight)), 200,
-                        deps_.opts.max_height);
+                        std::min(deps_.opts.max_height, door.max_desktop_height));
   o.keyboard_layout = client_layout ? client_layout : 0x0409;
   o.gfx = deps_.opts.target_gfx;
   o.clipboard = deps_.opts.clipboard;
@@ -377,30 +384,31 @@ bool RdpConnection::admitAndConnect() {
   o.check_certificate = [pins = deps_.pins, target](const std::string& fingerprint) {
     return pins->check(*target, fingerprint);
   };
-  const std::string where = target->host + ":" + std::to_string(target->port);
   {
     std::lock_guard lock(mutex_);
     if (!close_reason_.empty()) return false;
     target_ = std::make_unique<RdpClient>(o, this);
   }
-  spdlog::info("rdp: admitted session={} user={} target={} via={} client={} size={}x{} "
-               "layout={}",
-               session_->id(), user, target->name, grant->via, client_addr_, o.width, o.height,
-               toString(layout));
+  spdlog::debug("rdp: session={} connecting target size={}x{} layout={}", session_->id(), o.width,
+                o.height, toString(layout));
   if (Status st = target_->connect(); !st.ok()) {
-    spdlog::warn("rdp: session={} {}", session_->id(), st.message());
-    session_->lifecycle("target connection failed: " + st.message());
+    const TargetFailure kind = st.message().find("certificate") != std::string::npos
+                                   ? TargetFailure::Untrusted
+                                   : TargetFailure::Unreachable;
+    const std::string why = core_.targetFailed(kind, st.message());
     std::lock_guard lock(mutex_);
-    if (close_reason_.empty()) close_reason_ = "target connection failed";
+    if (close_reason_.empty()) close_reason_ = why;
     return false;
   }
   const int w = target_->width(), h = target_->height();
+  if (Status st = core_.targetConnected(this, w, h); !st.ok()) {
+    std::lock_guard lock(mutex_);
+    if (close_reason_.empty()) close_reason_ = st.message();
+    return false;
+  }
   // The client gets the target's real size in the Demand Active.
   setU32(s, FreeRDP_DesktopWidth, static_cast<UINT32>(w));
   setU32(s, FreeRDP_DesktopHeight, static_cast<UINT32>(h));
-  session_->attach(this);
-  session_->lifecycle("connected to target " + where);
-  spdlog::info("rdp: connected session={} target={} size={}x{}", session_->id(), where, w, h);
   return true;
 }
 
@@ -472,11 +480,12 @@ void RdpConnection::onPaint(const Frame& screen, const DirtyRegion& changed) {
 }
 
 void RdpConnection::onResize(int width, int height) {
-  std::lock_guard lock(screen_mutex_);
-  if (session_) {
-    session_->resized(width, height);
-    session_->lifecycle("resize " + std::to_string(width) + "x" + std::to_string(height));
+  if (Status st = core_.resized(width, height); !st.ok()) {
+    close(st.message());
+    return;
   }
+  std::lock_guard lock(screen_mutex_);
+  if (session_) session_->resized(width, height);
   if (!peer_ || !peer_->activated) return;
   rdpSettings* s = peer_->settings;
   if (!getBool(s, FreeRDP_DesktopResize)) {

@@ -1,7 +1,8 @@
 // Internal (FreeRDP types): one RDP client connection through the gateway —
 // the client leg (a FreeRDP peer) joined to the target leg (an RdpClient).
-// Threads: the peer thread runs run(): handshake, admission, target connect,
-// then client input → target (never waits for the screen path). The target
+// Threads: the peer thread (the front door's) runs run(): handshake,
+// admission and target connect through the shared ConnectionCore, then
+// client input → target (never waits for the screen path). The target
 // leg's event thread decodes the target's screen into the session frame and
 // sends damage to the client. The cliprdr server thread handles clipboard.
 #pragma once
@@ -17,7 +18,9 @@
 #include <string>
 
 #include "core/config.h"
+#include "gateway/connection.h"
 #include "gateway/gatekeeper.h"
+#include "gateway/listener.h"
 #include "gateway/rdp/client_encoder.h"
 #include "gateway/rdp/clipboard.h"
 #include "gateway/rdp/keymap.h"
@@ -30,7 +33,7 @@
 
 namespace vigil::gateway::rdp {
 
-struct ConnectionDeps {
+struct RdpConnectionDeps {
   const Config* cfg;
   Gatekeeper* gk;
   SessionManager* sm;
@@ -39,19 +42,18 @@ struct ConnectionDeps {
   TargetPins* pins;  // which certificate each target may present
 };
 
-class RdpConnection final : public Relay, public RdpClientObserver {
+class RdpConnection final : public Relay, public RdpClientObserver, public ClientConnection {
  public:
-  // Takes ownership of `peer` (freed by run()).
-  RdpConnection(freerdp_peer* peer, ConnectionDeps deps);
+  // Takes ownership of `peer` (freed by run(), or here if run() never ran).
+  RdpConnection(freerdp_peer* peer, std::string client_addr, RdpConnectionDeps deps, DoorPass pass);
   ~RdpConnection() override;
 
   // The whole life of the connection; returns once both legs are down and
   // the session (if any) is finished. Call once, on the connection's thread.
-  void run();
+  void run() override;
   // Relay: ends both legs (any thread, returns at once, idempotent).
   void close(const std::string& reason) override;
   void refreshScreen() override;
-  bool done() const { return done_.load(); }
 
   // --- FreeRDP peer callbacks (peer thread) ---
   bool onCapabilities();
@@ -88,9 +90,13 @@ class RdpConnection final : public Relay, public RdpClientObserver {
   void resendPointer();                        // screen_mutex_ held, client showing
   std::string endReason(const std::string& fallback);
 
+  // Why a connection that never authenticated ended, for the info log.
+  std::string unauthenticatedEnd(const std::string& reason) const;
+
   freerdp_peer* peer_;
-  ConnectionDeps deps_;
+  RdpConnectionDeps deps_;
   std::string client_addr_;
+  ConnectionCore core_;
   void* vcm_ = nullptr;          // WTS virtual channel manager (HANDLE)
   void* stop_event_ = nullptr;   // HANDLE: close() was called
   void* target_done_ = nullptr;  // HANDLE: the target leg ended
@@ -122,8 +128,6 @@ class RdpConnection final : public Relay, public RdpClientObserver {
 
   CliprdrServerContext* cliprdr_ = nullptr;
   TextClipboard<CliprdrServerContext> clipboard_;
-
-  std::atomic<bool> done_{false};
 };
 
 }  // namespace vigil::gateway::rdp

@@ -1,10 +1,11 @@
 // The RDP listener: native RDP clients (mstsc, xfreerdp, Remmina) connect
 // here with username "USER#TARGET" and USER's password or a one-time access
-// code (CONTRACT.md "Connecting through the gateway"). Each connection runs
-// on its own thread: TLS handshake (no NLA towards the client, so the
-// credentials arrive in the Client Info PDU) → Gatekeeper::admit →
-// SessionManager::open → connect the target with its vaulted credentials →
-// relay, feeding the Session pipeline. No FreeRDP types here.
+// code (CONTRACT.md "Connecting through the gateway"). Accept, caps and
+// handshake deadlines are the shared front door's (gateway/listener.h); each
+// connection runs on its own thread: TLS handshake (no NLA towards the
+// client, so the credentials arrive in the Client Info PDU) → admission,
+// session and target through the shared ConnectionCore → relay, feeding the
+// Session pipeline. No FreeRDP types here.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +21,6 @@
 namespace vigil::gateway::rdp {
 
 struct RdpOptions {
-  int max_peers = 64;                  // concurrent connections; more are dropped at accept
-  int handshake_timeout_ms = 20000;    // accept → client activated (includes target connect)
   int target_connect_timeout_ms = 15000;
   bool target_gfx = true;              // offer the graphics pipeline (GFX/AVC) to targets
   bool clipboard = true;               // relay and record clipboard text (cliprdr)
@@ -31,8 +30,9 @@ struct RdpOptions {
 class RdpListener {
  public:
   // Binds `listen` (port 0 picks a free port: see port()) and starts
-  // accepting. `gk`, `sm` and `cfg` must outlive the listener. Fails with a
-  // message naming the address or TLS file at fault.
+  // accepting. `gk`, `sm` and `cfg` (the front door's limits, the recordings
+  // disk, state_dir) must outlive the listener. Fails with a message naming
+  // the address or TLS file at fault.
   static Result<std::unique_ptr<RdpListener>> start(const HostPort& listen, const TlsFiles& tls,
                                                     const Config& cfg, Gatekeeper& gk,
                                                     SessionManager& sm, RdpOptions opts = {});

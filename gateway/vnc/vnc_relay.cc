@@ -28,9 +28,8 @@ namespace {
 
 // libvncclient keys its per-connection user data by an address.
 char kClientDataTag;
-// Keystrokes are never dropped; a client that queues this many events while
-// the target does not read is hostile or broken and is disconnected.
-constexpr std::size_t kMaxQueuedInput = 1 << 16;
+// What one queued key or pointer event counts against the byte bound.
+constexpr std::size_t kQueuedEventBytes = 16;
 constexpr std::size_t kMaxQueuedServerCut = 8;
 // The client state enum is declared inside the C struct, so C++ scopes it.
 constexpr int kRfbNormal = rfbClientRec::RFB_NORMAL;
@@ -39,6 +38,20 @@ std::int64_t steadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+std::size_t queuedBytes(const std::variant<KeyInput, PointerInput, std::string>& in) {
+  const auto* text = std::get_if<std::string>(&in);
+  return kQueuedEventBytes + (text ? text->size() : 0);
+}
+
+// libvncclient says why a handshake failed only in its log; a refused
+// password reads "VNC authentication failed" or "authentication failure".
+bool isAuthFailure(const std::string& why) {
+  std::string lower;
+  for (char c : why) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return lower.find("authentication fail") != std::string::npos ||
+         lower.find("password") != std::string::npos;
 }
 
 void drainEventFd(int fd) {
@@ -167,23 +180,19 @@ void VncRelay::ClientDeleter::operator()(_rfbClient* c) const {
   rfbClientCleanup(c);
 }
 
-VncRelay::VncRelay(int fd, std::string client_addr, const TargetConfig& target, Gatekeeper& gk,
-                   SessionManager& sm, const VncOptions& opts)
-    : client_addr_(std::move(client_addr)),
+VncRelay::VncRelay(int fd, std::string client_addr, const TargetConfig& target,
+                   ConnectionDeps deps, const VncOptions& opts, DoorPass pass)
+    : client_addr_(client_addr),
       target_(target),
-      gk_(gk),
-      sm_(sm),
       opts_(opts),
+      core_(deps, Protocol::Vnc, std::move(client_addr), std::move(pass)),
       client_fd_(fd) {
   client_ctl_fd_ = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   client_wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   target_wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  setHandshakeDeadline(true);
 }
 
 VncRelay::~VncRelay() {
-  close("gateway shutting down");
-  join();
   closeFd(client_fd_);
   closeFd(client_wake_fd_);
   closeFd(target_wake_fd_);
@@ -192,19 +201,11 @@ VncRelay::~VncRelay() {
   closeFd(target_ctl_fd_);
 }
 
-void VncRelay::start() { client_thread_ = std::thread(&VncRelay::runClientLeg, this); }
-
-void VncRelay::join() {
-  if (client_thread_.joinable()) client_thread_.join();
-}
 
 void VncRelay::close(const std::string& reason) {
   {
     std::lock_guard lock(state_mutex_);
-    if (end_reason_.empty()) {
-      end_reason_ = reason;
-      end_reason_external_ = true;
-    }
+    if (end_reason_.empty()) end_reason_ = reason;
     closing_ = true;
     // shutdown() on our duplicate of each socket makes the leg's blocked
     // read/poll return at once; the libraries close their own descriptors.
@@ -225,19 +226,6 @@ std::string VncRelay::endReason() {
   return end_reason_;
 }
 
-void VncRelay::setHandshakeDeadline(bool armed) {
-  handshake_deadline_ms_ = armed ? steadyMs() + opts_.handshake_timeout.count() : 0;
-}
-
-void VncRelay::checkHandshakeDeadline() {
-  const std::int64_t d = handshake_deadline_ms_.load();
-  if (d != 0 && steadyMs() > d && !closing_) {
-    spdlog::info("vnc handshake timeout client={} target={}", client_addr_, target_.name);
-    setEndReason("handshake timeout");
-    close("handshake timeout");
-  }
-}
-
 void VncRelay::wakeClientLeg() { signalEventFd(client_wake_fd_); }
 void VncRelay::wakeTargetLeg() { signalEventFd(target_wake_fd_); }
 
@@ -248,14 +236,13 @@ void VncRelay::refreshScreen() {
 
 // ---------------------------------------------------------------- client leg
 
-void VncRelay::runClientLeg() {
+void VncRelay::run() {
   nameThisThread("vnc-user");
   if (client_ctl_fd_ < 0 || client_wake_fd_ < 0 || target_wake_fd_ < 0) {
     setEndReason("out of file descriptors");
   } else if (setUpScreen()) {
     serveClient();
   }
-  setHandshakeDeadline(false);
   close(endReason().empty() ? "client disconnected" : endReason());
 
   if (target_thread_.joinable()) target_thread_.join();
@@ -274,29 +261,17 @@ void VncRelay::runClientLeg() {
     closeFd(target_ctl_fd_);
   }
 
-  std::string reason;
-  bool external = false;
-  {
-    std::lock_guard lock(state_mutex_);
-    reason = end_reason_;
-    external = end_reason_external_;
-  }
+  const std::string reason = endReason();
   if (session_) {
-    spdlog::info("vnc session ended session={} client={} target={} reason=\"{}\"", session_->id(),
-                 client_addr_, target_.name, reason);
-    // A reason given through close() (terminate, shutdown) is recorded by
-    // whoever closed; a leg dropping is recorded here.
-    if (!external) session_->lifecycle(reason);
-    session_->finish(reason);
+    core_.finish(reason);
   } else {
     spdlog::debug("vnc connection ended client={} target={} reason=\"{}\"", client_addr_,
                   target_.name, reason);
   }
-  finished_ = true;
 }
 
 bool VncRelay::setUpScreen() {
-  placeholder_ = std::make_unique<Frame>(8, 8);
+  served_ = std::make_unique<Frame>(8, 8);
   {
     // libvncserver 0.9.14's rfbGetScreen (re)initializes process-wide
     // mutexes without synchronization; never let two run at once.
@@ -309,8 +284,7 @@ bool VncRelay::setUpScreen() {
     return false;
   }
   rfbScreenInfoPtr s = screen_.get();
-  s->frameBuffer = reinterpret_cast<char*>(placeholder_->data());
-  served_ = placeholder_.get();
+  s->frameBuffer = reinterpret_cast<char*>(served_->data());
   s->depth = 24;
   setBgrx(s->serverFormat);
   desktop_name_ = target_.name;
@@ -367,7 +341,6 @@ void VncRelay::serveClient() {
       }
     }
     if (client_->state == kRfbNormal) {
-      setHandshakeDeadline(false);
       applyTargetOutput();
       rfbUpdateClient(client_);
       if (client_->sock == RFB_INVALID_SOCKET) {
@@ -384,25 +357,28 @@ void VncRelay::applyTargetOutput() {
   int bells = 0;
   {
     std::lock_guard lock(share_mutex_);
-    if (resize_pending_ && target_frame_) {
-      Frame* f = target_frame_.get();
+    if (resize_pending_ && !staging_.empty()) {
+      // libvncserver reads only served_, and only on this thread: the new
+      // frame replaces it before anything else is sent.
+      auto f = std::make_unique<Frame>(staging_);
       rfbScreenInfoPtr s = screen_.get();
       rfbNewFramebuffer(s, reinterpret_cast<char*>(f->data()), f->width(), f->height(), 8, 3, 4);
       // rfbNewFramebuffer resets the format to its own default: put ours back.
       s->depth = 24;
       setBgrx(s->serverFormat);
       s->setTranslateFunction(client_);
-      served_ = f;
-      retired_.clear();
+      served_ = std::move(f);
       resize_pending_ = false;
     }
     damage = std::move(damage_);
     damage_.clear();
+    damage.clipTo(served_->width(), served_->height());
+    if (staging_.width() == served_->width() && staging_.height() == served_->height())
+      for (const Rect& r : damage.rects()) served_->copyRect(staging_, r);
     cuts.swap(server_cut_);
     bells = std::exchange(bells_, 0);
   }
   if (client_->state != kRfbNormal) return;  // only the resize may happen earlier
-  damage.clipTo(served_->width(), served_->height());
   for (const Rect& r : damage.rects()) {
     rfbMarkRectAsModified(screen_.get(), r.x, r.y, r.x + r.w, r.y + r.h);
   }
@@ -413,7 +389,6 @@ void VncRelay::applyTargetOutput() {
 }
 
 bool VncRelay::onPasswordCheck(const std::uint8_t* response, int len) {
-  setHandshakeDeadline(false);  // time in the Gatekeeper and target connect is ours
   if (len != CHALLENGESIZE || closing_) {
     refused_ = true;
     return false;
@@ -422,45 +397,28 @@ bool VncRelay::onPasswordCheck(const std::uint8_t* response, int len) {
   std::memcpy(challenge.data(), client_->authChallenge, challenge.size());
   std::memcpy(resp.data(), response, resp.size());
 
-  Result<AccessGrant> grant = gk_.admitVnc(target_, challenge, resp, client_addr_);
-  if (!grant.ok()) {
+  Result<std::shared_ptr<Session>> session = core_.admitVnc(target_, challenge, resp);
+  if (!session.ok() || closing_) {
     refused_ = true;
-    setEndReason("refused: " + grant.message());
-    spdlog::info("vnc refused client={} target={} reason=\"{}\"", client_addr_, target_.name,
-                 grant.message());
+    setEndReason("refused: " + (session.ok() ? std::string("connection closed") : session.message()));
     return false;
   }
-  if (closing_) {
-    refused_ = true;
-    return false;
-  }
-  Result<std::shared_ptr<Session>> session = sm_.open(*grant, Protocol::Vnc, client_addr_);
-  if (!session.ok() || !*session) {
-    refused_ = true;
-    setEndReason("refused: session could not be opened: " + session.message());
-    spdlog::warn("vnc session could not be opened client={} target={}: {}", client_addr_,
-                 target_.name, session.message());
-    return false;
-  }
-  session_ = std::move(*session);
-  spdlog::info("vnc authenticated session={} user={} client={} target={}", session_->id(),
-               grant->user, client_addr_, target_.name);
+  session_ = *session;
 
-  const std::string where = target_.host + ":" + std::to_string(target_.port);
   if (Status st = connectTarget(); !st.ok()) {
     refused_ = true;
-    const std::string why = "target connection failed: " + st.message();
-    spdlog::warn("vnc session={} {} ({})", session_->id(), why, where);
-    setEndReason(why);
+    setEndReason(core_.targetFailed(target_failure_, st.message()));
     return false;
   }
-  session_->lifecycle("connected to target " + where);
   applyTargetOutput();  // sizes the screen so ServerInit carries the target's size
+  if (Status st = core_.targetConnected(this, served_->width(), served_->height()); !st.ok()) {
+    refused_ = true;
+    setEndReason(st.message());
+    return false;
+  }
   session_->resized(served_->width(), served_->height());
   target_running_ = true;
   target_thread_ = std::thread(&VncRelay::runTargetLeg, this);
-  session_->attach(this);
-  setHandshakeDeadline(true);  // the client still owes ClientInit
   return true;
 }
 
@@ -501,11 +459,13 @@ void VncRelay::queueInput(QueuedInput in) {
     std::lock_guard lock(input_mutex_);
     auto* p = std::get_if<PointerInput>(&in);
     auto* last = input_.empty() ? nullptr : std::get_if<PointerInput>(&input_.back());
+    const std::size_t bytes = queuedBytes(in);
     if (p && last && last->buttons == p->buttons) {
       *last = *p;  // pointer moves coalesce; button changes never do
-    } else if (input_.size() >= kMaxQueuedInput) {
+    } else if (input_bytes_ + bytes > opts_.max_queued_input_bytes) {
       overflow = true;
     } else {
+      input_bytes_ += bytes;
       input_.push_back(std::move(in));
     }
   }
@@ -618,6 +578,10 @@ Status VncRelay::connectTarget() {
   if (!rfbInitClient(raw, nullptr, nullptr)) {  // frees `raw` and closes the socket
     std::string why = !target_why_.empty() ? target_why_ : lastClientErrorOnThisThread();
     if (closing_) why = "connection closed";
+    if (target_failure_ == TargetFailure::Unreachable && isAuthFailure(why))
+      target_failure_ = TargetFailure::Rejected;
+    while (!why.empty() && (why.back() == '.' || why.back() == ' ' || why.back() == '\n'))
+      why.pop_back();
     return Status::Error(why.empty() ? "VNC handshake with the target failed" : why);
   }
   target_client_.reset(raw);
@@ -666,6 +630,7 @@ bool VncRelay::sendQueuedInput() {
   {
     std::lock_guard lock(input_mutex_);
     batch.swap(input_);
+    input_bytes_ = 0;
   }
   rfbClient* c = target_client_.get();
   for (QueuedInput& in : batch) {
@@ -684,29 +649,28 @@ bool VncRelay::sendQueuedInput() {
 
 bool VncRelay::onTargetMallocFrameBuffer(rfbClient* c) {
   const int w = c->width, h = c->height;
-  if (w <= 0 || h <= 0 || w > opts_.max_width || h > opts_.max_height) {
-    target_why_ = "unsupported desktop size " + std::to_string(w) + "x" + std::to_string(h);
+  if (Status st = core_.resized(w, h); !st.ok()) {
+    target_why_ = st.message();
+    target_failure_ = TargetFailure::TooLarge;
     return false;
   }
   if (c->format.bitsPerPixel != 32) {
     target_why_ = "unexpected pixel format";
     return false;
   }
-  auto frame = std::make_unique<Frame>(w, h);
-  c->frameBuffer = frame->data();
+  // The old frame's pixels were this leg's alone (the client leg serves its
+  // own copy), so it can go at once.
+  target_frame_ = std::make_unique<Frame>(w, h);
+  c->frameBuffer = target_frame_->data();
   {
     std::lock_guard lock(share_mutex_);
-    // The screen may still serve the old frame: it is freed only once the
-    // client leg has switched to the new one.
-    if (target_frame_) retired_.push_back(std::move(target_frame_));
-    target_frame_ = std::move(frame);
+    staging_.resize(w, h);
     resize_pending_ = true;
-    damage_.clear();  // the switch marks the whole screen
+    damage_.clear();  // the switch sends the whole screen
   }
   accum_.clear();
   if (target_running_) {
     session_->resized(w, h);
-    session_->lifecycle("resized to " + std::to_string(w) + "x" + std::to_string(h));
     wakeClientLeg();
   }
   return true;
@@ -725,6 +689,8 @@ void VncRelay::onTargetUpdateFinished() {
   if (target_running_) session_->frame(*target_frame_, accum_);
   {
     std::lock_guard lock(share_mutex_);
+    if (staging_.width() == target_frame_->width() && staging_.height() == target_frame_->height())
+      for (const Rect& r : accum_.rects()) staging_.copyRect(*target_frame_, r);
     damage_.add(accum_);
   }
   accum_.clear();

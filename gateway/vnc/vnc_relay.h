@@ -1,17 +1,22 @@
 // One VNC connection through the gateway: the client leg (a dedicated
 // libvncserver screen with the accepted socket attached) and the target leg
-// (a libvncclient connection to the target), sharing one framebuffer.
-// Internal to the VNC adapter: VncListener creates and owns these.
+// (a libvncclient connection to the target). Internal to the VNC adapter:
+// VncListener's front door creates these and runs each on its own thread;
+// admission, session and lifecycle go through the shared ConnectionCore.
 //
 // Threads (docs/vnc.md):
-//  - the client-leg thread (start()) runs the RFB handshake, the auth hook
+//  - the client-leg thread (run(), the front door's) runs the RFB handshake, the auth hook
 //    (Gatekeeper, SessionManager::open, target connect) and then every
 //    libvncserver call: reading client messages, sending updates, clipboard.
 //  - the target-leg thread (started once authenticated) makes every
 //    libvncclient call: reading server messages into the framebuffer and
 //    writing the queued client input to the target.
 // They exchange work through two queues guarded by mutexes, each with an
-// eventfd that wakes the other thread's poll().
+// eventfd that wakes the other thread's poll(). Each leg has its own copy of
+// the pixels: libvncclient decodes into the target leg's, finished updates
+// are copied into a staging frame under a lock, and the client leg copies
+// them into the frame libvncserver serves, so neither library ever reads
+// pixels the other thread is writing.
 #pragma once
 
 #include <atomic>
@@ -28,9 +33,9 @@
 #include "core/config.h"
 #include "core/frame.h"
 #include "core/input.h"
-#include "gateway/gatekeeper.h"
+#include "gateway/connection.h"
+#include "gateway/listener.h"
 #include "gateway/session.h"
-#include "gateway/session_manager.h"
 #include "gateway/vnc/vnc_listener.h"
 
 struct _rfbScreenInfo;
@@ -39,29 +44,23 @@ struct _rfbClient;
 
 namespace vigil::gateway::vnc {
 
-class VncRelay final : public Relay {
+class VncRelay final : public Relay, public ClientConnection {
  public:
-  // Takes ownership of the accepted socket `fd`. `target`, `gk`, `sm` and
-  // `opts` must outlive the relay.
-  VncRelay(int fd, std::string client_addr, const TargetConfig& target, Gatekeeper& gk,
-           SessionManager& sm, const VncOptions& opts);
-  // Closes and joins (never call it on the relay's own threads).
+  // Takes ownership of the accepted socket `fd`. `target`, what `deps`
+  // points to and `opts` must outlive the relay.
+  VncRelay(int fd, std::string client_addr, const TargetConfig& target, ConnectionDeps deps,
+           const VncOptions& opts, DoorPass pass);
+  // After run() has returned (the front door joins it first).
   ~VncRelay() override;
   VncRelay(const VncRelay&) = delete;
   VncRelay& operator=(const VncRelay&) = delete;
 
-  // Starts the client-leg thread. Call once.
-  void start();
+  // ClientConnection: the client leg, on the front door's thread.
+  void run() override;
   // Closes both legs (idempotent, any thread, does not wait). The first
   // reason given (or the first leg to drop) becomes the session's end reason.
   void close(const std::string& reason) override;
   void refreshScreen() override;
-  // Closes the connection if it is still handshaking past its deadline.
-  // Called periodically by the listener.
-  void checkHandshakeDeadline();
-  // Both threads have finished; join() will not block.
-  bool finished() const { return finished_.load(); }
-  void join();
 
   // --- libvncserver / libvncclient hooks (static trampolines call these) ---
   bool onPasswordCheck(const std::uint8_t* response, int len);
@@ -84,7 +83,6 @@ class VncRelay final : public Relay {
   // Client input waiting for the target-leg thread.
   using QueuedInput = std::variant<KeyInput, PointerInput, std::string /*latin-1 cut text*/>;
 
-  void runClientLeg();
   void runTargetLeg();
   bool setUpScreen();
   void serveClient();
@@ -99,13 +97,11 @@ class VncRelay final : public Relay {
   void wakeTargetLeg();
   void setEndReason(const std::string& reason);
   std::string endReason();
-  void setHandshakeDeadline(bool armed);
 
   const std::string client_addr_;
   const TargetConfig& target_;
-  Gatekeeper& gk_;
-  SessionManager& sm_;
   const VncOptions& opts_;
+  ConnectionCore core_;
 
   int client_fd_ = -1;      // handed to libvncserver, which closes it
   int client_ctl_fd_ = -1;  // dup: shutdown() from close() wakes the leg
@@ -113,21 +109,16 @@ class VncRelay final : public Relay {
   int client_wake_fd_ = -1;  // eventfd: target leg -> client leg
   int target_wake_fd_ = -1;  // eventfd: client leg -> target leg
 
-  std::thread client_thread_;
   std::thread target_thread_;
-  std::atomic<bool> finished_{false};
   std::atomic<bool> closing_{false};
-  std::atomic<std::int64_t> handshake_deadline_ms_{0};  // steady ms; 0 = none
 
   std::mutex state_mutex_;  // guards end_reason_, closed_by_, target_ctl_fd_ setup
   std::string end_reason_;
-  bool end_reason_external_ = false;  // came through close(): not a leg event
 
   // Client-leg thread only.
   ScreenPtr screen_;
   _rfbClientRec* client_ = nullptr;  // owned by screen_
-  std::unique_ptr<Frame> placeholder_;
-  Frame* served_ = nullptr;  // the frame screen_ serves from
+  std::unique_ptr<Frame> served_;    // the pixels screen_ serves
   std::string desktop_name_;
   bool refused_ = false;
 
@@ -135,6 +126,7 @@ class VncRelay final : public Relay {
   // starts; read-only afterwards.
   std::shared_ptr<Session> session_;
   ClientPtr target_client_;
+  TargetFailure target_failure_ = TargetFailure::Unreachable;
 
   // Target-leg thread only (and the auth hook before that thread starts).
   DirtyRegion accum_;
@@ -142,18 +134,23 @@ class VncRelay final : public Relay {
   std::atomic<bool> refresh_wanted_{false};  // refreshScreen(), served by the target leg
   std::string target_why_;  // why the target leg failed, when we decided it
 
+  // The frame libvncclient decodes into: its pixels are the target leg's
+  // alone; the pointer is replaced only by that leg (or the auth hook
+  // before it starts).
+  std::unique_ptr<Frame> target_frame_;
+
   // Target leg -> client leg.
   std::mutex share_mutex_;  // guards the fields below
-  std::unique_ptr<Frame> target_frame_;  // libvncclient decodes into it
-  std::vector<std::unique_ptr<Frame>> retired_;  // still served until the switch
+  Frame staging_;           // finished updates, copied out of target_frame_
   bool resize_pending_ = false;
-  DirtyRegion damage_;
+  DirtyRegion damage_;      // staged, not yet copied into served_
   std::deque<std::string> server_cut_;  // latin-1, for rfbSendServerCutText
   int bells_ = 0;
 
   // Client leg -> target leg.
-  std::mutex input_mutex_;  // guards input_
+  std::mutex input_mutex_;  // guards input_, input_bytes_
   std::deque<QueuedInput> input_;
+  std::size_t input_bytes_ = 0;
 };
 
 }  // namespace vigil::gateway::vnc

@@ -56,3 +56,15 @@ build() {
     die "build failed; see $dir/build.log"
   fi
 }
+
+# tighten_modes PATH...: whatever group or others may open under these paths
+# (made before scripts/run set umask 077) becomes owner-only; says what changed.
+tighten_modes() {
+  local existing=() p loose
+  for p in "$@"; do [[ -e $p ]] && existing+=("$p"); done
+  ((${#existing[@]})) || return 0
+  loose=$(find "${existing[@]}" ! -type l -perm /077 2>/dev/null | wc -l) || true
+  ((loose)) || return 0
+  chmod -R go-rwx "${existing[@]}" || die "cannot make ${existing[*]} owner-only (chmod -R go-rwx)"
+  log "made ${existing[*]} owner-only ($loose files or folders were open to group or others)"
+}

@@ -59,6 +59,24 @@ RUN_PID=$!
 set +m
 wait_for 90 grep -q "Vigil is running" "$T/run.out" || fail "scripts/run did not come up"
 [[ -f $T/config/vigil.toml ]] || fail "no config/vigil.toml was created"
+
+# Secrets at rest: owner-only config and var/, a Redis that wants the
+# generated password, which is on no command line and in no log.
+[[ $(stat -c %a "$T/config/vigil.toml") == 600 ]] || fail "config/vigil.toml is $(stat -c %a "$T/config/vigil.toml"), not 600"
+[[ $(stat -c %a "$T/var") == 700 ]] || fail "var/ is $(stat -c %a "$T/var"), not 700"
+[[ $(stat -c %a "$T/var/redis.pass") == 600 ]] || fail "var/redis.pass is not 600"
+LOOSE=$(find "$T/var" ! -type l -perm /077 | head -5)
+[[ -z $LOOSE ]] || fail "open to group or others under var/: $LOOSE"
+REDIS_PASS=$(<"$T/var/redis.pass")
+[[ $REDIS_PASS =~ ^[0-9a-f]{48}$ ]] || fail "var/redis.pass does not hold a generated password"
+grep -qF "url = \"redis://:$REDIS_PASS@127.0.0.1:6379/0\"" "$T/config/vigil.toml" ||
+  fail "config/vigil.toml's [redis] url does not carry the generated password"
+[[ $(redis-cli -p 6379 ping 2>&1) == *NOAUTH* ]] || fail "Redis answers a client without the password"
+[[ $(REDISCLI_AUTH=$REDIS_PASS redis-cli --no-auth-warning -p 6379 ping 2>&1) == PONG ]] ||
+  fail "Redis refuses the generated password"
+ps -eo args >"$T/ps.txt"
+grep -qF -f "$T/var/redis.pass" "$T/ps.txt" && fail "the Redis password is on a command line: $(grep -F -f "$T/var/redis.pass" "$T/ps.txt" | cut -c1-60)"
+grep -qF -f "$T/var/redis.pass" "$T"/var/log/*.log "$T/run.out" && fail "the Redis password is in a log"
 CODE=$(sed -n 's/.*one-time access code: \([^ ]*\)$/\1/p' "$T/run.out")
 [[ $CODE =~ ^[A-Za-z0-9]{8}$ ]] || fail "no one-time VNC code in the banner (got '$CODE')"
 vigil() { (cd "$T" && "$VIGIL" "$@"); }
@@ -109,6 +127,23 @@ wait_for 30 live_on demo-vnc || fail "no live demo-vnc session with the banner's
 curl -fsS -u auditor1:auditor-demo http://127.0.0.1:8080/api/sessions | grep -q '"demo-rdp"' \
   || fail "the web API does not list the demo-rdp session for auditor1"
 
+# A terminate published straight on Redis (a local user with the password,
+# but not the gateway key) is dropped; the session keeps running.
+RDP_ID=$(vigil sessions --live --json | python3 -c '
+import json, sys
+print(next(s["id"] for s in json.load(sys.stdin)["sessions"] if s["target"] == "demo-rdp"))')
+[[ $(REDISCLI_AUTH=$REDIS_PASS redis-cli --no-auth-warning -p 6379 PUBLISH vigil:control \
+  "{\"op\":\"terminate\",\"session\":\"$RDP_ID\",\"by\":\"mallory\"}") == 1 ]] ||
+  fail "the gateway is not subscribed to vigil:control"
+wait_for 10 grep -q "event=control_message_dropped channel=vigil:control" "$T/var/log/vigil.log" ||
+  fail "an unsigned terminate on vigil:control was not reported as dropped"
+sleep 1
+live_on demo-rdp || fail "an unsigned terminate on Redis ended the demo-rdp session"
+# `vigil terminate` signs with the gateway key: that one ends it.
+vigil terminate "$RDP_ID" >"$T/terminate.out" 2>&1 || fail "vigil terminate failed: $(cat "$T/terminate.out")"
+live_on demo-rdp && fail "demo-rdp is still live after vigil terminate"
+grep -qF -f "$T/var/redis.pass" "$T"/var/log/*.log && fail "the Redis password is in a log"
+
 # Ctrl-C: everything it started goes away.
 for p in "${CLIENT_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 CLIENT_PIDS=()
@@ -122,4 +157,4 @@ RUN_PID=""
 for p in "${PORTS[@]}"; do
   wait_for 10 port_free "$p" || fail "port $p still listens after scripts/run stopped"
 done
-echo "scripts/run demo: RDP line searchable, VNC code works, web API answers, clean stop"
+echo "scripts/run demo: owner-only config and var/, Redis wants its password, RDP line searchable, VNC code works, web API answers, unsigned terminate dropped, vigil terminate works, clean stop"

@@ -401,6 +401,120 @@ TEST_P(StoreTest, AuditNewestFirst) {
   EXPECT_EQ((*two)[1].object, "s3");
 }
 
+
+// The writer's retries must not duplicate: a batch the server applied but the
+// client saw time out comes again, possibly with more events behind it.
+TEST_P(StoreTest, AppendEventsAtStoresEachEventOnce) {
+  session("q1", "alice", "dc01", T0);
+  auto ev = [](Millis t, const std::string& text) { return Event{t, EventKind::Key, text, {}}; };
+  ASSERT_TRUE(store_->appendEventsAt("q1", 0, {ev(1, "alpha one"), ev(2, "bravo two")}).ok());
+  // The same batch again (a retry), then a longer one overlapping it.
+  ASSERT_TRUE(store_->appendEventsAt("q1", 0, {ev(1, "alpha one"), ev(2, "bravo two")}).ok());
+  ASSERT_TRUE(store_->appendEventsAt("q1", 1, {ev(2, "bravo two"), ev(3, "charlie three")}).ok());
+  ASSERT_TRUE(store_->appendEventsAt("q1", 3, {ev(4, "delta four")}).ok());
+  // A gap (events 4 and 5 never stored) is refused, and nothing is stored.
+  EXPECT_FALSE(store_->appendEventsAt("q1", 6, {ev(7, "golf seven")}).ok());
+  auto got = store_->events("q1", {});
+  ASSERT_TRUE(got.ok()) << got.message();
+  ASSERT_EQ(got->size(), 4u);
+  EXPECT_EQ((*got)[0].text, "alpha one");
+  EXPECT_EQ((*got)[1].text, "bravo two");
+  EXPECT_EQ((*got)[2].text, "charlie three");
+  EXPECT_EQ((*got)[3].text, "delta four");
+  // The index holds each event once: one hit per word, and the right text.
+  EXPECT_EQ(texts(search("bravo")), std::vector<std::string>{"q1|bravo two"});
+  EXPECT_EQ(texts(search("charlie")), std::vector<std::string>{"q1|charlie three"});
+  EXPECT_EQ(texts(search("delta")), std::vector<std::string>{"q1|delta four"});
+  EXPECT_TRUE(search("golf").empty());
+  // Plain appends still go at the end.
+  events("q1", {ev(5, "echo five")});
+  ASSERT_TRUE(store_->appendEventsAt("q1", 4, {ev(5, "echo five"), ev(6, "foxtrot six")}).ok());
+  EXPECT_EQ(store_->events("q1", {})->size(), 6u);
+  EXPECT_EQ(texts(search("echo")), std::vector<std::string>{"q1|echo five"});
+}
+
+RefusalRecord refusal(const std::string& id, bool aggregate, const std::string& user,
+                      const std::string& addr, EpochMillis at, const std::string& reason) {
+  RefusalRecord r;
+  r.id = id;
+  r.aggregate = aggregate;
+  r.user = user;
+  r.target = "dc01";
+  r.protocol = "rdp";
+  r.client_addr = addr;
+  r.node = "node-a";
+  r.reason = reason;
+  r.at = at;
+  r.retain = std::chrono::hours(24);
+  return r;
+}
+
+TEST_P(StoreTest, RefusalsAreKeptApartFromSessions) {
+  session("s1", "alice", "dc01", T0);
+  ASSERT_TRUE(store_->putRefusal(refusal("r1", false, "mallory", "10.0.0.9:4000", T0 + 10,
+                                         "unknown user")).ok());
+  for (int i = 0; i < 40; ++i)
+    ASSERT_TRUE(store_->putRefusal(refusal("agg", true, "user" + std::to_string(i % 20), "10.0.0.7",
+                                           T0 + 20 + i, "too many failed attempts " +
+                                                             std::to_string(i))).ok());
+  // Sessions only, by default and per user/target.
+  SessionFilter all;
+  EXPECT_EQ(ids(*store_->listSessions(all)), std::vector<std::string>{"s1"});
+  SessionFilter by_target;
+  by_target.target = "dc01";
+  EXPECT_EQ(ids(*store_->listSessions(by_target)), std::vector<std::string>{"s1"});
+  SessionFilter refused;
+  refused.state = "refused";
+  auto list = store_->listSessions(refused);
+  ASSERT_TRUE(list.ok()) << list.message();
+  ASSERT_EQ(ids(*list), (std::vector<std::string>{"agg", "r1"}));
+  const SessionRecord& agg = (*list)[0];
+  EXPECT_EQ(agg.state, "refused");
+  EXPECT_EQ(agg.refusals, 40);
+  EXPECT_EQ(agg.started_at, T0 + 20);
+  EXPECT_EQ(agg.ended_at, T0 + 59);
+  EXPECT_EQ(agg.end_reason, "refused: too many failed attempts 39");
+  EXPECT_EQ(agg.client_addr, "10.0.0.7");
+  EXPECT_EQ(agg.claimed_users.size(), kMaxClaimedNames);  // bounded
+  EXPECT_EQ(agg.claimed_users[0], "user0");
+  EXPECT_EQ(agg.claimed_targets, std::vector<std::string>{"dc01"});
+  auto agg_events = store_->events("agg", {});
+  ASSERT_TRUE(agg_events.ok());
+  EXPECT_EQ(agg_events->size(), kMaxAggregateEvents);  // bounded
+  EXPECT_EQ((*agg_events)[0].text,
+            "refused from 10.0.0.7 as user0 to dc01: too many failed attempts 0");
+  EXPECT_EQ((*agg_events)[1].t_ms, 1);
+
+  const SessionRecord& one = (*list)[1];
+  EXPECT_EQ(one.refusals, 1);
+  EXPECT_EQ(one.user, "mallory");
+  EXPECT_EQ(one.client_addr, "10.0.0.9:4000");
+  EXPECT_EQ(one.end_reason, "refused: unknown user");
+  auto one_events = store_->events("r1", {});
+  ASSERT_TRUE(one_events.ok());
+  ASSERT_EQ(one_events->size(), 2u);
+  EXPECT_EQ((*one_events)[0].text, "connect from 10.0.0.9:4000");
+  EXPECT_EQ((*one_events)[1].text, "refused: unknown user");
+  EXPECT_EQ((*one_events)[1].kind, EventKind::Lifecycle);
+  auto got = store_->getSession("r1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->state, "refused");
+  // Refusal events are not searchable sessions.
+  EXPECT_TRUE(search("unknown").empty());
+
+  // Names from the network that are not UTF-8 still give readable events.
+  ASSERT_TRUE(store_->putRefusal(refusal("r2", false, "bad\xff\xfeuser", "10.0.0.9:4001", T0 + 90,
+                                         "unknown user")).ok());
+  ASSERT_TRUE(store_->putRefusal(refusal("agg2", true, "bad\xffuser", "10.0.0.5", T0 + 91,
+                                         "throttled \xc3")).ok());
+  auto r2 = store_->getSession("r2");
+  ASSERT_TRUE(r2.ok() && r2->has_value());
+  EXPECT_EQ((*r2)->claimed_users.size(), 1u);
+  EXPECT_EQ(store_->events("r2", {})->size(), 2u);
+  ASSERT_EQ(store_->events("agg2", {})->size(), 1u);
+  EXPECT_NE(store_->events("agg2", {})->front().text.find("user to dc01: throttled"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "redis"),
                          [](const auto& info) { return info.param; });
 

@@ -172,13 +172,14 @@ TEST(BatchedEventWriter, SurvivesRedisRestartWithoutLosingEvents) {
   EXPECT_TRUE(writer.close().ok());
 }
 
-// A store whose appendEvents fails while `down` is set.
+// A store whose appends (the writer's appendEventsAt) fail while `down` is set.
 class FlakyStore : public MemoryStore {
  public:
   std::atomic<bool> down{false};
-  Status appendEvents(const std::string& id, const std::vector<Event>& evs) override {
+  Status appendEventsAt(const std::string& id, std::uint64_t first_seq,
+                        const std::vector<Event>& evs) override {
     if (down) return Status::Error("store is down");
-    return MemoryStore::appendEvents(id, evs);
+    return MemoryStore::appendEventsAt(id, first_seq, evs);
   }
 };
 
@@ -199,6 +200,143 @@ TEST(BatchedEventWriter, ReportsUnhealthyWhenTooMuchIsStuckAndRecovers) {
   EXPECT_TRUE(writer.healthy());
   EXPECT_EQ(writer.stored(), 60u);
   EXPECT_EQ(store.events("f1", {})->size(), 60u);
+}
+
+
+// How many times the server ran EVAL (INFO commandstats), or -1.
+long long evalCalls(const RedisServer& server) {
+  const std::string info = server.command("INFO", "commandstats");
+  const auto at = info.find("cmdstat_eval:calls=");
+  if (at == std::string::npos) return -1;
+  return std::strtoll(info.c_str() + at + 19, nullptr, 10);
+}
+
+// Issue 15: after a Redis stall longer than the 5 s command timeout, the
+// writer's retries stored 12 typed lines as 41 events. A stalled server
+// still runs the writes it was sent, after the client gave up on them; the
+// retries must not store those events again, nor index them twice.
+TEST(BatchedEventWriter, StoresEachEventOnceAcrossARedisStall) {
+  RedisServer server(0, {"--enable-debug-command", "local"});  // Redis 7 disables DEBUG by default
+  ASSERT_EQ(server.start(), "");
+  auto store = RedisStore::connect(server.url());
+  ASSERT_TRUE(store.ok()) << store.message();
+  SessionRecord rec;
+  rec.id = "stall1";
+  rec.user = "alice";
+  rec.target = "dc01";
+  rec.state = "live";
+  rec.started_at = epochNowMs();
+  ASSERT_TRUE((*store)->putSession(rec).ok());
+  BatchedEventWriterOptions opt;
+  opt.flush_interval = 50ms;
+  BatchedEventWriter writer(**store, rec.id, opt);
+  auto line = [](int i) { return keyEvent(1000 * i, "typed line" + std::to_string(i) + " whoami"); };
+  for (int i = 0; i < 4; ++i) writer.onEvent(line(i));
+  ASSERT_TRUE(writer.flush().ok());
+  const long long evals_before = evalCalls(server);
+
+  // The stall: DEBUG SLEEP blocks the whole server for 10 s.
+  std::thread staller([&server] {
+    timeval tv{30, 0};
+    redisContext* c = redisConnectUnixWithTimeout(server.socketPath().c_str(), tv);
+    if (!c || c->err) {
+      if (c) redisFree(c);
+      return;
+    }
+    redisSetTimeout(c, tv);
+    if (auto* r = static_cast<redisReply*>(redisCommand(c, "DEBUG SLEEP 10"))) freeReplyObject(r);
+    redisFree(c);
+  });
+  const auto stall_began = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return server.command("PING") != "PONG"; }, 5s));
+  // Written as the stall begins: their write times out, then the pool's
+  // retry on a fresh connection too; the server runs both when it wakes.
+  for (int i = 4; i < 8; ++i) writer.onEvent(line(i));
+  EXPECT_FALSE(writer.flush(1s).ok());
+  std::this_thread::sleep_until(stall_began + 6s);
+  for (int i = 8; i < 10; ++i) writer.onEvent(line(i));  // during the retry
+  staller.join();
+  for (int i = 10; i < 12; ++i) writer.onEvent(line(i));
+  Status flushed = writer.flush(30s);
+  ASSERT_TRUE(flushed.ok()) << flushed.message();
+  EXPECT_TRUE(writer.healthy());
+  EXPECT_EQ(writer.stored(), 12u);
+
+  auto evs = (*store)->events(rec.id, {});
+  ASSERT_TRUE(evs.ok()) << evs.message();
+  const long long evals = evalCalls(server) - evals_before;
+  std::printf("stall: 12 events written, %zu stored, %lld append scripts run by the server\n",
+              evs->size(), evals);
+  ASSERT_EQ(evs->size(), 12u);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ((*evs)[i], line(i)) << i;
+  // The stalled write and its retries all reached the server: more scripts
+  // ran than batches were needed, and the extra ones stored nothing.
+  EXPECT_GE(evals, 2);
+  auto hits = (*store)->search("whoami", SessionFilter{.limit = 1000});
+  ASSERT_TRUE(hits.ok()) << hits.message();
+  ASSERT_EQ(hits->size(), 12u);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ((*hits)[i].event.text, line(i).text);
+  auto one = (*store)->search("line7", {});
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->size(), 1u);
+  EXPECT_TRUE(writer.close().ok());
+}
+
+// Redis hangs (SIGSTOP) past `unhealthy_after`: the writer reports unhealthy
+// while its call is still blocked, so the session ends (fail closed); when
+// Redis comes back, everything is stored once and the writer is healthy.
+TEST(BatchedEventWriter, UnhealthyWhenRedisHangsPastTheBound) {
+  RedisServer server;
+  ASSERT_EQ(server.start(), "");
+  auto store = RedisStore::connect(server.url());
+  ASSERT_TRUE(store.ok()) << store.message();
+  BatchedEventWriterOptions opt;
+  opt.flush_interval = 50ms;
+  opt.unhealthy_after = 2s;
+  BatchedEventWriter writer(**store, "hang1", opt);
+  for (int i = 0; i < 3; ++i) writer.onEvent(keyEvent(i, "before " + std::to_string(i)));
+  ASSERT_TRUE(writer.flush().ok());
+  ASSERT_EQ(::kill(server.pid(), SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{server.pid()};
+  const auto stopped = std::chrono::steady_clock::now();
+  for (int i = 3; i < 6; ++i) writer.onEvent(keyEvent(i, "during " + std::to_string(i)));
+  EXPECT_TRUE(writer.healthy());
+  ASSERT_TRUE(eventually([&] { return !writer.healthy(); }, 10s));
+  const auto took = std::chrono::steady_clock::now() - stopped;
+  EXPECT_GE(took, 1900ms);
+  std::printf("unhealthy %lld ms after Redis hung (bound 2000 ms)\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  // Still unhealthy a while later: Redis is still down.
+  std::this_thread::sleep_for(1s);
+  EXPECT_FALSE(writer.healthy());
+  ::kill(server.pid(), SIGCONT);
+  Status flushed = writer.flush(30s);
+  ASSERT_TRUE(flushed.ok()) << flushed.message();
+  EXPECT_TRUE(writer.healthy());
+  auto evs = (*store)->events("hang1", {});
+  ASSERT_TRUE(evs.ok());
+  ASSERT_EQ(evs->size(), 6u);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ((*evs)[i].t_ms, i);
+}
+
+// A failing store (not a hang) past the bound: unhealthy, with a small backlog.
+TEST(BatchedEventWriter, UnhealthyWhenStoreFailsPastTheBound) {
+  FlakyStore store;
+  BatchedEventWriterOptions opt;
+  opt.unhealthy_after = 500ms;
+  opt.max_backoff = 50ms;
+  BatchedEventWriter writer(store, "f3", opt);
+  store.down = true;
+  writer.onEvent(keyEvent(1, "x"));
+  EXPECT_TRUE(writer.healthy());
+  ASSERT_TRUE(eventually([&] { return !writer.healthy(); }, 5s));
+  store.down = false;
+  ASSERT_TRUE(writer.flush(5s).ok());
+  EXPECT_TRUE(writer.healthy());
+  EXPECT_EQ(store.events("f3", {})->size(), 1u);
 }
 
 TEST(BatchedEventWriter, CloseTimesOutWhenStoreStaysDown) {
@@ -227,12 +365,18 @@ TEST(BatchedEventWriter, ManyThreadsNothingLost) {
   EXPECT_EQ(store.events("t1", {})->size(), 10000u);
 }
 
+const BusKey kBusKey = [] {
+  BusKey k{};
+  k.fill(7);
+  return k;
+}();
+
 TEST(ControlBus, TerminateReachesSubscriber) {
   RedisServer server;
   ASSERT_EQ(server.start(), "");
-  auto listener = ControlBus::connect(server.url());
+  auto listener = ControlBus::connect(server.url(), kBusKey);
   ASSERT_TRUE(listener.ok()) << listener.message();
-  auto sender = ControlBus::connect(server.url());
+  auto sender = ControlBus::connect(server.url(), kBusKey);
   ASSERT_TRUE(sender.ok());
   // Nobody subscribed yet: the sender learns it.
   Status none = (*sender)->publishTerminate("s1", "alice");
@@ -271,7 +415,7 @@ TEST(ControlBus, TerminateReachesSubscriber) {
 TEST(ControlBus, NodeLiveness) {
   RedisServer server;
   ASSERT_EQ(server.start(), "");
-  auto bus = ControlBus::connect(server.url());
+  auto bus = ControlBus::connect(server.url(), kBusKey);
   ASSERT_TRUE(bus.ok());
   EXPECT_FALSE(*(*bus)->nodeAlive("node-a"));
   ASSERT_TRUE((*bus)->heartbeat("node-a", 1).ok());

@@ -1,7 +1,11 @@
 // Starts a private redis-server for a test (unix socket in a fresh temp dir,
 // no persistence unless asked) and kills it at destruction, even on failure.
+// With setPassword() it wants that password (requirepass, from a 0600 config
+// file as scripts/run does, so it is not on the command line) and command()
+// sends it.
 #pragma once
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
 #include <spawn.h>
@@ -38,13 +42,29 @@ class RedisServer {
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
+  // Before start(): the password clients must send (AUTH).
+  void setPassword(std::string password) { password_ = std::move(password); }
+  const std::string& password() const { return password_; }
+
   // Empty on success, else why it failed.
   std::string start() {
     if (dir_.empty()) return "cannot create a temp dir";
-    std::vector<std::string> args = {"redis-server", "--port", std::to_string(tcp_port_),
+    std::vector<std::string> args = {"redis-server"};
+    if (!password_.empty()) {
+      // A config file must be redis-server's first argument.
+      const std::string conf = dir_ + "/redis.conf";
+      const int fd = ::open(conf.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0) return "cannot write " + conf;
+      const std::string line = "requirepass \"" + password_ + "\"\n";
+      const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+      ::close(fd);
+      if (!ok) return "cannot write " + conf;
+      args.push_back(conf);
+    }
+    args.insert(args.end(), {"--port", std::to_string(tcp_port_),
                                      "--bind", "127.0.0.1", "--unixsocket", socket_,
                                      "--dir", dir_, "--logfile", dir_ + "/redis.log",
-                                     "--save", "", "--appendonly", "no", "--daemonize", "no"};
+                                     "--save", "", "--appendonly", "no", "--daemonize", "no"});
     args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -56,7 +76,10 @@ class RedisServer {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
       const std::string pong = command("PING");
-      if (pong == "PONG" || pong.starts_with("NOAUTH")) return "";  // up (maybe with a password)
+      if (pong == "PONG") return "";
+      if (pong.starts_with("NOAUTH") && password_.empty()) return "";  // up, --requirepass in `extra`
+      if (pong.starts_with("NOAUTH") || pong.starts_with("WRONGPASS"))
+        return "redis-server wants another password than setPassword() gave";
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
@@ -79,17 +102,43 @@ class RedisServer {
     waitExit();
   }
 
-  std::string url() const { return "unix://" + socket_; }
+  // The socket's URL, with the password when there is one.
+  std::string url() const {
+    return "unix://" + socket_ + (password_.empty() ? "" : "?password=" + password_);
+  }
+  // redis://[:password@]127.0.0.1:PORT/db (a TCP port must have been given).
+  std::string tcpUrl(int db = 0) const {
+    return "redis://" + (password_.empty() ? "" : ":" + password_ + "@") + "127.0.0.1:" +
+           std::to_string(tcp_port_) + "/" + std::to_string(db);
+  }
+  pid_t pid() const { return pid_; }
   const std::string& socketPath() const { return socket_; }
 
-  // One command over the socket; returns the reply text (errors too) or "" when unreachable.
+  // One command over the socket (after AUTH when there is a password), as
+  // redis-cli would send it; returns the reply text (errors too) or "" when
+  // unreachable.
   std::string command(const char* a, const char* b = nullptr) const {
+    std::vector<std::string> args{a};
+    if (b) args.emplace_back(b);
+    return command(args);
+  }
+  std::string command(const std::vector<std::string>& args) const {
     timeval tv{1, 0};
     redisContext* c = redisConnectUnixWithTimeout(socket_.c_str(), tv);
     std::string out;
     if (c && !c->err) {
       redisSetTimeout(c, tv);
-      auto* r = static_cast<redisReply*>(b ? redisCommand(c, "%s %s", a, b) : redisCommand(c, "%s", a));
+      if (!password_.empty())
+        if (auto* r = static_cast<redisReply*>(redisCommand(c, "AUTH %s", password_.c_str())))
+          freeReplyObject(r);
+      std::vector<const char*> argv;
+      std::vector<size_t> lens;
+      for (const std::string& x : args) {
+        argv.push_back(x.data());
+        lens.push_back(x.size());
+      }
+      auto* r = static_cast<redisReply*>(
+          redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
       if (r) {
         if (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_ERROR)
           out.assign(r->str, r->len);
@@ -130,7 +179,7 @@ class RedisServer {
 
   int tcp_port_;
   std::vector<std::string> extra_;
-  std::string dir_, socket_;
+  std::string dir_, socket_, password_;
   pid_t pid_ = -1;
 };
 

@@ -20,19 +20,21 @@ namespace {
 // 2026-11-15T12:00:00Z
 const EpochMillis kNow = *parseRfc3339("2026-11-15T12:00:00Z");
 
-struct Refusal {
+struct Seen {
   std::string user, target;
   Protocol protocol;
   std::string addr, reason;
+  EpochMillis at;
+  bool throttled;
 };
 
 class RecordingRefusals final : public RefusalRecorder {
  public:
-  void recordRefusal(const std::string& user, const std::string& target, Protocol protocol,
-                     const std::string& client_addr, const std::string& reason) override {
-    all.push_back({user, target, protocol, client_addr, reason});
+  using RefusalRecorder::recordRefusal;
+  void recordRefusal(const Refusal& r) override {
+    all.push_back({r.user, r.target, r.protocol, r.client_addr, r.reason, r.at, r.throttled});
   }
-  std::vector<Refusal> all;
+  std::vector<Seen> all;
 };
 
 // Hashing costs ~0.1 s: do it once for the whole suite.
@@ -131,11 +133,13 @@ TEST_F(GatekeeperTest, OpenEndedGrantHasNoNotAfter) {
 
 TEST_F(GatekeeperTest, UnknownUser) {
   expectRefused(gate_.admit("mallory", "dc01", "vendor-pass", "10.1.1.2:1"), "unknown user");
-  const Refusal& r = refusals_.all.back();
+  const Seen& r = refusals_.all.back();
   EXPECT_EQ(r.user, "mallory");
   EXPECT_EQ(r.target, "dc01");
   EXPECT_EQ(r.protocol, Protocol::Rdp);
   EXPECT_EQ(r.addr, "10.1.1.2:1");
+  EXPECT_EQ(r.at, kNow);  // the gatekeeper's clock
+  EXPECT_FALSE(r.throttled);
 }
 
 TEST_F(GatekeeperTest, UnknownTarget) {
@@ -234,8 +238,12 @@ TEST_F(GatekeeperTest, ThrottlesAfterFiveFailures) {
   for (int i = 0; i < 5; ++i)
     EXPECT_FALSE(gate_.admit("vendor1", "dc01", "bad", "10.9.9.9:" + std::to_string(4000 + i)).ok());
   // Even the right password is not checked now; another port is the same host.
+  ASSERT_EQ(refusals_.all.size(), 5u);
+  for (const Seen& r : refusals_.all) EXPECT_FALSE(r.throttled) << r.reason;
   auto locked = gate_.admit("vendor1", "dc01", "vendor-pass", "10.9.9.9:5000");
   expectRefused(locked, "too many failed attempts from 10.9.9.9; retry in 30 s");
+  // Refused while locked out: recorded as throttled (aggregated by the recorder).
+  EXPECT_TRUE(refusals_.all.back().throttled);
   // Other hosts are unaffected.
   EXPECT_TRUE(gate_.admit("vendor1", "dc01", "vendor-pass", "10.9.9.8:1").ok());
   // Refusals while locked do not extend the lockout.
@@ -290,6 +298,8 @@ TEST_F(GatekeeperTest, LogsRefusalsWithoutSecrets) {
   EXPECT_NE(text.find("user=vendor1 target=dc01 protocol=rdp addr=10.6.6.6:1"), std::string::npos)
       << text;
   EXPECT_NE(text.find("reason=\"wrong password or access code\""), std::string::npos) << text;
+  // Every refusal at info: the client's doing, not a gateway error.
+  EXPECT_NE(text.find("[info] connection refused user=vendor1"), std::string::npos) << text;
   EXPECT_EQ(text.find("Sup3rS3cretPw"), std::string::npos);
   EXPECT_EQ(text.find(c), std::string::npos);
   EXPECT_NE(text.find("user=evil?user"), std::string::npos) << text;

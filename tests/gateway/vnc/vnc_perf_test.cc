@@ -151,7 +151,10 @@ TEST(VncPerfTest, GatewayVersusDirect) {
   t.vnc_listen = HostPort{"127.0.0.1", 0};
   testing::FakeGatekeeper gk("GOODCODE");
   testing::FakeSessionManager sm;
-  auto listener = VncListener::start(t, gk, sm);
+  Config cfg;
+  cfg.recordings_dir = testbed::makeTempDir("vigil-vnc-perf");
+  cfg.recordings_min_free = 0;
+  auto listener = VncListener::start(cfg, t, gk, sm);
   ASSERT_TRUE(listener.ok()) << listener.message();
 
   // A shared 2-core CI machine can stall any thread for milliseconds, which

@@ -93,10 +93,12 @@ class VncRelayTest : public ::testing::Test {
     target_.port = g_desktop->port;
     target_.password = kTargetPassword;
     target_.vnc_listen = HostPort{"127.0.0.1", 0};
+    cfg_.recordings_dir = g_desktop->dir + "/recordings";
+    cfg_.recordings_min_free = 0;
   }
 
   void startListener(VncOptions opts = {}) {
-    auto l = VncListener::start(target_, gk_, sm_, opts);
+    auto l = VncListener::start(cfg_, target_, gk_, sm_, opts);
     ASSERT_TRUE(l.ok()) << l.message();
     listener_ = std::move(*l);
     ASSERT_NE(listener_->port(), 0);
@@ -123,6 +125,7 @@ class VncRelayTest : public ::testing::Test {
     return best;
   }
 
+  Config cfg_;
   TargetConfig target_;
   FakeGatekeeper gk_{kCode};
   FakeSessionManager sm_;
@@ -271,13 +274,12 @@ TEST_F(VncRelayTest, UnreachableTargetRefusesClientAndEndsSession) {
   EXPECT_FALSE(c.ok());
   ASSERT_TRUE(testbed::waitFor([&] { return sm_.count() == 1 && !sm_.session(0)->finishReasons().empty(); }, 5s));
   const std::string reason = sm_.session(0)->finishReasons().front();
-  EXPECT_EQ(reason.rfind("target connection failed", 0), 0u) << reason;
+  EXPECT_EQ(reason.rfind("target demo-vnc unreachable: ", 0), 0u) << reason;
 }
 
 TEST_F(VncRelayTest, SilentClientIsDroppedAfterHandshakeTimeout) {
-  VncOptions opts;
-  opts.handshake_timeout = 1s;
-  startListener(opts);
+  cfg_.front_door.handshake_timeout_ms = 1000;
+  startListener();
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
