@@ -81,8 +81,8 @@ RdpTestClient::Options gatewayLogin(const GatewayFixture& f) {
 RdpTestClient::Options directLogin(const GatewayFixture& f, bool gfx) {
   RdpTestClient::Options o;
   o.port = f.rdpServerPort();
-  o.username = "Administrator";  // the shadow server runs with -auth: any name
-  o.password = "direct";
+  o.username = "Administrator";  // the shadow server checks these by NLA
+  o.password = GatewayFixture::kRdpTargetPassword;
   o.gfx = gfx;
   return o;
 }

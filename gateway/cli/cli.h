@@ -40,5 +40,8 @@ int search(const Common& c, const std::string& query, const std::string& user,
 int exportVideo(const Common& c, const std::string& session, const std::string& out);
 int terminate(const Common& c, const std::string& session);
 int serve(const Common& c);
+// Shows an RDP target's TLS certificate and, confirmed on stdin (or `yes`),
+// records it as trusted in state_dir/rdp/known_targets. Sends no credentials.
+int trustTarget(const Common& c, const std::string& name, bool yes);
 
 }  // namespace vigil::cli

@@ -85,6 +85,16 @@ int main(int argc, char** argv) {
   terminate_cmd->add_option("SESSION", session, "session id")->required();
   terminate_cmd->callback([&] { rc = terminate(common, session); });
 
+  std::string trust_name;
+  bool trust_yes = false;
+  auto* trust_cmd = app.add_subcommand(
+      "trust-target", "show an RDP target's TLS certificate and, on confirmation, trust it");
+  withCommon(trust_cmd);
+  trust_cmd->add_option("NAME", trust_name, "target name")->required();
+  trust_cmd->add_flag("--yes", trust_yes, "trust without asking (scripts); never replaces a "
+                      "certificate trusted before");
+  trust_cmd->callback([&] { rc = trustTarget(common, trust_name, trust_yes); });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

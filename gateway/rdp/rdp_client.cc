@@ -9,18 +9,21 @@
 #include <freerdp/gdi/gdi.h>
 #include <freerdp/gdi/gfx.h>
 #include <freerdp/input.h>
+#include <freerdp/session.h>
 #include <winpr/synch.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "core/thread_name.h"
+#include "gateway/callback_guard.h"
 #include "gateway/rdp/clipboard.h"
 #include "gateway/rdp/freerdp_compat.h"
 #include "gateway/rdp/freerdp_process.h"
@@ -39,7 +42,32 @@ struct HandleCloser {
   void operator()(void* h) const { if (h) CloseHandle(h); }
 };
 using EventHandle = std::unique_ptr<void, HandleCloser>;
+
+// MS-RDPBCGR 2.2.1.1.1 requestedProtocols: CredSSP (NLA), with or without
+// the Early User Authorization Result PDU. FreeRDP 2 keeps the names private.
+constexpr UINT32 kProtocolHybrid = 0x00000002;
+constexpr UINT32 kProtocolHybridEx = 0x00000008;
+
 }  // namespace
+
+std::string_view toString(RdpConnectFailure f) {
+  switch (f) {
+    case RdpConnectFailure::None: return "none";
+    case RdpConnectFailure::Unreachable: return "unreachable";
+    case RdpConnectFailure::CertificateRefused: return "certificate refused";
+    case RdpConnectFailure::CredentialsRejected: return "credentials rejected";
+    case RdpConnectFailure::DesktopTooLarge: return "desktop too large";
+    case RdpConnectFailure::Closed: return "closed";
+  }
+  return "unknown";
+}
+
+Status checkDesktopSize(long long width, long long height, int max_width, int max_height) {
+  if (width >= 1 && height >= 1 && width <= max_width && height <= max_height) return Status::Ok();
+  return Status::Error("target desktop " + std::to_string(width) + "x" + std::to_string(height) +
+                       " exceeds max_desktop " + std::to_string(max_width) + "x" +
+                       std::to_string(max_height));
+}
 
 struct RdpClient::Impl {
   RdpClientOptions opts;
@@ -55,8 +83,21 @@ struct RdpClient::Impl {
   bool alive = false;  // connected and not yet disconnected
   bool stopped = false;
   std::string fingerprint;
+  std::string subject;
   std::string certificate_error;  // why the server's certificate was refused
   std::condition_variable connect_cv;
+  RdpConnectFailure failure = RdpConnectFailure::None;  // connect()'s thread
+
+  // The logon gate (require_logon_confirmation): nothing reaches the observer
+  // until the target confirmed the logon. Written by FreeRDP callbacks on the
+  // connecting thread (connect() pumps the connection itself until then).
+  std::atomic<bool> logon_confirmed{false};
+  std::string logon_error;  // a Logon Error Info the target sent, as text
+  // A reason to end the connection found inside a callback (a desktop too
+  // large); the loop that pumps the connection ends it with this text.
+  std::string fatal;
+  bool certificate_accepted = false;  // the TLS handshake got past our check
+  bool post_connected = false;        // the connection reached PostConnect
 
   CliprdrClientContext* cliprdr = nullptr;
   TextClipboard<CliprdrClientContext> clipboard;
@@ -78,6 +119,7 @@ struct RdpClient::Impl {
   // --- FreeRDP callbacks (connecting thread, then the event thread) ---
   static BOOL preConnect(freerdp* inst);
   static BOOL postConnect(freerdp* inst);
+  BOOL postConnectBody(freerdp* inst);
   static void postDisconnect(freerdp* inst);
   static BOOL beginPaint(rdpContext* ctx);
   static BOOL endPaint(rdpContext* ctx);
@@ -85,6 +127,9 @@ struct RdpClient::Impl {
   static int verifyX509(freerdp* inst, const BYTE* data, size_t length, const char* host,
                         UINT16 port, DWORD flags);
   static BOOL authenticate(freerdp*, char**, char**, char**) { return FALSE; }
+  static BOOL saveSessionInfo(rdpContext* ctx, UINT32 type, void* data);
+  static int logonErrorInfo(freerdp* inst, UINT32 data, UINT32 type);
+  static void errorInfo(void* ctx, ErrorInfoEventArgs* e);
   static BOOL pointerPosition(rdpContext* ctx, const POINTER_POSITION_UPDATE* p);
   static BOOL pointerSystem(rdpContext* ctx, const POINTER_SYSTEM_UPDATE* p);
   static BOOL pointerColor(rdpContext* ctx, const POINTER_COLOR_UPDATE* p);
@@ -93,8 +138,34 @@ struct RdpClient::Impl {
   static BOOL pointerCached(rdpContext* ctx, const POINTER_CACHED_UPDATE* p);
   static void channelConnected(void* ctx, ChannelConnectedEventArgs* e);
   static void channelDisconnected(void* ctx, ChannelDisconnectedEventArgs* e);
+  static void channelConnectedBody(void* ctx, ChannelConnectedEventArgs* e);
+  static void channelDisconnectedBody(void* ctx, ChannelDisconnectedEventArgs* e);
 
   void run();
+  // Pumps the connection on the calling thread until the target confirms the
+  // logon; the error says why not.
+  Status waitForLogon();
+  // Opens the gate and shows the observer the whole screen as it is now
+  // (what was drawn before stayed unreported).
+  void confirmLogon(const std::string& how) {
+    logon_confirmed = true;
+    spdlog::info("rdp-client: target {} confirmed the logon ({})", targetName(), how);
+    lockPaint();
+    try {
+      if (opts.require_logon_confirmation && !screen.empty()) {
+        observer->onPaint(screen, DirtyRegion(screen.bounds()));
+      }
+    } catch (...) {
+      unlockPaint();
+      throw;
+    }
+    unlockPaint();
+  }
+  bool gateOpen() const { return !opts.require_logon_confirmation || logon_confirmed.load(); }
+  std::string targetName() const {
+    return opts.target_name.empty() ? opts.host + ":" + std::to_string(opts.port)
+                                    : opts.target_name;
+  }
   void checkSize();
   void lockPaint();
   void unlockPaint();
@@ -106,18 +177,73 @@ struct RdpClient::Impl {
 };
 
 BOOL RdpClient::Impl::preConnect(freerdp* inst) {
-  Impl* self = of(inst);
-  rdpSettings* s = inst->settings;
-  setU32(s, FreeRDP_OsMajorType, OSMAJORTYPE_UNIX);
-  setU32(s, FreeRDP_OsMinorType, OSMINORTYPE_NATIVE_XSERVER);
-  PubSub_SubscribeChannelConnected(inst->context->pubSub, channelConnected);
-  PubSub_SubscribeChannelDisconnected(inst->context->pubSub, channelDisconnected);
-  if (!freerdp_client_load_addins(inst->context->channels, s)) {
-    spdlog::warn("rdp-client: could not load channel addins");
-    return FALSE;
-  }
-  (void)self;
-  return TRUE;
+  return guarded("rdp-client: pre-connect", FALSE, [&]() -> BOOL {
+    rdpSettings* s = inst->settings;
+    setU32(s, FreeRDP_OsMajorType, OSMAJORTYPE_UNIX);
+    setU32(s, FreeRDP_OsMinorType, OSMINORTYPE_NATIVE_XSERVER);
+    PubSub_SubscribeChannelConnected(inst->context->pubSub, channelConnected);
+    PubSub_SubscribeChannelDisconnected(inst->context->pubSub, channelDisconnected);
+    PubSub_SubscribeErrorInfo(inst->context->pubSub, errorInfo);
+    // The logon notification can come right after activation, before
+    // PostConnect: listen from the start.
+    inst->update->SaveSessionInfo = saveSessionInfo;
+    if (!freerdp_client_load_addins(inst->context->channels, s)) {
+      spdlog::warn("rdp-client: could not load channel addins");
+      return FALSE;
+    }
+    return TRUE;
+  });
+}
+
+// MS-RDPBCGR 2.2.10.1: the server sends Save Session Info once the user is
+// logged on (logon info v1/v2, plain notify, or extended info carrying an
+// auto-reconnect cookie). Extended info carrying only logon errors comes
+// before a logon, and is not a confirmation.
+BOOL RdpClient::Impl::saveSessionInfo(rdpContext* ctx, UINT32 type, void* data) {
+  return guarded("rdp-client: save session info", TRUE, [&]() -> BOOL {
+    Impl* self = of(ctx);
+    bool logged_on = type == INFO_TYPE_LOGON || type == INFO_TYPE_LOGON_LONG ||
+                     type == INFO_TYPE_LOGON_PLAIN_NOTIFY;
+    if (type == INFO_TYPE_LOGON_EXTENDED_INF && data) {
+      const auto* ex = static_cast<const logon_info_ex*>(data);
+      logged_on = ex->haveCookie && !ex->haveErrorInfo;
+    }
+    if (logged_on && !self->logon_confirmed.load()) {
+      self->confirmLogon("save session info type " + std::to_string(type));
+    }
+    return TRUE;
+  });
+}
+
+// MS-RDPBCGR 2.2.5.1.1 Set Error Info: before the logon is confirmed, any
+// error the target reports is a failed logon (it usually disconnects next).
+void RdpClient::Impl::errorInfo(void* ctx, ErrorInfoEventArgs* e) {
+  guardedVoid("rdp-client: error info", [&] {
+    Impl* self = of(static_cast<rdpContext*>(ctx));
+    if (!e || e->code == 0 || self->logon_confirmed.load()) return;
+    const char* name = freerdp_get_error_info_name(e->code);
+    const std::string text = std::string("Set Error Info ") + (name ? name : "?");
+    spdlog::info("rdp-client: target {} before the logon: {}", self->targetName(), text);
+    if (self->logon_error.empty()) self->logon_error = text;
+  });
+}
+
+// MS-RDPBCGR 2.2.10.1.1.4.1.1: the logon failed (bad password, no
+// permission, ...), or only a notice that it continues.
+int RdpClient::Impl::logonErrorInfo(freerdp* inst, UINT32 data, UINT32 type) {
+  return guarded("rdp-client: logon error info", 1, [&]() -> int {
+    Impl* self = of(inst);
+    const char* t = freerdp_get_logon_error_info_type(type);
+    const char* d = freerdp_get_logon_error_info_data(data);
+    const std::string text = std::string(t ? t : "?") + " " + (d ? d : "?");
+    if (type == LOGON_MSG_SESSION_CONTINUE || self->logon_confirmed.load()) {
+      spdlog::info("rdp-client: target {} logon notice: {}", self->targetName(), text);
+      return 1;
+    }
+    spdlog::info("rdp-client: target {} logon error: {}", self->targetName(), text);
+    if (self->logon_error.empty()) self->logon_error = text;
+    return 1;
+  });
 }
 
 namespace {
@@ -125,8 +251,23 @@ void keepPixels(void*) {}  // the Frame owns GDI's buffer
 }  // namespace
 
 BOOL RdpClient::Impl::postConnect(freerdp* inst) {
-  Impl* d = of(inst);
+  return guarded("rdp-client: post-connect", FALSE, [&]() -> BOOL { return of(inst)->postConnectBody(inst); });
+}
+
+BOOL RdpClient::Impl::postConnectBody(freerdp* inst) {
+  Impl* d = this;
   rdpSettings* s = inst->settings;
+  post_connected = true;
+  // The target's announced desktop, checked before anything is allocated for it.
+  if (Status st = checkDesktopSize(getU32(s, FreeRDP_DesktopWidth),
+                                   getU32(s, FreeRDP_DesktopHeight), opts.max_width,
+                                   opts.max_height);
+      !st.ok()) {
+    spdlog::warn("rdp-client: target {}: {}", targetName(), st.message());
+    fatal = st.message();
+    failure = RdpConnectFailure::DesktopTooLarge;
+    return FALSE;
+  }
   {
     std::lock_guard lock(d->paint_mutex);
     d->screen.resize(static_cast<int>(getU32(s, FreeRDP_DesktopWidth)),
@@ -154,9 +295,12 @@ BOOL RdpClient::Impl::postConnect(freerdp* inst) {
 }
 
 void RdpClient::Impl::postDisconnect(freerdp* inst) {
-  PubSub_UnsubscribeChannelConnected(inst->context->pubSub, channelConnected);
-  PubSub_UnsubscribeChannelDisconnected(inst->context->pubSub, channelDisconnected);
-  if (inst->context->gdi) gdi_free(inst);
+  guardedVoid("rdp-client: post-disconnect", [&] {
+    PubSub_UnsubscribeChannelConnected(inst->context->pubSub, channelConnected);
+    PubSub_UnsubscribeChannelDisconnected(inst->context->pubSub, channelDisconnected);
+    PubSub_UnsubscribeErrorInfo(inst->context->pubSub, errorInfo);
+    if (inst->context->gdi) gdi_free(inst);
+  });
 }
 
 void RdpClient::Impl::checkSize() {
@@ -165,7 +309,7 @@ void RdpClient::Impl::checkSize() {
   if (w != last_w || h != last_h) {
     last_w = w;
     last_h = h;
-    observer->onResize(w, h);
+    if (gateOpen()) observer->onResize(w, h);
   }
 }
 
@@ -181,15 +325,20 @@ void RdpClient::Impl::unlockPaint() {
 // slow-path updates, GFX output) with BeginPaint/EndPaint, and always calls
 // EndPaint after BeginPaint, even when decoding failed.
 BOOL RdpClient::Impl::beginPaint(rdpContext* ctx) {
-  of(ctx)->lockPaint();
-  return TRUE;
+  return guarded("rdp-client: begin paint", FALSE, [&]() -> BOOL {
+    of(ctx)->lockPaint();
+    return TRUE;
+  });
 }
 
 BOOL RdpClient::Impl::endPaint(rdpContext* ctx) {
   Impl* self = of(ctx);
-  self->reportPaint();
+  const BOOL ok = guarded("rdp-client: end paint", FALSE, [&]() -> BOOL {
+    self->reportPaint();
+    return TRUE;
+  });
   self->unlockPaint();
-  return TRUE;
+  return ok;
 }
 
 void RdpClient::Impl::reportPaint() {
@@ -209,6 +358,10 @@ void RdpClient::Impl::reportPaint() {
   }
   hwnd->invalid->null = TRUE;
   hwnd->ninvalid = 0;
+  // Before the logon is confirmed the screen is the target's logon UI (or
+  // whatever it shows instead): nobody sees it. The gateway reads the whole
+  // screen when its client activates, after connect() returned.
+  if (!gateOpen()) return;
   region.clipTo(screen.width(), screen.height());
   if (!region.empty()) observer->onPaint(screen, region);
 }
@@ -223,13 +376,30 @@ bool RdpClient::Impl::fitScreen(rdpGdi* gdi, int width, int height) {
 
 BOOL RdpClient::Impl::desktopResize(rdpContext* ctx) {
   Impl* self = of(ctx);
-  rdpSettings* s = ctx->settings;
-  self->lockPaint();
-  const bool ok = self->fitScreen(ctx->gdi, static_cast<int>(getU32(s, FreeRDP_DesktopWidth)),
-                                  static_cast<int>(getU32(s, FreeRDP_DesktopHeight)));
-  if (ok) self->checkSize();
-  self->unlockPaint();
-  return ok ? TRUE : FALSE;
+  return guarded("rdp-client: desktop resize", FALSE, [&]() -> BOOL {
+    rdpSettings* s = ctx->settings;
+    const UINT32 w = getU32(s, FreeRDP_DesktopWidth), h = getU32(s, FreeRDP_DesktopHeight);
+    // Checked before the screen grows: the size comes from the target.
+    if (Status st = checkDesktopSize(w, h, self->opts.max_width, self->opts.max_height);
+        !st.ok()) {
+      spdlog::warn("rdp-client: target {}: {}", self->targetName(), st.message());
+      if (self->fatal.empty()) self->fatal = st.message();
+      // GFX's Reset Graphics ignores our answer: the loop ends the connection.
+      SetEvent(self->stop_event.get());
+      return FALSE;
+    }
+    self->lockPaint();
+    bool ok = false;
+    try {
+      ok = self->fitScreen(ctx->gdi, static_cast<int>(w), static_cast<int>(h));
+      if (ok) self->checkSize();
+    } catch (...) {
+      self->unlockPaint();
+      throw;
+    }
+    self->unlockPaint();
+    return ok ? TRUE : FALSE;
+  });
 }
 
 // FreeRDP has parsed and length-checked these; they are checked again here
@@ -237,49 +407,61 @@ BOOL RdpClient::Impl::desktopResize(rdpContext* ctx) {
 // the shape goes on to another client. Callbacks return TRUE even for a
 // rejected shape: a bad cursor is no reason to drop the session.
 BOOL RdpClient::Impl::pointerPosition(rdpContext* ctx, const POINTER_POSITION_UPDATE* p) {
-  PointerUpdate u;
-  u.kind = PointerUpdate::Kind::Position;
-  u.x = static_cast<int>(p->xPos);
-  u.y = static_cast<int>(p->yPos);
-  of(ctx)->observer->onPointer(u);
-  return TRUE;
+  return guarded("rdp-client: pointerPosition", TRUE, [&]() -> BOOL {
+    PointerUpdate u;
+    u.kind = PointerUpdate::Kind::Position;
+    u.x = static_cast<int>(p->xPos);
+    u.y = static_cast<int>(p->yPos);
+    if (of(ctx)->gateOpen()) of(ctx)->observer->onPointer(u);
+    return TRUE;
+  });
 }
 
 BOOL RdpClient::Impl::pointerSystem(rdpContext* ctx, const POINTER_SYSTEM_UPDATE* p) {
-  PointerUpdate u;
-  u.kind = p->type == SYSPTR_NULL ? PointerUpdate::Kind::Hidden : PointerUpdate::Kind::Default;
-  of(ctx)->observer->onPointer(u);
-  return TRUE;
+  return guarded("rdp-client: pointerSystem", TRUE, [&]() -> BOOL {
+    PointerUpdate u;
+    u.kind = p->type == SYSPTR_NULL ? PointerUpdate::Kind::Hidden : PointerUpdate::Kind::Default;
+    if (of(ctx)->gateOpen()) of(ctx)->observer->onPointer(u);
+    return TRUE;
+  });
 }
 
 BOOL RdpClient::Impl::pointerColor(rdpContext* ctx, const POINTER_COLOR_UPDATE* p) {
-  of(ctx)->newPointer(p->cacheIndex, 24, p->width, p->height, p->xPos, p->yPos, p->xorMaskData,
-                      p->lengthXorMask, p->andMaskData, p->lengthAndMask);
-  return TRUE;
+  return guarded("rdp-client: pointerColor", TRUE, [&]() -> BOOL {
+    of(ctx)->newPointer(p->cacheIndex, 24, p->width, p->height, p->xPos, p->yPos, p->xorMaskData,
+                        p->lengthXorMask, p->andMaskData, p->lengthAndMask);
+    return TRUE;
+  });
 }
 
 BOOL RdpClient::Impl::pointerNew(rdpContext* ctx, const POINTER_NEW_UPDATE* p) {
-  const POINTER_COLOR_UPDATE& c = p->colorPtrAttr;
-  of(ctx)->newPointer(c.cacheIndex, p->xorBpp, c.width, c.height, c.xPos, c.yPos, c.xorMaskData,
-                      c.lengthXorMask, c.andMaskData, c.lengthAndMask);
-  return TRUE;
+  return guarded("rdp-client: pointerNew", TRUE, [&]() -> BOOL {
+    const POINTER_COLOR_UPDATE& c = p->colorPtrAttr;
+    of(ctx)->newPointer(c.cacheIndex, p->xorBpp, c.width, c.height, c.xPos, c.yPos, c.xorMaskData,
+                        c.lengthXorMask, c.andMaskData, c.lengthAndMask);
+    return TRUE;
+  });
 }
 
 BOOL RdpClient::Impl::pointerLarge(rdpContext* ctx, const POINTER_LARGE_UPDATE* p) {
-  of(ctx)->newPointer(p->cacheIndex, p->xorBpp, p->width, p->height, p->hotSpotX, p->hotSpotY,
-                      p->xorMaskData, p->lengthXorMask, p->andMaskData, p->lengthAndMask);
-  return TRUE;
+  return guarded("rdp-client: pointerLarge", TRUE, [&]() -> BOOL {
+    of(ctx)->newPointer(p->cacheIndex, p->xorBpp, p->width, p->height, p->hotSpotX, p->hotSpotY,
+                        p->xorMaskData, p->lengthXorMask, p->andMaskData, p->lengthAndMask);
+    return TRUE;
+  });
 }
 
 BOOL RdpClient::Impl::pointerCached(rdpContext* ctx, const POINTER_CACHED_UPDATE* p) {
-  Impl* self = of(ctx);
-  PointerUpdate u;
-  if (p->cacheIndex < static_cast<UINT32>(self->pointer_slots)) {
-    u.kind = PointerUpdate::Kind::Cached;
-    u.cache_index = static_cast<int>(p->cacheIndex);
-  }
-  self->observer->onPointer(u);
-  return TRUE;
+  return guarded("rdp-client: pointerCached", TRUE, [&]() -> BOOL {
+    Impl* self = of(ctx);
+    PointerUpdate u;
+    if (p->cacheIndex < static_cast<UINT32>(self->pointer_slots)) {
+      u.kind = PointerUpdate::Kind::Cached;
+      u.cache_index = static_cast<int>(p->cacheIndex);
+    }
+    if (self->gateOpen()) self->observer->onPointer(u);
+    return TRUE;
+  });
 }
 
 void RdpClient::Impl::newPointer(UINT32 index, UINT32 bpp, UINT32 width, UINT32 height,
@@ -319,7 +501,7 @@ void RdpClient::Impl::newPointer(UINT32 index, UINT32 bpp, UINT32 width, UINT32 
     pointer_warned = true;
     spdlog::warn("rdp-client: {}: showing the default pointer instead", st.message());
   }
-  observer->onPointer(u);
+  if (gateOpen()) observer->onPointer(u);
 }
 
 // Every server certificate comes here (ExternalCertificateManagement):
@@ -328,42 +510,74 @@ void RdpClient::Impl::newPointer(UINT32 index, UINT32 bpp, UINT32 width, UINT32 
 int RdpClient::Impl::verifyX509(freerdp* inst, const BYTE* data, size_t length,
                                 const char* host, UINT16 port, DWORD) {
   Impl* self = of(inst);
-  auto fp = certificateFingerprint(std::string(reinterpret_cast<const char*>(data), length));
-  Status verdict = fp.ok() ? Status::Ok() : Status::Error("the server's certificate is unreadable");
-  if (fp.ok()) {
-    spdlog::info("rdp-client: server certificate host={}:{} fingerprint={}", host ? host : "",
-                 port, *fp);
-    if (self->opts.check_certificate) verdict = self->opts.check_certificate(*fp);
+  const int verdict_code = guarded("rdp-client: certificate check", -1, [&]() -> int {
+    const std::string pem(reinterpret_cast<const char*>(data), data ? length : 0);
+    auto fp = certificateFingerprint(pem);
+    auto subject = certificateSubject(pem);
+    Status verdict =
+        fp.ok() ? Status::Ok() : Status::Error("the server's certificate is unreadable");
+    if (fp.ok()) {
+      spdlog::info("rdp-client: server certificate host={}:{} fingerprint={}", host ? host : "",
+                   port, *fp);
+      {
+        // Recorded before the verdict: `vigil trust-target` shows it.
+        std::lock_guard lock(self->mutex);
+        self->fingerprint = *fp;
+        if (subject.ok()) self->subject = *subject;
+      }
+      if (self->opts.check_certificate) verdict = self->opts.check_certificate(*fp);
+    }
+    std::lock_guard lock(self->mutex);
+    if (verdict.ok()) {
+      self->certificate_accepted = true;
+      return 1;
+    }
+    self->certificate_error = verdict.message();
+    return -1;
+  });
+  if (verdict_code != 1) {
+    std::lock_guard lock(self->mutex);
+    if (self->certificate_error.empty()) self->certificate_error = "the certificate check failed";
   }
-  std::lock_guard lock(self->mutex);
-  if (fp.ok()) self->fingerprint = *fp;
-  if (verdict.ok()) return 1;
-  self->certificate_error = verdict.message();
-  return -1;
+  return verdict_code;
 }
 
 namespace {
 UINT cbMonitorReady(CliprdrClientContext* c, const CLIPRDR_MONITOR_READY*) {
-  return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onMonitorReady();
+  return guarded("rdp-client: clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
+    return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onMonitorReady();
+  });
 }
 UINT cbServerCaps(CliprdrClientContext* c, const CLIPRDR_CAPABILITIES*) {
-  return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onCapabilities();
+  return guarded("rdp-client: clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
+    return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onCapabilities();
+  });
 }
 UINT cbServerFormatList(CliprdrClientContext* c, const CLIPRDR_FORMAT_LIST* l) {
-  return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onFormatList(l);
+  return guarded("rdp-client: clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
+    return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onFormatList(l);
+  });
 }
 UINT cbServerFormatListResponse(CliprdrClientContext*, const CLIPRDR_FORMAT_LIST_RESPONSE*) {
   return CHANNEL_RC_OK;
 }
 UINT cbServerDataRequest(CliprdrClientContext* c, const CLIPRDR_FORMAT_DATA_REQUEST* r) {
-  return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onFormatDataRequest(r);
+  return guarded("rdp-client: clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
+    return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onFormatDataRequest(r);
+  });
 }
 UINT cbServerDataResponse(CliprdrClientContext* c, const CLIPRDR_FORMAT_DATA_RESPONSE* r) {
-  return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onFormatDataResponse(r);
+  return guarded("rdp-client: clipboard", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
+    return static_cast<TextClipboard<CliprdrClientContext>*>(c->custom)->onFormatDataResponse(r);
+  });
 }
 }  // namespace
 
 void RdpClient::Impl::channelConnected(void* ctx, ChannelConnectedEventArgs* e) {
+  guardedVoid("rdp-client: channel connected", [&] { channelConnectedBody(ctx, e); });
+}
+
+void RdpClient::Impl::channelConnectedBody(void* ctx, ChannelConnectedEventArgs* e) {
   auto* context = static_cast<rdpContext*>(ctx);
   Impl* self = of(context);
   if (std::strcmp(e->name, RDPGFX_DVC_CHANNEL_NAME) == 0) {
@@ -380,12 +594,19 @@ void RdpClient::Impl::channelConnected(void* ctx, ChannelConnectedEventArgs* e) 
     cliprdr->ServerFormatDataRequest = cbServerDataRequest;
     cliprdr->ServerFormatDataResponse = cbServerDataResponse;
     self->clipboard.attach(
-        cliprdr, [self](const std::string& text) { self->observer->onClipboardText(text); },
+        cliprdr,
+        [self](const std::string& text) {
+          if (self->gateOpen()) self->observer->onClipboardText(text);
+        },
         false);
   }
 }
 
 void RdpClient::Impl::channelDisconnected(void* ctx, ChannelDisconnectedEventArgs* e) {
+  guardedVoid("rdp-client: channel disconnected", [&] { channelDisconnectedBody(ctx, e); });
+}
+
+void RdpClient::Impl::channelDisconnectedBody(void* ctx, ChannelDisconnectedEventArgs* e) {
   auto* context = static_cast<rdpContext*>(ctx);
   Impl* self = of(context);
   if (std::strcmp(e->name, RDPGFX_DVC_CHANNEL_NAME) == 0) {
@@ -415,6 +636,7 @@ void RdpClient::Impl::run() {
       reason = "closed";
       break;
     }
+    if (!fatal.empty()) break;
     if (!freerdp_check_event_handles(instance->context)) {
       reason = freerdpError(instance->context);
       break;
@@ -424,6 +646,7 @@ void RdpClient::Impl::run() {
       break;
     }
   }
+  if (!fatal.empty()) reason = fatal;  // e.g. the target grew its desktop too large
   observer->onDisconnected(reason);
 }
 
@@ -441,9 +664,79 @@ RdpClient::~RdpClient() {
   }
 }
 
+namespace {
+// FreeRDP's verdicts on credentials (NLA, or the server's own words).
+bool credentialsError(UINT32 code) {
+  switch (code) {
+    case FREERDP_ERROR_AUTHENTICATION_FAILED:
+    case FREERDP_ERROR_CONNECT_PASSWORD_EXPIRED:
+    case FREERDP_ERROR_CONNECT_PASSWORD_MUST_CHANGE:
+    case FREERDP_ERROR_CONNECT_ACCOUNT_DISABLED:
+    case FREERDP_ERROR_CONNECT_PASSWORD_CERTAINLY_EXPIRED:
+    case FREERDP_ERROR_CONNECT_CLIENT_REVOKED:
+    case FREERDP_ERROR_CONNECT_LOGON_FAILURE:
+    case FREERDP_ERROR_CONNECT_WRONG_PASSWORD:
+    case FREERDP_ERROR_CONNECT_ACCESS_DENIED:
+    case FREERDP_ERROR_CONNECT_ACCOUNT_RESTRICTION:
+    case FREERDP_ERROR_CONNECT_ACCOUNT_LOCKED_OUT:
+    case FREERDP_ERROR_CONNECT_ACCOUNT_EXPIRED:
+    case FREERDP_ERROR_CONNECT_LOGON_TYPE_NOT_GRANTED:
+    case FREERDP_ERROR_CONNECT_NO_OR_MISSING_CREDENTIALS:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+Status RdpClient::Impl::waitForLogon() {
+  rdpSettings* s = instance->settings;
+  if (getU32(s, FreeRDP_SelectedProtocol) & (kProtocolHybrid | kProtocolHybridEx)) {
+    // CredSSP checked the credentials before the connection went on.
+    confirmLogon("NLA");
+    return Status::Ok();
+  }
+  const std::string rejected = "target " + targetName() + " rejected the vaulted credentials";
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(opts.logon_timeout_ms);
+  HANDLE handles[MAXIMUM_WAIT_OBJECTS];
+  while (!logon_confirmed.load()) {
+    if (!logon_error.empty()) return Status::Error(rejected + " (" + logon_error + ")");
+    if (!fatal.empty()) return Status::Error(fatal);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return Status::Error(rejected + " (no logon confirmation within " +
+                           std::to_string(opts.logon_timeout_ms) +
+                           " ms; a target that shows its own logon screen never confirms)");
+    }
+    DWORD n = freerdp_get_event_handles(instance->context, handles, MAXIMUM_WAIT_OBJECTS - 1);
+    if (n == 0) return Status::Error("no event handles");
+    handles[n++] = stop_event.get();
+    if (WaitForMultipleObjects(n, handles, FALSE, static_cast<DWORD>(left.count())) ==
+        WAIT_FAILED) {
+      return Status::Error("wait failed");
+    }
+    if (WaitForSingleObject(stop_event.get(), 0) == WAIT_OBJECT_0) {
+      if (!fatal.empty()) return Status::Error(fatal);
+      return Status::Error("closed while waiting for the logon");
+    }
+    if (!freerdp_check_event_handles(instance->context) || freerdp_shall_disconnect(instance)) {
+      if (!fatal.empty()) return Status::Error(fatal);
+      if (!logon_error.empty()) return Status::Error(rejected + " (" + logon_error + ")");
+      return Status::Error(rejected + " (it ended the connection before confirming the logon: " +
+                           freerdpError(instance->context) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+RdpConnectFailure RdpClient::lastFailure() const { return impl_->failure; }
+
 Status RdpClient::connect() {
   Impl& d = *impl_;
   if (d.instance) return Status::Error("connect() called twice");
+  d.failure = RdpConnectFailure::Unreachable;  // until it worked
   if (Status st = prepareFreerdpProcess(); !st.ok()) return st;
   freerdp* inst = freerdp_new();
   if (!inst) return Status::Error("out of memory creating an RDP client");
@@ -455,6 +748,7 @@ Status RdpClient::connect() {
   inst->Authenticate = Impl::authenticate;
   inst->GatewayAuthenticate = Impl::authenticate;
   inst->VerifyX509Certificate = Impl::verifyX509;
+  inst->LogonErrorInfo = Impl::logonErrorInfo;
   if (!freerdp_context_new(inst)) return Status::Error("cannot create an RDP client context");
   reinterpret_cast<ClientContext*>(inst->context)->impl = &d;
 
@@ -511,31 +805,89 @@ Status RdpClient::connect() {
     d.connecting = true;
   }
   // A handshake that stalls is aborted at the deadline.
-  std::thread watchdog([&d] {
+  bool timed_out = false;  // guarded by d.mutex
+  std::thread watchdog([&d, &timed_out] {
     std::unique_lock lock(d.mutex);
     if (!d.connect_cv.wait_for(lock, std::chrono::milliseconds(d.opts.connect_timeout_ms),
                                [&d] { return !d.connecting; })) {
+      timed_out = true;
       freerdp_abort_connect(d.instance);
     }
   });
   const BOOL connected = freerdp_connect(inst);
+  bool stopped = false;
+  std::string certificate_error;
   {
     std::lock_guard lock(d.mutex);
     d.connecting = false;
-    d.alive = connected && !d.stopped;
+    stopped = d.stopped;
+    certificate_error = d.certificate_error;
   }
   d.connect_cv.notify_all();
   watchdog.join();
+  const std::string where = o.host + ":" + std::to_string(o.port);
   if (!connected) {
+    const UINT32 code = freerdp_get_last_error(inst->context);
+    if (stopped) {
+      d.failure = RdpConnectFailure::Closed;
+      return Status::Error("closed while connecting");
+    }
+    if (!certificate_error.empty()) {
+      d.failure = RdpConnectFailure::CertificateRefused;
+      return Status::Error("certificate refused: " + certificate_error);
+    }
+    if (!d.fatal.empty()) return Status::Error(d.fatal);  // failure set with it
+    // NLA was chosen and the certificate accepted, but the connection never
+    // got to PostConnect: the target turned the credentials down (a server
+    // often just closes the connection, which FreeRDP 2 reports as a
+    // transport error; a network failure in that moment reads the same).
+    bool accepted = false;
+    {
+      std::lock_guard lock(d.mutex);
+      accepted = d.certificate_accepted;
+    }
+    const bool nla = (getU32(s, FreeRDP_SelectedProtocol) & (kProtocolHybrid | kProtocolHybridEx)) != 0;
+    if (credentialsError(code) || (nla && accepted && !d.post_connected)) {
+      d.failure = RdpConnectFailure::CredentialsRejected;
+      return Status::Error("target " + d.targetName() + " rejected the vaulted credentials (" +
+                           freerdpError(inst->context) + ")");
+    }
+    d.failure = RdpConnectFailure::Unreachable;
     std::string why = freerdpError(inst->context);
     {
       std::lock_guard lock(d.mutex);
-      if (!d.certificate_error.empty()) why = "certificate refused: " + d.certificate_error;
+      if (timed_out) why = "no answer within " + std::to_string(o.connect_timeout_ms) + " ms";
     }
-    return Status::Error("cannot connect to " + o.host + ":" + std::to_string(o.port) + " (" +
-                         why + ")");
+    return Status::Error("target " + d.targetName() + " unreachable: cannot connect to " + where +
+                         " (" + why + ")");
   }
-  if (!d.alive) return Status::Error("closed while connecting");
+  if (stopped) {
+    d.failure = RdpConnectFailure::Closed;
+    return Status::Error("closed while connecting");
+  }
+  if (o.require_logon_confirmation) {
+    if (Status st = d.waitForLogon(); !st.ok()) {
+      std::lock_guard lock(d.mutex);
+      if (d.stopped) {
+        d.failure = RdpConnectFailure::Closed;
+      } else if (!d.fatal.empty()) {
+        d.failure = RdpConnectFailure::DesktopTooLarge;
+      } else {
+        d.failure = RdpConnectFailure::CredentialsRejected;
+      }
+      spdlog::info("rdp-client: {}", st.message());
+      return st;
+    }
+  }
+  {
+    std::lock_guard lock(d.mutex);
+    if (d.stopped) {
+      d.failure = RdpConnectFailure::Closed;
+      return Status::Error("closed while connecting");
+    }
+    d.alive = true;
+  }
+  d.failure = RdpConnectFailure::None;
   return Status::Ok();
 }
 
@@ -594,6 +946,11 @@ void RdpClient::readScreen(const std::function<void(const Frame&)>& read) const 
 std::string RdpClient::serverFingerprint() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->fingerprint;
+}
+
+std::string RdpClient::serverSubject() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->subject;
 }
 
 bool RdpClient::sendKey(std::uint16_t flags, std::uint16_t scancode) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/event.h"
@@ -37,11 +38,45 @@ struct RdpClientOptions {
   int pointer_cache_size = 25;
   bool large_pointers = true;
   int connect_timeout_ms = 15000;
+  // The target's name in messages ("target dc01 ..."); host:port if empty.
+  std::string target_name;
+  // Fail closed at the target's logon (the gateway's target leg sets this):
+  // connect() reports success only once the target has confirmed that the
+  // credentials logged on — by NLA (CredSSP checked them before any screen),
+  // or, on a TLS-only target, by its Save Session Info PDU (logon
+  // notification). Until then nothing reaches the observer (no paint,
+  // pointer, clipboard or resize) and no input is sent, so the target's own
+  // logon screen is never shown to anyone. A logon error (Logon Error Info,
+  // Set Error Info and disconnect, an NLA refusal) or no confirmation within
+  // logon_timeout_ms fails connect() with RdpConnectFailure::CredentialsRejected.
+  // Off (test clients through the gateway, which sends no logon notification):
+  // success at activation, as before.
+  bool require_logon_confirmation = false;
+  int logon_timeout_ms = 20000;
+  // The largest desktop the target may announce, at connect and on resize;
+  // larger is refused before any buffer is allocated (RdpConnectFailure::
+  // DesktopTooLarge at connect; a disconnect with the same text later).
+  int max_width = 8192, max_height = 8192;
   // Decides whether the server's TLS certificate (its SHA-256 fingerprint,
   // "AB:CD:...") is the right one; an error refuses the connection before
   // any credential is sent. Unset: any certificate is accepted (test clients).
   std::function<Status(const std::string& fingerprint)> check_certificate;
 };
+
+// Why connect() failed (RdpClient::lastFailure()).
+enum class RdpConnectFailure {
+  None,                 // connect() succeeded, or was not called
+  Unreachable,          // network, TLS, protocol: "target NAME unreachable: ..."
+  CertificateRefused,   // check_certificate said no; nothing was sent
+  CredentialsRejected,  // "target NAME rejected the vaulted credentials ..."
+  DesktopTooLarge,      // "target desktop WxH exceeds max_desktop WxH"
+  Closed,               // requestStop()/stop() while connecting
+};
+std::string_view toString(RdpConnectFailure f);
+
+// OK if a WxH desktop from the target fits the bounds (1..max each way);
+// else "target desktop WxH exceeds max_desktop MxN".
+Status checkDesktopSize(long long width, long long height, int max_width, int max_height);
 
 inline constexpr int kMaxPointerCacheSize = 64;
 inline constexpr int kMaxPointerSize = 384;  // MS-RDPBCGR Large Pointer Update
@@ -102,9 +137,13 @@ class RdpClient {
   RdpClient& operator=(const RdpClient&) = delete;
 
   // Connects and completes the RDP handshake (blocking, up to the timeout or
-  // requestStop()). Failures come back as a message fit for a log line (no
-  // credentials in it). Call once.
+  // requestStop()), and with require_logon_confirmation also the target's
+  // logon (up to logon_timeout_ms more). Failures come back as a message fit
+  // for a log line (no credentials in it); lastFailure() says which kind.
+  // Call once.
   Status connect();
+  // Why the last connect() failed (None after success). Same thread as connect().
+  RdpConnectFailure lastFailure() const;
   // Starts the event thread that reads the server and calls the observer.
   void start();
   // Ends the connection and joins the event thread (idempotent; not from the
@@ -123,6 +162,8 @@ class RdpClient {
   void readScreen(const std::function<void(const Frame&)>& read) const;
   // SHA-256 fingerprint of the server's TLS certificate ("" if none seen).
   std::string serverFingerprint() const;
+  // The server certificate's subject ("CN=..., O=...", "" if none seen).
+  std::string serverSubject() const;
 
   // --- input, any thread; never waits for the screen path ---
   // Raw RDP flags (KBD_FLAGS_*, PTR_FLAGS_*, PTR_XFLAGS_*), passed through.

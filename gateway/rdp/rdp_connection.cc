@@ -3,6 +3,7 @@
 #include <freerdp/channels/wtsvc.h>
 #include <freerdp/freerdp.h>
 #include <freerdp/input.h>
+#include <freerdp/session.h>
 #include <freerdp/update.h>
 #include <winpr/synch.h>
 #include <winpr/wtsapi.h>
@@ -13,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/thread_name.h"
+#include "gateway/callback_guard.h"
 #include "gateway/rdp/freerdp_compat.h"
 
 namespace vigil::gateway::rdp {
@@ -30,67 +32,75 @@ RdpConnection* conn(rdpInput* in) { return conn(in->context); }
 BOOL peerContextNew(freerdp_peer*, rdpContext*) { return TRUE; }
 void peerContextFree(freerdp_peer*, rdpContext*) {}
 
-BOOL cbCapabilities(freerdp_peer* p) { return conn(p)->onCapabilities(); }
-BOOL cbPostConnect(freerdp_peer* p) { return conn(p)->onPostConnect(); }
-BOOL cbActivate(freerdp_peer* p) { return conn(p)->onActivate(); }
+BOOL cbCapabilities(freerdp_peer* p) {
+  return guarded("rdp: capabilities", FALSE, [&]() -> BOOL { return conn(p)->onCapabilities(); });
+}
+BOOL cbPostConnect(freerdp_peer* p) {
+  return guarded("rdp: post-connect", FALSE, [&]() -> BOOL { return conn(p)->onPostConnect(); });
+}
+BOOL cbActivate(freerdp_peer* p) {
+  return guarded("rdp: activate", FALSE, [&]() -> BOOL { return conn(p)->onActivate(); });
+}
 BOOL cbKeyboard(rdpInput* in, UINT16 flags, UINT16 code) {
-  conn(in)->onKeyboard(flags, code);
+  guardedVoid("rdp: keyboard", [&] { conn(in)->onKeyboard(flags, code); });
   return TRUE;
 }
 BOOL cbUnicode(rdpInput* in, UINT16 flags, UINT16 code) {
-  conn(in)->onUnicode(flags, code);
+  guardedVoid("rdp: unicode", [&] { conn(in)->onUnicode(flags, code); });
   return TRUE;
 }
 BOOL cbSynchronize(rdpInput* in, UINT32 flags) {
-  conn(in)->onSynchronize(flags);
+  guardedVoid("rdp: synchronize", [&] { conn(in)->onSynchronize(flags); });
   return TRUE;
 }
 BOOL cbMouse(rdpInput* in, UINT16 flags, UINT16 x, UINT16 y) {
-  conn(in)->onMouse(flags, x, y);
+  guardedVoid("rdp: mouse", [&] { conn(in)->onMouse(flags, x, y); });
   return TRUE;
 }
 BOOL cbExtendedMouse(rdpInput* in, UINT16 flags, UINT16 x, UINT16 y) {
-  conn(in)->onExtendedMouse(flags, x, y);
+  guardedVoid("rdp: extended mouse", [&] { conn(in)->onExtendedMouse(flags, x, y); });
   return TRUE;
 }
 BOOL cbFocusIn(rdpInput* in, UINT16 toggles) {
-  conn(in)->onFocusIn(toggles);
+  guardedVoid("rdp: focus", [&] { conn(in)->onFocusIn(toggles); });
   return TRUE;
 }
 BOOL cbRefreshRect(rdpContext* ctx, BYTE count, const RECTANGLE_16* areas) {
-  if (count == 0 || !areas) {
-    conn(ctx)->onRefresh(nullptr);
-    return TRUE;
-  }
-  DirtyRegion region;
-  for (BYTE i = 0; i < count; ++i) {
-    region.add(Rect{areas[i].left, areas[i].top, areas[i].right - areas[i].left + 1,
-                    areas[i].bottom - areas[i].top + 1});
-  }
-  conn(ctx)->onRefresh(&region);
+  guardedVoid("rdp: refresh", [&] {
+    if (count == 0 || !areas) {
+      conn(ctx)->onRefresh(nullptr);
+      return;
+    }
+    DirtyRegion region;
+    for (BYTE i = 0; i < count; ++i) {
+      region.add(Rect{areas[i].left, areas[i].top, areas[i].right - areas[i].left + 1,
+                      areas[i].bottom - areas[i].top + 1});
+    }
+    conn(ctx)->onRefresh(&region);
+  });
   return TRUE;
 }
 BOOL cbSuppressOutput(rdpContext* ctx, BYTE allow, const RECTANGLE_16*) {
-  conn(ctx)->onSuppressOutput(allow != 0);
+  guardedVoid("rdp: suppress output", [&] { conn(ctx)->onSuppressOutput(allow != 0); });
   return TRUE;
 }
 
 using ServerClip = TextClipboard<CliprdrServerContext>;
 ServerClip* clip(CliprdrServerContext* c) { return static_cast<ServerClip*>(c->custom); }
 UINT cbClientCaps(CliprdrServerContext* c, const CLIPRDR_CAPABILITIES*) {
-  return clip(c)->onCapabilities();
+  return guarded("rdp: clipboard", UINT(ERROR_INTERNAL_ERROR), [&] { return clip(c)->onCapabilities(); });
 }
 UINT cbClientFormatList(CliprdrServerContext* c, const CLIPRDR_FORMAT_LIST* l) {
-  return clip(c)->onFormatList(l);
+  return guarded("rdp: clipboard", UINT(ERROR_INTERNAL_ERROR), [&] { return clip(c)->onFormatList(l); });
 }
 UINT cbClientFormatListResponse(CliprdrServerContext*, const CLIPRDR_FORMAT_LIST_RESPONSE*) {
   return CHANNEL_RC_OK;
 }
 UINT cbClientDataRequest(CliprdrServerContext* c, const CLIPRDR_FORMAT_DATA_REQUEST* r) {
-  return clip(c)->onFormatDataRequest(r);
+  return guarded("rdp: clipboard", UINT(ERROR_INTERNAL_ERROR), [&] { return clip(c)->onFormatDataRequest(r); });
 }
 UINT cbClientDataResponse(CliprdrServerContext* c, const CLIPRDR_FORMAT_DATA_RESPONSE* r) {
-  return clip(c)->onFormatDataResponse(r);
+  return guarded("rdp: clipboard", UINT(ERROR_INTERNAL_ERROR), [&] { return clip(c)->onFormatDataResponse(r); });
 }
 UINT cbTempDirectory(CliprdrServerContext*, const CLIPRDR_TEMP_DIRECTORY*) {
   return CHANNEL_RC_OK;
@@ -381,6 +391,13 @@ bool RdpConnection::admitAndConnect() {
   o.gfx = deps_.opts.target_gfx;
   o.clipboard = deps_.opts.clipboard;
   o.connect_timeout_ms = deps_.opts.target_connect_timeout_ms;
+  // Fail closed at the target: no success (and no screen) before it confirmed
+  // the logon; its desktop bounded before the target leg allocates it.
+  o.target_name = target->name;
+  o.require_logon_confirmation = true;
+  o.logon_timeout_ms = deps_.opts.target_logon_timeout_ms;
+  o.max_width = door.max_desktop_width;
+  o.max_height = door.max_desktop_height;
   o.check_certificate = [pins = deps_.pins, target](const std::string& fingerprint) {
     return pins->check(*target, fingerprint);
   };
@@ -392,10 +409,18 @@ bool RdpConnection::admitAndConnect() {
   spdlog::debug("rdp: session={} connecting target size={}x{} layout={}", session_->id(), o.width,
                 o.height, toString(layout));
   if (Status st = target_->connect(); !st.ok()) {
-    const TargetFailure kind = st.message().find("certificate") != std::string::npos
-                                   ? TargetFailure::Untrusted
-                                   : TargetFailure::Unreachable;
-    const std::string why = core_.targetFailed(kind, st.message());
+    TargetFailure kind = TargetFailure::Unreachable;
+    switch (target_->lastFailure()) {
+      case RdpConnectFailure::CredentialsRejected: kind = TargetFailure::Rejected; break;
+      case RdpConnectFailure::CertificateRefused: kind = TargetFailure::Untrusted; break;
+      case RdpConnectFailure::DesktopTooLarge: kind = TargetFailure::TooLarge; break;
+      default: break;
+    }
+    // The target leg's message already says "target NAME unreachable: ".
+    std::string detail = st.message();
+    const std::string said = "target " + target->name + " unreachable: ";
+    if (detail.rfind(said, 0) == 0) detail.erase(0, said.size());
+    const std::string why = core_.targetFailed(kind, detail);
     std::lock_guard lock(mutex_);
     if (close_reason_.empty()) close_reason_ = why;
     return false;
@@ -434,6 +459,13 @@ bool RdpConnection::onActivate() {
     spdlog::debug("rdp: client pointer cache={} max={} large={}", caps.cache_size,
                   caps.max_new_size, caps.large);
   });
+  // Like Windows once a user is logged on: the logon notification (Save
+  // Session Info, plain notify), so a client that waits for it, such as a
+  // gateway's target leg, sees this TLS-only server confirm the logon.
+  if (peer_->update->SaveSessionInfo &&
+      !peer_->update->SaveSessionInfo(peer_->context, INFO_TYPE_LOGON_PLAIN_NOTIFY, nullptr)) {
+    spdlog::debug("rdp: sending the logon notification to the client failed");
+  }
   if (!target_started_ && target_) {
     target_started_ = true;
     target_->start();

@@ -22,6 +22,9 @@ namespace vigil::gateway::rdp {
 
 struct RdpOptions {
   int target_connect_timeout_ms = 15000;
+  // A TLS-only target must confirm the logon within this (RdpClientOptions::
+  // logon_timeout_ms); NLA targets confirm during the connect.
+  int target_logon_timeout_ms = 20000;
   bool target_gfx = true;              // offer the graphics pipeline (GFX/AVC) to targets
   bool clipboard = true;               // relay and record clipboard text (cliprdr)
   int max_width = 4096, max_height = 2160;  // bigger client requests are clamped

@@ -127,4 +127,23 @@ Result<std::string> certificateFingerprint(const std::string& cert_pem) {
   return out;
 }
 
+Result<std::string> certificateSubject(const std::string& cert_pem) {
+  BioPtr bio(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
+  X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!cert) return Status::Error("not a PEM certificate");
+  BioPtr out(BIO_new(BIO_s_mem()));
+  if (!out || X509_NAME_print_ex(out.get(), X509_get_subject_name(cert.get()), 0,
+                                 XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) < 0) {
+    return Status::Error("cannot read the certificate's subject");
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(out.get(), &data);
+  std::string subject;
+  for (long i = 0; i < len && subject.size() < 512; ++i) {
+    const unsigned char c = static_cast<unsigned char>(data[i]);
+    subject += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  }
+  return subject;
+}
+
 }  // namespace vigil::gateway::rdp

@@ -26,4 +26,8 @@ Status makeSelfSignedPair(const std::string& cert_path, const std::string& key_p
 // SHA-256 fingerprint "AB:CD:..." of a PEM certificate, for the log.
 Result<std::string> certificateFingerprint(const std::string& cert_pem);
 
+// The subject of a PEM certificate, one line ("CN=host, O=org"), printable
+// characters only (it comes from the network and goes to a terminal).
+Result<std::string> certificateSubject(const std::string& cert_pem);
+
 }  // namespace vigil::gateway::rdp

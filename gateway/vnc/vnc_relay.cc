@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "core/thread_name.h"
+#include "gateway/callback_guard.h"
 #include "gateway/vnc/vnc_log.h"
 
 namespace vigil::gateway::vnc {
@@ -120,36 +121,46 @@ VncRelay* relayOf(rfbClient* c) {
 
 // --- libvncserver hooks (client-leg thread) ---
 rfbBool passwordCheckHook(rfbClientPtr cl, const char* response, int len) {
-  return relayOf(cl)->onPasswordCheck(reinterpret_cast<const std::uint8_t*>(response), len) ? TRUE
-                                                                                             : FALSE;
+  return guarded("vnc: password check", FALSE, [&]() -> rfbBool {
+    return relayOf(cl)->onPasswordCheck(reinterpret_cast<const std::uint8_t*>(response), len) ? TRUE
+                                                                                               : FALSE;
+  });
 }
 void keyHook(rfbBool down, rfbKeySym keysym, rfbClientPtr cl) {
-  relayOf(cl)->onClientKey(down != FALSE, keysym);
+  guardedVoid("vnc: key", [&] { relayOf(cl)->onClientKey(down != FALSE, keysym); });
 }
 void pointerHook(int buttons, int x, int y, rfbClientPtr cl) {
-  relayOf(cl)->onClientPointer(buttons, x, y);
+  guardedVoid("vnc: pointer", [&] { relayOf(cl)->onClientPointer(buttons, x, y); });
 }
 void cutTextHook(char* str, int len, rfbClientPtr cl) {
-  relayOf(cl)->onClientCutText(str, len, false);
+  guardedVoid("vnc: cut text", [&] { relayOf(cl)->onClientCutText(str, len, false); });
 }
 void cutTextUtf8Hook(char* str, int len, rfbClientPtr cl) {
-  relayOf(cl)->onClientCutText(str, len, true);
+  guardedVoid("vnc: cut text", [&] { relayOf(cl)->onClientCutText(str, len, true); });
 }
 
 // --- libvncclient hooks (target-leg thread; during the handshake, the
 // client-leg thread before the target-leg thread exists) ---
 rfbBool mallocFrameBufferHook(rfbClient* c) {
-  return relayOf(c)->onTargetMallocFrameBuffer(c) ? TRUE : FALSE;
+  return guarded("vnc: target framebuffer", FALSE,
+                 [&]() -> rfbBool { return relayOf(c)->onTargetMallocFrameBuffer(c) ? TRUE : FALSE; });
 }
 void gotUpdateHook(rfbClient* c, int x, int y, int w, int h) {
-  relayOf(c)->onTargetRect(x, y, w, h);
+  guardedVoid("vnc: target update", [&] { relayOf(c)->onTargetRect(x, y, w, h); });
 }
-void finishedUpdateHook(rfbClient* c) { relayOf(c)->onTargetUpdateFinished(); }
+void finishedUpdateHook(rfbClient* c) {
+  guardedVoid("vnc: target update", [&] { relayOf(c)->onTargetUpdateFinished(); });
+}
 void gotCutTextHook(rfbClient* c, const char* text, int len) {
-  relayOf(c)->onTargetCutText(text, len);
+  guardedVoid("vnc: target cut text", [&] { relayOf(c)->onTargetCutText(text, len); });
 }
-void bellHook(rfbClient* c) { relayOf(c)->onTargetBell(); }
-char* getPasswordHook(rfbClient* c) { return relayOf(c)->onTargetGetPassword(); }
+void bellHook(rfbClient* c) {
+  guardedVoid("vnc: target bell", [&] { relayOf(c)->onTargetBell(); });
+}
+char* getPasswordHook(rfbClient* c) {
+  return guarded("vnc: target password", static_cast<char*>(nullptr),
+                 [&] { return relayOf(c)->onTargetGetPassword(); });
+}
 
 // The one pixel format on both legs: 32 bpp, depth 24, B,G,R,X in memory.
 void setBgrx(rfbPixelFormat& f) {

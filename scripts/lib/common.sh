@@ -12,7 +12,7 @@ VIGIL_PACKAGES=(
   libopencv-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-script-latn libtesseract-dev
   libhiredis-dev redis-server redis-tools
   libboost-dev libsodium-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev
-  libcli11-dev libssl-dev
+  libcli11-dev libssl-dev openssl
   xvfb x11vnc openbox xterm xdotool imagemagick x11-utils dbus
   tigervnc-viewer tigervnc-tools
   fonts-dejavu-core fonts-liberation

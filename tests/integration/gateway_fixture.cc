@@ -123,11 +123,19 @@ Result<std::unique_ptr<GatewayFixture>> GatewayFixture::start(const FixtureOptio
   f->x11vnc_ = std::move(*vnc);
   f->proxy_ = std::make_unique<CountingProxy>(f->x11vnc_port_);
   if (opts.rdp_target) {
-    // -auth: the shadow server takes any credentials, so the vaulted ones
-    // below are only checked for never reaching the client.
+    // NLA against a SAM file holding the vaulted credentials below: the
+    // gateway's target leg accepts a TLS-only target only once it confirms
+    // the logon, which freerdp-shadow never does; under NLA, CredSSP does.
+    std::string sam;
+    auto hashed = testbed::run({"winpr-hash", "-u", "Administrator", "-p", kRdpTargetPassword,
+                                "-f", "sam"}, {}, &sam);
+    if (!hashed || *hashed != 0 || sam.empty())
+      return Status::Error("winpr-hash (winpr-utils) could not make the SAM file for freerdp-shadow");
+    std::ofstream(f->dir_ + "/shadow.sam") << sam;
     f->shadow_port_ = testbed::freeTcpPort();
     auto shadow = f->display_->spawn({"freerdp-shadow-cli", "/port:" + std::to_string(f->shadow_port_),
-                                      "/bind-address:127.0.0.1", "-auth", "/sec:tls"},
+                                      "/bind-address:127.0.0.1", "/sec:nla",
+                                      "/sam-file:" + f->dir_ + "/shadow.sam"},
                                      f->dir_ + "/shadow.log");
     if (!shadow) return shadow.status();
     f->shadow_ = std::move(*shadow);
@@ -171,10 +179,18 @@ Result<std::unique_ptr<GatewayFixture>> GatewayFixture::start(const FixtureOptio
   }
   if (f->rdp_proxy_) {
     cfg << "[[targets]]\nname = \"" << kRdpTarget << "\"\nprotocol = \"rdp\"\nhost = \"127.0.0.1\"\nport = "
-        << f->rdp_proxy_->port() << "\nusername = \"Administrator\"\npassword = \"tgt-rdp-pw9\"\n"
+        << f->rdp_proxy_->port() << "\nusername = \"Administrator\"\npassword = \"" << kRdpTargetPassword
+        << "\"\n"
         << "[[grants]]\nuser = \"vendor1\"\ntarget = \"" << kRdpTarget << "\"\n";
   }
   cfg.close();
+  if (f->rdp_proxy_ && opts.trust_rdp_target) {
+    VigilRun trust = f->vigil({"trust-target", kRdpTarget, "--yes"});
+    if (trust.exit_code != 0)
+      return Status::Error("vigil trust-target " + std::string(kRdpTarget) + " failed (exit " +
+                           std::to_string(trust.exit_code) + "):\n" + trust.out);
+    f->rdp_proxy_->resetCount();
+  }
   if (Status st = f->startGateway(); !st.ok()) return st;
   return f;
 }

@@ -27,6 +27,8 @@ class CountingProxy {
   ~CountingProxy();
   std::uint16_t port() const { return port_; }
   int connections() const { return connections_.load(); }
+  // Forgets the connections so far (the fixture's own set-up ones).
+  void resetCount() { connections_ = 0; }
 
  private:
   void acceptLoop();
@@ -45,9 +47,15 @@ struct VigilRun {
 };
 
 struct FixtureOptions {
-  // Also serve the desktop over RDP (freerdp-shadow-cli) as target "desk-rdp",
-  // granted to vendor1 (log in as "vendor1#desk-rdp" with kVendorPassword).
+  // Also serve the desktop over RDP (freerdp-shadow-cli, NLA with the vaulted
+  // credentials) as target "desk-rdp", granted to vendor1 (log in as
+  // "vendor1#desk-rdp" with kVendorPassword).
   bool rdp_target = false;
+  // Trust desk-rdp's certificate as an operator would, with the real
+  // `vigil trust-target desk-rdp --yes` before the gateway starts (its
+  // connection is not counted in rdpTargetConnections()). Off: the gateway
+  // must refuse the target as unknown.
+  bool trust_rdp_target = true;
   // Also configure web API users: kAuditorUser (role auditor) and
   // kSecurityUser (role security), with kAuditorPassword / kSecurityPassword.
   bool web_users = false;
@@ -67,6 +75,8 @@ class GatewayFixture {
   static constexpr const char* kRdpTarget = "desk-rdp";
   static constexpr const char* kTerminalTitle = "Administrator: Command Prompt";
   static constexpr const char* kVendorPassword = "vendor-pass-1";
+  // desk-rdp's vaulted password (the shadow server checks it by NLA).
+  static constexpr const char* kRdpTargetPassword = "tgt-rdp-pw9";
   // Web API users (only with FixtureOptions::web_users).
   static constexpr const char* kAuditorUser = "auditor1";
   static constexpr const char* kAuditorPassword = "auditor-pass-1";

@@ -183,7 +183,10 @@ TEST(RdpEndToEnd, RefusalsMakeNoTargetConnection) {
 
   int refused = 0;
   std::string reasons;
-  for (const auto& s : sessionsJson(f)) {
+  // Refusals are listed apart from sessions (`vigil sessions --refused`).
+  nlohmann::json listed = f.vigilJson({"sessions", "--refused"});
+  ASSERT_TRUE(listed.is_object()) << listed.dump();
+  for (const auto& s : listed["sessions"]) {
     const std::string r = s.value("end_reason", "");
     if (r.rfind("refused", 0) == 0) {
       ++refused;

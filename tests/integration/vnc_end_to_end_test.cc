@@ -170,7 +170,10 @@ TEST(VncEndToEnd, BadCodesAreRefusedWithoutTouchingTheTarget) {
 
   // Every refusal is recorded with its reason.
   int refused = 0;
-  for (const auto& s : sessionsJson(f))
+  // Refusals are listed apart from sessions (`vigil sessions --refused`).
+  nlohmann::json listed = f.vigilJson({"sessions", "--refused"});
+  ASSERT_TRUE(listed.is_object()) << listed.dump();
+  for (const auto& s : listed["sessions"])
     refused += s.value("end_reason", "").rfind("refused", 0) == 0;
   EXPECT_GE(refused, 2);
   EXPECT_NE(f.gatewayLog().find("refus"), std::string::npos);

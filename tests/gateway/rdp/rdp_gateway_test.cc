@@ -1,5 +1,6 @@
 // The RDP adapter against real parts: freerdp-shadow-cli sharing an Xvfb
-// desktop (openbox + xterm) as the target, the gateway's RdpListener on a
+// desktop (openbox + xterm) as the target (NLA against a SAM file with the
+// vaulted credentials; its certificate trusted as by `vigil trust-target`), the gateway's RdpListener on a
 // free port with fake Gatekeeper/SessionManager/Session, and two clients: the
 // FreeRDP-library RdpClient in-process, and the real xfreerdp on its own Xvfb
 // driven by xdotool.
@@ -22,6 +23,8 @@
 #include "gateway/rdp/pointer_relay.h"
 #include "gateway/rdp/rdp_client.h"
 #include "gateway/rdp/rdp_listener.h"
+#include "gateway/rdp/target_pins.h"
+#include "gateway/rdp/tls_files.h"
 #include "tests/gateway/rdp/fakes.h"
 #include "tests/testbed/testbed.h"
 
@@ -37,6 +40,8 @@ namespace tb = vigil::testbed;
 constexpr char kUser[] = "vendor1";
 constexpr char kPassword[] = "correct horse 1";
 constexpr char kXtermTitle[] = "Administrator: Command Prompt";
+constexpr char kTargetUser[] = "Administrator";
+constexpr char kTargetPassword[] = "vaulted-secret";
 
 // Keeps what a client shows, like a person looking at the window.
 class TestObserver final : public RdpClientObserver {
@@ -149,13 +154,33 @@ class RdpGatewayTest : public ::testing::Test {
     xterm_ = new tb::Process(std::move(xterm.value()));
     shadow_port_ = tb::freeTcpPort();
     log_dir_ = tb::makeTempDir("vigil-rdp-test");
+    // NLA: the gateway's target leg needs the target to confirm the logon,
+    // which freerdp-shadow does only through CredSSP (it never sends a logon
+    // notification), and this checks the vaulted credentials for real.
+    std::string sam;
+    auto hashed =
+        tb::run({"winpr-hash", "-u", kTargetUser, "-p", kTargetPassword, "-f", "sam"}, {}, &sam);
+    ASSERT_TRUE(hashed.ok() && *hashed == 0 && !sam.empty()) << "winpr-hash (winpr-utils) failed";
+    std::ofstream(log_dir_ + "/shadow.sam") << sam;
     auto shadow = server_display_->spawn(
         {"freerdp-shadow-cli", "/port:" + std::to_string(shadow_port_),
-         "/bind-address:127.0.0.1", "-auth", "/sec:tls"},
+         "/bind-address:127.0.0.1", "/sec:nla", "/sam-file:" + log_dir_ + "/shadow.sam"},
         log_dir_ + "/shadow.log");
     ASSERT_TRUE(shadow.ok()) << shadow.message();
     shadow_ = new tb::Process(std::move(shadow.value()));
     ASSERT_TRUE(tb::waitForPort(shadow_port_, 20s)) << tb::readFile(log_dir_ + "/shadow.log");
+    // The certificate, read like `vigil trust-target` does: refused at once,
+    // so no credentials go with it.
+    TestObserver obs;
+    RdpClientOptions probe;
+    probe.host = "127.0.0.1";
+    probe.port = shadow_port_;
+    probe.check_certificate = [](const std::string&) { return Status::Error("probe"); };
+    RdpClient client(probe, &obs);
+    ASSERT_FALSE(client.connect().ok());
+    EXPECT_EQ(client.lastFailure(), RdpConnectFailure::CertificateRefused);
+    shadow_fingerprint_ = client.serverFingerprint();
+    ASSERT_EQ(shadow_fingerprint_.size(), 95u) << shadow_fingerprint_;
   }
   static void TearDownTestSuite() {
     delete shadow_;
@@ -172,15 +197,19 @@ class RdpGatewayTest : public ::testing::Test {
     target_.protocol = Protocol::Rdp;
     target_.host = "127.0.0.1";
     target_.port = shadow_port_;
-    target_.username = "Administrator";
-    target_.password = "vaulted-secret";
+    target_.username = kTargetUser;
+    target_.password = kTargetPassword;
     gk_.addTarget(&target_);
     cfg_.state_dir = log_dir_ + "/state";
     cfg_.recordings_dir = log_dir_ + "/recordings";
+    // An operator trusted the target's certificate (`vigil trust-target demo`).
+    std::filesystem::remove(pinsPath());
+    ASSERT_TRUE(TargetPins(pinsPath()).trust(target_, shadow_fingerprint_).ok());
     auto tls = ensureTlsFiles(cfg_);
     ASSERT_TRUE(tls.ok()) << tls.message();
     RdpOptions opts;
     opts.target_gfx = gfx_;
+    opts.target_logon_timeout_ms = 8000;
     auto l = RdpListener::start(HostPort{"127.0.0.1", 0}, tls.value(), cfg_, gk_, sm_, opts);
     ASSERT_TRUE(l.ok()) << l.message();
     listener_ = std::move(l.value());
@@ -189,6 +218,8 @@ class RdpGatewayTest : public ::testing::Test {
   void TearDown() override {
     if (listener_) listener_->stop();
   }
+
+  std::string pinsPath() const { return cfg_.state_dir + "/rdp/known_targets"; }
 
   RdpClientOptions clientOptions(const std::string& password = kPassword) const {
     RdpClientOptions o;
@@ -227,8 +258,8 @@ class RdpGatewayTest : public ::testing::Test {
     RdpClientOptions o;
     o.host = "127.0.0.1";
     o.port = shadow_port_;
-    o.username = "Administrator";
-    o.password = "anything";
+    o.username = kTargetUser;
+    o.password = kTargetPassword;
     o.gfx = false;
     o.clipboard = false;
     return o;
@@ -284,6 +315,7 @@ class RdpGatewayTest : public ::testing::Test {
   static inline tb::Process* shadow_ = nullptr;
   static inline std::uint16_t shadow_port_ = 0;
   static inline std::string log_dir_;
+  static inline std::string shadow_fingerprint_;
   bool gfx_ = true;
 
   Config cfg_;
@@ -448,33 +480,15 @@ TEST_F(RdpGatewayTest, ListenerStopEndsLiveSessions) {
 }
 
 // The target gets its vaulted credentials only from a gateway that checked
-// its certificate: freerdp-shadow's is trusted on first use and kept; with
-// another one on record, or a configured tls_fingerprint that does not match,
-// the session ends before the target's screen or any key gets through.
-TEST_F(RdpGatewayTest, TargetCertificateIsPinned) {
-  const std::string pins = cfg_.state_dir + "/rdp/known_targets";
+// its certificate: one an operator trusted (`vigil trust-target`), or the
+// configured tls_fingerprint. Unknown (no trust on first use), changed, or
+// not the configured one: the session ends before the target's screen or
+// any key gets through, and the lifecycle says what to do.
+TEST_F(RdpGatewayTest, TargetCertificateMustBeTrusted) {
   const std::string where = "127.0.0.1:" + std::to_string(shadow_port_);
   const std::string wrong =
       "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
-  std::filesystem::remove(pins);
-  {
-    TestObserver obs;
-    RdpClient client(clientOptions(), &obs);
-    ASSERT_TRUE(client.connect().ok());
-    client.stop();
-  }
-  std::string real;  // what the target presents, seen by a direct connection
-  {
-    TestObserver obs;
-    RdpClient direct(directOptions(), &obs);
-    ASSERT_TRUE(direct.connect().ok());
-    real = direct.serverFingerprint();
-    direct.stop();
-  }
-  ASSERT_EQ(real.size(), 95u) << real;
-  EXPECT_EQ(tb::readFile(pins), where + " " + real + "\n");
-
-  const auto expectRefused = [&](const std::string& why) {
+  const auto expectRefused = [&](const std::string& why, const std::string& says) {
     SCOPED_TRACE(why);
     const int opens = sm_.opens();
     TestObserver obs;
@@ -489,26 +503,203 @@ TEST_F(RdpGatewayTest, TargetCertificateIsPinned) {
     auto session = sm_.last();
     ASSERT_NE(session, nullptr);
     EXPECT_FALSE(session->attached());
+    EXPECT_EQ(session->frames(), 0);
     ASSERT_TRUE(tb::waitFor([&] { return !session->finishReasons().empty(); }, 10s));
     const std::string reason = session->finishReasons().front();
     EXPECT_EQ(reason.rfind("target demo is not trusted: ", 0), 0u) << reason;
     EXPECT_NE(reason.find("certificate refused"), std::string::npos) << reason;
+    EXPECT_NE(reason.find(says), std::string::npos) << reason;
+    EXPECT_EQ(reason.find(kTargetPassword), std::string::npos);
   };
-  std::ofstream(pins, std::ios::trunc) << where << " " << wrong << "\n";
-  expectRefused("another certificate on record");
-  std::filesystem::remove(pins);
-  target_.tls_fingerprint = wrong;
-  expectRefused("a configured tls_fingerprint that does not match");
-  EXPECT_FALSE(std::filesystem::exists(pins));
 
-  target_.tls_fingerprint = real;
+  std::filesystem::remove(pinsPath());
+  expectRefused("an unknown certificate", "run `vigil trust-target demo` on the gateway to check "
+                                          "and trust it");
+  EXPECT_FALSE(std::filesystem::exists(pinsPath())) << "trusted on first use";
+  expectRefused("still unknown on second use", "vigil trust-target demo");
+
+  std::ofstream(pinsPath(), std::ios::trunc) << where << " " << wrong << "\n";
+  expectRefused("a changed certificate", "certificate changed");
+  EXPECT_EQ(tb::readFile(pinsPath()), where + " " + wrong + "\n") << "the record was rewritten";
+
+  std::filesystem::remove(pinsPath());
+  target_.tls_fingerprint = wrong;
+  expectRefused("a configured tls_fingerprint that does not match", "tls_fingerprint");
+  EXPECT_FALSE(std::filesystem::exists(pinsPath()));
+
+  const auto expectAccepted = [&](const std::string& why) {
+    SCOPED_TRACE(why);
+    TestObserver obs;
+    RdpClient client(clientOptions(), &obs);
+    ASSERT_TRUE(client.connect().ok());
+    client.start();
+    EXPECT_TRUE(tb::waitFor([&] { return obs.paints() > 0; }, 20s));
+    client.stop();
+  };
+  target_.tls_fingerprint = shadow_fingerprint_;
+  expectAccepted("the configured tls_fingerprint");
+  target_.tls_fingerprint.clear();
+  ASSERT_TRUE(TargetPins(pinsPath()).trust(target_, shadow_fingerprint_).ok());
+  expectAccepted("trusted by an operator");
+}
+
+// Wrong vaulted credentials: the target (NLA) turns them down and the
+// gateway ends the session with that reason; nothing of the target's screen
+// reaches the client or the recording.
+TEST_F(RdpGatewayTest, WrongVaultedCredentialsEndTheSessionUnseen) {
+  // The target leg on its own first: the kind of failure is told apart.
+  {
+    TestObserver obs;
+    RdpClientOptions o = directOptions();
+    o.password = "not-the-vaulted-secret";
+    o.target_name = "demo";
+    o.require_logon_confirmation = true;
+    RdpClient direct(o, &obs);
+    const Status st = direct.connect();
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(direct.lastFailure(), RdpConnectFailure::CredentialsRejected) << st.message();
+    EXPECT_NE(st.message().find("target demo rejected the vaulted credentials"),
+              std::string::npos) << st.message();
+    EXPECT_EQ(obs.paints(), 0);
+  }
+  {
+    TestObserver obs;
+    RdpClientOptions o = directOptions();
+    o.port = tb::freeTcpPort();  // nobody listens
+    o.target_name = "demo";
+    o.require_logon_confirmation = true;
+    RdpClient direct(o, &obs);
+    const Status st = direct.connect();
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(direct.lastFailure(), RdpConnectFailure::Unreachable) << st.message();
+    EXPECT_EQ(st.message().rfind("target demo unreachable: ", 0), 0u) << st.message();
+  }
+
+  target_.password = "not-the-vaulted-secret";
   TestObserver obs;
   RdpClient client(clientOptions(), &obs);
-  ASSERT_TRUE(client.connect().ok());
+  if (client.connect().ok()) {
+    client.start();
+    EXPECT_TRUE(tb::waitFor([&] { return obs.disconnected(); }, 20s));
+  }
+  ASSERT_TRUE(tb::waitFor([&] { return sm_.last() && !sm_.last()->finishReasons().empty(); }, 30s));
+  auto session = sm_.last();
+  EXPECT_FALSE(session->attached());
+  EXPECT_EQ(session->frames(), 0) << "the recording got the target's screen";
+  EXPECT_EQ(obs.paints(), 0) << "the client got the target's screen";
+  EXPECT_EQ(session->finishReasons().front(), "target demo rejected the vaulted credentials");
+  for (const auto& e : session->lifecycleEvents()) {
+    EXPECT_EQ(e.find("connected to target"), std::string::npos) << e;
+  }
+  target_.password = kTargetPassword;
+}
+
+// A TLS-only target that confirms the logon with a Save Session Info PDU:
+// the gateway itself (it sends one when its client activates) in front of
+// the shadow server. The gated client sees frames only after the logon.
+TEST_F(RdpGatewayTest, TlsOnlyTargetConfirmsTheLogon) {
+  TestObserver obs;
+  auto o = clientOptions();
+  o.target_name = "gateway";
+  o.require_logon_confirmation = true;
+  o.logon_timeout_ms = 10000;
+  RdpClient client(o, &obs);
+  const Status st = client.connect();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(client.lastFailure(), RdpConnectFailure::None);
   client.start();
   EXPECT_TRUE(tb::waitFor([&] { return obs.paints() > 0; }, 20s));
+  const double psnr = bestPsnr([&] { return obs.frame(); });
+  EXPECT_GE(psnr, 35.0);
   client.stop();
-  target_.tls_fingerprint.clear();
+}
+
+// The product path to a TLS-only target that confirms logons: gateway A's
+// target leg to gateway B (TLS-only; it sends Save Session Info when its
+// client activates), which relays the shadow server. A waits for B's logon
+// notification, then the client gets the server's screen through both.
+TEST_F(RdpGatewayTest, ChainedGatewayIsATlsOnlyTargetThatConfirmsTheLogon) {
+  auto tls_b = ensureTlsFiles(cfg_);  // B is this suite's listener
+  ASSERT_TRUE(tls_b.ok()) << tls_b.message();
+  auto fp_b = certificateFingerprint(tb::readFile(tls_b->cert_pem_path));
+  ASSERT_TRUE(fp_b.ok()) << fp_b.message();
+
+  Config cfg_a;
+  cfg_a.state_dir = log_dir_ + "/state-a";
+  cfg_a.recordings_dir = log_dir_ + "/recordings";
+  TargetConfig gw_b;
+  gw_b.name = "gw-b";
+  gw_b.protocol = Protocol::Rdp;
+  gw_b.host = "127.0.0.1";
+  gw_b.port = listener_->port();
+  gw_b.username = std::string(kUser) + "#demo";  // A's vaulted login at B
+  gw_b.password = kPassword;
+  std::filesystem::remove(cfg_a.state_dir + "/rdp/known_targets");
+  ASSERT_TRUE(TargetPins(cfg_a.state_dir + "/rdp/known_targets").trust(gw_b, *fp_b).ok());
+  FakeGatekeeper gk_a{"vendor2", "pass of vendor2"};
+  gk_a.addTarget(&gw_b);
+  FakeSessionManager sm_a;
+  auto tls_a = ensureTlsFiles(cfg_a);
+  ASSERT_TRUE(tls_a.ok()) << tls_a.message();
+  RdpOptions opts;
+  opts.target_gfx = false;
+  opts.target_logon_timeout_ms = 8000;
+  auto a = RdpListener::start(HostPort{"127.0.0.1", 0}, tls_a.value(), cfg_a, gk_a, sm_a, opts);
+  ASSERT_TRUE(a.ok()) << a.message();
+
+  TestObserver obs;
+  auto o = clientOptions();
+  o.port = (*a)->port();
+  o.username = "vendor2#gw-b";
+  o.password = "pass of vendor2";
+  RdpClient client(o, &obs);
+  const Status st = client.connect();
+  ASSERT_TRUE(st.ok()) << st.message();
+  client.start();
+  ASSERT_TRUE(tb::waitFor([&] { return sm_a.last() && sm_a.last()->attached(); }, 20s));
+  const auto events = sm_a.last()->lifecycleEvents();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.front(), "connected to target 127.0.0.1:" + std::to_string(listener_->port()));
+  const double psnr = bestPsnr([&] { return obs.frame(); });
+  std::printf("[ metrics ] client -> gateway A -> gateway B -> shadow: PSNR %.1f dB\n", psnr);
+  EXPECT_GE(psnr, 30.0);
+  client.stop();
+  (*a)->stop();
+}
+
+// A target announcing a desktop beyond [gateway] max_desktop is refused
+// before its screen is allocated, on the target leg and through the gateway.
+TEST_F(RdpGatewayTest, TargetDesktopBeyondMaxDesktopIsRefused) {
+  {
+    TestObserver obs;
+    RdpClientOptions o = directOptions();
+    o.max_width = 1024;
+    o.max_height = 768;
+    RdpClient direct(o, &obs);
+    const Status st = direct.connect();
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(direct.lastFailure(), RdpConnectFailure::DesktopTooLarge);
+    EXPECT_EQ(st.message(), "target desktop 1280x800 exceeds max_desktop 1024x768");
+    EXPECT_EQ(obs.paints(), 0);
+  }
+  listener_->stop();
+  cfg_.front_door.max_desktop_width = 1024;
+  cfg_.front_door.max_desktop_height = 768;
+  auto tls = ensureTlsFiles(cfg_);
+  ASSERT_TRUE(tls.ok()) << tls.message();
+  RdpOptions opts;
+  opts.target_gfx = false;
+  auto l = RdpListener::start(HostPort{"127.0.0.1", 0}, tls.value(), cfg_, gk_, sm_, opts);
+  ASSERT_TRUE(l.ok()) << l.message();
+  listener_ = std::move(l.value());
+  TestObserver obs;
+  RdpClient client(clientOptions(), &obs);
+  if (client.connect().ok()) client.start();
+  ASSERT_TRUE(tb::waitFor([&] { return sm_.last() && !sm_.last()->finishReasons().empty(); }, 20s));
+  EXPECT_EQ(sm_.last()->finishReasons().front(),
+            "target desktop 1280x800 exceeds max_desktop 1024x768");
+  EXPECT_EQ(obs.paints(), 0);
+  EXPECT_EQ(sm_.last()->frames(), 0);
 }
 
 TEST_F(RdpGatewayTest, ConcurrentSessionsEachGetTheScreen) {

@@ -32,33 +32,55 @@ TargetConfig target(const std::string& name, std::uint16_t port) {
   return t;
 }
 
-TEST(TargetPins, FirstCertificateIsTrustedAndKept) {
+// No trust on first use: an unknown certificate is refused, nothing is
+// recorded, and the message names the command that trusts it.
+TEST(TargetPins, UnknownCertificateIsRefusedNamingTrustTarget) {
   const std::string path = tempDir() + "/rdp/known_targets";
   TargetPins pins(path);
-  ASSERT_TRUE(pins.check(target("dc01", 3389), kFirst).ok());
+  const Status st = pins.check(target("dc01", 3389), kFirst);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("run `vigil trust-target dc01` on the gateway to check and trust it"),
+            std::string::npos) << st.message();
+  EXPECT_NE(st.message().find(kFirst), std::string::npos) << st.message();
+  EXPECT_FALSE(std::filesystem::exists(path)) << "a refused certificate was recorded";
+  EXPECT_FALSE(pins.check(target("dc01", 3389), kFirst).ok()) << "trusted on second use";
+}
+
+TEST(TargetPins, TrustedCertificateIsAcceptedAndAChangedOneRefused) {
+  const std::string path = tempDir() + "/rdp/known_targets";
+  TargetPins pins(path);
+  ASSERT_TRUE(pins.trust(target("dc01", 3389), kFirst).ok());
   EXPECT_EQ(slurp(path), std::string("10.0.0.5:3389 ") + kFirst + "\n");
   EXPECT_TRUE(pins.check(target("dc01", 3389), kFirst).ok());
-  EXPECT_EQ(slurp(path), std::string("10.0.0.5:3389 ") + kFirst + "\n");  // recorded once
+  auto known = pins.trusted(target("dc01", 3389));
+  ASSERT_TRUE(known.ok());
+  EXPECT_EQ(*known, kFirst);
 
   // Another certificate from the same server is refused, by any name, and
-  // the message says where the trusted one is kept and what to do.
+  // the message says what is trusted, where, and what to do.
   const Status st = pins.check(target("dc01-admin", 3389), kOther);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find(kOther), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find(kFirst), std::string::npos) << st.message();
   EXPECT_NE(st.message().find(path), std::string::npos) << st.message();
-  EXPECT_NE(st.message().find("delete that line"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("certificate changed"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("vigil trust-target dc01-admin"), std::string::npos) << st.message();
 
-  // Another port is another server; a new TargetPins reads what was kept.
+  // Another port is another server: unknown. A new TargetPins (another
+  // process, e.g. the gateway after the CLI wrote) reads the file.
   TargetPins again(path);
-  EXPECT_TRUE(again.check(target("dc01-alt", 3390), kOther).ok());
-  EXPECT_FALSE(again.check(target("dc01", 3389), kOther).ok());
+  EXPECT_FALSE(again.check(target("dc01-alt", 3390), kOther).ok());
+  EXPECT_TRUE(again.check(target("dc01", 3389), kFirst).ok());
 }
 
-TEST(TargetPins, DeletingTheLineTrustsTheNextCertificate) {
+TEST(TargetPins, TrustReplacesTheLineOfThatServerOnly) {
   const std::string path = tempDir() + "/known_targets";
+  std::ofstream(path) << "# kept by vigil trust-target\n10.0.0.5:3390 " << kOther << "\n10.0.0.5:3389 "
+                      << kFirst << "\n";
   TargetPins pins(path);
-  ASSERT_TRUE(pins.check(target("dc01", 3389), kFirst).ok());
-  std::ofstream(path, std::ios::trunc) << "# replaced 2026-11-23\n";
+  ASSERT_TRUE(pins.trust(target("dc01", 3389), kOther).ok());
+  EXPECT_EQ(slurp(path), std::string("# kept by vigil trust-target\n10.0.0.5:3390 ") + kOther +
+                             "\n10.0.0.5:3389 " + kOther + "\n");
   EXPECT_TRUE(pins.check(target("dc01", 3389), kOther).ok());
   EXPECT_FALSE(pins.check(target("dc01", 3389), kFirst).ok());
 }
@@ -75,8 +97,9 @@ TEST(TargetPins, ConfiguredFingerprintDecidesAndNothingIsRecorded) {
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
-TEST(TargetPins, UnwritableRecordRefuses) {
+TEST(TargetPins, UnwritableRecordFailsToTrust) {
   TargetPins pins("/proc/vigil-no-such-dir/known_targets");
+  EXPECT_FALSE(pins.trust(target("dc01", 3389), kFirst).ok());
   EXPECT_FALSE(pins.check(target("dc01", 3389), kFirst).ok());
 }
 

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <thread>
 #include <filesystem>
 #include <regex>
 
@@ -275,6 +278,96 @@ TEST_F(VncRelayTest, UnreachableTargetRefusesClientAndEndsSession) {
   ASSERT_TRUE(testbed::waitFor([&] { return sm_.count() == 1 && !sm_.session(0)->finishReasons().empty(); }, 5s));
   const std::string reason = sm_.session(0)->finishReasons().front();
   EXPECT_EQ(reason.rfind("target demo-vnc unreachable: ", 0), 0u) << reason;
+}
+
+// A hostile VNC target: no authentication, then a ServerInit announcing a
+// desktop of `width`x`height`; it holds the connection open until destroyed.
+class LyingVncServer {
+ public:
+  LyingVncServer(int width, int height) : width_(width), height_(height) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listen_fd_, 4);
+    socklen_t len = sizeof a;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~LyingVncServer() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(listen_fd_);
+  }
+  std::uint16_t port() const { return port_; }
+  int served() const { return served_.load(); }
+
+ private:
+  void serve() {
+    const int fd = ::accept(listen_fd_, nullptr, nullptr);
+    if (fd < 0) return;
+    ++served_;
+    char buf[64];
+    auto put = [&](const void* p, std::size_t n) { return ::send(fd, p, n, MSG_NOSIGNAL) == ssize_t(n); };
+    auto get = [&](std::size_t n) { return ::recv(fd, buf, n, MSG_WAITALL) == ssize_t(n); };
+    const std::uint8_t none[] = {1, 1};      // one security type: None
+    const std::uint8_t ok[] = {0, 0, 0, 0};  // SecurityResult OK
+    std::uint8_t init[24 + 4] = {};
+    init[0] = std::uint8_t(width_ >> 8), init[1] = std::uint8_t(width_);
+    init[2] = std::uint8_t(height_ >> 8), init[3] = std::uint8_t(height_);
+    const std::uint8_t format[16] = {32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0};
+    std::memcpy(init + 4, format, sizeof format);
+    init[23] = 4;
+    std::memcpy(init + 24, "evil", 4);
+    if (put("RFB 003.008\n", 12) && get(12) && put(none, 2) && get(1) && put(ok, 4) && get(1) &&
+        put(init, sizeof init)) {
+      pollfd p{fd, POLLIN, 0};
+      while (::poll(&p, 1, 5000) > 0 && ::recv(fd, buf, sizeof buf, 0) > 0) {
+      }
+    }
+    ::close(fd);
+  }
+  int width_, height_;
+  int listen_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<int> served_{0};
+  std::thread thread_;
+};
+
+TEST_F(VncRelayTest, ATargetAnnouncingAHugeDesktopIsRefused) {
+  LyingVncServer evil(65535, 65535);
+  target_.port = evil.port();
+  startListener();
+  auto c = connectClient();
+  EXPECT_FALSE(c.ok()) << "the client was let in to a 65535x65535 desktop";
+  EXPECT_EQ(evil.served(), 1);
+  ASSERT_TRUE(testbed::waitFor(
+      [&] { return sm_.count() == 1 && !sm_.session(0)->finishReasons().empty(); }, 5s));
+  EXPECT_EQ(sm_.session(0)->finishReasons().front(),
+            "target desktop 65535x65535 exceeds max_desktop 8192x8192");
+  EXPECT_FALSE(sm_.session(0)->attached());
+  EXPECT_TRUE(sm_.session(0)->sizes().empty()) << "nothing was sized to the lie";
+}
+
+TEST_F(VncRelayTest, AFullRecordingsDiskRefusesBeforeTheCodeOrTheTargetIsUsed) {
+  cfg_.recordings_min_free = 1ull << 60;  // more room than any disk has
+  startListener();
+  const int before = g_desktop->x11vncConnections();
+  auto c = connectClient();
+  EXPECT_FALSE(c.ok());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(gk_.calls, 0) << "the access code was checked (and would be used up)";
+  EXPECT_EQ(sm_.opens(), 0);
+  EXPECT_EQ(g_desktop->x11vncConnections(), before) << "the target was contacted";
+  // With room again the same code works: it was not used up.
+  listener_->stop();
+  listener_.reset();
+  cfg_.recordings_min_free = 0;
+  startListener();
+  auto again = connectClient();
+  EXPECT_TRUE(again.ok()) << again.message();
 }
 
 TEST_F(VncRelayTest, SilentClientIsDroppedAfterHandshakeTimeout) {

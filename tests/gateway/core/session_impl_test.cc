@@ -1,0 +1,88 @@
+// The Session against an in-memory store and a real recorder.
+#include "gateway/session_impl.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/config.h"
+#include "storage/memory_store.h"
+#include "tests/testbed/testbed.h"
+
+namespace vigil::gateway {
+namespace {
+
+class SessionImplTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testbed::makeTempDir("vigil-session-test");
+    target_.name = "dc01";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::shared_ptr<SessionImpl> open(const std::string& id) {
+    storage::SessionRecord rec;
+    rec.id = id;
+    rec.user = "vendor1";
+    rec.target = "dc01";
+    rec.state = "live";
+    rec.video_path = id + ".mp4";
+    SessionDeps deps{store_, nullptr, dir_, {}, {}};
+    auto s = SessionImpl::open(std::move(deps), rec, AccessGrant{"vendor1", &target_, "password", {}});
+    EXPECT_TRUE(s.ok()) << s.message();
+    return s.ok() ? *s : nullptr;
+  }
+  std::vector<Event> events(const std::string& id, EventKind kind) {
+    auto all = store_.events(id, {});
+    EXPECT_TRUE(all.ok()) << all.message();
+    std::vector<Event> out;
+    for (const Event& e : all.ok() ? *all : std::vector<Event>{})
+      if (e.kind == kind) out.push_back(e);
+    return out;
+  }
+
+  std::string dir_;
+  TargetConfig target_;
+  storage::MemoryStore store_;
+};
+
+TEST_F(SessionImplTest, ASessionThatNeverShowedAFrameLeavesNoFile) {
+  auto s = open("s-empty");
+  ASSERT_TRUE(s);
+  s->finish("target dc01 unreachable: connection refused");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/s-empty.mp4"));
+  auto rec = store_.getSession("s-empty");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_EQ((*rec)->video_path, "");
+  EXPECT_EQ((*rec)->video_bytes, 0);
+  EXPECT_EQ((*rec)->end_reason, "target dc01 unreachable: connection refused");
+}
+
+TEST_F(SessionImplTest, ASessionWithFramesKeepsItsRecording) {
+  auto s = open("s-frames");
+  ASSERT_TRUE(s);
+  Frame f(320, 200);
+  f.fill(f.bounds(), 0x336699);
+  s->resized(320, 200);
+  s->frame(f, DirtyRegion(f.bounds()));
+  s->finish("client disconnected");
+  EXPECT_GT(std::filesystem::file_size(dir_ + "/s-frames.mp4"), 0u);
+  auto rec = store_.getSession("s-frames");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_EQ((*rec)->video_path, "s-frames.mp4");
+}
+
+TEST_F(SessionImplTest, AClipboardFloodBecomesABurstOfEvents) {
+  auto s = open("s-clip");
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 2000; ++i)
+    s->input(ClipboardInput{"flood " + std::to_string(i), Direction::ClientToServer});
+  s->finish("client disconnected");
+  const auto clips = events("s-clip", EventKind::Clipboard);
+  EXPECT_GE(clips.size(), 1u);
+  EXPECT_LE(clips.size(), 6u) << "2000 clipboard changes in a moment became as many events";
+  EXPECT_EQ(clips.front().text, "flood 0");
+}
+
+}  // namespace
+}  // namespace vigil::gateway
