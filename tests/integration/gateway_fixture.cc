@@ -149,12 +149,16 @@ Result<std::unique_ptr<GatewayFixture>> GatewayFixture::start(const FixtureOptio
   f->vnc_port_ = testbed::freeTcpPort();
   f->web_port_ = testbed::freeTcpPort();
   f->rdp_port_ = testbed::freeTcpPort();
+  f->recordings_dir_ = opts.recordings_dir.value_or("");
   f->config_path_ = f->dir_ + "/vigil.toml";
   std::ofstream cfg(f->config_path_);
   cfg << "[redis]\nurl = \"redis://127.0.0.1:" << f->redis_port_ << "/0\"\n"
       << "[recordings]\ndir = \"" << f->recordingsDir() << "\"\n"
       << (opts.recording_qp ? "qp = " + std::to_string(*opts.recording_qp) + "\n" : std::string())
+      << (opts.recordings_min_free ? "min_free = " + *opts.recordings_min_free + "\n" : std::string())
       << "[gateway]\nstate_dir = \"" << f->dir_ << "/var\"\nnode_id = \"e2e-node\"\nlog_level = \"debug\"\n"
+      << opts.extra_gateway_toml
+      << (opts.extra_gateway_toml.empty() || opts.extra_gateway_toml.back() == '\n' ? "" : "\n")
       << "[web]\nlisten = \"127.0.0.1:" << f->web_port_ << "\"\n"
       << "[rdp]\nlisten = \"127.0.0.1:" << f->rdp_port_ << "\"\n"
       << "[[users]]\nname = \"vendor1\"\npassword_hash = \"" << *hash << "\"\nroles = [\"vendor\"]\n"
@@ -219,6 +223,12 @@ Status GatewayFixture::startGateway() {
 void GatewayFixture::killGateway() {
   kill(gateway_.pid(), SIGKILL);
   gateway_.wait(5000ms);
+}
+
+int GatewayFixture::terminateGateway(std::chrono::milliseconds timeout) {
+  if (gateway_.pid() <= 0) return -1;
+  kill(gateway_.pid(), SIGTERM);
+  return gateway_.wait(timeout);
 }
 
 VigilRun GatewayFixture::vigil(std::vector<std::string> args) const {

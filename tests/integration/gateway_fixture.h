@@ -61,6 +61,13 @@ struct FixtureOptions {
   bool web_users = false;
   // [recordings] qp, when set.
   std::optional<int> recording_qp;
+  // Front-door tests: TOML lines appended to [gateway] as they are
+  // (e.g. "handshake_timeout = \"3s\"\nmax_unauthenticated_per_address = 8\n");
+  // [recordings] dir instead of <fixture dir>/recordings; [recordings]
+  // min_free as written in TOML (e.g. "\"1GiB\"").
+  std::string extra_gateway_toml;
+  std::optional<std::string> recordings_dir;
+  std::optional<std::string> recordings_min_free;
 };
 
 class GatewayFixture {
@@ -88,6 +95,9 @@ class GatewayFixture {
 
   Status startGateway();      // (re)starts `vigil serve`
   void killGateway();         // kill -9
+  // kill -TERM; waits up to `timeout` for `vigil serve` to exit. Its exit
+  // status, or -1 if it is still running (the destructor kills it).
+  int terminateGateway(std::chrono::milliseconds timeout);
   std::uint16_t vncPort() const { return vnc_port_; }
   std::uint16_t webPort() const { return web_port_; }
   std::uint16_t rdpPort() const { return rdp_port_; }
@@ -100,14 +110,14 @@ class GatewayFixture {
   pid_t gatewayPid() const { return gateway_.pid(); }
   const testbed::XDisplay& display() const { return *display_; }
   const std::string& dir() const { return dir_; }
-  std::string recordingsDir() const { return dir_ + "/recordings"; }
+  std::string recordingsDir() const { return recordings_dir_.empty() ? dir_ + "/recordings" : recordings_dir_; }
   std::string gatewayLog() const { return testbed::readFile(dir_ + "/vigil.log"); }
   // Focuses the terminal on the server's screen.
   void focusTerminal() const;
 
  private:
   GatewayFixture() = default;
-  std::string dir_, config_path_;
+  std::string dir_, config_path_, recordings_dir_;
   std::uint16_t redis_port_ = 0, x11vnc_port_ = 0, vnc_port_ = 0, web_port_ = 0, rdp_port_ = 0;
   std::uint16_t shadow_port_ = 0;
   testbed::Process redis_, x11vnc_, xterm_, gateway_;
