@@ -90,23 +90,50 @@ DoorLimits DoorLimits::from(const FrontDoorConfig& c) {
   return l;
 }
 
+DoorGroup::Counts DoorGroup::count(const std::string& host) const {
+  std::lock_guard lock(mu_);
+  Counts c;
+  for (const Listener* l : members_) {
+    const Counts m = l->count(host);
+    c.unauthenticated += m.unauthenticated;
+    c.from_host += m.from_host;
+  }
+  return c;
+}
+
+void DoorGroup::join(const Listener* l) {
+  std::lock_guard lock(mu_);
+  members_.push_back(l);
+}
+
+void DoorGroup::leave(const Listener* l) {
+  std::lock_guard lock(mu_);
+  std::erase(members_, l);
+}
+
 Result<std::unique_ptr<Listener>> Listener::start(const HostPort& where, std::string name,
-                                                  DoorLimits limits, Factory factory) {
-  std::unique_ptr<Listener> l(new Listener(std::move(name), limits, std::move(factory)));
+                                                  DoorLimits limits, Factory factory,
+                                                  std::shared_ptr<DoorGroup> group) {
+  if (!group) group = std::make_shared<DoorGroup>();
+  std::unique_ptr<Listener> l(
+      new Listener(std::move(name), limits, std::move(factory), std::move(group)));
   Result<int> fd = bindListener(where, l->port_);
   if (!fd.ok()) return fd.status();
   l->listen_fd_ = *fd;
   l->stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (l->stop_fd_ < 0) return Status::Error(std::string("eventfd: ") + std::strerror(errno));
+  l->group_->join(l.get());
   l->accept_thread_ = std::thread(&Listener::acceptLoop, l.get());
   return l;
 }
 
-Listener::Listener(std::string name, DoorLimits limits, Factory factory)
-    : name_(std::move(name)), limits_(limits), factory_(std::move(factory)) {}
+Listener::Listener(std::string name, DoorLimits limits, Factory factory,
+                   std::shared_ptr<DoorGroup> group)
+    : name_(std::move(name)), limits_(limits), factory_(std::move(factory)), group_(std::move(group)) {}
 
 Listener::~Listener() {
   stop();
+  group_->leave(this);
   if (stop_fd_ >= 0) ::close(stop_fd_);
   if (listen_fd_ >= 0) ::close(listen_fd_);
 }
@@ -144,14 +171,23 @@ void Listener::stop() {
   }
 }
 
-std::string Listener::refusal(const std::string& host) const {
-  int open = 0, unauthenticated = 0, from_host = 0;
+DoorGroup::Counts Listener::count(const std::string& host) const {
+  std::lock_guard lock(mu_);
+  DoorGroup::Counts c;
   for (const Entry& e : entries_) {
-    if (e.finished->load()) continue;
-    ++open;
-    if (e.authenticated->load()) continue;
-    ++unauthenticated;
-    if (e.host == host) ++from_host;
+    if (e.finished->load() || e.authenticated->load()) continue;
+    ++c.unauthenticated;
+    if (e.host == host) ++c.from_host;
+  }
+  return c;
+}
+
+std::string Listener::refusal(const std::string& host) const {
+  const auto [unauthenticated, from_host] = group_->count(host);
+  int open = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (const Entry& e : entries_) open += e.finished->load() ? 0 : 1;
   }
   if (from_host >= limits_.max_unauthenticated_per_address)
     return "too many connections still handshaking from this address (max_unauthenticated_per_address " +
@@ -200,11 +236,7 @@ void Listener::acceptOne() {
   }
   const std::string addr = peerAddress(ss);
   const std::string host = hostOf(addr);
-  std::string why;
-  {
-    std::lock_guard lock(mu_);
-    why = refusal(host);
-  }
+  const std::string why = refusal(host);
   if (!why.empty()) {
     ::close(fd);
     logRefusal(host, why);

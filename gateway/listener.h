@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/config.h"
 #include "core/status.h"
@@ -62,6 +63,28 @@ class ClientConnection {
   virtual void close(const std::string& reason) = 0;
 };
 
+class Listener;
+
+// The listeners of one node (the RDP one and one per VNC target): the caps on
+// connections still handshaking hold across all of them, so a client address
+// gets `max_unauthenticated_per_address` in all, not per port. Thread-safe.
+class DoorGroup {
+ public:
+  // Connections still handshaking in the group: in all, and from `host`.
+  struct Counts {
+    int unauthenticated = 0, from_host = 0;
+  };
+  Counts count(const std::string& host) const;
+
+ private:
+  friend class Listener;
+  void join(const Listener* l);
+  void leave(const Listener* l);
+
+  mutable std::mutex mu_;  // guards members_; taken before a member's own lock
+  std::vector<const Listener*> members_;
+};
+
 class Listener {
  public:
   // Makes the connection for an accepted socket (ownership of `fd` passes
@@ -71,9 +94,11 @@ class Listener {
                                                                   DoorPass pass)>;
 
   // Binds `where` (port 0 picks a free port), starts the accept thread.
-  // `name` labels log lines ("rdp", "vnc demo-vnc").
+  // `name` labels log lines ("rdp", "vnc demo-vnc"). With a `group`, the caps
+  // on connections still handshaking count every listener in it.
   static Result<std::unique_ptr<Listener>> start(const HostPort& where, std::string name,
-                                                 DoorLimits limits, Factory factory);
+                                                 DoorLimits limits, Factory factory,
+                                                 std::shared_ptr<DoorGroup> group = nullptr);
   ~Listener();  // stop()
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -98,19 +123,23 @@ class Listener {
     std::thread thread;
   };
 
-  Listener(std::string name, DoorLimits limits, Factory factory);
+  friend class DoorGroup;
+  Listener(std::string name, DoorLimits limits, Factory factory, std::shared_ptr<DoorGroup> group);
+  // This listener's share of DoorGroup::Counts (takes mu_).
+  DoorGroup::Counts count(const std::string& host) const;
   void acceptLoop();
   void acceptOne();
   // Joins finished connections and cuts those past their deadline.
   void sweep();
   // Why a new connection from `host` must be turned away ("" if it may
-  // come in). Needs mu_.
+  // come in). Takes the group's and mu_ in turn, never together.
   std::string refusal(const std::string& host) const;
   void logRefusal(const std::string& host, const std::string& why);
 
   const std::string name_;
   const DoorLimits limits_;
   const Factory factory_;
+  const std::shared_ptr<DoorGroup> group_;  // null: counts alone
   int listen_fd_ = -1;
   int stop_fd_ = -1;  // eventfd: wakes the accept loop for stop()
   std::uint16_t port_ = 0;

@@ -112,10 +112,14 @@ int serve(const Common& c) {
   gateway::auth::ConfigGatekeeper gatekeeper(config, **store, codes, sessions);
   (*bus)->start();
 
+  // One front door: the caps on handshakes hold across every listener.
+  auto door = std::make_shared<gateway::DoorGroup>();
   std::vector<std::unique_ptr<gateway::vnc::VncListener>> vnc;
   for (const auto& target : config.targets) {
     if (target.protocol != Protocol::Vnc) continue;
-    auto listener = gateway::vnc::VncListener::start(config, target, gatekeeper, sessions, {});
+    gateway::vnc::VncOptions vnc_opts;
+    vnc_opts.door_group = door;
+    auto listener = gateway::vnc::VncListener::start(config, target, gatekeeper, sessions, vnc_opts);
     if (!listener) return fail("VNC listener for " + target.name + ": " + listener.message());
     vnc.push_back(std::move(listener.value()));
   }
@@ -123,7 +127,10 @@ int serve(const Common& c) {
   {
     auto tls = gateway::rdp::ensureTlsFiles(config);
     if (!tls) return fail(tls.message());
-    auto listener = gateway::rdp::RdpListener::start(config.rdp_listen, *tls, config, gatekeeper, sessions, {});
+    gateway::rdp::RdpOptions rdp_opts;
+    rdp_opts.door_group = door;
+    auto listener =
+        gateway::rdp::RdpListener::start(config.rdp_listen, *tls, config, gatekeeper, sessions, rdp_opts);
     if (!listener) return fail("RDP listener on " + config.rdp_listen.str() + ": " + listener.message());
     rdp = std::move(listener.value());
   }

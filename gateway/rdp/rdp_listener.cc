@@ -101,7 +101,8 @@ Result<std::unique_ptr<RdpListener>> RdpListener::start(const HostPort& listen, 
   auto door = Listener::start(listen, "rdp", DoorLimits::from(cfg.front_door),
                               [raw](int fd, const std::string& addr, DoorPass pass) {
                                 return raw->makeConnection(fd, addr, std::move(pass));
-                              });
+                              },
+                              opts.door_group);
   if (!door.ok()) return Status::Error("[rdp] listen " + door.message());
   impl->door = std::move(door.value());
   spdlog::info("rdp: listening on {}:{}", listen.host, impl->door->port());

@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/status.h"
 #include "gateway/gatekeeper.h"
+#include "gateway/listener.h"
 #include "gateway/rdp/tls_files.h"
 #include "gateway/session_manager.h"
 
@@ -28,6 +29,8 @@ struct RdpOptions {
   bool target_gfx = true;              // offer the graphics pipeline (GFX/AVC) to targets
   bool clipboard = true;               // relay and record clipboard text (cliprdr)
   int max_width = 4096, max_height = 2160;  // bigger client requests are clamped
+  // The node's listeners whose handshake caps count together; null: alone.
+  std::shared_ptr<DoorGroup> door_group;
 };
 
 class RdpListener {

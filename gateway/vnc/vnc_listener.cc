@@ -20,7 +20,8 @@ Result<std::unique_ptr<VncListener>> VncListener::start(const Config& config,
       *target.vnc_listen, "vnc " + target.name, DoorLimits::from(config.front_door),
       [self, deps](int fd, const std::string& addr, DoorPass pass) -> std::unique_ptr<ClientConnection> {
         return std::make_unique<VncRelay>(fd, addr, self->target_, deps, self->opts_, std::move(pass));
-      });
+      },
+      opts.door_group);
   if (!door.ok()) return Status::Error("vnc_listen " + door.message());
   l->door_ = std::move(door.value());
   spdlog::info("vnc listening target={} listen={}:{}", target.name, target.vnc_listen->host,

@@ -28,6 +28,9 @@ struct VncOptions {
   // length): a client that queues more while the target does not read is
   // hostile or broken and is disconnected. Keystrokes are never dropped.
   std::size_t max_queued_input_bytes = 8 << 20;
+  // The node's listeners whose handshake caps count together (vigil serve
+  // passes one for all); null: this listener counts alone.
+  std::shared_ptr<DoorGroup> door_group;
 };
 
 // Thread-safe. Owns the front door for one target; destroying it stops it.

@@ -46,17 +46,20 @@ class BlockingConnection final : public ClientConnection {
 
 class ListenerTest : public ::testing::Test {
  protected:
-  void start(DoorLimits limits) {
-    auto l = Listener::start(HostPort{"127.0.0.1", 0}, "test", limits,
-                             [this](int fd, const std::string&, DoorPass pass) {
-                               ++accepted_;
-                               return std::make_unique<BlockingConnection>(fd, std::move(pass), running_);
-                             });
+  Listener::Factory factory() {
+    return [this](int fd, const std::string&, DoorPass pass) {
+      ++accepted_;
+      return std::make_unique<BlockingConnection>(fd, std::move(pass), running_);
+    };
+  }
+  void start(DoorLimits limits, std::shared_ptr<DoorGroup> group = nullptr) {
+    auto l = Listener::start(HostPort{"127.0.0.1", 0}, "test", limits, factory(), std::move(group));
     ASSERT_TRUE(l.ok()) << l.message();
     listener_ = std::move(l.value());
   }
-  // A client socket from `from` (any 127.x address reaches the listener).
-  int connectFrom(const char* from) {
+  // A client socket from `from` (any 127.x address reaches the listener) to
+  // `port` (default: the fixture's listener).
+  int connectFrom(const char* from, std::uint16_t port = 0) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in src{};
     src.sin_family = AF_INET;
@@ -64,7 +67,7 @@ class ListenerTest : public ::testing::Test {
     EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src), 0);
     sockaddr_in dst{};
     dst.sin_family = AF_INET;
-    dst.sin_port = htons(listener_->port());
+    dst.sin_port = htons(port ? port : listener_->port());
     dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst), 0);
     fds_.push_back(fd);
@@ -141,6 +144,26 @@ TEST_F(ListenerTest, TheGlobalCapHoldsAcrossAddresses) {
   ASSERT_EQ(::send(fds_[0], "AUTH", 4, 0), 4);
   std::this_thread::sleep_for(300ms);
   EXPECT_FALSE(closedWithin(connectFrom("127.0.0.12"), 500ms));
+}
+
+TEST_F(ListenerTest, TheCapsHoldAcrossTheListenersOfAGroup) {
+  auto group = std::make_shared<DoorGroup>();
+  const DoorLimits limits{.handshake_timeout = 30s, .max_unauthenticated_per_address = 8};
+  start(limits, group);
+  auto other = Listener::start(HostPort{"127.0.0.1", 0}, "other", limits, factory(), group);
+  ASSERT_TRUE(other.ok()) << other.message();
+  const std::uint16_t other_port = (*other)->port();
+  // 5 handshakes on one port and 3 on the other from one address: its 8.
+  for (int i = 0; i < 5; ++i) connectFrom("127.0.0.7");
+  for (int i = 0; i < 3; ++i) connectFrom("127.0.0.7", other_port);
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 100 && accepted_ < 8; ++i) std::this_thread::sleep_for(10ms);
+    return accepted_ == 8;
+  }());
+  EXPECT_TRUE(closedWithin(connectFrom("127.0.0.7"), 1s)) << "a 9th on the first port was kept";
+  EXPECT_TRUE(closedWithin(connectFrom("127.0.0.7", other_port), 1s)) << "a 9th on the second port was kept";
+  EXPECT_FALSE(closedWithin(connectFrom("127.0.0.1", other_port), 500ms)) << "another address was turned away";
+  (*other)->stop();
 }
 
 TEST_F(ListenerTest, StopEndsBlockedConnectionsAtOnce) {
