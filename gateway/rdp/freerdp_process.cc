@@ -92,16 +92,23 @@ bool fillTlsMethodTable() {
 // certificate for every TLS accept, hands them to SSL_use_PrivateKey and
 // SSL_use_certificate, and never drops its own reference: about 7.7 KB per
 // connection, kept forever (valgrind: "definitely lost" under tls_accept;
-// +85 MB per 10 000 abandoned handshakes). Nothing else in the process calls
-// these two (the web server sets its pair on the SSL_CTX), so while
-// `drop_caller_ref` is set, the wrappers below drop the caller's reference
-// once the SSL holds its own: the objects then live exactly as long as the
-// connection. Set only for the FreeRDP versions known to leak.
+// +85 MB per 10 000 abandoned handshakes). While `drop_caller_ref` is set,
+// the wrappers below drop FreeRDP's reference once the SSL holds its own, so
+// the objects live exactly as long as the connection; only for calls from
+// FreeRDP (libpq, loaded through OpenCV's GDAL and never used, frees its own)
+// and only for the FreeRDP versions known to leak.
 std::atomic<bool> g_drop_caller_ref{false};
 
 template <class Fn>
 Fn nextSymbol(const char* name) {
   return reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, name));
+}
+
+// Whether the code at `return_address` is FreeRDP's (it calls through its PLT).
+bool calledFromFreerdp(void* return_address) {
+  Dl_info info{};
+  return ::dladdr(return_address, &info) != 0 && info.dli_fname &&
+         std::strstr(info.dli_fname, "libfreerdp") != nullptr;
 }
 
 bool freerdpLeaksTlsPair() {
@@ -152,7 +159,9 @@ extern "C" int SSL_use_PrivateKey(SSL* ssl, EVP_PKEY* pkey) {
   using Fn = int (*)(SSL*, EVP_PKEY*);
   static const Fn real = vigil::gateway::rdp::nextSymbol<Fn>("SSL_use_PrivateKey");
   const int rc = real(ssl, pkey);
-  if (rc == 1 && pkey && vigil::gateway::rdp::g_drop_caller_ref.load()) EVP_PKEY_free(pkey);
+  if (rc == 1 && pkey && vigil::gateway::rdp::g_drop_caller_ref.load() &&
+      vigil::gateway::rdp::calledFromFreerdp(__builtin_return_address(0)))
+    EVP_PKEY_free(pkey);
   return rc;
 }
 
@@ -160,6 +169,8 @@ extern "C" int SSL_use_certificate(SSL* ssl, X509* x509) {
   using Fn = int (*)(SSL*, X509*);
   static const Fn real = vigil::gateway::rdp::nextSymbol<Fn>("SSL_use_certificate");
   const int rc = real(ssl, x509);
-  if (rc == 1 && x509 && vigil::gateway::rdp::g_drop_caller_ref.load()) X509_free(x509);
+  if (rc == 1 && x509 && vigil::gateway::rdp::g_drop_caller_ref.load() &&
+      vigil::gateway::rdp::calledFromFreerdp(__builtin_return_address(0)))
+    X509_free(x509);
   return rc;
 }
