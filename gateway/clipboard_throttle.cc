@@ -48,4 +48,15 @@ std::vector<ClipboardThrottle::Change> ClipboardThrottle::due(Millis t) {
   return out;
 }
 
+std::vector<ClipboardThrottle::Change> ClipboardThrottle::drain() {
+  std::vector<Change> out;
+  for (Lane& l : lanes_) {
+    if (!l.held) continue;
+    out.push_back(Change{std::move(*l.held), l.held_count - 1});
+    l.held.reset();
+    l.held_count = 0;
+  }
+  return out;
+}
+
 }  // namespace vigil::gateway

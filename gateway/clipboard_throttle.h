@@ -36,6 +36,9 @@ class ClipboardThrottle {
   std::optional<Change> offer(ClipboardInput clip, Millis t);
   // The held changes that may be recorded by `t` (call now and then).
   std::vector<Change> due(Millis t);
+  // Every held change, whatever the rate (the session is ending: nothing
+  // held is lost).
+  std::vector<Change> drain();
 
  private:
   struct Lane {

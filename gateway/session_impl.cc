@@ -230,6 +230,12 @@ void SessionImpl::finish(const std::string& end_reason) {
   }
   const Millis t = clock_.now();
   lines_->flush(t);
+  std::vector<ClipboardThrottle::Change> held;
+  {
+    std::lock_guard lock(clipboard_mu_);
+    held = clipboard_.drain();
+  }
+  for (const auto& c : held) recordClipboard(c, t);
   emit({t, EventKind::Lifecycle, "disconnect: " + end_reason, {}});
   if (titles_) titles_->close();
   recorder_->close();

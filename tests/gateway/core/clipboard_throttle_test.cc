@@ -33,6 +33,18 @@ TEST(ClipboardThrottle, AFloodRecordsABurstThenTheNewestWithItsCount) {
   EXPECT_TRUE(t.due(2010).empty());
 }
 
+TEST(ClipboardThrottle, DrainGivesWhatIsHeldWhateverTheRate) {
+  ClipboardThrottle t({.burst = 1, .refill = 60'000, .same_text = 0});
+  EXPECT_TRUE(t.offer(clip("a"), 0));
+  EXPECT_FALSE(t.offer(clip("b"), 1));
+  EXPECT_FALSE(t.offer(clip("c"), 2));
+  auto held = t.drain();
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].clip.text, "c");
+  EXPECT_EQ(held[0].coalesced, 1);
+  EXPECT_TRUE(t.drain().empty());
+}
+
 TEST(ClipboardThrottle, DirectionsHaveTheirOwnRate) {
   ClipboardThrottle t({.burst = 1, .refill = 1000, .same_text = 0});
   EXPECT_TRUE(t.offer(clip("a"), 0));

@@ -82,6 +82,7 @@ TEST_F(SessionImplTest, AClipboardFloodBecomesABurstOfEvents) {
   EXPECT_GE(clips.size(), 1u);
   EXPECT_LE(clips.size(), 6u) << "2000 clipboard changes in a moment became as many events";
   EXPECT_EQ(clips.front().text, "flood 0");
+  EXPECT_EQ(clips.back().text, "flood 1999") << "the change held back at the end was lost";
 }
 
 }  // namespace
