@@ -27,15 +27,7 @@ BusKey keyOf(std::uint8_t seed) {
   return k;
 }
 
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds within = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return cond();
-}
+using testing::eventually;
 
 // What a snooping Redis client sees on vigil:control: every payload, raw.
 class Spy {

@@ -21,15 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::RedisServer;
 
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds within = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return cond();
-}
+using testing::eventually;
 
 TEST(RedisUrl, Parses) {
   auto a = redis::parseUrl("redis://127.0.0.1:6380/3");

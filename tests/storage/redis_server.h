@@ -183,4 +183,15 @@ class RedisServer {
   pid_t pid_ = -1;
 };
 
+// Polls `cond` every 10 ms until it holds or `within` passes.
+template <class F>
+bool eventually(F cond, std::chrono::milliseconds within = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return cond();
+}
+
 }  // namespace vigil::storage::testing
