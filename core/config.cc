@@ -148,6 +148,17 @@ std::pair<int, int> sizeWxH(const toml::table& t, const char* key, const std::st
 
 }  // namespace
 
+std::string addressHost(const std::string& addr) {
+  if (!addr.empty() && addr[0] == '[') {
+    const auto close = addr.find(']');
+    return close == std::string::npos ? addr : addr.substr(1, close - 1);
+  }
+  const auto colon = addr.find(':');
+  if (colon != std::string::npos && addr.find(':', colon + 1) == std::string::npos)
+    return addr.substr(0, colon);
+  return addr;  // bare host, or a bare IPv6 address
+}
+
 std::string HostPort::str() const {
   return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
          std::to_string(port);

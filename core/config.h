@@ -25,6 +25,10 @@ struct HostPort {
   static HostPort parse(const std::string& s, const std::string& key);
 };
 
+// The host of a peer address: "10.0.0.7" of "10.0.0.7:51234", "::1" of
+// "[::1]:51234"; a bare host or bare IPv6 address as it is.
+std::string addressHost(const std::string& addr);
+
 enum class Role { Vendor, Auditor, Security, Admin };
 std::string_view toString(Role r);
 

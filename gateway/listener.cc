@@ -72,15 +72,6 @@ Result<int> bindListener(const HostPort& where, std::uint16_t& bound_port) {
 
 }  // namespace
 
-std::string hostOf(const std::string& addr) {
-  if (!addr.empty() && addr[0] == '[') {
-    const auto close = addr.find(']');
-    return close == std::string::npos ? addr : addr.substr(1, close - 1);
-  }
-  const auto colon = addr.rfind(':');
-  return colon == std::string::npos ? addr : addr.substr(0, colon);
-}
-
 DoorLimits DoorLimits::from(const FrontDoorConfig& c) {
   DoorLimits l;
   l.handshake_timeout = std::chrono::milliseconds(c.handshake_timeout_ms);
@@ -235,7 +226,7 @@ void Listener::acceptOne() {
     return;
   }
   const std::string addr = peerAddress(ss);
-  const std::string host = hostOf(addr);
+  const std::string host = addressHost(addr);
   const std::string why = refusal(host);
   if (!why.empty()) {
     ::close(fd);

@@ -157,7 +157,4 @@ class Listener {
   int refusals_unlogged_ = 0;
 };
 
-// "host" of "host:port" / "[v6]:port".
-std::string hostOf(const std::string& addr);
-
 }  // namespace vigil::gateway

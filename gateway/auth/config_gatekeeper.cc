@@ -23,17 +23,7 @@ std::string printable(const std::string& s) {
 
 }  // namespace
 
-std::string clientHost(const std::string& client_addr) {
-  if (!client_addr.empty() && client_addr[0] == '[') {
-    const auto close = client_addr.find(']');
-    if (close != std::string::npos) return client_addr.substr(1, close - 1);
-    return client_addr;
-  }
-  const auto colon = client_addr.find(':');
-  if (colon != std::string::npos && client_addr.find(':', colon + 1) == std::string::npos)
-    return client_addr.substr(0, colon);
-  return client_addr;  // bare host, or a bare IPv6 address
-}
+std::string clientHost(const std::string& client_addr) { return addressHost(client_addr); }
 
 ConfigGatekeeper::ConfigGatekeeper(const Config& config, storage::MetadataStore& store,
                                    AccessCodes& codes, RefusalRecorder& refusals,

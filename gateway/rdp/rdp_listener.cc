@@ -58,7 +58,7 @@ struct RdpListener::Impl {
       return nullptr;
     }
     // FreeRDP's own listener fills these; ours is the front door's.
-    std::snprintf(peer->hostname, sizeof peer->hostname, "%s", hostOf(addr).c_str());
+    std::snprintf(peer->hostname, sizeof peer->hostname, "%s", addressHost(addr).c_str());
     peer->local = FALSE;
     RdpConnectionDeps deps{cfg, gk, sm, opts, cert_pem, key_pem, pins.get()};
     return std::make_unique<RdpConnection>(peer, addr, std::move(deps), std::move(pass));
