@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <vector>
 
@@ -65,6 +66,8 @@ TEST_F(ApiServerTest, SlowClientsFromOneAddressLeaveOthersServedWithinASecond) {
     EXPECT_EQ(r.status, 200);
   }
   std::sort(ms.begin(), ms.end());
+  std::printf("24 staff requests while 300 slow connections from 127.0.0.2 hold: median %.1f ms, max %.1f ms\n",
+              ms[ms.size() / 2], ms.back());
   EXPECT_LE(ms.back(), 1000.0) << "slowest of 24 staff requests under attack, ms";
   // ... and a terminate gets through too.
   EXPECT_EQ(httpRequest(port_, "POST", "/api/sessions/s2/terminate", kSecBasic).status, 202);
