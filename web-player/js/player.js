@@ -219,6 +219,22 @@ export function renderPlayer(view, id, params, ctx) {
   document.addEventListener('keydown', onKey);
   disposers.push(() => document.removeEventListener('keydown', onKey));
 
+  // Whether the recording and events match their signed hash chain: a badge
+  // when they do, a warning naming the first difference when they do not.
+  const verifyBadge = el('div', { class: 'integrity pending', id: 'integrity' }, 'Checking integrity…');
+  function checkIntegrity() {
+    api('/api/sessions/' + enc + '/verify').then((r) => {
+      verifyBadge.className = 'integrity ' + (r.verified ? 'ok' : 'bad');
+      verifyBadge.replaceChildren(
+        el('strong', {}, r.verified ? '✔ Verified' : '⚠ Integrity check failed'),
+        el('span', {}, ' — ' + r.detail));
+      verifyBadge.title = r.verified ? 'The recording and events match their signed hash chain' : 'This session differs from what the gateway signed';
+    }).catch((e) => {
+      verifyBadge.className = 'integrity bad';
+      verifyBadge.replaceChildren(el('strong', {}, '⚠ Integrity not checked'), el('span', {}, ' — ' + e.message));
+    });
+  }
+
   Promise.all([api('/api/sessions/' + enc), api('/api/sessions/' + enc + '/events')]).then(([s, ev]) => {
     session = s;
     events = ev.events;
@@ -232,7 +248,10 @@ export function renderPlayer(view, id, params, ctx) {
       el('span', { style: 'flex:1' }),
       s.state === 'live' && ctx.hasRole('security', 'admin') ? el('a', { href: '#/watch/' + enc }, 'Watch live') : null,
       el('a', { href: '/api/sessions/' + enc + '/video?download=1', download: 'vigil-' + s.id + '.mp4' }, 'Export MP4'),
+      el('a', { href: '/api/sessions/' + enc + '/bundle', download: 'vigil-' + s.id + '-evidence.zip', id: 'bundle-link' }, 'Evidence bundle'),
     ].filter(Boolean));
+    head.after(verifyBadge);
+    checkIntegrity();
     computeIdle();
     renderTimeline();
     renderTranscript();
