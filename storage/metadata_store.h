@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,6 +72,32 @@ struct AuditEntry {
   std::string action;   // "view", "search", "export", "terminate", "grant", "live"
   std::string object;   // session id, query, ...
   std::string detail;
+  // Set by the store: the entry's place in the hash chain, 1, 2, ... in
+  // append order over the log's whole life (0: written before the chain).
+  std::uint64_t seq = 0;
+};
+
+// The audit log is append-only and hash-chained (docs/redis-schema.md
+// "Audit log"); entries older than `retain` are dropped from the oldest end
+// as new ones are appended (never by count), and the chain's start moves
+// with them, so what is kept still verifies.
+inline constexpr std::chrono::milliseconds kDefaultAuditRetention{365LL * 24 * 3600 * 1000};
+struct AuditOptions {
+  std::chrono::milliseconds retain = kDefaultAuditRetention;  // [retention] audit_days
+  std::function<EpochMillis()> now;                           // empty: the wall clock
+};
+
+// What verifyAudit found.
+struct AuditVerify {
+  bool intact = false;
+  std::uint64_t first_seq = 0;  // the oldest entry kept (the chain's start after trimming)
+  std::uint64_t last_seq = 0;   // the newest entry that verified
+  std::uint64_t entries = 0;    // entries that verified
+  std::uint64_t bad_seq = 0;    // when not intact: the entry `detail` names
+  // "audit log intact: entries 1..500" or the first problem, e.g. "audit
+  // entry 42 changed", "audit entry 42 missing", "audit entry 42 out of
+  // order (found after entry 43)", "an entry was inserted before audit entry 42".
+  std::string detail;
 };
 
 // A one-time access code. Stored under a keyed hash of the code; `sealed`
@@ -133,8 +160,16 @@ class MetadataStore {
     return Status::Error("this store cannot record refusal " + r.id);
   }
 
+  // Appends to the hash chain (a.seq is ignored: the store numbers entries).
+  // Entries from several gateway nodes appending at once form one chain.
   virtual Status appendAudit(const AuditEntry& a) = 0;
+  // Newest first, with their seq.
   virtual Result<std::vector<AuditEntry>> audit(std::size_t limit) = 0;
+  // Walks the whole kept log and checks every link up to the head. An error
+  // only when the store cannot be read; a broken chain is intact = false.
+  virtual Result<AuditVerify> verifyAudit() {
+    return Status::Error("this store cannot verify the audit log");
+  }
 };
 
 }  // namespace vigil::storage
