@@ -1,10 +1,14 @@
 #include "storage/audit_chain.h"
 
+#include "storage/hash_chain.h"
+
 #include <sodium.h>
 
 #include <array>
 #include <deque>
 #include <nlohmann/json.hpp>
+
+#include "core/clock.h"
 
 namespace vigil::storage {
 namespace {
@@ -20,7 +24,7 @@ void putField(std::string& out, std::string_view v) {
   out.append(v);
 }
 
-std::string hex(const unsigned char* p, std::size_t n) {
+std::string hexOf(const unsigned char* p, std::size_t n) {
   std::string out(n * 2 + 1, '\0');
   sodium_bin2hex(out.data(), out.size(), p, n);
   out.pop_back();
@@ -56,21 +60,10 @@ std::string auditEntryBytes(const AuditEntry& e, std::string_view nonce) {
   return out;
 }
 
-std::string auditChainHash(std::string_view prev_hex, std::string_view bytes) {
-  std::array<unsigned char, 32> prev{};
-  std::size_t len = 0;
-  if (sodium_hex2bin(prev.data(), prev.size(), prev_hex.data(), prev_hex.size(), nullptr, &len,
-                     nullptr) != 0 ||
-      len != prev.size())
-    return {};  // not a hash: matches nothing stored
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  crypto_hash_sha256_update(&st, prev.data(), prev.size());
-  crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(bytes.data()),
-                            bytes.size());
-  std::array<unsigned char, crypto_hash_sha256_BYTES> out{};
-  crypto_hash_sha256_final(&st, out.data());
-  return hex(out.data(), out.size());
+std::string auditChainHash(std::string_view prev_hex, std::uint64_t seq, std::string_view bytes) {
+  const auto prev = digestFromHex(prev_hex);
+  if (!prev || seq == 0) return {};
+  return toHex(HashChain::next(*prev, ChainKind::Audit, seq - 1, sha256(bytes)));
 }
 
 ChainedAudit chainAudit(AuditEntry e, std::uint64_t seq, const std::string& prev,
@@ -84,14 +77,14 @@ ChainedAudit chainAudit(AuditEntry e, std::uint64_t seq, const std::string& prev
   c.entry = std::move(e);
   c.nonce = std::move(nonce);
   c.prev = prev;
-  c.hash = auditChainHash(prev, auditEntryBytes(c.entry, c.nonce));
+  c.hash = auditChainHash(prev, c.entry.seq, auditEntryBytes(c.entry, c.nonce));
   return c;
 }
 
 std::string auditNonce() {
   std::array<unsigned char, 8> b{};
   randombytes_buf(b.data(), b.size());
-  return hex(b.data(), b.size());
+  return hexOf(b.data(), b.size());
 }
 
 std::string encodeAudit(const ChainedAudit& c) {
@@ -133,8 +126,34 @@ std::optional<AuditEntry> decodeLegacyAudit(std::string_view json) {
   return a;
 }
 
-Result<AuditVerify> walkAudit(std::uint64_t start_seq, const std::string& start_prev,
-                              const AuditPager& pager) {
+Checkpoint auditCheckpoint(std::uint64_t head_seq, const std::string& head_hash,
+                           EpochMillis now, const SigningKey& key) {
+  Checkpoint cp;
+  cp.subject = "audit";
+  cp.events = head_seq;
+  cp.event_head = digestFromHex(head_hash).value_or(Digest{});
+  cp.signed_at = now;
+  cp.sign(key);
+  return cp;
+}
+
+// Adds what the signed checkpoint covers to a walk's result.
+void describeAuditSigning(AuditVerify& v, const std::optional<Checkpoint>& cp) {
+  if (!cp) {
+    if (v.intact && v.entries > 0) v.detail += "; no signed checkpoint yet";
+    return;
+  }
+  v.signature_checked = true;
+  v.signed_seq = cp->events;
+  v.signed_at = cp->signed_at;
+  if (v.intact)
+    v.detail += "; signed up to entry " + std::to_string(cp->events) + " at " +
+                formatRfc3339(cp->signed_at);
+}
+
+Result<AuditVerify> walkAudit(
+    std::uint64_t start_seq, const std::string& start_prev, const AuditPager& pager,
+    const std::optional<std::pair<std::uint64_t, std::string>>& signed_head) {
   constexpr std::size_t kPage = 1000;
   constexpr std::size_t kLookahead = 64;  // how far a moved entry is looked for
   std::deque<std::string> buf;
@@ -160,7 +179,7 @@ Result<AuditVerify> walkAudit(std::uint64_t start_seq, const std::string& start_
   std::uint64_t expected = start_seq;
   std::string prev = start_prev;
   auto consistent = [](const ChainedAudit& c) {
-    return isHash(c.hash) && auditChainHash(c.prev, auditEntryBytes(c.entry, c.nonce)) == c.hash;
+    return isHash(c.hash) && auditChainHash(c.prev, c.entry.seq, auditEntryBytes(c.entry, c.nonce)) == c.hash;
   };
   auto chains = [&](const ChainedAudit& c, const std::string& p) {
     return c.prev == p && consistent(c);
@@ -211,6 +230,8 @@ Result<AuditVerify> walkAudit(std::uint64_t start_seq, const std::string& start_
         return fail(expected, "an entry was inserted before " + entryName(expected));
       return fail(expected - 1, "an entry was inserted after " + entryName(expected - 1));
     }
+    if (signed_head && signed_head->first == expected && signed_head->second != c->hash)
+      return fail(expected, entryName(expected) + " does not match the signed checkpoint");
     prev = c->hash;
     v.last_seq = expected;
     ++v.entries;
@@ -219,6 +240,10 @@ Result<AuditVerify> walkAudit(std::uint64_t start_seq, const std::string& start_
   }
 
   const std::uint64_t last = expected - 1;
+  if (signed_head && signed_head->first > last && signed_head->first >= start_seq)
+    return fail(last + 1, "the log ends at audit entry " + std::to_string(last) +
+                              " but a signed checkpoint covers entries up to " +
+                              std::to_string(signed_head->first) + " (entries removed)");
   if (head_seq == 0 && v.entries == 0) {
     v.intact = true;
     v.detail = "audit log intact: no entries";

@@ -232,7 +232,8 @@ Result<std::vector<CodeRecord>> MemoryStore::codesForTarget(const std::string& t
 }
 
 Status MemoryStore::appendAudit(const AuditEntry& a) {
-  const EpochMillis cutoff = audit_opts_.now() - audit_opts_.retain.count();
+  const EpochMillis now = audit_opts_.now();
+  const EpochMillis cutoff = now - audit_opts_.retain.count();
   std::lock_guard lock(mu_);
   const ChainedAudit c = chainAudit(a, audit_head_seq_ + 1, audit_head_hash_, auditNonce());
   audit_.push_back(encodeAudit(c));
@@ -240,7 +241,7 @@ Status MemoryStore::appendAudit(const AuditEntry& a) {
   audit_head_hash_ = c.hash;
   // As RedisStore: by age from the oldest end, never the newest entry.
   std::size_t drop = 0;
-  while (drop + 1 < audit_.size()) {
+  while (drop + 1 < audit_.size() && drop < kAuditTrimPerAppend) {
     const auto old = decodeAudit(audit_[drop]);
     if (!old || old->entry.at >= cutoff) break;
     audit_start_seq_ = old->entry.seq + 1;
@@ -248,6 +249,9 @@ Status MemoryStore::appendAudit(const AuditEntry& a) {
     ++drop;
   }
   audit_.erase(audit_.begin(), audit_.begin() + static_cast<std::ptrdiff_t>(drop));
+  if (audit_opts_.signer &&
+      (!audit_checkpoint_ || now - audit_checkpoint_->signed_at >= kAuditCheckpointEvery.count()))
+    audit_checkpoint_ = auditCheckpoint(audit_head_seq_, audit_head_hash_, now, *audit_opts_.signer);
   return Status::Ok();
 }
 
@@ -262,7 +266,18 @@ Result<std::vector<AuditEntry>> MemoryStore::audit(std::size_t limit) {
 
 Result<AuditVerify> MemoryStore::verifyAudit() {
   std::lock_guard lock(mu_);
-  return walkAudit(audit_start_seq_, audit_start_prev_,
+  std::optional<PublicKey> key = audit_opts_.verify_key;
+  if (!key && audit_opts_.signer) key = audit_opts_.signer->publicKey();
+  std::optional<std::pair<std::uint64_t, std::string>> signed_head;
+  if (key && audit_checkpoint_) {
+    if (!audit_checkpoint_->verify(*key)) {
+      AuditVerify bad;
+      bad.detail = "the audit log's signed checkpoint does not verify with the deployment key";
+      return bad;
+    }
+    signed_head.emplace(audit_checkpoint_->events, toHex(audit_checkpoint_->event_head));
+  }
+  auto v = walkAudit(audit_start_seq_, audit_start_prev_,
                    [&](std::uint64_t pos, std::size_t n) -> Result<AuditPage> {
                      AuditPage p;
                      for (std::size_t i = pos; i < audit_.size() && i < pos + n; ++i)
@@ -270,7 +285,10 @@ Result<AuditVerify> MemoryStore::verifyAudit() {
                      p.head_seq = audit_head_seq_;
                      p.head_hash = audit_head_hash_;
                      return p;
-                   });
+                   },
+                   signed_head);
+  if (v.ok() && key) describeAuditSigning(*v, audit_checkpoint_);
+  return v;
 }
 
 }  // namespace vigil::storage

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 
+#include "storage/hash_chain.h"
 #include "storage/metadata_store.h"
 
 namespace vigil::storage {
@@ -51,6 +52,7 @@ class MemoryStore : public MetadataStore {
   std::string audit_start_prev_;
   std::uint64_t audit_head_seq_ = 0;
   std::string audit_head_hash_;
+  std::optional<Checkpoint> audit_checkpoint_;  // newest signed (with audit_opts_.signer)
 };
 
 }  // namespace vigil::storage

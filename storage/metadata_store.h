@@ -7,12 +7,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/event.h"
 #include "core/status.h"
+#include "storage/signing_key.h"
 
 namespace vigil::storage {
 
@@ -82,9 +84,18 @@ struct AuditEntry {
 // as new ones are appended (never by count), and the chain's start moves
 // with them, so what is kept still verifies.
 inline constexpr std::chrono::milliseconds kDefaultAuditRetention{365LL * 24 * 3600 * 1000};
+// While entries are appended, the chain head is signed at least this often.
+inline constexpr std::chrono::milliseconds kAuditCheckpointEvery{10000};
 struct AuditOptions {
   std::chrono::milliseconds retain = kDefaultAuditRetention;  // [retention] audit_days
   std::function<EpochMillis()> now;                           // empty: the wall clock
+  // The deployment key (signing_key.h): appends sign a checkpoint of the
+  // chain head (hash_chain.h Checkpoint, subject "audit") when the newest is
+  // kAuditCheckpointEvery old. Null: no signing.
+  std::shared_ptr<const SigningKey> signer;
+  // verifyAudit checks the newest checkpoint with this key; unset, with the
+  // signer's public key, and without either it checks the chain alone.
+  std::optional<PublicKey> verify_key;
 };
 
 // What verifyAudit found.
@@ -98,6 +109,11 @@ struct AuditVerify {
   // entry 42 changed", "audit entry 42 missing", "audit entry 42 out of
   // order (found after entry 43)", "an entry was inserted before audit entry 42".
   std::string detail;
+  // The newest signed checkpoint, when a key was given to check it: it
+  // verified and the chain reaches it with the signed hash (else not intact).
+  bool signature_checked = false;
+  std::uint64_t signed_seq = 0;  // entries up to this one are signed
+  EpochMillis signed_at = 0;
 };
 
 // A one-time access code. Stored under a keyed hash of the code; `sealed`

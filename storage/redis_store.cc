@@ -10,7 +10,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 
 #include "core/clock.h"
@@ -31,8 +30,8 @@ const std::string kSessions = "vigil:sessions";
 const std::string kVocab = "vigil:vocab";
 const std::string kAudit = "vigil:audit";  // before the chain: read only
 const std::string kAuditLog = "vigil:audit:log";
-// Entries dropped by age in one append at most (a backlog drains over a few).
-constexpr int kAuditTrimPerAppend = 64;
+const std::string kAuditHead = "vigil:audit:head";
+const std::string kAuditCheckpoint = "vigil:audit:checkpoint";
 const std::string kRefusals = "vigil:refusals";
 std::string sessionKey(const std::string& id) { return "vigil:s:" + id; }
 std::string eventsKey(const std::string& id) { return "vigil:ev:" + id; }
@@ -257,6 +256,20 @@ local n = tonumber(ARGV[3])
 local items = {}
 if n > 0 then items = redis.call('LRANGE', 'vigil:audit:log', idx, idx + n - 1) end
 return {'ok', h[1] or '0', h[2] or ARGV[4], tostring(start), h[4] or ARGV[4], items}
+)lua";
+
+// Replaces the stored audit checkpoint unless it already covers as much.
+// ARGV: events checkpoint_json
+constexpr std::string_view kAuditCheckpointLua = R"lua(
+local cur = redis.call('GET', 'vigil:audit:checkpoint')
+if cur then
+  local ok, d = pcall(cjson.decode, cur)
+  if ok and type(d) == 'table' and type(d.events) == 'number' and d.events >= tonumber(ARGV[1]) then
+    return 0
+  end
+end
+redis.call('SET', 'vigil:audit:checkpoint', ARGV[2])
+return 1
 )lua";
 
 std::string dumpJson(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
@@ -974,16 +987,44 @@ Status RedisStore::putRefusal(const RefusalRecord& r) {
   return redis::replyStatus((*rep)[0].get(), "recording refusal " + r.id);
 }
 
+EpochMillis RedisStore::now() const { return audit_.now ? audit_.now() : epochNowMs(); }
+
+Status RedisStore::storeCheckpoint(std::uint64_t seq, const std::string& hash, EpochMillis t) {
+  const Checkpoint cp = auditCheckpoint(seq, hash, t, *audit_.signer);
+  auto r = pool_->run({redis::eval(kAuditCheckpointLua, {std::to_string(seq), cp.toJson()})});
+  if (!r) return r.status();
+  return redis::replyStatus((*r)[0].get(), "storing the audit checkpoint");
+}
+
+Status RedisStore::checkpointAudit() {
+  if (!audit_.signer) return Status::Error("no signing key: the audit log is not signed");
+  auto r = pool_->run({{"HMGET", kAuditHead, "seq", "hash"}, {"GET", kAuditCheckpoint}});
+  if (!r) return r.status();
+  if (Status st = firstError(*r, "reading the audit head"); !st.ok()) return st;
+  const std::vector<std::string> head = strings((*r)[0].get());
+  const auto seq = head.size() == 2 ? static_cast<std::uint64_t>(toLong(head[0])) : 0;
+  if (seq == 0) return Status::Ok();
+  if (!redis::isNil((*r)[1].get())) {
+    auto cp = Checkpoint::fromJson(redis::text((*r)[1].get()));
+    if (cp.ok() && cp->events >= seq) return Status::Ok();
+  }
+  const EpochMillis t = now();
+  if (Status st = storeCheckpoint(seq, head[1], t); !st.ok()) return st;
+  std::lock_guard lock(head_mu_);
+  last_checkpoint_ = std::max(last_checkpoint_, t);
+  return Status::Ok();
+}
+
 Status RedisStore::appendAudit(const AuditEntry& a) {
   const std::string nonce = auditNonce();
-  const EpochMillis now = audit_.now ? audit_.now() : epochNowMs();
+  const EpochMillis now = this->now();
   const std::string cutoff = std::to_string(now - audit_.retain.count());
   std::lock_guard lock(head_mu_);
   if (head_hash_.empty()) head_hash_ = kAuditGenesis;
   // Each conflict means another node's entry went in: the log moves on, so a
   // conflict-free attempt comes soon; the bound only stops a broken server
   // from spinning us forever.
-  for (int attempt = 0; attempt < 200; ++attempt) {
+  for (int attempt = 0; attempt < 1000; ++attempt) {
     const ChainedAudit c = chainAudit(a, head_seq_ + 1, head_hash_, nonce);
     auto r = pool_->run({redis::eval(kAuditAppendLua,
                                      {std::to_string(head_seq_), head_hash_, encodeAudit(c), c.hash,
@@ -1001,11 +1042,19 @@ Status RedisStore::appendAudit(const AuditEntry& a) {
         head_seq_ = c.entry.seq;  // ours, stored by a try that timed out
         head_hash_ = c.hash;
       }
+      if (audit_.signer && now - last_checkpoint_ >= kAuditCheckpointEvery.count()) {
+        // The entry is stored; a checkpoint that fails now is made by the next.
+        if (Status st = storeCheckpoint(head_seq_, head_hash_, now); !st.ok())
+          spdlog::warn("signing the audit log's head failed: {}", st.message());
+        else
+          last_checkpoint_ = now;
+      }
       return Status::Ok();
     }
-    if (attempt >= 8) std::this_thread::sleep_for(std::chrono::milliseconds(1 + attempt % 8));
+    // No back-off: the head just returned is the freshest we can know;
+    // waiting would only let it move again.
   }
-  return Status::Error("writing the audit log: the chain head kept moving (200 tries)");
+  return Status::Error("writing the audit log: the chain head kept moving (1000 tries)");
 }
 
 Result<std::vector<AuditEntry>> RedisStore::audit(std::size_t limit) {
@@ -1027,6 +1076,26 @@ Result<std::vector<AuditEntry>> RedisStore::audit(std::size_t limit) {
 }
 
 Result<AuditVerify> RedisStore::verifyAudit() {
+  std::optional<PublicKey> key = audit_.verify_key;
+  if (!key && audit_.signer) key = audit_.signer->publicKey();
+  std::optional<Checkpoint> cp;
+  if (key) {
+    auto r = pool_->run({{"GET", kAuditCheckpoint}});
+    if (!r) return r.status();
+    if (Status st = redis::replyStatus((*r)[0].get(), "reading the audit checkpoint"); !st.ok())
+      return st;
+    if (!redis::isNil((*r)[0].get())) {
+      auto parsed = Checkpoint::fromJson(redis::text((*r)[0].get()));
+      if (!parsed.ok() || parsed->subject != "audit" || !parsed->verify(*key)) {
+        AuditVerify bad;
+        bad.detail = "the audit log's signed checkpoint does not verify with the deployment key";
+        return bad;
+      }
+      cp = *parsed;
+    }
+  }
+  std::optional<std::pair<std::uint64_t, std::string>> signed_head;
+  if (cp) signed_head.emplace(cp->events, toHex(cp->event_head));
   // A page is read with the head in one script, so appends meanwhile are
   // seen whole; if age trimming passes our position we start again.
   for (int round = 0; round < 4; ++round) {
@@ -1058,8 +1127,12 @@ Result<AuditVerify> RedisStore::verifyAudit() {
       return p;
     };
     if (auto first = page(0, 0); !first) return first.status();
-    auto v = walkAudit(*base, start_prev, page);
-    if (v.ok() || !trimmed) return v;
+    auto v = walkAudit(*base, start_prev, page, signed_head);
+    if (v.ok()) {
+      if (key) describeAuditSigning(*v, cp);
+      return v;
+    }
+    if (!trimmed) return v;
   }
   return Status::Error("the audit log is trimmed faster than it can be read; try again");
 }

@@ -44,6 +44,12 @@ class RedisStore final : public MetadataStore {
   Status appendAudit(const AuditEntry& a) override;
   Result<std::vector<AuditEntry>> audit(std::size_t limit) override;
   Result<AuditVerify> verifyAudit() override;
+  // Signs and stores a checkpoint of the audit chain's head when it moved
+  // past the newest stored checkpoint (needs AuditOptions::signer, else an
+  // error). appendAudit does this itself when the newest is 10 s old; the
+  // gateway also calls it every 10 s so the last entries of a burst are
+  // signed without waiting for another append.
+  Status checkpointAudit();
 
   // Words a search prefix may expand to; a broader prefix is only checked on
   // candidates found through the query's other words (docs/redis-schema.md).
@@ -64,6 +70,10 @@ class RedisStore final : public MetadataStore {
   std::mutex head_mu_;
   std::uint64_t head_seq_ = 0;
   std::string head_hash_;
+  EpochMillis last_checkpoint_ = 0;  // when this store last signed one
+
+  Status storeCheckpoint(std::uint64_t seq, const std::string& hash, EpochMillis now);
+  EpochMillis now() const;
 };
 
 }  // namespace vigil::storage
