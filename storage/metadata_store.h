@@ -125,6 +125,7 @@ struct CodeRecord {
   std::string target;
   EpochMillis expires_at = 0;
   std::string sealed;    // base64 secretbox of the code
+  std::string issued_by; // who issued it: a web user's name, "cli:<login>"; "" unknown
 };
 
 class MetadataStore {

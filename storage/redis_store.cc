@@ -405,6 +405,7 @@ std::optional<CodeRecord> decodeCode(const std::string& id, std::string_view s) 
   c.target = j.value("target", "");
   c.expires_at = j.value("expires_at", EpochMillis{0});
   c.sealed = j.value("sealed", "");
+  c.issued_by = j.value("issued_by", "");
   return c;
 }
 
@@ -912,7 +913,9 @@ Result<std::vector<SearchHit>> RedisStore::scanSearch(const SearchQuery& q, cons
 Status RedisStore::putCode(const CodeRecord& c) {
   if (c.id.empty()) return Status::Error("access code record has no id");
   if (c.expires_at <= epochNowMs()) return Status::Error("access code already expired; give a longer ttl");
-  const Json j = {{"user", c.user}, {"target", c.target}, {"expires_at", c.expires_at}, {"sealed", c.sealed}};
+  const Json j = {{"user", c.user},       {"target", c.target},
+                  {"expires_at", c.expires_at}, {"sealed", c.sealed},
+                  {"issued_by", c.issued_by}};
   auto r = pool_->run({{"SET", codeKey(c.id), dumpJson(j), "PXAT", std::to_string(c.expires_at)},
                        {"ZADD", codesKey(c.target), std::to_string(c.expires_at), c.id}});
   if (!r) return r.status();
