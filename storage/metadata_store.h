@@ -128,6 +128,13 @@ struct CodeRecord {
   std::string issued_by; // who issued it: a web user's name, "cli:<login>"; "" unknown
 };
 
+// For findAudit: every given condition must hold.
+struct AuditFilter {
+  std::optional<EpochMillis> since;          // at >= since
+  std::optional<std::string> actor, action;  // exact
+  std::size_t limit = 100;                   // 0: 100; at most 10 000
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
@@ -182,6 +189,10 @@ class MetadataStore {
   virtual Status appendAudit(const AuditEntry& a) = 0;
   // Newest first, with their seq.
   virtual Result<std::vector<AuditEntry>> audit(std::size_t limit) = 0;
+  // Newest first, only entries matching `f`. Default: filters the newest
+  // 10 000 (audit()); RedisStore reads further back, page by page, until
+  // `since` is passed (with 5 minutes' slack for nodes' clocks).
+  virtual Result<std::vector<AuditEntry>> findAudit(const AuditFilter& f);
   // Walks the whole kept log and checks every link up to the head. An error
   // only when the store cannot be read; a broken chain is intact = false.
   virtual Result<AuditVerify> verifyAudit() {

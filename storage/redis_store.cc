@@ -1078,6 +1078,36 @@ Result<std::vector<AuditEntry>> RedisStore::audit(std::size_t limit) {
   return out;
 }
 
+Result<std::vector<AuditEntry>> RedisStore::findAudit(const AuditFilter& f) {
+  // Newest first, 1 000 per round trip, until `since` is well passed (the
+  // chain is in append order; nodes' clocks may differ a little) or the
+  // limit is met. Entries from before the chain are not searched.
+  constexpr long long kPage = 1000;
+  constexpr EpochMillis kClockSlack = 5 * 60 * 1000;
+  const std::size_t limit = effectiveLimit(f.limit);
+  std::vector<AuditEntry> out;
+  std::uint64_t below = UINT64_MAX;  // appends meanwhile shift the pages: skip what was seen
+  for (long long end = -1;; end -= kPage) {
+    auto r = pool_->run({{"LRANGE", kAuditLog, std::to_string(end - kPage + 1), std::to_string(end)}});
+    if (!r) return r.status();
+    if (Status st = redis::replyStatus((*r)[0].get(), "reading the audit log"); !st.ok()) return st;
+    const std::vector<std::string> page = strings((*r)[0].get());
+    bool passed = false;
+    for (auto it = page.rbegin(); it != page.rend(); ++it) {
+      auto c = decodeAudit(*it);
+      if (!c || c->entry.seq >= below) continue;
+      below = c->entry.seq;
+      if (f.since && c->entry.at < *f.since - kClockSlack) passed = true;
+      if (auditMatches(f, c->entry)) {
+        out.push_back(std::move(c->entry));
+        if (out.size() >= limit) return out;
+      }
+    }
+    // LRANGE with negative indexes clamps at the oldest entry: a short page is the end.
+    if (passed || page.size() < static_cast<std::size_t>(kPage)) return out;
+  }
+}
+
 Result<AuditVerify> RedisStore::verifyAudit() {
   std::optional<PublicKey> key = audit_.verify_key;
   if (!key && audit_.signer) key = audit_.signer->publicKey();

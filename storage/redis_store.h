@@ -43,6 +43,7 @@ class RedisStore final : public MetadataStore {
   Result<std::vector<CodeRecord>> codesForTarget(const std::string& target) override;
   Status appendAudit(const AuditEntry& a) override;
   Result<std::vector<AuditEntry>> audit(std::size_t limit) override;
+  Result<std::vector<AuditEntry>> findAudit(const AuditFilter& f) override;
   Result<AuditVerify> verifyAudit() override;
   // Signs and stores a checkpoint of the audit chain's head when it moved
   // past the newest stored checkpoint (needs AuditOptions::signer, else an

@@ -31,4 +31,6 @@ inline bool sessionMatches(const SessionFilter& f, const SessionRecord& s) {
   return true;
 }
 
+bool auditMatches(const AuditFilter& f, const AuditEntry& a);
+
 }  // namespace vigil::storage

@@ -155,6 +155,36 @@ TEST_P(AuditStoreTest, CheckpointsAreSignedEveryTenSecondsAndVerifyWithThePublic
   }
 }
 
+TEST_P(AuditStoreTest, FindAuditFiltersBySinceActorAndAction) {
+  open({});
+  append(2500);  // actors auditor0..2 in turn, all "view"
+  clock_ += 60 * 60 * 1000;
+  ASSERT_TRUE(store_->appendAudit({clock_.load(), "sec1", "terminate", "s-x", ""}).ok());
+  ASSERT_TRUE(store_->appendAudit({clock_.load(), "auditor1", "search", "net user", ""}).ok());
+  AuditFilter by_actor;
+  by_actor.actor = "auditor1";
+  by_actor.limit = 5000;
+  auto a = store_->findAudit(by_actor);
+  ASSERT_TRUE(a.ok()) << a.message();
+  ASSERT_EQ(a->size(), 834u);  // 833 views (i % 3 == 1 for i < 2500) and the search
+  EXPECT_EQ((*a)[0].action, "search");
+  EXPECT_EQ((*a)[1].object, "session-2497");
+  EXPECT_EQ(a->back().object, "session-1");
+  AuditFilter recent;
+  recent.since = clock_.load();
+  auto r = store_->findAudit(recent);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[1].action, "terminate");
+  AuditFilter views;
+  views.action = "view";
+  views.limit = 3;
+  auto v = store_->findAudit(views);
+  ASSERT_TRUE(v.ok());
+  ASSERT_EQ(v->size(), 3u);
+  EXPECT_EQ((*v)[0].seq, 2500u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, AuditStoreTest, ::testing::Values("memory", "redis"),
                          [](const auto& info) { return info.param; });
 
