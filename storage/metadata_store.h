@@ -4,6 +4,7 @@
 // uses BatchedEventWriter for events.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -133,6 +134,10 @@ struct AuditFilter {
   std::optional<EpochMillis> since;          // at >= since
   std::optional<std::string> actor, action;  // exact
   std::size_t limit = 100;                   // 0: 100; at most 10 000
+  bool matches(const AuditEntry& a) const {
+    return (!since || a.at >= *since) && (!actor || a.actor == *actor) &&
+           (!action || a.action == *action);
+  }
 };
 
 class MetadataStore {
@@ -192,7 +197,15 @@ class MetadataStore {
   // Newest first, only entries matching `f`. Default: filters the newest
   // 10 000 (audit()); RedisStore reads further back, page by page, until
   // `since` is passed (with 5 minutes' slack for nodes' clocks).
-  virtual Result<std::vector<AuditEntry>> findAudit(const AuditFilter& f);
+  virtual Result<std::vector<AuditEntry>> findAudit(const AuditFilter& f) {
+    auto all = audit(10000);
+    if (!all.ok()) return all.status();
+    const std::size_t limit = f.limit == 0 ? 100 : std::min<std::size_t>(f.limit, 10000);
+    std::vector<AuditEntry> out;
+    for (AuditEntry& a : *all)
+      if (out.size() < limit && f.matches(a)) out.push_back(std::move(a));
+    return out;
+  }
   // Walks the whole kept log and checks every link up to the head. An error
   // only when the store cannot be read; a broken chain is intact = false.
   virtual Result<AuditVerify> verifyAudit() {

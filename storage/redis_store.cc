@@ -1098,7 +1098,7 @@ Result<std::vector<AuditEntry>> RedisStore::findAudit(const AuditFilter& f) {
       if (!c || c->entry.seq >= below) continue;
       below = c->entry.seq;
       if (f.since && c->entry.at < *f.since - kClockSlack) passed = true;
-      if (auditMatches(f, c->entry)) {
+      if (f.matches(c->entry)) {
         out.push_back(std::move(c->entry));
         if (out.size() >= limit) return out;
       }

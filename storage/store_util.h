@@ -31,6 +31,4 @@ inline bool sessionMatches(const SessionFilter& f, const SessionRecord& s) {
   return true;
 }
 
-bool auditMatches(const AuditFilter& f, const AuditEntry& a);
-
 }  // namespace vigil::storage
