@@ -45,11 +45,13 @@ nlohmann::json toJson(const storage::SearchHit& h) {
 }
 
 nlohmann::json toJson(const storage::AuditEntry& a) {
-  return {{"at", formatRfc3339(a.at)},
-          {"actor", a.actor},
-          {"action", a.action},
-          {"object", a.object},
-          {"detail", a.detail}};
+  nlohmann::json j = {{"at", formatRfc3339(a.at)},
+                      {"actor", a.actor},
+                      {"action", a.action},
+                      {"object", a.object},
+                      {"detail", a.detail}};
+  if (a.seq > 0) j["seq"] = a.seq;  // its place in the hash chain
+  return j;
 }
 
 }  // namespace vigil::gateway

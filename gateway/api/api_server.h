@@ -28,7 +28,7 @@ struct ApiDeps {
   // issueWith()). The API has already checked that user, target and a grant
   // for them exist in the Config.
   std::function<Result<auth::IssuedCode>(const std::string& user, const std::string& target,
-                                         long long ttl_ms)>
+                                         long long ttl_ms, const std::string& issued_by)>
       issue_code;
   // Checks a password against a config hash: pass &auth::verifyPassword.
   std::function<bool(const std::string& hash, const std::string& password)> verify_password;
@@ -38,8 +38,9 @@ struct ApiDeps {
 
 // Binds ApiDeps::issue_code to an AccessCodes (which must outlive the server).
 inline auto issueWith(auth::AccessCodes& codes) {
-  return [&codes](const std::string& user, const std::string& target, long long ttl_ms) {
-    return codes.issue(user, target, ttl_ms);
+  return [&codes](const std::string& user, const std::string& target, long long ttl_ms,
+                  const std::string& issued_by) {
+    return codes.issue(user, target, ttl_ms, issued_by);
   };
 }
 

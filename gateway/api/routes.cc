@@ -20,6 +20,7 @@ const std::vector<Route>& apiRoutes() {
       {V::get, "/api/search", Access::Staff, Body::None, h::search},
       {V::post, "/api/grants", Access::Security, Body::Json, h::issueGrant},
       {V::get, "/api/audit", Access::Admin, Body::None, h::auditLog},
+      {V::get, "/api/audit/verify", Access::Admin, Body::None, h::verifyAuditLog},
   };
   return kRoutes;
 }

@@ -175,7 +175,8 @@ int main(int argc, char** argv) {
   });
 
   gateway::api::ApiDeps deps{store, manager,
-                             [](const std::string&, const std::string&, long long ttl) -> Result<gateway::auth::IssuedCode> {
+                             [](const std::string&, const std::string&, long long ttl,
+                                const std::string&) -> Result<gateway::auth::IssuedCode> {
                                return gateway::auth::IssuedCode{"K7QM2XPA", epochNowMs() + ttl};
                              },
                              fakeVerify, (fs::path(a.workdir) / "rec").string(), a.web_root};

@@ -56,7 +56,7 @@ Reply issueGrant(Ctx& c) {
                           "ttl_s=" + std::to_string(ttl_s) + " from " + c.remote)
            .ok())
     return c.auditFailed();
-  auto issued = c.svc.deps.issue_code(user, target, ttl_s * 1000);
+  auto issued = c.svc.deps.issue_code(user, target, ttl_s * 1000, c.user());
   if (!issued.ok()) return c.unavailable("issuing a code", issued.status());
   spdlog::info("access code issued via web for user={} target={} by={}", user, target, c.user());
   return c.json(http::status::ok, {{"code", issued.value().code},

@@ -27,6 +27,7 @@ Reply live(Ctx& c);
 Reply issueGrant(Ctx& c);
 // audit.cc
 Reply auditLog(Ctx& c);
+Reply verifyAuditLog(Ctx& c);
 // web_player.cc: the browser app's files
 Reply webPlayer(Ctx& c);
 

@@ -86,8 +86,9 @@ class ApiServerTest : public ::testing::Test {
     manager_.add(live_);
 
     ApiDeps deps{store_, manager_,
-                 [this](const std::string& u, const std::string& tg, long long ttl) -> Result<auth::IssuedCode> {
-                   issued_.push_back(u + "#" + tg + ":" + std::to_string(ttl));
+                 [this](const std::string& u, const std::string& tg, long long ttl,
+                        const std::string& by) -> Result<auth::IssuedCode> {
+                   issued_.push_back(u + "#" + tg + ":" + std::to_string(ttl) + " by " + by);
                    return auth::IssuedCode{"ABCD2345", epochNowMs() + ttl};
                  },
                  fakeVerify, (dir_ / "rec").string(), (dir_ / "web").string()};

@@ -362,7 +362,7 @@ TEST_F(ApiServerTest, GrantsIssueCodesForConfiguredGrantsOnly) {
   EXPECT_EQ(j["code"], "ABCD2345");
   EXPECT_TRUE(parseRfc3339(j["expires_at"].get<std::string>()).has_value());
   ASSERT_EQ(issued_.size(), 1u);
-  EXPECT_EQ(issued_[0], "vend1#dc01:600000");
+  EXPECT_EQ(issued_[0], "vend1#dc01:600000 by sec1");
   EXPECT_EQ(countAudit("grant", "vend1#dc01"), 1);
   for (const auto& a : store_.auditEntries()) EXPECT_EQ(a.detail.find("ABCD2345"), std::string::npos);
 
@@ -529,7 +529,7 @@ TEST_F(ApiServerTest, StopUnsubscribesLiveViewers) {
 TEST_F(ApiServerTest, StartFailsClearly) {
   Config cfg = config_;
   cfg.web_listen = {"127.0.0.1", port_};  // taken
-  ApiDeps deps{store_, manager_, [](auto&, auto&, long long) -> Result<auth::IssuedCode> {
+  ApiDeps deps{store_, manager_, [](auto&, auto&, long long, auto&) -> Result<auth::IssuedCode> {
                  return Status::Error("no");
                },
                fakeVerify, (dir_ / "rec").string(), (dir_ / "web").string()};
