@@ -8,11 +8,12 @@
 #include <map>
 #include <mutex>
 
+#include "storage/evidence_store.h"
 #include "storage/metadata_store.h"
 
 namespace vigil::storage {
 
-class MemoryStore : public MetadataStore {
+class MemoryStore : public MetadataStore, public EvidenceStore {
  public:
   explicit MemoryStore(std::function<EpochMillis()> now = {});
 
@@ -32,6 +33,11 @@ class MemoryStore : public MetadataStore {
   Result<std::vector<CodeRecord>> codesForTarget(const std::string& target) override;
   Status appendAudit(const AuditEntry& a) override;
   Result<std::vector<AuditEntry>> audit(std::size_t limit) override;
+  Status putCheckpoint(const std::string& session_id, const std::string& checkpoint_json) override;
+  Result<std::vector<std::string>> checkpoints(const std::string& session_id) override;
+  Result<std::vector<Event>> eventsInAppendOrder(const std::string& session_id) override;
+  // Tests: the session's events as stored, to tamper with.
+  std::vector<Event>& rawEvents(const std::string& session_id) { return events_[session_id]; }
 
  private:
   std::vector<const SessionRecord*> orderedSessions(const SessionFilter& f) const;
@@ -44,6 +50,7 @@ class MemoryStore : public MetadataStore {
   std::map<std::string, EpochMillis> refusal_expiry_;  // refusal id -> expires at
   std::map<std::string, CodeRecord> codes_;
   std::vector<AuditEntry> audit_;  // oldest first
+  std::map<std::string, std::vector<std::string>> checkpoints_;
 };
 
 }  // namespace vigil::storage

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "storage/evidence_store.h"
 #include "storage/metadata_store.h"
 
 namespace vigil::storage {
@@ -17,7 +18,7 @@ class Pool;
 }
 struct SearchQuery;
 
-class RedisStore final : public MetadataStore {
+class RedisStore final : public MetadataStore, public EvidenceStore {
  public:
   // url: redis://[:password@]host[:port][/db] or unix:///path.sock[?db=N].
   // Connects once and PINGs, so a wrong URL fails here, not later.
@@ -40,6 +41,11 @@ class RedisStore final : public MetadataStore {
   Result<std::vector<CodeRecord>> codesForTarget(const std::string& target) override;
   Status appendAudit(const AuditEntry& a) override;
   Result<std::vector<AuditEntry>> audit(std::size_t limit) override;
+
+  // EvidenceStore: `vigil:ck:{session}` (list) and a raw LRANGE of the events.
+  Status putCheckpoint(const std::string& session_id, const std::string& checkpoint_json) override;
+  Result<std::vector<std::string>> checkpoints(const std::string& session_id) override;
+  Result<std::vector<Event>> eventsInAppendOrder(const std::string& session_id) override;
 
   // Words a search prefix may expand to; a broader prefix is only checked on
   // candidates found through the query's other words (docs/redis-schema.md).
