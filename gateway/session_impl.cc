@@ -64,7 +64,8 @@ Result<std::shared_ptr<SessionImpl>> SessionImpl::open(SessionDeps deps,
     SessionImpl* self = s.get();
     s->evidence_ = std::make_unique<storage::SessionEvidence>(
         *s->deps_.evidence, *s->deps_.signing_key, s->record_.id,
-        [self] { return self->clock_.now(); }, storage::chainSidecarPath(path));
+        [self] { return self->clock_.now(); }, storage::chainSidecarPath(path),
+        storage::SessionEvidenceOptions{s->deps_.sign_interval});
     storage::SessionEvidence* ev = s->evidence_.get();
     s->recorder_->setFragmentListener([ev](const codecs::LiveFragment& f) {
       ev->onFragment(f.init_segment, f.data, f.size);

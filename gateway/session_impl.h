@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,7 @@ struct SessionDeps {
   // signed (storage::SessionEvidence). They must outlive the session.
   storage::EvidenceStore* evidence = nullptr;
   const storage::SigningKey* signing_key = nullptr;
+  std::chrono::milliseconds sign_interval{10000};  // CONTRACT: at least every 10 s
 };
 
 class SessionImpl final : public Session {

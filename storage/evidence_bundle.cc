@@ -266,6 +266,7 @@ Result<VerifyReport> verifyBundle(const std::string& zip_path, const PublicKey* 
   // The recording and events against the chain signed while recording.
   EvidenceSources in;
   in.session_id = m["session_id"].get<std::string>();
+  in.store_name = "chain.jsonl";
   in.live = m.contains("session") && m["session"].is_object() && m["session"].value("state", "") == "live";
   {
     std::istringstream lines(files["chain.jsonl"]);

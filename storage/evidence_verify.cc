@@ -145,7 +145,7 @@ VerifyReport verifyEvidence(const EvidenceSources& in, const PublicKey& key) {
   VerifyReport r;
   r.signer = keyFingerprint(key);
   Chain store, sidecar;
-  if (std::string bad = readChain(in.store_records, "the store", in.session_id, key, store); !bad.empty())
+  if (std::string bad = readChain(in.store_records, in.store_name, in.session_id, key, store); !bad.empty())
     return differs(r, bad);
   if (std::string bad = readChain(in.sidecar_records, "the recording's sidecar", in.session_id, key, sidecar);
       !bad.empty())

@@ -39,6 +39,7 @@ struct VerifyReport {
 struct EvidenceSources {
   std::string session_id;
   std::vector<std::string> store_records;    // ChainRecord JSON, oldest first
+  std::string store_name = "the store";      // where they came from, for messages
   std::vector<std::string> sidecar_records;  // the same from `<recording>.chain` (may be empty)
   RecordingBytes* recording = nullptr;       // null: no recording file (or none expected)
   std::vector<Event> events;                 // append order
