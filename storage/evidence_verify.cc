@@ -43,16 +43,34 @@ std::string readChain(const std::vector<std::string>& lines, const std::string& 
     const Checkpoint& c = rec->checkpoint;
     if (!c.verify(key)) return "the signature of " + where + " does not verify: the checkpoint was altered (or signed by another key)";
     if (c.subject != session_id) return where + " belongs to session " + c.subject;
-    if (rec->first_fragment != fchain.count() || rec->first_event != echain.count())
+    // The same record stored twice (a write that timed out here but that a
+    // stalled Redis applied, then sent again) is not a change.
+    if (!out.checkpoints.empty() && out.checkpoints.back().signedBytes() == c.signedBytes()) continue;
+    if (rec->first_fragment > fchain.count() || rec->first_event > echain.count() ||
+        rec->first_fragment + rec->fragments.size() < fchain.count() ||
+        rec->first_event + rec->events.size() < echain.count())
       return where + " does not follow the one before it: checkpoint records were removed or reordered";
-    for (const auto& [size, d] : rec->fragments) {
+    // A record may repeat items of the one before (it was resent with
+    // items the store had in fact accepted): they must be the same.
+    for (std::size_t i = 0; i < rec->fragments.size(); ++i) {
+      const std::uint64_t idx = rec->first_fragment + i;
+      const auto& [size, d] = rec->fragments[i];
+      if (idx < fchain.count()) {
+        if (out.fragments[idx] != rec->fragments[i]) return where + " lists fragment " + std::to_string(idx) + " differently from the record before it: the record was altered";
+        continue;
+      }
       fchain.append(d);
       bytes += size;
       out.fragments.emplace_back(size, d);
     }
-    for (const Digest& d : rec->events) {
-      echain.append(d);
-      out.events.push_back(d);
+    for (std::size_t i = 0; i < rec->events.size(); ++i) {
+      const std::uint64_t idx = rec->first_event + i;
+      if (idx < echain.count()) {
+        if (out.events[idx] != rec->events[i]) return where + " lists event " + std::to_string(idx + 1) + " differently from the record before it: the record was altered";
+        continue;
+      }
+      echain.append(rec->events[i]);
+      out.events.push_back(rec->events[i]);
     }
     if (fchain.count() != c.fragments || echain.count() != c.events || bytes != c.fragment_bytes ||
         fchain.head() != c.fragment_head || echain.head() != c.event_head)

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -126,9 +127,24 @@ Checkpoint SessionEvidence::lastCheckpoint() const {
 
 Status SessionEvidence::signAndStore(bool final) {
   ChainRecord rec;
+  bool retry_only = false;
   {
     std::lock_guard lock(mu_);
-    if (!final && new_fragments_.empty() && new_events_.empty()) return Status::Ok();
+    if (!final && new_fragments_.empty() && new_events_.empty()) {
+      if (!unsent_valid_) return Status::Ok();
+      retry_only = true;  // nothing new: only retry what the store missed
+    }
+  }
+  if (retry_only) {
+    Status st = store_.putCheckpoint(session_id_, unsent_.toJson());
+    if (st.ok()) {
+      unsent_valid_ = false;
+      unsent_ = {};
+    }
+    return st;
+  }
+  {
+    std::lock_guard lock(mu_);
     rec.first_fragment = fragments_.count() - new_fragments_.size();
     rec.first_event = events_.count() - new_events_.size();
     rec.fragments = std::move(new_fragments_);
@@ -189,7 +205,11 @@ void SessionEvidence::run() {
   nameThisThread("evidence");
   std::unique_lock lock(mu_);
   while (!stop_) {
-    wake_.wait_for(lock, options_.sign_interval, [&] { return stop_; });
+    // Until the first checkpoint, look every second: a gateway that dies in
+    // a session's first seconds still leaves a signed prefix.
+    const auto wait = last_.signed_at == 0 ? std::min(options_.sign_interval, options_.first_sign_after)
+                                           : options_.sign_interval;
+    wake_.wait_for(lock, wait, [&] { return stop_; });
     if (stop_ || finished_) break;
     lock.unlock();
     {

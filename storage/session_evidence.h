@@ -2,7 +2,8 @@
 // two SHA-256 chains (hash_chain.h), one over the recording's fragments as
 // the muxer wrote them (init segment, each moof+mdat, then the trailer) and
 // one over the events in the order they were stored, signed with the
-// deployment key every `sign_interval` while anything is new, and at the end.
+// deployment key about a second after the first item, then every
+// `sign_interval` while anything is new, and at the end.
 //
 // Each signature is stored as a ChainRecord: the checkpoint plus the size
 // and SHA-256 of each item added since the previous record, so a verifier
@@ -50,6 +51,7 @@ struct ChainRecord {
 
 struct SessionEvidenceOptions {
   std::chrono::milliseconds sign_interval{10000};  // CONTRACT: at least every 10 s while live
+  std::chrono::milliseconds first_sign_after{1000};  // the first checkpoint, once something is chained
 };
 
 class SessionEvidence {
@@ -101,11 +103,12 @@ class SessionEvidence {
   std::vector<Digest> new_events_;
   bool stop_ = false;
 
-  std::mutex sign_mu_;  // serialises signing and storing; guards what follows
+  Checkpoint last_;      // guarded by mu_
+  bool finished_ = false;  // guarded by mu_: the final checkpoint is made
+
+  std::mutex sign_mu_;  // serialises signing and storing; guards unsent_*
   ChainRecord unsent_;  // items signed but not yet in the store (it failed)
   bool unsent_valid_ = false;
-  Checkpoint last_;     // guarded by mu_ for readers
-  bool finished_ = false;
   std::thread worker_;
 };
 

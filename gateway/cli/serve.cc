@@ -21,6 +21,7 @@
 #include "storage/control_bus.h"
 #include "storage/redis_store.h"
 #include "storage/redis_url.h"
+#include "storage/signing_key.h"
 
 namespace vigil::cli {
 
@@ -65,6 +66,7 @@ void setupLogging(const Config& config) {
 void warnLoosePermissions(const std::string& config_path, const Config& config) {
   const std::string state = config.state_dir;
   gateway::auth::warnLooseModes({config_path, state, (std::filesystem::path(state) / "gateway.key").string(),
+                                 (std::filesystem::path(state) / storage::kSigningKeyFile).string(),
                                  config.recordings_dir});
 }
 
@@ -100,6 +102,11 @@ int serve(const Common& c) {
   if (!store) return fail(store.message());
   auto key = gateway::auth::SecretKey::loadOrCreate(config.state_dir);
   if (!key) return fail(key.message());
+  // Every session's evidence is signed with it (GatewaySessions loads it too):
+  // a key that cannot be made or read stops the gateway here, not per session.
+  auto signing = storage::SigningKey::loadOrCreate(config.state_dir);
+  if (!signing) return fail(signing.message());
+  spdlog::info("event=signing_key fingerprint={}", storage::keyFingerprint(signing->publicKey()));
   auto bus = storage::ControlBus::connect(config.redis_url, key->controlBusKey());
   if (!bus) return fail(bus.message());
   if (std::string err; !gateway::auth::createPrivateDirectories(config.recordings_dir, err))
