@@ -205,9 +205,10 @@ void SessionEvidence::run() {
   nameThisThread("evidence");
   std::unique_lock lock(mu_);
   while (!stop_) {
-    // Until the first checkpoint, look every second: a gateway that dies in
-    // a session's first seconds still leaves a signed prefix.
-    const auto wait = last_.signed_at == 0 ? std::min(options_.sign_interval, options_.first_sign_after)
+    // Until a checkpoint covers the recording's first fragment, look every
+    // second: a gateway that dies in a session's first seconds still leaves
+    // a signed prefix of the video.
+    const auto wait = last_.fragments == 0 ? std::min(options_.sign_interval, options_.first_sign_after)
                                            : options_.sign_interval;
     wake_.wait_for(lock, wait, [&] { return stop_; });
     if (stop_ || finished_) break;

@@ -2,8 +2,8 @@
 // two SHA-256 chains (hash_chain.h), one over the recording's fragments as
 // the muxer wrote them (init segment, each moof+mdat, then the trailer) and
 // one over the events in the order they were stored, signed with the
-// deployment key about a second after the first item, then every
-// `sign_interval` while anything is new, and at the end.
+// deployment key every second until the recording's first fragment is
+// signed, then every `sign_interval` while anything is new, and at the end.
 //
 // Each signature is stored as a ChainRecord: the checkpoint plus the size
 // and SHA-256 of each item added since the previous record, so a verifier
@@ -51,7 +51,8 @@ struct ChainRecord {
 
 struct SessionEvidenceOptions {
   std::chrono::milliseconds sign_interval{10000};  // CONTRACT: at least every 10 s while live
-  std::chrono::milliseconds first_sign_after{1000};  // the first checkpoint, once something is chained
+  // Until a checkpoint covers a fragment, sign this often (when anything is new).
+  std::chrono::milliseconds first_sign_after{1000};
 };
 
 class SessionEvidence {
