@@ -285,9 +285,9 @@ Result<VerifyReport> verifyBundle(const std::string& zip_path, const PublicKey* 
   if (!chain.verified) {
     // Name the file as well as the item.
     const std::string& d = chain.detail;
-    const bool rec = d.find("recording") != std::string::npos;
-    const bool ev = d.rfind("event", 0) == 0 || d.find(" event") != std::string::npos;
-    const std::string file = rec ? "recording.mp4: " : ev ? "events.jsonl: " : "chain.jsonl: ";
+    const std::string file = d.find("checkpoint") != std::string::npos ? "chain.jsonl: "
+                             : d.find("recording") != std::string::npos ? "recording.mp4: "
+                                                                         : "events.jsonl: ";
     chain.detail = file + d;
     return chain;
   }
