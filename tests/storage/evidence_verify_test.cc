@@ -3,6 +3,7 @@
 // are not tampering; a deleted or resigned record is.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -22,7 +23,7 @@ using namespace std::chrono_literals;
 class FlakyStore final : public MemoryStore {
  public:
   enum class Mode { Ok, Fail, AppliedButFailed };
-  Mode mode = Mode::Ok;
+  std::atomic<Mode> mode{Mode::Ok};
   Status putCheckpoint(const std::string& id, const std::string& json) override {
     if (mode == Mode::Fail) return Status::Error("store down");
     Status st = MemoryStore::putCheckpoint(id, json);
