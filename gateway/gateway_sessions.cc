@@ -25,6 +25,14 @@ constexpr int kTrimDelayTicks = 4;
 GatewaySessions::GatewaySessions(const Config& config, storage::MetadataStore& store,
                                  storage::ControlBus* bus, ocr::OcrPool* ocr)
     : config_(config), store_(store), bus_(bus), ocr_(ocr) {
+  evidence_ = dynamic_cast<storage::EvidenceStore*>(&store_);
+  if (auto key = storage::SigningKey::loadOrCreate(config_.state_dir); key.ok()) {
+    signing_key_ = std::move(*key);
+  } else {
+    key_error_ = key.message();
+    spdlog::error("event=signing_key_unavailable error=\"{}\"", key_error_);
+  }
+  if (!evidence_) spdlog::warn("event=evidence_off reason=\"the store keeps no checkpoints\"");
   if (bus_) {
     bus_->onTerminate([this](const std::string& id, const std::string& by) {
       if (auto s = find(id)) s->terminate("terminated by " + by);
@@ -57,6 +65,7 @@ std::string GatewaySessions::newSessionId() const {
 Result<std::shared_ptr<Session>> GatewaySessions::open(const AccessGrant& grant, Protocol protocol,
                                                        const std::string& client_addr) {
   if (stopping_) return Status::Error("gateway is shutting down");
+  if (!signing_key_) return Status::Error("cannot sign the session's evidence: " + key_error_);
   storage::SessionRecord rec;
   rec.id = newSessionId();
   rec.user = grant.user;
@@ -76,7 +85,8 @@ Result<std::shared_ptr<Session>> GatewaySessions::open(const AccessGrant& grant,
                      live_.erase(id);
                      trim_in_ticks_ = kTrimDelayTicks;
                      changed_.notify_all();
-                   }};
+                   },
+                   evidence_, &*signing_key_};
   auto session = SessionImpl::open(std::move(deps), rec, grant);
   if (!session) {
     spdlog::error("event=session_refused user={} target={} addr={} reason=\"{}\"", rec.user,

@@ -8,12 +8,15 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/config.h"
 #include "gateway/auth/refusal_recorder.h"
 #include "gateway/session_impl.h"
 #include "gateway/session_manager.h"
+#include "storage/evidence_store.h"
+#include "storage/signing_key.h"
 
 namespace vigil::storage { class ControlBus; }
 
@@ -50,6 +53,12 @@ class GatewaySessions final : public SessionManager, public auth::RefusalRecorde
   storage::MetadataStore& store_;
   storage::ControlBus* bus_;
   ocr::OcrPool* ocr_;
+  // The deployment's signing key (state_dir/signing.key) and the store's
+  // evidence side: every session's chain is signed with it. A key that
+  // cannot be loaded refuses sessions (fail closed): key_error_ says why.
+  std::optional<storage::SigningKey> signing_key_;
+  std::string key_error_;
+  storage::EvidenceStore* evidence_ = nullptr;
 
   mutable std::mutex mu_;  // guards live_
   std::condition_variable changed_;

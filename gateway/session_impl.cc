@@ -9,6 +9,9 @@
 #include "gateway/input/line_assembler.h"
 #include "ocr/title_tracker.h"
 #include "storage/batched_event_writer.h"
+#include "storage/evidence_verify.h"
+#include "storage/recording_bytes.h"
+#include "storage/session_evidence.h"
 
 namespace vigil::gateway {
 
@@ -56,7 +59,20 @@ Result<std::shared_ptr<SessionImpl>> SessionImpl::open(SessionDeps deps,
 
   if (Status st = s->deps_.store.putSession(s->record_); !st.ok())
     return Status::Error("cannot store session metadata: " + st.message());
-  s->writer_ = std::make_unique<storage::BatchedEventWriter>(s->deps_.store, s->record_.id);
+  storage::BatchedEventWriterOptions writer_opts;
+  if (s->deps_.evidence && s->deps_.signing_key) {
+    SessionImpl* self = s.get();
+    s->evidence_ = std::make_unique<storage::SessionEvidence>(
+        *s->deps_.evidence, *s->deps_.signing_key, s->record_.id,
+        [self] { return self->clock_.now(); }, storage::chainSidecarPath(path),
+        storage::SessionEvidenceOptions{s->deps_.sign_interval});
+    storage::SessionEvidence* ev = s->evidence_.get();
+    s->recorder_->setFragmentListener([ev](const codecs::LiveFragment& f) {
+      ev->onFragment(f.init_segment, f.data, f.size);
+    });
+    writer_opts.on_stored = [ev](const std::vector<Event>& batch) { ev->onEventsStored(batch); };
+  }
+  s->writer_ = std::make_unique<storage::BatchedEventWriter>(s->deps_.store, s->record_.id, writer_opts);
   s->events_ = std::make_unique<EventFanout>(*s->writer_);
   s->lines_ = std::make_unique<input::LineAssembler>(*s->events_);
   s->observe(s->recorder_.get(), s->lines_.get());
@@ -239,16 +255,37 @@ void SessionImpl::finish(const std::string& end_reason) {
   emit({t, EventKind::Lifecycle, "disconnect: " + end_reason, {}});
   if (titles_) titles_->close();
   recorder_->close();
-  // A session that never showed a frame (its target was never reached)
-  // leaves no empty file behind.
+  const std::string video = deps_.recordings_dir + "/" + record_.video_path;
   const bool empty_recording = recorder_->bytesWritten() == 0;
-  if (empty_recording) {
-    std::error_code ec;
-    std::filesystem::remove(deps_.recordings_dir + "/" + record_.video_path, ec);
-  }
   Status flushed = writer_->close();
   if (!flushed.ok())
     spdlog::error("session={} event=events_lost_on_close error=\"{}\"", record_.id, flushed.message());
+  if (evidence_) {
+    // The trailer (mfra) the muxer wrote at close is not a fragment of the
+    // live tap: it is chained from the file, so the final signature covers
+    // every byte of the recording.
+    std::string trailer;
+    if (!empty_recording) {
+      auto bytes = storage::openRecordingBytes(video);
+      const std::uint64_t from = evidence_->fragmentBytes();
+      if (bytes && (*bytes)->size() > from) {
+        trailer.resize((*bytes)->size() - from);
+        if (Status st = (*bytes)->readAt(from, trailer.data(), trailer.size()); !st.ok()) {
+          spdlog::error("session={} event=trailer_unreadable error=\"{}\"", record_.id, st.message());
+          trailer.clear();
+        }
+      }
+    }
+    if (Status st = evidence_->finish(trailer); !st.ok())
+      spdlog::error("session={} event=final_checkpoint_failed error=\"{}\"", record_.id, st.message());
+  }
+  // A session that never showed a frame (its target was never reached)
+  // leaves no empty file behind (its chain records are in the store).
+  if (empty_recording) {
+    std::error_code ec;
+    std::filesystem::remove(video, ec);
+    std::filesystem::remove(storage::chainSidecarPath(video), ec);
+  }
 
   storage::SessionRecord final_record;
   {

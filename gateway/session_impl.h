@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -18,7 +19,7 @@
 #include "gateway/session.h"
 #include "storage/metadata_store.h"
 
-namespace vigil::storage { class BatchedEventWriter; }
+namespace vigil::storage { class BatchedEventWriter; class EvidenceStore; class SessionEvidence; class SigningKey; }
 namespace vigil::gateway::input { class LineAssembler; }
 namespace vigil::ocr { class OcrPool; class TitleTracker; }
 
@@ -44,6 +45,11 @@ struct SessionDeps {
   std::string recordings_dir;
   codecs::RecorderOptions recording;  // x264 settings of every session's video
   std::function<void(const std::string& id)> on_finished;  // manager bookkeeping
+  // Both set: the recording's fragments and the events are hash-chained and
+  // signed (storage::SessionEvidence). They must outlive the session.
+  storage::EvidenceStore* evidence = nullptr;
+  const storage::SigningKey* signing_key = nullptr;
+  std::chrono::milliseconds sign_interval{10000};  // CONTRACT: at least every 10 s
 };
 
 class SessionImpl final : public Session {
@@ -95,6 +101,8 @@ class SessionImpl final : public Session {
   AccessGrant grant_;
   SteadyClock clock_;
 
+  // Before writer_ and recorder_: their threads feed it, so it is destroyed after them.
+  std::unique_ptr<storage::SessionEvidence> evidence_;
   std::unique_ptr<storage::BatchedEventWriter> writer_;
   std::unique_ptr<EventFanout> events_;
   std::unique_ptr<codecs::Recorder> recorder_;

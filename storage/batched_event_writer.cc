@@ -103,6 +103,7 @@ void BatchedEventWriter::run() {
     if (!trying_since_) trying_since_ = std::chrono::steady_clock::now();
     lock.unlock();
     Status st = store_.appendEventsAt(session_id_, first_seq, batch);
+    if (st.ok() && options_.on_stored) options_.on_stored(batch);
     lock.lock();
     if (st.ok()) {
       trying_since_.reset();

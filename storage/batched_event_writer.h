@@ -18,10 +18,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/event.h"
 #include "core/status.h"
@@ -38,6 +40,10 @@ struct BatchedEventWriterOptions {
   std::chrono::milliseconds unhealthy_after{30000};
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{2000};
+  // Called on the worker thread with each batch once it is stored, in
+  // sequence order, each event exactly once, before flush() sees it stored
+  // (the session's hash chain, SessionEvidence::onEventsStored).
+  std::function<void(const std::vector<Event>&)> on_stored;
 };
 
 class BatchedEventWriter final : public EventSink {

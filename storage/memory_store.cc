@@ -292,3 +292,27 @@ Result<AuditVerify> MemoryStore::verifyAudit() {
 }
 
 }  // namespace vigil::storage
+
+namespace vigil::storage {
+
+Status MemoryStore::putCheckpoint(const std::string& session_id, const std::string& checkpoint_json) {
+  std::lock_guard lock(mu_);
+  checkpoints_[session_id].push_back(checkpoint_json);
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> MemoryStore::checkpoints(const std::string& session_id) {
+  std::lock_guard lock(mu_);
+  auto it = checkpoints_.find(session_id);
+  if (it == checkpoints_.end()) return std::vector<std::string>{};
+  return it->second;
+}
+
+Result<std::vector<Event>> MemoryStore::eventsInAppendOrder(const std::string& session_id) {
+  std::lock_guard lock(mu_);
+  auto it = events_.find(session_id);
+  if (it == events_.end()) return std::vector<Event>{};
+  return it->second;
+}
+
+}  // namespace vigil::storage

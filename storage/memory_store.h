@@ -9,11 +9,12 @@
 #include <mutex>
 
 #include "storage/hash_chain.h"
+#include "storage/evidence_store.h"
 #include "storage/metadata_store.h"
 
 namespace vigil::storage {
 
-class MemoryStore : public MetadataStore {
+class MemoryStore : public MetadataStore, public EvidenceStore {
  public:
   // `audit.now` defaults to `now`.
   explicit MemoryStore(std::function<EpochMillis()> now = {}, AuditOptions audit = {});
@@ -35,6 +36,11 @@ class MemoryStore : public MetadataStore {
   Status appendAudit(const AuditEntry& a) override;
   Result<std::vector<AuditEntry>> audit(std::size_t limit) override;
   Result<AuditVerify> verifyAudit() override;
+  Status putCheckpoint(const std::string& session_id, const std::string& checkpoint_json) override;
+  Result<std::vector<std::string>> checkpoints(const std::string& session_id) override;
+  Result<std::vector<Event>> eventsInAppendOrder(const std::string& session_id) override;
+  // Tests: the session's events as stored, to tamper with.
+  std::vector<Event>& rawEvents(const std::string& session_id) { return events_[session_id]; }
 
  private:
   std::vector<const SessionRecord*> orderedSessions(const SessionFilter& f) const;
@@ -53,6 +59,7 @@ class MemoryStore : public MetadataStore {
   std::uint64_t audit_head_seq_ = 0;
   std::string audit_head_hash_;
   std::optional<Checkpoint> audit_checkpoint_;  // newest signed (with audit_opts_.signer)
+  std::map<std::string, std::vector<std::string>> checkpoints_;
 };
 
 }  // namespace vigil::storage

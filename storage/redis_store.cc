@@ -35,6 +35,7 @@ const std::string kAuditCheckpoint = "vigil:audit:checkpoint";
 const std::string kRefusals = "vigil:refusals";
 std::string sessionKey(const std::string& id) { return "vigil:s:" + id; }
 std::string eventsKey(const std::string& id) { return "vigil:ev:" + id; }
+std::string checkpointsKey(const std::string& id) { return "vigil:ck:" + id; }
 std::string postingsKey(const std::string& id) { return "vigil:ix:" + id; }
 std::string wordKey(const std::string& w) { return "vigil:w:" + w; }
 std::string userKey(const std::string& u) { return "vigil:sessions:user:" + u; }
@@ -1168,6 +1169,33 @@ Result<AuditVerify> RedisStore::verifyAudit() {
     if (!trimmed) return v;
   }
   return Status::Error("the audit log is trimmed faster than it can be read; try again");
+}
+
+Status RedisStore::putCheckpoint(const std::string& session_id,
+                                 const std::string& checkpoint_json) {
+  auto r = pool_->run({{"RPUSH", checkpointsKey(session_id), checkpoint_json}});
+  if (!r) return r.status();
+  return redis::replyStatus((*r)[0].get(), "storing a checkpoint of session " + session_id);
+}
+
+Result<std::vector<std::string>> RedisStore::checkpoints(const std::string& session_id) {
+  auto r = pool_->run({{"LRANGE", checkpointsKey(session_id), "0", "-1"}});
+  if (!r) return r.status();
+  if (Status st = redis::replyStatus((*r)[0].get(), "reading checkpoints"); !st.ok()) return st;
+  return strings((*r)[0].get());
+}
+
+Result<std::vector<Event>> RedisStore::eventsInAppendOrder(const std::string& session_id) {
+  auto r = pool_->run({{"LRANGE", eventsKey(session_id), "0", "-1"}});
+  if (!r) return r.status();
+  if (Status st = redis::replyStatus((*r)[0].get(), "reading events"); !st.ok()) return st;
+  std::vector<Event> out;
+  for (const std::string& s : strings((*r)[0].get())) {
+    auto e = decodeEvent(s);
+    out.push_back(e ? std::move(*e)
+                    : Event{0, EventKind::Lifecycle, "<unreadable: " + s.substr(0, 200) + ">", {}});
+  }
+  return out;
 }
 
 }  // namespace vigil::storage

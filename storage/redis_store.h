@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "storage/evidence_store.h"
 #include "storage/metadata_store.h"
 
 namespace vigil::storage {
@@ -18,7 +19,7 @@ class Pool;
 }
 struct SearchQuery;
 
-class RedisStore final : public MetadataStore {
+class RedisStore final : public MetadataStore, public EvidenceStore {
  public:
   // url: redis://[:password@]host[:port][/db] or unix:///path.sock[?db=N].
   // Connects once and PINGs, so a wrong URL fails here, not later.
@@ -51,6 +52,11 @@ class RedisStore final : public MetadataStore {
   // gateway also calls it every 10 s so the last entries of a burst are
   // signed without waiting for another append.
   Status checkpointAudit();
+
+  // EvidenceStore: `vigil:ck:{session}` (list) and a raw LRANGE of the events.
+  Status putCheckpoint(const std::string& session_id, const std::string& checkpoint_json) override;
+  Result<std::vector<std::string>> checkpoints(const std::string& session_id) override;
+  Result<std::vector<Event>> eventsInAppendOrder(const std::string& session_id) override;
 
   // Words a search prefix may expand to; a broader prefix is only checked on
   // candidates found through the query's other words (docs/redis-schema.md).

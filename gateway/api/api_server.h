@@ -14,7 +14,9 @@
 #include "core/status.h"
 #include "gateway/auth/access_codes.h"
 #include "gateway/session_manager.h"
+#include "storage/evidence_store.h"
 #include "storage/metadata_store.h"
+#include "storage/signing_key.h"
 
 namespace vigil::gateway::api {
 
@@ -34,6 +36,10 @@ struct ApiDeps {
   std::function<bool(const std::string& hash, const std::string& password)> verify_password;
   std::string recordings_dir;  // [recordings] dir; SessionRecord::video_path is relative to it
   std::string web_root;        // the web-player/ directory (index.html, login.html, js/, css/)
+  // Evidence (CONTRACT.md "Evidence"): the store's chain records and the
+  // deployment's signing key, for /bundle and /verify. Null: those answer 501.
+  storage::EvidenceStore* evidence = nullptr;
+  const storage::SigningKey* signing_key = nullptr;
 };
 
 // Binds ApiDeps::issue_code to an AccessCodes (which must outlive the server).

@@ -16,6 +16,8 @@ const std::vector<Route>& apiRoutes() {
       {V::get, "/api/sessions/{id}/video", Access::Staff, Body::None, h::video},
       {V::get, "/api/sessions/{id}/thumbnail", Access::Security, Body::None, h::thumbnail},
       {V::get, "/api/sessions/{id}/live", Access::Security, Body::None, h::live, true},
+      {V::get, "/api/sessions/{id}/bundle", Access::Staff, Body::None, h::bundle},
+      {V::get, "/api/sessions/{id}/verify", Access::Staff, Body::None, h::verifySession},
       {V::post, "/api/sessions/{id}/terminate", Access::Security, Body::Optional, h::terminate},
       {V::get, "/api/search", Access::Staff, Body::None, h::search},
       {V::post, "/api/grants", Access::Security, Body::Json, h::issueGrant},

@@ -43,5 +43,10 @@ int serve(const Common& c);
 // Shows an RDP target's TLS certificate and, confirmed on stdin (or `yes`),
 // records it as trusted in state_dir/rdp/known_targets. Sends no credentials.
 int trustTarget(const Common& c, const std::string& name, bool yes);
+// Verifies a session (config + Redis) or a bundle zip (offline); pubkey_file
+// ("" = none) pins the signing key.
+int verify(const Common& c, const std::string& what, const std::string& pubkey_file);
+int bundle(const Common& c, const std::string& session, const std::string& out);
+int pubkey(const Common& c);
 
 }  // namespace vigil::cli

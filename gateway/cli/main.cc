@@ -85,6 +85,24 @@ int main(int argc, char** argv) {
   terminate_cmd->add_option("SESSION", session, "session id")->required();
   terminate_cmd->callback([&] { rc = terminate(common, session); });
 
+  std::string verify_what, pubkey_file;
+  auto* verify_cmd = app.add_subcommand(
+      "verify", "check a session (or a bundle, offline) against its signed hash chain");
+  withCommon(verify_cmd);
+  verify_cmd->add_option("SESSION_OR_BUNDLE", verify_what, "session id, or an evidence bundle .zip")->required();
+  verify_cmd->add_option("--pubkey", pubkey_file, "PEM of the expected signing key (from `vigil pubkey`)");
+  verify_cmd->callback([&] { rc = verify(common, verify_what, pubkey_file); });
+
+  auto* bundle_cmd = app.add_subcommand("bundle", "write an evidence bundle (zip) of a session");
+  withCommon(bundle_cmd);
+  bundle_cmd->add_option("SESSION", session, "session id")->required();
+  bundle_cmd->add_option("OUT", out, "output file, e.g. evidence.zip")->required();
+  bundle_cmd->callback([&] { rc = bundle(common, session, out); });
+
+  auto* pubkey_cmd = app.add_subcommand("pubkey", "print the signing public key (PEM)");
+  withCommon(pubkey_cmd);
+  pubkey_cmd->callback([&] { rc = pubkey(common); });
+
   std::string trust_name;
   bool trust_yes = false;
   auto* trust_cmd = app.add_subcommand(

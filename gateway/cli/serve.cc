@@ -95,6 +95,7 @@ void setupLogging(const Config& config) {
 void warnLoosePermissions(const std::string& config_path, const Config& config) {
   const std::string state = config.state_dir;
   gateway::auth::warnLooseModes({config_path, state, (std::filesystem::path(state) / "gateway.key").string(),
+                                 (std::filesystem::path(state) / storage::kSigningKeyFile).string(),
                                  config.recordings_dir});
 }
 
@@ -126,7 +127,8 @@ int serve(const Common& c) {
   setenv("WLOG_LEVEL", spdlog::should_log(spdlog::level::debug) ? "INFO" : "FATAL", 0);
 
   warnLoosePermissions(c.config_path, config);
-  // The deployment's signing key signs the audit log's head (and evidence).
+  // The deployment's signing key signs the audit log's head and every
+  // session's evidence; without it the gateway does not start.
   auto signing = storage::SigningKey::loadOrCreate(config.state_dir);
   if (!signing) return fail(signing.message());
   storage::AuditOptions audit;
@@ -139,6 +141,9 @@ int serve(const Common& c) {
   AuditCheckpointer checkpointer(**store);
   auto key = gateway::auth::SecretKey::loadOrCreate(config.state_dir);
   if (!key) return fail(key.message());
+  // Every session's evidence is signed with the same key (GatewaySessions
+  // loads it too): one that cannot be made or read stopped the gateway above.
+  spdlog::info("event=signing_key fingerprint={}", storage::keyFingerprint(signing->publicKey()));
   auto bus = storage::ControlBus::connect(config.redis_url, key->controlBusKey());
   if (!bus) return fail(bus.message());
   if (std::string err; !gateway::auth::createPrivateDirectories(config.recordings_dir, err))
@@ -174,7 +179,8 @@ int serve(const Common& c) {
     rdp = std::move(listener.value());
   }
   gateway::api::ApiDeps deps{**store, sessions, gateway::api::issueWith(codes),
-                             &gateway::auth::verifyPassword, config.recordings_dir, webRoot()};
+                             &gateway::auth::verifyPassword, config.recordings_dir, webRoot(),
+                             store->get(), &*signing};
   auto api = gateway::api::ApiServer::start(config, deps);
   if (!api) return fail("web server on " + config.web_listen.str() + ": " + api.message());
 

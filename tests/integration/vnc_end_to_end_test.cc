@@ -123,6 +123,13 @@ TEST(VncEndToEnd, TypedLineReachesServerIsSearchableAndRecorded) {
                     e["text"].get<std::string>().starts_with(
                         "authenticated vendor1 by access code issued by cli:");
   EXPECT_TRUE(issuer_named) << ev.dump();
+
+  // Evidence (issue 17): recording and events verify against the session's
+  // final signature.
+  VigilRun v = f.vigil({"verify", id});
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  EXPECT_NE(v.out.find("verified: "), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("at the session's end"), std::string::npos) << v.out;
 }
 
 // `[recordings] qp` reaches the session's encoder: x264 writes its settings
@@ -231,6 +238,19 @@ TEST(VncEndToEnd, KillDashNineKeepsAPlayableRecordingAndTheEvents) {
   for (const auto& s : sessionsJson(f))
     if (s["id"] == id) ended = s["state"] == "ended";
   EXPECT_TRUE(ended);
+
+  // Evidence (issue 17): the signed prefix verifies, the rest is reported as
+  // an unsigned tail, not as tampering; the same from a bundle.
+  VigilRun v = f.vigil({"verify", id});
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  EXPECT_NE(v.out.find("signed up to t="), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("unsigned tail of"), std::string::npos) << v.out;
+  const std::string zip = f.dir() + "/crash.zip";
+  VigilRun b = f.vigil({"bundle", id, zip});
+  EXPECT_EQ(b.exit_code, 0) << b.out;
+  VigilRun vb = f.vigil({"verify", zip});
+  EXPECT_EQ(vb.exit_code, 0) << vb.out;
+  EXPECT_NE(vb.out.find("unsigned tail of"), std::string::npos) << vb.out;
 }
 
 }  // namespace

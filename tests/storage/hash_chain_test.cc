@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -165,6 +167,36 @@ TEST(Checkpoint, SignsEveryFieldAndRoundTripsThroughJson) {
   }
   EXPECT_FALSE(Checkpoint::fromJson("{}").ok());
   EXPECT_FALSE(Checkpoint::fromJson("nope").ok());
+}
+
+}  // namespace
+}  // namespace vigil::storage
+
+namespace vigil::storage {
+namespace {
+
+// What chaining costs on the recorder and event writer threads (printed;
+// docs/security.md quotes it). Bounds are loose: a shared 2-core machine.
+TEST(HashChain, CostPerFragmentAndPerEvent) {
+  std::string fragment(64 * 1024, 'x');
+  for (std::size_t i = 0; i < fragment.size(); ++i) fragment[i] = static_cast<char>(i * 131 + 7);
+  HashChain frags(ChainKind::Fragment), events(ChainKind::Event);
+  const int kFragments = 2000, kEvents = 100000;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kFragments; ++i) frags.appendBytes(fragment);
+  auto t1 = std::chrono::steady_clock::now();
+  Event e{1234, EventKind::Key, "net user admin2 S3cret! /add", "Administrator: Command Prompt"};
+  for (int i = 0; i < kEvents; ++i) {
+    e.t_ms = i;
+    events.append(eventDigest(e));
+  }
+  auto t2 = std::chrono::steady_clock::now();
+  const double us_frag = std::chrono::duration<double, std::micro>(t1 - t0).count() / kFragments;
+  const double us_event = std::chrono::duration<double, std::micro>(t2 - t1).count() / kEvents;
+  std::cout << "[ measured ] chaining a 64 KiB fragment: " << us_frag << " us; an event: " << us_event
+            << " us\n";
+  EXPECT_LT(us_frag, 5000);
+  EXPECT_LT(us_event, 500);
 }
 
 }  // namespace

@@ -23,6 +23,9 @@ Reply video(Ctx& c);
 // live.cc: the Live page's thumbnails and the live WebSocket
 Reply thumbnail(Ctx& c);
 Reply live(Ctx& c);
+// evidence.cc: the evidence bundle and the integrity check
+Reply bundle(Ctx& c);
+Reply verifySession(Ctx& c);
 // grants.cc
 Reply issueGrant(Ctx& c);
 // audit.cc

@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "core/config.h"
 #include "gateway/gateway_sessions.h"
+#include "storage/evidence_verify.h"
 #include "storage/memory_store.h"
+#include "storage/signing_key.h"
 #include "tests/testbed/testbed.h"
 
 namespace vigil::gateway {
@@ -112,6 +115,34 @@ TEST_F(SessionImplTest, AClipboardFloodBecomesABurstOfEvents) {
   EXPECT_LE(clips.size(), 6u) << "2000 clipboard changes in a moment became as many events";
   EXPECT_EQ(clips.front().text, "flood 0");
   EXPECT_EQ(clips.back().text, "flood 1999") << "the change held back at the end was lost";
+}
+
+// The evidence observers (recorder tap, event writer, signing thread) on
+// one session; also run under ThreadSanitizer.
+TEST_F(SessionImplTest, ASessionWithEvidenceVerifiesAgainstItsFinalSignature) {
+  const auto key = storage::SigningKey::fromSeed(std::array<std::uint8_t, 32>{3});
+  storage::SessionRecord rec;
+  rec.id = "s-evidence";
+  rec.state = "live";
+  rec.video_path = "s-evidence.mp4";
+  SessionDeps deps{store_, nullptr, dir_, {}, {}, &store_, &key, std::chrono::milliseconds(200)};
+  auto opened = SessionImpl::open(std::move(deps), rec, AccessGrant{"vendor1", &target_, "password", {}});
+  ASSERT_TRUE(opened.ok()) << opened.message();
+  auto s = *opened;
+  Frame f(320, 200);
+  s->resized(320, 200);
+  for (int i = 0; i < 20; ++i) {
+    f.fill(Rect{0, (i * 10) % 200, 320, 10}, 0x101010u * static_cast<std::uint32_t>(i % 16));
+    s->frame(f, DirtyRegion(f.bounds()));
+    s->lifecycle("step " + std::to_string(i));
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  }
+  s->finish("client disconnected");
+  auto r = storage::verifySession(store_, store_, dir_, "s-evidence", key.publicKey());
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_TRUE(r->verified) << r->detail;
+  EXPECT_TRUE(r->complete) << r->detail;
+  EXPECT_EQ(r->fragment_bytes, std::filesystem::file_size(dir_ + "/s-evidence.mp4"));
 }
 
 }  // namespace
