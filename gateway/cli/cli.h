@@ -43,5 +43,8 @@ int serve(const Common& c);
 // Shows an RDP target's TLS certificate and, confirmed on stdin (or `yes`),
 // records it as trusted in state_dir/rdp/known_targets. Sends no credentials.
 int trustTarget(const Common& c, const std::string& name, bool yes);
+// Adds a recording key that becomes current for new sessions; old keys are
+// kept for reading (gateway/cli/rotate_recording_key.cc).
+int rotateRecordingKey(const Common& c);
 
 }  // namespace vigil::cli
