@@ -7,6 +7,7 @@
 
 #include "codecs/video_reader.h"
 #include "core/clock.h"
+#include "storage/recording_reader.h"
 #include "tests/integration/gateway_fixture.h"
 #include "tests/testbed/vnc_test_client.h"
 
@@ -134,7 +135,11 @@ TEST(VncEndToEnd, ConfiguredQuantizerReachesTheRecording) {
   (*viewer)->disconnect();
   ASSERT_TRUE(testbed::waitFor([&] { return newestAdmitted(f).value("state", "") == "ended"; }, 10s))
       << f.gatewayLog();
-  const std::string video = testbed::readFile(f.recordingsDir() + "/" + id + ".mp4");
+  // Sealed on disk: the settings are read from the plaintext.
+  auto reader = storage::RecordingReader::open(f.recordingsDir() + "/" + id + ".mp4", f.recordingKeys());
+  ASSERT_TRUE(reader.ok()) << reader.message();
+  std::string video((*reader)->size(), '\0');
+  ASSERT_TRUE((*reader)->readAt(0, video.data(), video.size()).ok());
   EXPECT_NE(video.find(" qp=26 "), std::string::npos) << "x264 settings not found or not qp=26";
   EXPECT_EQ(video.find(" qp=32 "), std::string::npos);
 }
@@ -203,11 +208,14 @@ TEST(VncEndToEnd, KillDashNineKeepsAPlayableRecordingAndTheEvents) {
 
   // The recording plays up to (nearly) the crash.
   const std::string video = f.recordingsDir() + "/" + id + ".mp4";
-  auto info = codecs::probe(video);
+  // Sealed on disk (encryption at rest is the default): unreadable without
+  // the gateway's key, the same video with it.
+  EXPECT_FALSE(codecs::probe(video).ok()) << "the recording is not encrypted on disk";
+  auto info = codecs::probe(video, f.recordingKeys());
   ASSERT_TRUE(info.ok()) << info.message();
   EXPECT_GT(info->frame_count, 1);
   EXPECT_GE(info->duration_ms, 1000);
-  auto frame = codecs::decodeLastFrame(video);
+  auto frame = codecs::decodeLastFrame(video, f.recordingKeys());
   ASSERT_TRUE(frame.ok()) << frame.message();
   const std::string out = f.dir() + "/crash.mp4";
   EXPECT_EQ(f.vigil({"export", id, out}).exit_code, 0);
