@@ -177,7 +177,9 @@ TEST(SealedFile, AFlippedByteInAnyRecordIsAReadErrorNamingTheRecord) {
         << got.message();
     EXPECT_NE(got.message().find("does not authenticate"), std::string::npos) << got.message();
     // The other records still read.
-    if (i > 0) EXPECT_EQ(readRange(**r, 0, 10), plain.substr(0, 10));
+    if (i > 0) {
+      EXPECT_EQ(readRange(**r, 0, 10), plain.substr(0, 10));
+    }
     start = ends[i];
     plain_at += units[i].size();
   }
