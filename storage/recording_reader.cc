@@ -47,7 +47,8 @@ Result<std::unique_ptr<RecordingReader>> RecordingReader::open(const std::string
   if (sodium_init() < 0) return Status::Error("libsodium cannot start (no random source)");
   std::unique_ptr<RecordingReader> r(new RecordingReader());
   r->path_ = path;
-  r->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Never through a symlink: a recording is a plain file the recorder made.
+  r->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (r->fd_ < 0) {
     if (errno == ENOENT) return Status::Error("recording " + path + " does not exist");
     return Status::Error("cannot open recording " + path + ": " + std::strerror(errno));
@@ -55,6 +56,7 @@ Result<std::unique_ptr<RecordingReader>> RecordingReader::open(const std::string
   struct stat st {};
   if (::fstat(r->fd_, &st) != 0)
     return Status::Error("cannot open recording " + path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return Status::Error("recording " + path + " is not a regular file");
   r->file_size_ = static_cast<std::uint64_t>(st.st_size);
 
   std::uint8_t h[sealed::kHeaderSize];

@@ -28,7 +28,7 @@ namespace vigil::storage {
 
 class RecordingReader {
  public:
-  // Opens `path`. A sealed file needs the KEK it names in `keys`; a plain MP4
+  // Opens `path` (a regular file, not through a symlink). A sealed file needs the KEK it names in `keys`; a plain MP4
   // opens with any ring, even an empty one. A torn last record (crash) is
   // left out. Errors name the file and what to do (missing key, wrong key,
   // damaged header).
