@@ -3,6 +3,7 @@
 // commands a user would run afterwards.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 
 #include "codecs/video_reader.h"
@@ -142,6 +143,48 @@ TEST(VncEndToEnd, ConfiguredQuantizerReachesTheRecording) {
   ASSERT_TRUE((*reader)->readAt(0, video.data(), video.size()).ok());
   EXPECT_NE(video.find(" qp=26 "), std::string::npos) << "x264 settings not found or not qp=26";
   EXPECT_EQ(video.find(" qp=32 "), std::string::npos);
+}
+
+// Encryption at rest with the real `vigil serve`: `vigil rotate-recording-key`
+// makes a new key current for the next session (no restart); `vigil export`
+// reads sessions sealed under the old key and the new one.
+TEST(VncEndToEnd, ARotatedRecordingKeySealsTheNextSessionAndOldOnesStillExport) {
+  auto fx = GatewayFixture::start();
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1) {
+      nlohmann::json rotated = f.vigilJson({"rotate-recording-key"});
+      ASSERT_EQ(rotated.value("key_id", 0), 2) << rotated.dump();
+    }
+    auto viewer = connectViewer(f, f.grantCode());
+    ASSERT_TRUE(viewer.ok()) << viewer.message() << "\n" << f.gatewayLog();
+    ASSERT_TRUE(testbed::waitFor([&] { return (*viewer)->updates() > 0; }, 10s));
+    const std::string id = newestAdmitted(f).value("id", "");
+    ASSERT_FALSE(id.empty());
+    (*viewer)->disconnect();
+    ASSERT_TRUE(testbed::waitFor([&] { return newestAdmitted(f).value("state", "") == "ended"; }, 10s))
+        << f.gatewayLog();
+    ids.push_back(id);
+  }
+  ASSERT_NE(ids[0], ids[1]);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::string file = f.recordingsDir() + "/" + ids[i] + ".mp4";
+    auto reader = storage::RecordingReader::open(file, f.recordingKeys());
+    ASSERT_TRUE(reader.ok()) << reader.message();
+    EXPECT_TRUE((*reader)->sealed());
+    EXPECT_EQ((*reader)->keyId(), i + 1);
+    const std::string out = f.dir() + "/export-" + std::to_string(i) + ".mp4";
+    VigilRun ex = f.vigil({"export", ids[i], out});
+    ASSERT_EQ(ex.exit_code, 0) << ex.out;
+    auto info = codecs::probe(out);
+    ASSERT_TRUE(info.ok()) << info.message();
+    EXPECT_GE(info->frame_count, 1);
+  }
+  // The keys never sit in the recordings folder.
+  for (const auto& e : std::filesystem::recursive_directory_iterator(f.recordingsDir()))
+    EXPECT_EQ(e.path().extension(), ".mp4") << e.path();
 }
 
 TEST(VncEndToEnd, BadCodesAreRefusedWithoutTouchingTheTarget) {
