@@ -313,6 +313,11 @@ Config Config::parse(const std::string& text, const std::string& path) {
                                    path + ": [web] listen");
     c.web_tls_cert = str(*t, "tls_cert", path, "[web]", false);
     c.web_tls_key = str(*t, "tls_key", path, "[web]", false);
+    c.web_public_url = str(*t, "public_url", path, "[web]", false);
+    if (!c.web_public_url.empty() && c.web_public_url.rfind("https://", 0) != 0 &&
+        c.web_public_url.rfind("http://", 0) != 0)
+      throw ConfigError(path + ": [web] public_url must start with https:// or http://, e.g. "
+                               "https://vigil.example.com");
   }
   if (auto* t = root["rdp"].as_table()) {
     c.rdp_listen = HostPort::parse(str(*t, "listen", path, "[rdp]", false, c.rdp_listen.str()),

@@ -104,6 +104,9 @@ struct Config {
 
   HostPort web_listen{"127.0.0.1", 8080};
   std::string web_tls_cert, web_tls_key;
+  // [web] public_url: the address users type (behind a proxy or a DNS name);
+  // its host is accepted in the Host header besides the listen address.
+  std::string web_public_url;
   HostPort rdp_listen{"127.0.0.1", 3389};
   std::string rdp_tls_cert, rdp_tls_key;
 

@@ -1,10 +1,12 @@
 #include "gateway/record_json.h"
 
+#include <algorithm>
+
 #include "core/clock.h"
 
 namespace vigil::gateway {
 
-nlohmann::json toJson(const storage::SessionRecord& s) {
+nlohmann::json toJson(const storage::SessionRecord& s, long long live_bytes) {
   nlohmann::json j = {{"id", s.id},
                       {"user", s.user},
                       {"target", s.target},
@@ -15,7 +17,7 @@ nlohmann::json toJson(const storage::SessionRecord& s) {
                       {"duration_ms", s.durationMs()},
                       {"width", s.width},
                       {"height", s.height},
-                      {"video_bytes", s.video_bytes},
+                      {"video_bytes", std::max(s.video_bytes, live_bytes)},
                       {"end_reason", s.end_reason},
                       {"client_addr", s.client_addr},
                       {"node", s.node}};

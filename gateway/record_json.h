@@ -9,7 +9,9 @@
 namespace vigil::gateway {
 
 // {id,user,target,protocol,state,started_at,ended_at,duration_ms,width,height,video_bytes,end_reason}
-nlohmann::json toJson(const storage::SessionRecord& s);
+// (+ client_addr, node; refusals for refused attempts). `live_bytes`: the
+// recording's size on disk so far, for a live session whose record still says 0.
+nlohmann::json toJson(const storage::SessionRecord& s, long long live_bytes = 0);
 // {t_ms,kind,text} (+ window when known)
 nlohmann::json toJson(const Event& e);
 // {session_id,t_ms,kind,text,user,target,started_at}

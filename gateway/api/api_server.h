@@ -47,16 +47,22 @@ inline auto issueWith(auth::AccessCodes& codes) {
 struct ApiOptions {
   int io_threads = 2;      // network I/O
   int worker_threads = 4;  // request handlers (may block on Redis, argon2)
-  std::chrono::seconds request_timeout{30};     // read of one request / one write step
-  std::chrono::seconds login_ttl{8 * 3600};     // a cookie session's lifetime
-  std::chrono::seconds login_idle{30 * 60};     // ... and its idle limit
-  int max_failures_per_user = 5;                // failed sign-ins before a user is throttled
-  int max_failures_per_address = 20;            // ... an address
+  std::chrono::seconds header_timeout{10};   // TLS handshake + a request's headers
+  std::chrono::seconds keepalive_idle{5};    // an idle keep-alive connection is closed
+  std::chrono::seconds request_timeout{30};  // a request's body / one write step
+  std::chrono::seconds login_ttl{8 * 3600};  // a cookie session's lifetime
+  std::chrono::seconds login_idle{30 * 60};  // ... and its idle limit
+  int max_failures_per_user = 5;             // failed sign-ins of a user from one address
+  int max_failures_per_address = 20;         // ... from an address, any user
+  int max_failures_global = 300;             // ... everywhere, before failing addresses wait
   std::chrono::seconds throttle_window{300};
-  std::chrono::seconds view_audit_interval{300};  // replay audit: once per user+session per interval
+  // Repeated looks at one session (replay ranges, thumbnails) by one viewer:
+  // one audit entry per interval plus a count of the rest.
+  std::chrono::seconds view_audit_interval{300};
   int live_fps = 10;
   int jpeg_quality = 70;
-  std::size_t max_connections = 256;
+  std::size_t max_connections = 512;
+  std::size_t max_connections_per_address = 32;
 };
 
 class ApiServer {

@@ -124,7 +124,14 @@ function renderLiveList() {
     const thumb = el('div', { class: 'thumb' }, canWatch ? img : el('span', {}, 'live view needs the security role'));
     if (canWatch) {
       thumbs.set(s.id, img);
-      img.addEventListener('error', () => { img.hidden = true; });
+      // The server never waits for a first picture (503, Retry-After: 1): ask again soon.
+      img.addEventListener('error', () => {
+        img.hidden = true;
+        if (!img.dataset.retried) {
+          img.dataset.retried = '1';
+          setTimeout(() => { if (img.isConnected) img.src = thumbUrl(s.id); }, 1000);
+        }
+      });
       img.addEventListener('load', () => { img.hidden = false; });
       img.src = thumbUrl(s.id);
     }

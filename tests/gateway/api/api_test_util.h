@@ -15,6 +15,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "gateway/api/api_server.h"
 #include "tests/gateway/api/fakes.h"
@@ -102,5 +103,35 @@ bool waitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds
   }
   return pred();
 }
+
+namespace ws = boost::beast::websocket;
+
+// A blocking WebSocket client for the live view.
+
+struct WsClient {
+  boost::asio::io_context ioc;
+  ws::stream<boost::asio::ip::tcp::socket> stream{ioc};
+  boost::beast::flat_buffer buf;
+
+  boost::system::error_code connect(std::uint16_t port, const std::string& target, const std::string& cookie,
+                                    ws::response_type* res = nullptr) {
+    boost::system::error_code ec;
+    stream.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+    if (ec) return ec;
+    stream.set_option(ws::stream_base::decorator([cookie](ws::request_type& req) {
+      if (!cookie.empty()) req.set(boost::beast::http::field::cookie, cookie);
+    }));
+    ws::response_type dummy;
+    stream.handshake(res ? *res : dummy, "127.0.0.1:" + std::to_string(port), target, ec);
+    return ec;
+  }
+  // Next message; binary says which kind.
+  std::string read(bool& binary) {
+    buf.clear();
+    stream.read(buf);
+    binary = stream.got_binary();
+    return boost::beast::buffers_to_string(buf.data());
+  }
+};
 
 }  // namespace vigil::gateway::api::testing

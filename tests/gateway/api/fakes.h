@@ -92,6 +92,7 @@ class FakeStore final : public storage::MetadataStore {
   }
   Status appendAudit(const storage::AuditEntry& a) override {
     std::lock_guard l(mu_);
+    if (fail_audit_) return Status::Error("audit store down (test)");
     audit_.push_back(a);
     return Status::Ok();
   }
@@ -105,8 +106,13 @@ class FakeStore final : public storage::MetadataStore {
     std::lock_guard l(mu_);
     return audit_;
   }
+  void failAudit(bool fail) {
+    std::lock_guard l(mu_);
+    fail_audit_ = fail;
+  }
 
  private:
+  bool fail_audit_ = false;
   static bool matches(const storage::SessionRecord& s, const storage::SessionFilter& f) {
     return (!f.user || s.user == *f.user) && (!f.target || s.target == *f.target) &&
            (!f.from || s.started_at >= *f.from) && (!f.to || s.started_at <= *f.to);

@@ -1,0 +1,77 @@
+// The HTTP message types the API's handlers return, and a body that streams
+// a byte range of a recording without holding it in memory. Internal to
+// vigil_gateway_api.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/optional.hpp>
+
+namespace vigil::gateway::api {
+
+namespace http = boost::beast::http;
+
+// An owned file descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~UniqueFd() { reset(); }
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// A byte range of an open file as an HTTP body, read with pread in 64 KiB
+// steps so a large recording never sits in memory.
+struct FileRangeBody {
+  struct value_type {
+    std::shared_ptr<UniqueFd> fd;
+    std::uint64_t offset = 0, length = 0;
+  };
+  static std::uint64_t size(const value_type& v) { return v.length; }
+
+  class writer {
+   public:
+    using const_buffers_type = boost::asio::const_buffer;
+    template <bool isRequest, class Fields>
+    writer(const http::header<isRequest, Fields>&, const value_type& v)
+        : v_(v), pos_(v.offset), remain_(v.length), buf_(64 * 1024) {}
+    void init(boost::beast::error_code& ec) { ec = {}; }
+    boost::optional<std::pair<const_buffers_type, bool>> get(boost::beast::error_code& ec);
+
+   private:
+    const value_type& v_;
+    std::uint64_t pos_, remain_;
+    std::vector<char> buf_;
+  };
+};
+
+using Request = http::request<http::string_body>;
+using StrResponse = http::response<http::string_body>;
+using FileResponse = http::response<FileRangeBody>;
+using HeadResponse = http::response<http::empty_body>;
+using Reply = std::variant<StrResponse, FileResponse, HeadResponse>;
+
+}  // namespace vigil::gateway::api
