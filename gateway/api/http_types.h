@@ -15,6 +15,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/optional.hpp>
 
+#include "storage/recording_reader.h"
+
 namespace vigil::gateway::api {
 
 namespace http = boost::beast::http;
@@ -43,11 +45,12 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-// A byte range of an open file as an HTTP body, read with pread in 64 KiB
-// steps so a large recording never sits in memory.
+// A byte range of a recording's plaintext as an HTTP body, read through its
+// storage::RecordingReader (sealed or plain on disk) in 64 KiB steps so a
+// large recording never sits in memory.
 struct FileRangeBody {
   struct value_type {
-    std::shared_ptr<UniqueFd> fd;
+    std::shared_ptr<storage::RecordingReader> reader;
     std::uint64_t offset = 0, length = 0;
   };
   static std::uint64_t size(const value_type& v) { return v.length; }
