@@ -1,7 +1,5 @@
 #include "codecs/exporter.h"
 
-#include <sys/stat.h>
-
 #include <cstdio>
 #include <filesystem>
 
@@ -62,14 +60,11 @@ class FileMuxer {
 }  // namespace
 
 Status exportMp4(const std::string& in_fragmented, const std::string& out_mp4,
-                 std::function<void(double fraction)> progress) {
+                 std::function<void(double fraction)> progress, const storage::KeyRing& keys) {
   auto report = [&](double f) { if (progress) progress(f); };
-  struct stat sb {};
-  if (::stat(in_fragmented.c_str(), &sb) != 0)
-    return Status::Error("recording " + in_fragmented + " does not exist");
-  const double in_size = static_cast<double>(std::max<off_t>(sb.st_size, 1));
-  auto in = openInputVideo(in_fragmented);
+  auto in = openInputVideo(in_fragmented, keys);
   if (!in) return in.status();
+  const double in_size = static_cast<double>(std::max<std::uint64_t>(in->io->reader().size(), 1));
 
   const std::string tmp = out_mp4 + ".partial";
   FileMuxer out;
@@ -109,6 +104,7 @@ Status exportMp4(const std::string& in_fragmented, const std::string& out_mp4,
     holding = true;
     if ((++packets & 63) == 0) report(std::min(0.99, pos / in_size));
   }
+  if (!in->io->error().ok()) return in->io->error();
   if (holding) {
     if (Status st = writeHeld(AV_NOPTS_VALUE); !st.ok()) return st;
   }

@@ -6,14 +6,18 @@
 #include <string>
 
 #include "core/status.h"
+#include "storage/key_ring.h"
 
 namespace vigil::codecs {
 
 // Remuxes without re-encoding. A partial last fragment is dropped. Writes to
 // `out_mp4`.partial and renames on success, so `out_mp4` is never half
 // written. `progress` (may be empty) gets 0..1 on the calling thread.
-// Blocking; any thread.
+// Blocking; any thread. A sealed recording is decrypted with `keys`
+// (storage::RecordingReader); the output is always a plain MP4. A record that
+// fails authentication fails the export.
 Status exportMp4(const std::string& in_fragmented, const std::string& out_mp4,
-                 std::function<void(double fraction)> progress);
+                 std::function<void(double fraction)> progress,
+                 const storage::KeyRing& keys = storage::KeyRing());
 
 }  // namespace vigil::codecs

@@ -17,12 +17,23 @@ constexpr AVRational kMillis{1, 1000};
 
 Result<std::unique_ptr<Fmp4Muxer>> Fmp4Muxer::create(const std::string& path, bool overwrite,
                                                      std::chrono::milliseconds flush_interval,
-                                                     std::atomic<std::uint64_t>& bytes) {
+                                                     std::atomic<std::uint64_t>& bytes,
+                                                     const storage::KeyRing* seal_keys) {
+  std::unique_ptr<storage::SealedWriter> sealer;
+  if (seal_keys) {
+    if (!seal_keys->current())
+      return Status::Error("recordings are to be encrypted but there is no recording key: "
+                           "recording refused");
+    auto w = storage::SealedWriter::create(*seal_keys->current());
+    if (!w) return w.status();
+    sealer = std::move(w.value());
+  }
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL);
   const int fd = ::open(path.c_str(), flags, 0640);
   if (fd < 0)
     return Status::Error("cannot create recording " + path + ": " + std::strerror(errno));
   std::unique_ptr<Fmp4Muxer> m(new Fmp4Muxer(fd, flush_interval, bytes));
+  m->sealer_ = std::move(sealer);
 
   auto* buffer = static_cast<unsigned char*>(av_malloc(kAvioBufferSize));
   if (!buffer) return Status::Error("out of memory for the recording buffer");
@@ -61,20 +72,41 @@ Fmp4Muxer::~Fmp4Muxer() {
 int Fmp4Muxer::writeCallback(void* opaque, compat::AvioWriteBuffer buf, int size) {
   auto* self = static_cast<Fmp4Muxer*>(opaque);
   if (self->write_errno_) return AVERROR(self->write_errno_);
-  int done = 0;
-  while (done < size) {
-    const ssize_t n = ::write(self->fd_, buf + done, static_cast<std::size_t>(size - done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      self->write_errno_ = errno;  // sticky: a recording with a hole is worse than a stop
-      return AVERROR(errno);
-    }
-    done += static_cast<int>(n);
+  if (!self->sealer_) {
+    if (Status st = self->writeFd(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(size));
+        !st.ok())
+      return AVERROR(self->write_errno_);
   }
-  self->bytes_.fetch_add(static_cast<std::uint64_t>(size), std::memory_order_relaxed);
-  if (self->sink_ || !self->header_written_)
+  // Sealed: the unit is collected here and written as one record when the
+  // muxer flushes it (commitUnit); an AVIO buffer's worth is not a unit.
+  if (self->sealer_ || self->sink_ || !self->header_written_)
     self->capture_.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(size));
   return size;
+}
+
+Status Fmp4Muxer::writeFd(const char* data, std::size_t size) {
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::write(fd_, data + done, size - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      write_errno_ = errno;  // sticky: a recording with a hole is worse than a stop
+      return Status::Error(std::string("cannot write the recording: ") + std::strerror(errno));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  bytes_.fetch_add(static_cast<std::uint64_t>(size), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status Fmp4Muxer::commitUnit(bool final) {
+  if (write_errno_) return Status::Error(std::string("cannot write the recording: ") + std::strerror(write_errno_));
+  if (!sealer_ || capture_.empty()) return Status::Ok();
+  sealed_.clear();
+  if (sealer_->records() == 0) sealed_ = sealer_->header();
+  sealer_->seal(reinterpret_cast<const std::uint8_t*>(capture_.data()), capture_.size(), final, sealed_);
+  // One write(2) per record: a kill -9 leaves at most the last one torn.
+  return writeFd(sealed_.data(), sealed_.size());
 }
 
 void Fmp4Muxer::deliverCaptured(bool is_init, bool starts_with_keyframe) {
@@ -102,7 +134,7 @@ Status Fmp4Muxer::begin(const AVCodecContext& enc) {
   if (err < 0) return avError("cannot write the recording header", err);
   header_written_ = true;
   avio_flush(pb_);
-  if (write_errno_) return Status::Error(std::string("cannot write the recording: ") + std::strerror(write_errno_));
+  if (Status st = commitUnit(false); !st.ok()) return st;
   deliverCaptured(true, false);
   return Status::Ok();
 }
@@ -127,7 +159,7 @@ Status Fmp4Muxer::flushFragment() {
   if (int err = av_write_frame(ctx_.get(), nullptr); err < 0)
     return avError("cannot write a recording fragment", err);
   avio_flush(pb_);
-  if (write_errno_) return Status::Error(std::string("cannot write the recording: ") + std::strerror(write_errno_));
+  if (Status st = commitUnit(false); !st.ok()) return st;
   ++fragments_;
   fragment_packets_ = 0;
   deliverCaptured(false, fragment_starts_key_);
@@ -183,7 +215,7 @@ Status Fmp4Muxer::finish(Millis end) {
   if (int err = av_write_trailer(ctx_.get()); err < 0)
     return avError("cannot finish the recording", err);
   avio_flush(pb_);
-  if (write_errno_) return Status::Error(std::string("cannot write the recording: ") + std::strerror(write_errno_));
+  if (Status st = commitUnit(true); !st.ok()) return st;
   capture_.clear();  // the trailer (mfra) is for files, not for live viewers
   return Status::Ok();
 }

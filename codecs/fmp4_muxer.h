@@ -22,6 +22,8 @@
 #include "codecs/ffmpeg_owners.h"
 #include "core/event.h"
 #include "core/status.h"
+#include "storage/key_ring.h"
+#include "storage/sealed_file.h"
 
 namespace vigil::codecs {
 
@@ -29,16 +31,23 @@ class Fmp4Muxer {
  public:
   using Steady = std::chrono::steady_clock::time_point;
   // Receives the init segment (ftyp+moov) once, then each moof+mdat fragment,
-  // after the bytes reached the file. Called on the muxer's thread.
+  // after the bytes reached the file. Always the plaintext MP4 bytes, sealed
+  // or not on disk. Called on the muxer's thread.
   using ByteSink = std::function<void(bool is_init, const std::uint8_t* data, std::size_t n,
                                       bool starts_with_keyframe)>;
 
   // Creates the file now, so a session that cannot be recorded fails before it
   // starts. Without `overwrite` an existing file is an error (never clobber a
   // recording). `bytes` counts bytes written to the file; it must outlive this.
+  // With `seal_keys`, the file is sealed (storage/sealed_file.h) under the
+  // ring's current key: each write unit (init segment, fragment, trailer)
+  // becomes one record when it is flushed; an empty ring is an error (fail
+  // closed). The file stays empty until begin(), so "no bytes" still means
+  // "nothing recorded".
   static Result<std::unique_ptr<Fmp4Muxer>> create(const std::string& path, bool overwrite,
                                                    std::chrono::milliseconds flush_interval,
-                                                   std::atomic<std::uint64_t>& bytes);
+                                                   std::atomic<std::uint64_t>& bytes,
+                                                   const storage::KeyRing* seal_keys = nullptr);
   ~Fmp4Muxer();  // finishes (trailer) if begun and not finished; closes the file
   Fmp4Muxer(const Fmp4Muxer&) = delete;
   Fmp4Muxer& operator=(const Fmp4Muxer&) = delete;
@@ -72,6 +81,10 @@ class Fmp4Muxer {
   Status writeHeld();
   Status flushFragment();
   void deliverCaptured(bool is_init, bool starts_with_keyframe);
+  // Sealed files: writes capture_ as one record (after the file header if it
+  // is the first). Plain files: nothing (writeCallback wrote through).
+  Status commitUnit(bool final);
+  Status writeFd(const char* data, std::size_t n);
 
   int fd_;
   std::chrono::milliseconds interval_;
@@ -91,6 +104,8 @@ class Fmp4Muxer {
   ByteSink sink_;
   std::string capture_;
   std::string init_segment_;
+  std::unique_ptr<storage::SealedWriter> sealer_;  // null: plain MP4 on disk
+  std::string sealed_;                             // a record being written
 };
 
 }  // namespace vigil::codecs

@@ -418,7 +418,8 @@ Result<std::unique_ptr<Recorder>> Recorder::open(const std::string& path, Record
     return Status::Error("recorder min_frame_interval_ms must be 0 (every change) or positive");
   std::unique_ptr<Recorder> r(new Recorder(path, opts));
   auto muxer = Fmp4Muxer::create(path, opts.overwrite,
-                                 std::chrono::milliseconds(opts.flush_interval_ms), r->bytes_);
+                                 std::chrono::milliseconds(opts.flush_interval_ms), r->bytes_,
+                                 opts.seal_keys.get());
   if (!muxer) return muxer.status();
   Recorder* self = r.get();
   muxer.value()->setByteSink([self](bool is_init, const std::uint8_t* data, std::size_t n, bool key) {

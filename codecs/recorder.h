@@ -22,6 +22,7 @@
 #include "core/coalescing_slot.h"
 #include "core/sinks.h"
 #include "core/status.h"
+#include "storage/key_ring.h"
 
 namespace vigil::codecs {
 
@@ -73,6 +74,11 @@ struct RecorderOptions {
   int threads = 1;                        // x264 threads (sliced, so no added latency)
   std::string x264_params;                // extra x264 options "k=v:k=v" (measurements)
   bool overwrite = false;                 // false: an existing file is an error
+  // Encryption at rest ([recordings] encrypt): set, the file is sealed
+  // (storage/sealed_file.h) under the ring's current key, and open() fails
+  // when the ring has none (the session must not proceed unrecorded). Null:
+  // a plain MP4. Readers open either with storage::RecordingReader.
+  std::shared_ptr<const storage::KeyRing> seal_keys;
 };
 
 struct RecorderStats {
@@ -83,7 +89,7 @@ struct RecorderStats {
   long long keyframes = 0;
   long long parks = 0;             // times the encoder was freed on a still screen
   long long fragments = 0;
-  std::uint64_t bytes_written = 0;
+  std::uint64_t bytes_written = 0;  // on disk (sealed: records and header included)
   double encode_ms_total = 0;      // worker time spent converting + encoding
 
   // Publishes the worker has taken (encoded, merged or found unchanged):

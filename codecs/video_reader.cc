@@ -26,8 +26,8 @@ Result<Frame> toFrame(const AVFrame& f) {
 }
 }  // namespace
 
-Result<VideoInfo> probe(const std::string& path) {
-  auto in = openInputVideo(path);
+Result<VideoInfo> probe(const std::string& path, const storage::KeyRing& keys) {
+  auto in = openInputVideo(path, keys);
   if (!in) return in.status();
   const AVCodecParameters* par = in->st()->codecpar;
   VideoInfo info;
@@ -45,13 +45,14 @@ Result<VideoInfo> probe(const std::string& path) {
     info.duration_ms = std::max(info.duration_ms, toMs(pts + pkt->duration, tb));
     av_packet_unref(pkt.get());
   }
+  if (!in->io->error().ok()) return in->io->error();
   return info;
 }
 
 namespace {
 // Decodes forward (after an optional seek) to the frame shown at `t`.
-Result<Frame> decodeAt(const std::string& path, Millis t, bool seek) {
-  auto in = openInputVideo(path);
+Result<Frame> decodeAt(const std::string& path, Millis t, bool seek, const storage::KeyRing& keys) {
+  auto in = openInputVideo(path, keys);
   if (!in) return in.status();
   const AVCodec* codec = avcodec_find_decoder(in->st()->codecpar->codec_id);
   if (!codec) return Status::Error("no decoder for the video of " + path);
@@ -105,21 +106,22 @@ Result<Frame> decodeAt(const std::string& path, Millis t, bool seek) {
       if (done) break;
     }
   }
+  if (!in->io->error().ok()) return in->io->error();
   if (!have) return Status::Error("recording " + path + " holds no decodable frame");
   return toFrame(*best);
 }
 }  // namespace
 
-Result<Frame> decodeFrameAt(const std::string& path, Millis t) {
-  auto f = decodeAt(path, t, true);
+Result<Frame> decodeFrameAt(const std::string& path, Millis t, const storage::KeyRing& keys) {
+  auto f = decodeAt(path, t, true, keys);
   // A crash can leave an indexed keyframe whose data never reached the disk,
   // or the index can send the seek too far: then read from the start.
-  if (!f.ok()) return decodeAt(path, t, false);
+  if (!f.ok()) return decodeAt(path, t, false, keys);
   return f;
 }
 
-Result<Frame> decodeLastFrame(const std::string& path) {
-  return decodeFrameAt(path, kFarFuture);
+Result<Frame> decodeLastFrame(const std::string& path, const storage::KeyRing& keys) {
+  return decodeFrameAt(path, kFarFuture, keys);
 }
 
 double psnr(const Frame& a, const Frame& b) {

@@ -8,6 +8,7 @@
 #include "core/event.h"
 #include "core/frame.h"
 #include "core/status.h"
+#include "storage/key_ring.h"
 
 namespace vigil::codecs {
 
@@ -20,13 +21,18 @@ struct VideoInfo {
   std::vector<Millis> frame_pts; // presentation time of each frame, in ms
 };
 
+// Every function reads sealed and plain recordings (storage::RecordingReader);
+// `keys` must hold the key a sealed file names (an empty ring: plain only).
+// A record that fails authentication is an error, not a short video.
+
 // Reads every packet (no decoding). Works on fragmented files cut by a crash.
-Result<VideoInfo> probe(const std::string& path);
+Result<VideoInfo> probe(const std::string& path, const storage::KeyRing& keys = storage::KeyRing());
 
 // The picture shown at `t`: the last frame whose pts <= t (the first frame if
 // t is before it, the last one if t is past the end), as BGRX.
-Result<Frame> decodeFrameAt(const std::string& path, Millis t);
-Result<Frame> decodeLastFrame(const std::string& path);
+Result<Frame> decodeFrameAt(const std::string& path, Millis t,
+                            const storage::KeyRing& keys = storage::KeyRing());
+Result<Frame> decodeLastFrame(const std::string& path, const storage::KeyRing& keys = storage::KeyRing());
 
 // Peak signal-to-noise ratio over the R, G and B bytes, in dB. Identical
 // frames give +infinity; frames of different sizes give 0.

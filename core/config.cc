@@ -258,7 +258,7 @@ Config Config::parse(const std::string& text, const std::string& path) {
                    "grants"},
             path, "top level");
   if (auto* t = root["redis"].as_table()) checkKeys(*t, {"url"}, path, "[redis]");
-  if (auto* t = root["recordings"].as_table()) checkKeys(*t, {"dir", "qp", "min_free"}, path, "[recordings]");
+  if (auto* t = root["recordings"].as_table()) checkKeys(*t, {"dir", "qp", "min_free", "encrypt"}, path, "[recordings]");
   if (auto* t = root["gateway"].as_table())
     checkKeys(*t, {"state_dir", "node_id", "log_level", "handshake_timeout",
                    "max_unauthenticated_per_address", "max_unauthenticated", "max_connections",
@@ -281,6 +281,12 @@ Config Config::parse(const std::string& text, const std::string& path) {
       c.recordings_qp = static_cast<int>(v->get());
     }
     c.recordings_min_free = sizeKey(*t, "min_free", path, "[recordings]", c.recordings_min_free);
+    if (const toml::node* enc = t->get("encrypt")) {
+      const auto* v = enc->as_boolean();
+      if (!v)
+        fail(path, "[recordings] encrypt must be true or false (unquoted); left out, it is true");
+      c.recordings_encrypt = v->get();
+    }
   }
   if (auto* t = root["retention"].as_table()) {
     c.retention_refused_days = static_cast<int>(

@@ -92,6 +92,9 @@ struct Config {
   // [recordings] min_free: a session is refused (before its target is
   // contacted) when the recordings disk has less room than this.
   std::uint64_t recordings_min_free = 1ull << 30;
+  // [recordings] encrypt: recordings are sealed at rest under a key in
+  // state_dir (docs/security.md); true unless set to false.
+  bool recordings_encrypt = true;
   // [retention] refused_days: refusal records expire after this many days.
   int retention_refused_days = 30;
   // [retention] audit_days: audit log entries older than this are dropped

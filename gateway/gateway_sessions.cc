@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "storage/control_bus.h"
+#include "storage/key_ring.h"
 
 namespace vigil::gateway {
 
@@ -79,6 +80,18 @@ Result<std::shared_ptr<Session>> GatewaySessions::open(const AccessGrant& grant,
 
   codecs::RecorderOptions recording;
   if (config_.recordings_qp) recording.qp = *config_.recordings_qp;
+  if (config_.recordings_encrypt) {
+    // Read per session, so a rotated key (vigil rotate-recording-key) is used
+    // from the next session on without a restart. No key: no recording, so
+    // no session (fail closed).
+    auto keys = storage::KeyRing::loadOrCreate(config_.state_dir, config_.recordings_dir);
+    if (!keys) {
+      spdlog::error("event=session_refused user={} target={} addr={} reason=\"no recording key: {}\"",
+                    rec.user, rec.target, client_addr, keys.message());
+      return Status::Error("cannot record session: " + keys.message());
+    }
+    recording.seal_keys = std::make_shared<const storage::KeyRing>(std::move(keys.value()));
+  }
   SessionDeps deps{store_, ocr_, config_.recordings_dir, recording,
                    [this](const std::string& id) {
                      std::lock_guard lock(mu_);
@@ -145,6 +158,7 @@ void GatewaySessions::recoverInterrupted() {
   for (storage::SessionRecord rec : *live) {
     if (rec.node != config_.node_id || find(rec.id)) continue;
     std::error_code ec;
+    // video_bytes: the file's size on disk (sealed: with its record overhead).
     const auto size = std::filesystem::file_size(config_.recordings_dir + "/" + rec.video_path, ec);
     rec.video_bytes = ec ? 0 : static_cast<long long>(size);
     rec.state = "ended";

@@ -266,7 +266,8 @@ void SessionImpl::finish(const std::string& end_reason) {
     // every byte of the recording.
     std::string trailer;
     if (!empty_recording) {
-      auto bytes = storage::openRecordingBytes(video);
+      const auto& keys = deps_.recording.seal_keys;
+      auto bytes = storage::openRecordingBytes(video, keys ? *keys : storage::KeyRing{});
       const std::uint64_t from = evidence_->fragmentBytes();
       if (bytes && (*bytes)->size() > from) {
         trailer.resize((*bytes)->size() - from);

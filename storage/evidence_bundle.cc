@@ -108,7 +108,8 @@ std::string zipError(int code) {
 
 Status writeBundle(MetadataStore& meta, EvidenceStore& evidence, const std::string& recordings_dir,
                    const std::string& session_id, const SigningKey& key,
-                   const std::string& out_path, const std::string& session_json) {
+                   const std::string& out_path, const std::string& session_json,
+                   const KeyRing& recording_keys) {
   auto rec = meta.getSession(session_id);
   if (!rec) return rec.status();
   if (!rec->has_value()) return Status::Error("no session " + session_id);
@@ -120,7 +121,7 @@ Status writeBundle(MetadataStore& meta, EvidenceStore& evidence, const std::stri
   if (!s.video_path.empty()) {
     const std::string path = recordings_dir + "/" + s.video_path;
     sidecar = readChainSidecar(path);
-    auto bytes = openRecordingBytes(path);
+    auto bytes = openRecordingBytes(path, recording_keys);
     if (!bytes) return bytes.status();
     mp4.resize((*bytes)->size());
     if (Status st = (*bytes)->readAt(0, mp4.data(), mp4.size()); !st.ok()) return st;

@@ -28,7 +28,8 @@ namespace vigil::storage {
 // shows it (CONTRACT.md); empty: made here from the record's fields.
 Status writeBundle(MetadataStore& meta, EvidenceStore& evidence, const std::string& recordings_dir,
                    const std::string& session_id, const SigningKey& key,
-                   const std::string& out_path, const std::string& session_json = "");
+                   const std::string& out_path, const std::string& session_json = "",
+                   const KeyRing& recording_keys = {});
 
 // Checks a bundle offline: manifest signature, the recording and events
 // against the signed chain (naming the first difference), every file's

@@ -195,7 +195,9 @@ VerifyReport verifyEvidence(const EvidenceSources& in, const PublicKey& key) {
                               std::to_string(k) + " of " + std::to_string(chain.fragments.size()) +
                               " is cut short or missing");
       buf.resize(size);
-      if (Status st = rec.readAt(offset, buf.data(), size); !st.ok()) return differs(r, st.message());
+      if (Status st = rec.readAt(offset, buf.data(), size); !st.ok())
+        return differs(r, "fragment " + std::to_string(k) + " of the recording changed (" +
+                              st.message() + ")");
       if (sha256(buf) != digest)
         return differs(r, "fragment " + std::to_string(k) + " of the recording changed (bytes " +
                               std::to_string(offset) + "-" + std::to_string(offset + size - 1) + ")");
@@ -282,7 +284,8 @@ std::vector<std::string> readChainSidecar(const std::string& recording_path) {
 
 Result<VerifyReport> verifySession(MetadataStore& meta, EvidenceStore& evidence,
                                    const std::string& recordings_dir,
-                                   const std::string& session_id, const PublicKey& key) {
+                                   const std::string& session_id, const PublicKey& key,
+                                   const KeyRing& recording_keys) {
   auto rec = meta.getSession(session_id);
   if (!rec) return rec.status();
   if (!rec->has_value()) return Status::Error("no session " + session_id);
@@ -300,7 +303,7 @@ Result<VerifyReport> verifySession(MetadataStore& meta, EvidenceStore& evidence,
   if (!s.video_path.empty()) {
     const std::string path = recordings_dir + "/" + s.video_path;
     in.sidecar_records = readChainSidecar(path);
-    if (auto b = openRecordingBytes(path); b.ok()) bytes = std::move(*b);
+    if (auto b = openRecordingBytes(path, recording_keys); b.ok()) bytes = std::move(*b);
   }
   in.recording = bytes.get();
   return verifyEvidence(in, key);

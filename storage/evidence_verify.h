@@ -58,6 +58,7 @@ std::vector<std::string> readChainSidecar(const std::string& recording_path);
 // cannot be read at all (unknown id, Redis down); differences are a report.
 Result<VerifyReport> verifySession(MetadataStore& meta, EvidenceStore& evidence,
                                    const std::string& recordings_dir,
-                                   const std::string& session_id, const PublicKey& key);
+                                   const std::string& session_id, const PublicKey& key,
+                                   const KeyRing& recording_keys = {});
 
 }  // namespace vigil::storage

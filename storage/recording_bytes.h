@@ -1,7 +1,6 @@
-// Plaintext random access to a recording file, for verification and bundles.
-// Today a plain file read; when recordings are encrypted at rest this is the
-// one place that switches to storage::RecordingReader (same shape: size(),
-// readAt()). Not thread-safe: one reader per user.
+// Plaintext random access to a recording file, for verification and bundles:
+// through storage::RecordingReader, so sealed (encrypted at rest) and plain
+// recordings read alike. Not thread-safe: one reader per user.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +8,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "storage/key_ring.h"
 
 namespace vigil::storage {
 
@@ -20,8 +20,10 @@ class RecordingBytes {
   virtual Status readAt(std::uint64_t offset, void* buf, std::size_t n) = 0;
 };
 
-// Opens the recording at `path` (absolute, or relative to the working dir).
-Result<std::unique_ptr<RecordingBytes>> openRecordingBytes(const std::string& path);
+// Opens the recording at `path` (absolute, or relative to the working dir);
+// `keys` unseal it (an empty ring opens plain recordings only).
+Result<std::unique_ptr<RecordingBytes>> openRecordingBytes(const std::string& path,
+                                                           const KeyRing& keys = {});
 
 // Bytes already in memory (a bundle's recording.mp4, tests).
 std::unique_ptr<RecordingBytes> recordingBytesFromString(std::string bytes);

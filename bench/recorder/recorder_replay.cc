@@ -70,7 +70,7 @@ double cpuSeconds(int who) {
 class SequentialDecoder {
  public:
   static Result<std::unique_ptr<SequentialDecoder>> open(const std::string& path) {
-    auto in = codecs::openInputVideo(path);
+    auto in = codecs::openInputVideo(path, storage::KeyRing());
     if (!in) return in.status();
     std::unique_ptr<SequentialDecoder> d(new SequentialDecoder(std::move(*in)));
     const AVCodec* codec = avcodec_find_decoder(d->in_.st()->codecpar->codec_id);

@@ -3,7 +3,6 @@
 // vigil_gateway_api.
 #pragma once
 
-#include <unistd.h>
 
 #include <cstdint>
 #include <memory>
@@ -15,39 +14,18 @@
 #include <boost/beast/http.hpp>
 #include <boost/optional.hpp>
 
+#include "storage/recording_reader.h"
+
 namespace vigil::gateway::api {
 
 namespace http = boost::beast::http;
 
-// An owned file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  ~UniqueFd() { reset(); }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-// A byte range of an open file as an HTTP body, read with pread in 64 KiB
-// steps so a large recording never sits in memory.
+// A byte range of a recording's plaintext as an HTTP body, read through its
+// storage::RecordingReader (sealed or plain on disk) in 64 KiB steps so a
+// large recording never sits in memory.
 struct FileRangeBody {
   struct value_type {
-    std::shared_ptr<UniqueFd> fd;
+    std::shared_ptr<storage::RecordingReader> reader;
     std::uint64_t offset = 0, length = 0;
   };
   static std::uint64_t size(const value_type& v) { return v.length; }

@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "gateway/cli/cli.h"
 #include "gateway/record_json.h"
+#include "storage/key_ring.h"
 #include "storage/evidence_bundle.h"
 #include "storage/signing_key.h"
 
@@ -24,8 +25,10 @@ int bundle(const Common& c, const std::string& session, const std::string& out) 
   if (!rec) return fail(rec.message());
   if (!rec->has_value()) return fail("no session \"" + session + "\" (see `vigil sessions` for ids)");
   const std::string session_json = gateway::toJson(**rec).dump();
+  auto recording_keys = storage::KeyRing::load(env->config.state_dir);
+  if (!recording_keys) return fail(recording_keys.message());
   Status st = storage::writeBundle(*env->store, *evidence, env->config.recordings_dir, session, *key,
-                                   out, session_json);
+                                   out, session_json, *recording_keys);
   if (!st.ok()) return fail(st.message());
   (void)env->store->appendAudit({epochNowMs(), cliActor(), "bundle", session, out});
   if (c.json)

@@ -48,5 +48,8 @@ int trustTarget(const Common& c, const std::string& name, bool yes);
 int verify(const Common& c, const std::string& what, const std::string& pubkey_file);
 int bundle(const Common& c, const std::string& session, const std::string& out);
 int pubkey(const Common& c);
+// Adds a recording key that becomes current for new sessions; old keys are
+// kept for reading (gateway/cli/rotate_recording_key.cc).
+int rotateRecordingKey(const Common& c);
 
 }  // namespace vigil::cli

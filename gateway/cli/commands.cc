@@ -16,6 +16,7 @@
 #include "gateway/cli/cli.h"
 #include "gateway/record_json.h"
 #include "storage/control_bus.h"
+#include "storage/key_ring.h"
 #include "storage/redis_store.h"
 #include "storage/signing_key.h"
 
@@ -268,6 +269,9 @@ int exportVideo(const Common& c, const std::string& session, const std::string& 
   if (!rec) return fail(rec.message());
   if (rec->video_path.empty()) return fail("session " + session + " has no recording (" + rec->end_reason + ")");
   const std::string in = env->config.recordings_dir + "/" + rec->video_path;
+  // Sealed or plain, whatever [recordings] encrypt says now: the file tells.
+  auto keys = storage::KeyRing::load(env->config.state_dir);
+  if (!keys) return fail(keys.message());
   const bool tty = isatty(STDERR_FILENO);
   int last_pct = -1;
   Status st = codecs::exportMp4(in, out, [&](double fraction) {
@@ -276,7 +280,7 @@ int exportVideo(const Common& c, const std::string& session, const std::string& 
       std::fprintf(stderr, "\rexporting %s: %3d%%", session.c_str(), pct);
       last_pct = pct;
     }
-  });
+  }, *keys);
   if (tty) std::fprintf(stderr, "\n");
   if (!st.ok()) return fail(st.message());
   audit(*env, "export", session, out);

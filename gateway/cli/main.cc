@@ -113,6 +113,11 @@ int main(int argc, char** argv) {
                       "certificate trusted before");
   trust_cmd->callback([&] { rc = trustTarget(common, trust_name, trust_yes); });
 
+  auto* rotate_cmd = app.add_subcommand(
+      "rotate-recording-key", "make a new recording key current for new sessions (old ones kept)");
+  withCommon(rotate_cmd);
+  rotate_cmd->callback([&] { rc = rotateRecordingKey(common); });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -22,6 +22,7 @@
 #include "gateway/vnc/vnc_listener.h"
 #include "ocr/title_tracker.h"
 #include "storage/control_bus.h"
+#include "storage/key_ring.h"
 #include "storage/redis_store.h"
 #include "storage/redis_url.h"
 #include "storage/signing_key.h"
@@ -96,7 +97,7 @@ void warnLoosePermissions(const std::string& config_path, const Config& config) 
   const std::string state = config.state_dir;
   gateway::auth::warnLooseModes({config_path, state, (std::filesystem::path(state) / "gateway.key").string(),
                                  (std::filesystem::path(state) / storage::kSigningKeyFile).string(),
-                                 config.recordings_dir});
+                                 storage::KeyRing::folder(state), config.recordings_dir});
 }
 
 }  // namespace
@@ -148,6 +149,15 @@ int serve(const Common& c) {
   if (!bus) return fail(bus.message());
   if (std::string err; !gateway::auth::createPrivateDirectories(config.recordings_dir, err))
     return fail("cannot create [recordings] dir: " + err);
+  if (config.recordings_encrypt) {
+    // Made (or checked) now so that a gateway that could record nothing
+    // does not start; each session loads the ring again (rotation).
+    auto keys = storage::KeyRing::loadOrCreate(config.state_dir, config.recordings_dir);
+    if (!keys) return fail("recordings are encrypted ([recordings] encrypt) but: " + keys.message());
+    spdlog::info("event=recording_keys current={} kept={}", keys->current()->id, keys->ids().size());
+  } else {
+    spdlog::warn("event=recordings_unencrypted reason=\"[recordings] encrypt = false\"");
+  }
 
   ocr::OcrPool ocr_pool(1);
   gateway::GatewaySessions sessions(config, **store, bus->get(), &ocr_pool);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "gateway/cli/cli.h"
+#include "storage/key_ring.h"
 #include "storage/evidence_bundle.h"
 #include "storage/evidence_verify.h"
 #include "storage/signing_key.h"
@@ -63,7 +64,10 @@ int verify(const Common& c, const std::string& what, const std::string& pubkey_f
     if (!k) return fail(k.message() + " (or pass --pubkey FILE from `vigil pubkey`)");
     key = k->publicKey();
   }
-  auto r = storage::verifySession(*env->store, *evidence, env->config.recordings_dir, what, key);
+  auto recording_keys = storage::KeyRing::load(env->config.state_dir);
+  if (!recording_keys) return fail(recording_keys.message());
+  auto r = storage::verifySession(*env->store, *evidence, env->config.recordings_dir, what, key,
+                                  *recording_keys);
   if (!r) return fail(r.message());
   return report(c, *r);
 }

@@ -119,6 +119,15 @@ TEST(Config, RecordingQuantizerWithinBounds) {
                 {"[recordings] qp must be a whole number from 20", "left out for the default"});
 }
 
+TEST(Config, RecordingsAreEncryptedUnlessSetToFalse) {
+  EXPECT_TRUE(Config::parse("", "e.toml").recordings_encrypt);
+  EXPECT_TRUE(Config::parse("[recordings]\nencrypt = true\n", "e.toml").recordings_encrypt);
+  EXPECT_FALSE(Config::parse("[recordings]\nencrypt = false\n", "e.toml").recordings_encrypt);
+  for (const char* bad : {"encrypt = \"false\"", "encrypt = 0", "encrypt = \"no\""})
+    expectError(std::string("[recordings]\n") + bad + "\n",
+                {"[recordings] encrypt must be true or false"});
+}
+
 TEST(Config, VncTargetAndPortDefaults) {
   Config c = Config::parse(kTarget + R"(
 [[targets]]

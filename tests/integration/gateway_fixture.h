@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "storage/key_ring.h"
 #include "tests/testbed/testbed.h"
 
 namespace vigil::integration {
@@ -111,6 +112,12 @@ class GatewayFixture {
   const testbed::XDisplay& display() const { return *display_; }
   const std::string& dir() const { return dir_; }
   std::string recordingsDir() const { return recordings_dir_.empty() ? dir_ + "/recordings" : recordings_dir_; }
+  // The gateway's recording keys ([recordings] encrypt is on by default):
+  // what reading a recording file straight off the disk needs.
+  storage::KeyRing recordingKeys() const {
+    auto keys = storage::KeyRing::load(dir_ + "/var");
+    return keys.ok() ? *keys : storage::KeyRing();
+  }
   std::string gatewayLog() const { return testbed::readFile(dir_ + "/vigil.log"); }
   // Focuses the terminal on the server's screen.
   void focusTerminal() const;

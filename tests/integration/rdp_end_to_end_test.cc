@@ -232,13 +232,16 @@ TEST(RdpEndToEnd, KillDashNineKeepsAPlayableRecordingAndTheLine) {
 
   // The recording plays up to (nearly) the crash.
   const std::string video = f.recordingsDir() + "/" + id + ".mp4";
-  auto info = codecs::probe(video);
+  // Sealed on disk (encryption at rest is the default): unreadable without
+  // the gateway's key, the same video with it.
+  EXPECT_FALSE(codecs::probe(video).ok()) << "the recording is not encrypted on disk";
+  auto info = codecs::probe(video, f.recordingKeys());
   ASSERT_TRUE(info.ok()) << info.message();
   std::printf("[ metrics ] after kill -9: %lld frames, %lld ms\n", info->frame_count,
               static_cast<long long>(info->duration_ms));
   EXPECT_GT(info->frame_count, 1);
   EXPECT_GE(info->duration_ms, 1000);
-  EXPECT_TRUE(codecs::decodeLastFrame(video).ok());
+  EXPECT_TRUE(codecs::decodeLastFrame(video, f.recordingKeys()).ok());
   const std::string out = f.dir() + "/crash.mp4";
   EXPECT_EQ(f.vigil({"export", id, out}).exit_code, 0);
   EXPECT_TRUE(codecs::probe(out).ok());

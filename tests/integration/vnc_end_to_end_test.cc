@@ -3,10 +3,12 @@
 // commands a user would run afterwards.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 
 #include "codecs/video_reader.h"
 #include "core/clock.h"
+#include "storage/recording_reader.h"
 #include "tests/integration/gateway_fixture.h"
 #include "tests/testbed/vnc_test_client.h"
 
@@ -148,9 +150,55 @@ TEST(VncEndToEnd, ConfiguredQuantizerReachesTheRecording) {
   (*viewer)->disconnect();
   ASSERT_TRUE(testbed::waitFor([&] { return newestAdmitted(f).value("state", "") == "ended"; }, 10s))
       << f.gatewayLog();
-  const std::string video = testbed::readFile(f.recordingsDir() + "/" + id + ".mp4");
+  // Sealed on disk: the settings are read from the plaintext.
+  auto reader = storage::RecordingReader::open(f.recordingsDir() + "/" + id + ".mp4", f.recordingKeys());
+  ASSERT_TRUE(reader.ok()) << reader.message();
+  std::string video((*reader)->size(), '\0');
+  ASSERT_TRUE((*reader)->readAt(0, video.data(), video.size()).ok());
   EXPECT_NE(video.find(" qp=26 "), std::string::npos) << "x264 settings not found or not qp=26";
   EXPECT_EQ(video.find(" qp=32 "), std::string::npos);
+}
+
+// Encryption at rest with the real `vigil serve`: `vigil rotate-recording-key`
+// makes a new key current for the next session (no restart); `vigil export`
+// reads sessions sealed under the old key and the new one.
+TEST(VncEndToEnd, ARotatedRecordingKeySealsTheNextSessionAndOldOnesStillExport) {
+  auto fx = GatewayFixture::start();
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1) {
+      nlohmann::json rotated = f.vigilJson({"rotate-recording-key"});
+      ASSERT_EQ(rotated.value("key_id", 0), 2) << rotated.dump();
+    }
+    auto viewer = connectViewer(f, f.grantCode());
+    ASSERT_TRUE(viewer.ok()) << viewer.message() << "\n" << f.gatewayLog();
+    ASSERT_TRUE(testbed::waitFor([&] { return (*viewer)->updates() > 0; }, 10s));
+    const std::string id = newestAdmitted(f).value("id", "");
+    ASSERT_FALSE(id.empty());
+    (*viewer)->disconnect();
+    ASSERT_TRUE(testbed::waitFor([&] { return newestAdmitted(f).value("state", "") == "ended"; }, 10s))
+        << f.gatewayLog();
+    ids.push_back(id);
+  }
+  ASSERT_NE(ids[0], ids[1]);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::string file = f.recordingsDir() + "/" + ids[i] + ".mp4";
+    auto reader = storage::RecordingReader::open(file, f.recordingKeys());
+    ASSERT_TRUE(reader.ok()) << reader.message();
+    EXPECT_TRUE((*reader)->sealed());
+    EXPECT_EQ((*reader)->keyId(), i + 1);
+    const std::string out = f.dir() + "/export-" + std::to_string(i) + ".mp4";
+    VigilRun ex = f.vigil({"export", ids[i], out});
+    ASSERT_EQ(ex.exit_code, 0) << ex.out;
+    auto info = codecs::probe(out);
+    ASSERT_TRUE(info.ok()) << info.message();
+    EXPECT_GE(info->frame_count, 1);
+  }
+  // The keys never sit in the recordings folder.
+  for (const auto& e : std::filesystem::recursive_directory_iterator(f.recordingsDir()))
+    EXPECT_EQ(e.path().extension(), ".mp4") << e.path();
 }
 
 TEST(VncEndToEnd, BadCodesAreRefusedWithoutTouchingTheTarget) {
@@ -217,11 +265,14 @@ TEST(VncEndToEnd, KillDashNineKeepsAPlayableRecordingAndTheEvents) {
 
   // The recording plays up to (nearly) the crash.
   const std::string video = f.recordingsDir() + "/" + id + ".mp4";
-  auto info = codecs::probe(video);
+  // Sealed on disk (encryption at rest is the default): unreadable without
+  // the gateway's key, the same video with it.
+  EXPECT_FALSE(codecs::probe(video).ok()) << "the recording is not encrypted on disk";
+  auto info = codecs::probe(video, f.recordingKeys());
   ASSERT_TRUE(info.ok()) << info.message();
   EXPECT_GT(info->frame_count, 1);
   EXPECT_GE(info->duration_ms, 1000);
-  auto frame = codecs::decodeLastFrame(video);
+  auto frame = codecs::decodeLastFrame(video, f.recordingKeys());
   ASSERT_TRUE(frame.ok()) << frame.message();
   const std::string out = f.dir() + "/crash.mp4";
   EXPECT_EQ(f.vigil({"export", id, out}).exit_code, 0);

@@ -1,7 +1,5 @@
 // GET /api/sessions/{id}/bundle (the evidence bundle, audited as an export)
 // and GET /api/sessions/{id}/verify (the signed hash chain checked now).
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,6 +12,8 @@
 #include "gateway/record_json.h"
 #include "storage/evidence_bundle.h"
 #include "storage/evidence_verify.h"
+#include "storage/key_ring.h"
+#include "storage/recording_reader.h"
 
 namespace vigil::gateway::api::handlers {
 namespace {
@@ -24,6 +24,16 @@ std::optional<StrResponse> evidenceMissing(const Ctx& c) {
   return c.error(http::status::not_implemented, "this gateway was started without evidence signing");
 }
 
+// The recording keys, read per request so a rotation needs no restart.
+std::variant<storage::KeyRing, StrResponse> recordingKeys(const Ctx& c) {
+  auto keys = storage::KeyRing::load(c.svc.config.state_dir);
+  if (!keys) {
+    spdlog::error("event=recording_keys_unavailable error=\"{}\"", keys.message());
+    return c.error(http::status::internal_server_error, "the recording keys cannot be read");
+  }
+  return std::move(*keys);
+}
+
 }  // namespace
 
 Reply verifySession(Ctx& c) {
@@ -31,9 +41,12 @@ Reply verifySession(Ctx& c) {
   auto rec = c.svc.deps.store.getSession(c.id);
   if (!rec.ok()) return c.unavailable("the session store", rec.status());
   if (!rec.value()) return c.error(http::status::not_found, "no such session");
+  auto keys = recordingKeys(c);
+  if (auto* err = std::get_if<StrResponse>(&keys)) return std::move(*err);
   auto report = storage::verifySession(c.svc.deps.store, *c.svc.deps.evidence,
                                        c.svc.deps.recordings_dir, c.id,
-                                       c.svc.deps.signing_key->publicKey());
+                                       c.svc.deps.signing_key->publicKey(),
+                                       std::get<storage::KeyRing>(keys));
   if (!report.ok()) return c.unavailable("verification", report.status());
   if (!c.svc.audit.recordRepeated(c.user(), "view", c.id, "verify").ok()) return c.auditFailed();
   auto body = nlohmann::json::parse(report.value().toJson(), nullptr, false);
@@ -45,6 +58,8 @@ Reply bundle(Ctx& c) {
   auto rec = c.svc.deps.store.getSession(c.id);
   if (!rec.ok()) return c.unavailable("the session store", rec.status());
   if (!rec.value()) return c.error(http::status::not_found, "no such session");
+  auto keys = recordingKeys(c);
+  if (auto* err = std::get_if<StrResponse>(&keys)) return std::move(*err);
   if (!c.svc.audit.record(c.user(), "bundle", c.id, "evidence bundle from " + c.remote).ok())
     return c.auditFailed();
   // Written to a private file that is unlinked once open: the reply streams
@@ -53,26 +68,26 @@ Reply bundle(Ctx& c) {
   const std::string session_json =
       toJson(*rec.value(), c.svc.recordings.liveBytes(*rec.value())).dump();
   Status s = storage::writeBundle(c.svc.deps.store, *c.svc.deps.evidence, c.svc.deps.recordings_dir,
-                                  c.id, *c.svc.deps.signing_key, tmp.string(), session_json);
+                                  c.id, *c.svc.deps.signing_key, tmp.string(), session_json,
+                                  std::get<storage::KeyRing>(keys));
   if (!s.ok()) {
     std::error_code ec;
     std::filesystem::remove(tmp, ec);
     return c.unavailable("writing the bundle", s);
   }
-  UniqueFd fd(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
+  // A zip is no sealed recording: the reader passes it through as it is.
+  auto reader = storage::RecordingReader::open(tmp.string(), storage::KeyRing{});
   ::unlink(tmp.c_str());
-  struct stat st{};
-  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0)
-    return c.unavailable("reading the bundle", Status::Error("cannot reopen " + tmp.string()));
+  if (!reader) return c.unavailable("reading the bundle", reader.status());
   FileResponse res{http::status::ok, c.req.version()};
   res.set(http::field::content_type, "application/zip");
   res.set(http::field::cache_control, "no-store");
   res.set(http::field::content_disposition,
           "attachment; filename=\"vigil-" + c.id + "-evidence.zip\"");
   addSecurityHeaders(res, c.svc.tls);
-  res.body().fd = std::make_shared<UniqueFd>(std::move(fd));
+  res.body().length = (*reader)->size();
+  res.body().reader = std::move(*reader);
   res.body().offset = 0;
-  res.body().length = static_cast<std::uint64_t>(st.st_size);
   res.keep_alive(c.req.keep_alive());
   res.prepare_payload();
   return res;

@@ -1,12 +1,17 @@
 // GET /api/sessions/{id}/video: the recording as video/mp4, honouring Range.
 // A replay's many Range requests are one coalesced "view"; reading the whole
 // file at once is a "download" and download=1 an "export", each its own entry.
-#include <fcntl.h>
-#include <sys/stat.h>
+// The body is the recording's plaintext MP4: storage::RecordingReader opens
+// sealed (encrypted at rest) and plain files alike.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
 
 #include "gateway/api/handlers/handlers.h"
 #include "gateway/api/http_util.h"
 #include "gateway/api/replies.h"
+#include "storage/key_ring.h"
+#include "storage/recording_reader.h"
 
 namespace vigil::gateway::api::handlers {
 
@@ -16,11 +21,22 @@ Reply video(Ctx& c) {
   if (!rec.value()) return c.error(http::status::not_found, "no such session");
   auto path = c.svc.recordings.pathOf(*rec.value());
   if (!path) return c.error(http::status::not_found, "this session has no recording");
-  UniqueFd fd(::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  struct stat st{};
-  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(std::filesystem::symlink_status(*path, ec)))
     return c.error(http::status::not_found, "the recording file is missing");
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+  // Read per request: a key added by a rotation is there without a restart.
+  auto keys = storage::KeyRing::load(c.svc.config.state_dir);
+  if (!keys) {
+    spdlog::error("event=recording_keys_unavailable error=\"{}\"", keys.message());
+    return c.error(http::status::internal_server_error, "the recording keys cannot be read");
+  }
+  auto reader = storage::RecordingReader::open(path->string(), *keys);
+  if (!reader) {
+    spdlog::error("session={} event=recording_unreadable error=\"{}\"", c.id, reader.message());
+    return c.error(http::status::internal_server_error,
+                   "the recording cannot be read (the gateway log says why)");
+  }
+  const std::uint64_t size = (*reader)->size();
   ByteRange range{0, size == 0 ? 0 : size - 1};
   RangeResult rr = RangeResult::None;
   if (auto h = c.req[http::field::range]; !h.empty())
@@ -53,7 +69,7 @@ Reply video(Ctx& c) {
   if (rr == RangeResult::Ok)
     res.set(http::field::content_range, "bytes " + std::to_string(range.first) + "-" +
                                             std::to_string(range.last) + "/" + std::to_string(size));
-  res.body().fd = std::make_shared<UniqueFd>(std::move(fd));
+  res.body().reader = std::shared_ptr<storage::RecordingReader>(std::move(reader.value()));
   res.body().offset = rr == RangeResult::Ok ? range.first : 0;
   res.body().length = rr == RangeResult::Ok ? range.length() : size;
   res.keep_alive(c.req.keep_alive());
