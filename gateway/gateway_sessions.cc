@@ -25,6 +25,11 @@ constexpr int kTrimDelayTicks = 4;
 GatewaySessions::GatewaySessions(const Config& config, storage::MetadataStore& store,
                                  storage::ControlBus* bus, ocr::OcrPool* ocr)
     : config_(config), store_(store), bus_(bus), ocr_(ocr) {
+  // Config::parse checked every pattern, so this fails only for a Config
+  // built by hand; it must not start without the rules it was given.
+  auto compiled = rules::RuleSet::compile(config_.rules);
+  if (!compiled.ok()) throw ConfigError(compiled.message());
+  rules_ = std::move(compiled.value());
   if (bus_) {
     bus_->onTerminate([this](const std::string& id, const std::string& by) {
       if (auto s = find(id)) s->terminate("terminated by " + by);
@@ -76,7 +81,8 @@ Result<std::shared_ptr<Session>> GatewaySessions::open(const AccessGrant& grant,
                      live_.erase(id);
                      trim_in_ticks_ = kTrimDelayTicks;
                      changed_.notify_all();
-                   }};
+                   },
+                   &rules_};
   auto session = SessionImpl::open(std::move(deps), rec, grant);
   if (!session) {
     spdlog::error("event=session_refused user={} target={} addr={} reason=\"{}\"", rec.user,

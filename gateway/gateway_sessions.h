@@ -12,6 +12,7 @@
 
 #include "core/config.h"
 #include "gateway/auth/refusal_recorder.h"
+#include "gateway/rules/rule_set.h"
 #include "gateway/session_impl.h"
 #include "gateway/session_manager.h"
 
@@ -50,6 +51,7 @@ class GatewaySessions final : public SessionManager, public auth::RefusalRecorde
   storage::MetadataStore& store_;
   storage::ControlBus* bus_;
   ocr::OcrPool* ocr_;
+  rules::RuleSet rules_;  // [[rules]], compiled once for every session
 
   mutable std::mutex mu_;  // guards live_
   std::condition_variable changed_;

@@ -20,6 +20,7 @@
 
 namespace vigil::storage { class BatchedEventWriter; }
 namespace vigil::gateway::input { class LineAssembler; }
+namespace vigil::gateway::rules { class RuleSet; struct Hit; }
 namespace vigil::ocr { class OcrPool; class TitleTracker; }
 
 namespace vigil::gateway {
@@ -44,6 +45,9 @@ struct SessionDeps {
   std::string recordings_dir;
   codecs::RecorderOptions recording;  // x264 settings of every session's video
   std::function<void(const std::string& id)> on_finished;  // manager bookkeeping
+  // [[rules]], compiled; null: none. Must outlive the session (the session
+  // keeps those for its user and target).
+  const rules::RuleSet* rules = nullptr;
 };
 
 class SessionImpl final : public Session {
@@ -59,7 +63,7 @@ class SessionImpl final : public Session {
 
   void frame(const Frame& fb, const DirtyRegion& changed) override;
   void resized(int width, int height) override;
-  void input(const InputEvent& e) override;
+  bool input(const InputEvent& e) override;
   void lifecycle(const std::string& text) override;
   void attach(Relay* relay) override;
   void finish(const std::string& end_reason) override;
@@ -75,12 +79,14 @@ class SessionImpl final : public Session {
   // adds the recorder, the title tracker and the keystroke lines); either
   // may be null. They must not block and must outlive the session's legs.
   void observe(FrameSink* frames, InputSink* input);
-  // Where observers send the events they make (the store and live viewers).
-  EventSink& events() { return *events_; }
+  // Where observers send the events they make: rules first (masks, alerts,
+  // terminations), then the store and live viewers.
+  EventSink& events();
 
   // Housekeeping, called about every 250 ms by the manager's ticker thread:
   // ends idle key lines, enforces the grant's not_after, refreshes the record,
   // and ends the session if its recording has failed (fail closed).
+  // Alerts raised since the last tick are written to the store's alert list.
   void tick(EpochMillis wall_now);
   storage::SessionRecord snapshot() const;
   // Writes the live record (size, video bytes) unless the session has ended.
@@ -90,6 +96,13 @@ class SessionImpl final : public Session {
  private:
   SessionImpl(SessionDeps deps, storage::SessionRecord record, AccessGrant grant);
   void emit(const Event& e);
+  // Every event enters here: masks applied before any sink sees it, then
+  // alert and terminate rules act.
+  void ingest(const Event& e);
+  void raiseAlert(const rules::Hit& h, Millis t);
+  void flushAlerts();
+  class Ingress;
+  class KeyFilter;
 
   SessionDeps deps_;
   AccessGrant grant_;
@@ -97,6 +110,9 @@ class SessionImpl final : public Session {
 
   std::unique_ptr<storage::BatchedEventWriter> writer_;
   std::unique_ptr<EventFanout> events_;
+  std::unique_ptr<rules::RuleSet> rules_;  // this session's (user and target globs applied)
+  std::unique_ptr<Ingress> ingress_;
+  std::unique_ptr<KeyFilter> key_filter_;
   std::unique_ptr<codecs::Recorder> recorder_;
   std::unique_ptr<input::LineAssembler> lines_;
   std::unique_ptr<ocr::TitleTracker> titles_;
@@ -117,6 +133,9 @@ class SessionImpl final : public Session {
   std::mutex clipboard_mu_;  // guards clipboard_
   ClipboardThrottle clipboard_;
   void recordClipboard(const ClipboardThrottle::Change& c, Millis t);
+
+  std::mutex alerts_mu_;  // guards pending_alerts_
+  std::vector<storage::AlertRecord> pending_alerts_;
 
   std::mutex store_mu_;  // orders live-record refreshes before the final record
   std::atomic<bool> terminated_{false};

@@ -32,6 +32,8 @@ class MemoryStore : public MetadataStore {
   Result<std::vector<CodeRecord>> codesForTarget(const std::string& target) override;
   Status appendAudit(const AuditEntry& a) override;
   Result<std::vector<AuditEntry>> audit(std::size_t limit) override;
+  Status putAlert(const AlertRecord& a) override;
+  Result<std::vector<AlertRecord>> alerts(EpochMillis since, std::size_t limit) override;
 
  private:
   std::vector<const SessionRecord*> orderedSessions(const SessionFilter& f) const;
@@ -44,6 +46,7 @@ class MemoryStore : public MetadataStore {
   std::map<std::string, EpochMillis> refusal_expiry_;  // refusal id -> expires at
   std::map<std::string, CodeRecord> codes_;
   std::vector<AuditEntry> audit_;  // oldest first
+  std::vector<AlertRecord> alerts_;  // in the order put
 };
 
 }  // namespace vigil::storage

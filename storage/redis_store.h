@@ -40,6 +40,8 @@ class RedisStore final : public MetadataStore {
   Result<std::vector<CodeRecord>> codesForTarget(const std::string& target) override;
   Status appendAudit(const AuditEntry& a) override;
   Result<std::vector<AuditEntry>> audit(std::size_t limit) override;
+  Status putAlert(const AlertRecord& a) override;
+  Result<std::vector<AlertRecord>> alerts(EpochMillis since, std::size_t limit) override;
 
   // Words a search prefix may expand to; a broader prefix is only checked on
   // candidates found through the query's other words (docs/redis-schema.md).

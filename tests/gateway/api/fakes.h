@@ -154,7 +154,7 @@ class FakeSession final : public Session {
     for (auto* s : frame_sinks_) s->onFrame(fb, changed, clock_.now());
   }
   void resized(int, int) override {}
-  void input(const InputEvent&) override {}
+  bool input(const InputEvent&) override { return true; }
   void lifecycle(const std::string& text) override { emit({clock_.now(), EventKind::Lifecycle, text, {}}); }
   void attach(Relay*) override {}
   void finish(const std::string&) override {}
