@@ -30,6 +30,7 @@ GatewaySessions::GatewaySessions(const Config& config, storage::MetadataStore& s
   auto compiled = rules::RuleSet::compile(config_.rules);
   if (!compiled.ok()) throw ConfigError(compiled.message());
   rules_ = std::move(compiled.value());
+  if (!rules_.empty()) spdlog::info("event=rules_loaded count={}", rules_.size());
   if (bus_) {
     bus_->onTerminate([this](const std::string& id, const std::string& by) {
       if (auto s = find(id)) s->terminate("terminated by " + by);

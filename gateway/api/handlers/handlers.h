@@ -27,6 +27,8 @@ Reply live(Ctx& c);
 Reply issueGrant(Ctx& c);
 // audit.cc
 Reply auditLog(Ctx& c);
+// alerts.cc: alerts raised by rules, across sessions
+Reply listAlerts(Ctx& c);
 // web_player.cc: the browser app's files
 Reply webPlayer(Ctx& c);
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -12,6 +13,8 @@
 #include "core/config.h"
 #include "gateway/rules/rule_set.h"
 #include "storage/memory_store.h"
+#include "storage/redis_store.h"
+#include "tests/storage/redis_server.h"
 #include "tests/testbed/testbed.h"
 
 namespace vigil::gateway {
@@ -307,6 +310,56 @@ TEST_F(SessionRulesTest, TerminateOnACommandSplitByAPause) {
   const auto alerts = events("s-split", EventKind::Alert);
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].text, "shutdown: shutdown /s");
+}
+
+// The same on a real Redis: the secret is nowhere in the database (events,
+// search postings, vocabulary, key names, alerts, session record), checked
+// on an uncompressed snapshot of the whole of it.
+TEST_F(SessionRulesTest, MaskedSecretIsNowhereInRedis) {
+  storage::testing::RedisServer redis(0, {"--rdbcompression", "no"});
+  const std::string err = redis.start();
+  ASSERT_EQ(err, "") << err;
+  auto connected = storage::RedisStore::connect(redis.url());
+  ASSERT_TRUE(connected.ok()) << connected.message();
+  std::unique_ptr<storage::RedisStore> store = std::move(*connected);
+
+  storage::SessionRecord rec;
+  rec.id = "s-redis";
+  rec.user = "vendor1";
+  rec.target = "dc01";
+  rec.state = "live";
+  rec.video_path = "s-redis.mp4";
+  SessionDeps deps{*store, nullptr, dir_, {}, {}, &rules_};
+  auto opened = SessionImpl::open(std::move(deps), rec, AccessGrant{"vendor1", &target_, "password", {}});
+  ASSERT_TRUE(opened.ok()) << opened.message();
+  auto s = *opened;
+  EXPECT_TRUE(typeLine(*s, "mysql -u root -pHunter2zz prod"));
+  (void)s->input(ClipboardInput{"tok_Zq9Secretzz", Direction::ClientToServer});
+  s->finish("client disconnected");
+
+  auto keys = store->events("s-redis", {EventKind::Key});
+  ASSERT_TRUE(keys.ok()) << keys.message();
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].text, "mysql -u root -p[masked] prod");
+  auto alerts = store->alerts(0, 10);
+  ASSERT_TRUE(alerts.ok()) << alerts.message();
+  ASSERT_EQ(alerts->size(), 2u);
+  auto hits = store->search("Hunter2zz", {});
+  ASSERT_TRUE(hits.ok()) << hits.message();
+  EXPECT_TRUE(hits->empty());
+  auto prefix = store->search("-pHunter", {});
+  EXPECT_TRUE(!prefix.ok() || prefix->empty());
+
+  ASSERT_EQ(redis.command("SAVE"), "OK");
+  const std::string url = redis.url();
+  const std::string sock = url.substr(std::string("unix://").size());
+  const std::string rdb = std::filesystem::path(sock).parent_path() / "dump.rdb";
+  std::ifstream in(rdb, std::ios::binary);
+  ASSERT_TRUE(in) << rdb;
+  const std::string dump((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_NE(dump.find("[masked]"), std::string::npos) << "the snapshot holds no events";
+  for (const char* secret : {"Hunter2zz", "hunter2zz", "Zq9Secretzz", "zq9secretzz"})
+    EXPECT_EQ(dump.find(secret), std::string::npos) << secret << " is in Redis";
 }
 
 }  // namespace
