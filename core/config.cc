@@ -336,8 +336,13 @@ Config Config::parse(const std::string& text, const std::string& path) {
   Config c;
   c.path = path;
   checkKeys(root, {"redis", "recordings", "gateway", "retention", "web", "rdp", "users", "targets",
-                   "grants", "rules"},
+                   "grants", "rules", "siem"},
             path, "top level");
+  // CONTRACT.md names [siem]; until it is built, say so rather than run
+  // without the output an operator configured.
+  if (root.contains("siem"))
+    fail(path, "[siem]: SIEM output is not available in this version; remove the section "
+               "(alerts are in GET /api/alerts and `vigil alerts`)");
   if (auto* t = root["redis"].as_table()) checkKeys(*t, {"url"}, path, "[redis]");
   if (auto* t = root["recordings"].as_table()) checkKeys(*t, {"dir", "qp", "min_free"}, path, "[recordings]");
   if (auto* t = root["gateway"].as_table())

@@ -423,6 +423,10 @@ TEST(ConfigRules, Defaults) {
   EXPECT_EQ(c.rules[1].action, RuleAction::Mask);
 }
 
+TEST(ConfigRules, SiemIsRefusedNotIgnored) {
+  expectError("[siem]\nsyslog = \"tcp://127.0.0.1:6514\"\n", {"[siem]", "not available"});
+}
+
 TEST(ConfigRules, ErrorsNameTheRule) {
   const std::string ok = "match = \"x\"\naction = \"alert\"\n";
   expectError("[[rules]]\nname = \"dup\"\n" + ok + "[[rules]]\nname = \"dup\"\n" + ok,
