@@ -350,7 +350,7 @@ Config Config::parse(const std::string& text, const std::string& path) {
                    "max_unauthenticated_per_address", "max_unauthenticated", "max_connections",
                    "max_desktop"},
               path, "[gateway]");
-  if (auto* t = root["retention"].as_table()) checkKeys(*t, {"refused_days"}, path, "[retention]");
+  if (auto* t = root["retention"].as_table()) checkKeys(*t, {"refused_days", "audit_days"}, path, "[retention]");
   if (auto* t = root["web"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key"}, path, "[web]");
   if (auto* t = root["rdp"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key"}, path, "[rdp]");
   if (auto* t = root["redis"].as_table()) c.redis_url = str(*t, "url", path, "[redis]", false, c.redis_url);
@@ -368,9 +368,12 @@ Config Config::parse(const std::string& text, const std::string& path) {
     }
     c.recordings_min_free = sizeKey(*t, "min_free", path, "[recordings]", c.recordings_min_free);
   }
-  if (auto* t = root["retention"].as_table())
+  if (auto* t = root["retention"].as_table()) {
     c.retention_refused_days = static_cast<int>(
         intKey(*t, "refused_days", path, "[retention]", 1, 3650, c.retention_refused_days, ""));
+    c.retention_audit_days = static_cast<int>(
+        intKey(*t, "audit_days", path, "[retention]", 1, 36500, c.retention_audit_days, ""));
+  }
   if (auto* t = root["gateway"].as_table()) {
     c.state_dir = str(*t, "state_dir", path, "[gateway]", false, c.state_dir);
     c.node_id = str(*t, "node_id", path, "[gateway]", false);

@@ -112,6 +112,9 @@ struct Config {
   std::uint64_t recordings_min_free = 1ull << 30;
   // [retention] refused_days: refusal records expire after this many days.
   int retention_refused_days = 30;
+  // [retention] audit_days: audit log entries older than this are dropped
+  // from the log's oldest end (the rest still verifies); never by count.
+  int retention_audit_days = 365;
   FrontDoorConfig front_door;
   std::string state_dir = "var";  // keys, self-signed certs
   std::string node_id;            // defaults to the host name

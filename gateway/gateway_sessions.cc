@@ -91,7 +91,7 @@ Result<std::shared_ptr<Session>> GatewaySessions::open(const AccessGrant& grant,
     return session.status();
   }
   (*session)->lifecycle("connect from " + client_addr);
-  (*session)->lifecycle("authenticated " + grant.user + " by " + grant.via);
+  (*session)->lifecycle(authenticatedText(grant));
   spdlog::info("session={} event=started user={} target={} protocol={} addr={}", rec.id, rec.user,
                rec.target, rec.protocol, client_addr);
   std::lock_guard lock(mu_);

@@ -38,7 +38,16 @@ struct AccessGrant {
   const TargetConfig* target = nullptr;  // owned by the Config
   std::string via;                        // "password" | "access code"
   std::optional<EpochMillis> not_after;   // the session ends when this passes
+  std::string code_issuer;                // via an access code: who issued it ("" unknown)
 };
+
+// The session's `authenticated` lifecycle text: "authenticated vendor1 by
+// password", "authenticated vendor1 by access code issued by security1".
+inline std::string authenticatedText(const AccessGrant& g) {
+  std::string text = "authenticated " + g.user + " by " + g.via;
+  if (!g.code_issuer.empty()) text += " issued by " + g.code_issuer;
+  return text;
+}
 
 class Session {
  public:

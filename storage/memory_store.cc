@@ -3,13 +3,17 @@
 #include <algorithm>
 
 #include "core/clock.h"
+#include "storage/audit_chain.h"
 #include "storage/search_query.h"
 #include "storage/store_util.h"
 
 namespace vigil::storage {
 
-MemoryStore::MemoryStore(std::function<EpochMillis()> now) : now_(std::move(now)) {
+MemoryStore::MemoryStore(std::function<EpochMillis()> now, AuditOptions audit)
+    : now_(std::move(now)), audit_opts_(std::move(audit)) {
   if (!now_) now_ = [] { return epochNowMs(); };
+  if (!audit_opts_.now) audit_opts_.now = now_;
+  audit_start_prev_ = audit_head_hash_ = kAuditGenesis;
 }
 
 Status MemoryStore::ping() { return Status::Ok(); }
@@ -228,9 +232,26 @@ Result<std::vector<CodeRecord>> MemoryStore::codesForTarget(const std::string& t
 }
 
 Status MemoryStore::appendAudit(const AuditEntry& a) {
+  const EpochMillis now = audit_opts_.now();
+  const EpochMillis cutoff = now - audit_opts_.retain.count();
   std::lock_guard lock(mu_);
-  audit_.push_back(a);
-  if (audit_.size() > kAuditCap) audit_.erase(audit_.begin(), audit_.begin() + (audit_.size() - kAuditCap));
+  const ChainedAudit c = chainAudit(a, audit_head_seq_ + 1, audit_head_hash_, auditNonce());
+  audit_.push_back(encodeAudit(c));
+  audit_head_seq_ = c.entry.seq;
+  audit_head_hash_ = c.hash;
+  // As RedisStore: by age from the oldest end, never the newest entry.
+  std::size_t drop = 0;
+  while (drop + 1 < audit_.size() && drop < kAuditTrimPerAppend) {
+    const auto old = decodeAudit(audit_[drop]);
+    if (!old || old->entry.at >= cutoff) break;
+    audit_start_seq_ = old->entry.seq + 1;
+    audit_start_prev_ = old->hash;
+    ++drop;
+  }
+  audit_.erase(audit_.begin(), audit_.begin() + static_cast<std::ptrdiff_t>(drop));
+  if (audit_opts_.signer &&
+      (!audit_checkpoint_ || now - audit_checkpoint_->signed_at >= kAuditCheckpointEvery.count()))
+    audit_checkpoint_ = auditCheckpoint(audit_head_seq_, audit_head_hash_, now, *audit_opts_.signer);
   return Status::Ok();
 }
 
@@ -238,7 +259,8 @@ Result<std::vector<AuditEntry>> MemoryStore::audit(std::size_t limit) {
   std::lock_guard lock(mu_);
   limit = effectiveLimit(limit);
   std::vector<AuditEntry> out;
-  for (auto it = audit_.rbegin(); it != audit_.rend() && out.size() < limit; ++it) out.push_back(*it);
+  for (auto it = audit_.rbegin(); it != audit_.rend() && out.size() < limit; ++it)
+    if (auto c = decodeAudit(*it)) out.push_back(std::move(c->entry));
   return out;
 }
 
@@ -259,6 +281,33 @@ Result<std::vector<AlertRecord>> MemoryStore::alerts(EpochMillis since, std::siz
                    [](const AlertRecord& x, const AlertRecord& y) { return x.at > y.at; });
   if (out.size() > limit) out.resize(limit);
   return out;
+}
+
+Result<AuditVerify> MemoryStore::verifyAudit() {
+  std::lock_guard lock(mu_);
+  std::optional<PublicKey> key = audit_opts_.verify_key;
+  if (!key && audit_opts_.signer) key = audit_opts_.signer->publicKey();
+  std::optional<std::pair<std::uint64_t, std::string>> signed_head;
+  if (key && audit_checkpoint_) {
+    if (!audit_checkpoint_->verify(*key)) {
+      AuditVerify bad;
+      bad.detail = "the audit log's signed checkpoint does not verify with the deployment key";
+      return bad;
+    }
+    signed_head.emplace(audit_checkpoint_->events, toHex(audit_checkpoint_->event_head));
+  }
+  auto v = walkAudit(audit_start_seq_, audit_start_prev_,
+                   [&](std::uint64_t pos, std::size_t n) -> Result<AuditPage> {
+                     AuditPage p;
+                     for (std::size_t i = pos; i < audit_.size() && i < pos + n; ++i)
+                       p.items.push_back(audit_[i]);
+                     p.head_seq = audit_head_seq_;
+                     p.head_hash = audit_head_hash_;
+                     return p;
+                   },
+                   signed_head);
+  if (v.ok() && key) describeAuditSigning(*v, audit_checkpoint_);
+  return v;
 }
 
 }  // namespace vigil::storage

@@ -8,13 +8,15 @@
 #include <map>
 #include <mutex>
 
+#include "storage/hash_chain.h"
 #include "storage/metadata_store.h"
 
 namespace vigil::storage {
 
 class MemoryStore : public MetadataStore {
  public:
-  explicit MemoryStore(std::function<EpochMillis()> now = {});
+  // `audit.now` defaults to `now`.
+  explicit MemoryStore(std::function<EpochMillis()> now = {}, AuditOptions audit = {});
 
   Status ping() override;
   Status putSession(const SessionRecord& s) override;
@@ -34,6 +36,7 @@ class MemoryStore : public MetadataStore {
   Result<std::vector<AuditEntry>> audit(std::size_t limit) override;
   Status putAlert(const AlertRecord& a) override;
   Result<std::vector<AlertRecord>> alerts(EpochMillis since, std::size_t limit) override;
+  Result<AuditVerify> verifyAudit() override;
 
  private:
   std::vector<const SessionRecord*> orderedSessions(const SessionFilter& f) const;
@@ -45,7 +48,13 @@ class MemoryStore : public MetadataStore {
   std::map<std::string, std::vector<Event>> events_;
   std::map<std::string, EpochMillis> refusal_expiry_;  // refusal id -> expires at
   std::map<std::string, CodeRecord> codes_;
-  std::vector<AuditEntry> audit_;  // oldest first
+  AuditOptions audit_opts_;
+  std::vector<std::string> audit_;  // the chain as RedisStore keeps it (JSON), oldest first
+  std::uint64_t audit_start_seq_ = 1;
+  std::string audit_start_prev_;
+  std::uint64_t audit_head_seq_ = 0;
+  std::string audit_head_hash_;
+  std::optional<Checkpoint> audit_checkpoint_;  // newest signed (with audit_opts_.signer)
   std::vector<AlertRecord> alerts_;  // in the order put
 };
 

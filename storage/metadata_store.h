@@ -4,14 +4,18 @@
 // uses BatchedEventWriter for events.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/event.h"
 #include "core/status.h"
+#include "storage/signing_key.h"
 
 namespace vigil::storage {
 
@@ -73,6 +77,46 @@ struct AuditEntry {
   std::string action;   // "view", "search", "export", "terminate", "grant", "live"
   std::string object;   // session id, query, ...
   std::string detail;
+  // Set by the store: the entry's place in the hash chain, 1, 2, ... in
+  // append order over the log's whole life (0: written before the chain).
+  std::uint64_t seq = 0;
+};
+
+// The audit log is append-only and hash-chained (docs/redis-schema.md
+// "Audit log"); entries older than `retain` are dropped from the oldest end
+// as new ones are appended (never by count), and the chain's start moves
+// with them, so what is kept still verifies.
+inline constexpr std::chrono::milliseconds kDefaultAuditRetention{365LL * 24 * 3600 * 1000};
+// While entries are appended, the chain head is signed at least this often.
+inline constexpr std::chrono::milliseconds kAuditCheckpointEvery{10000};
+struct AuditOptions {
+  std::chrono::milliseconds retain = kDefaultAuditRetention;  // [retention] audit_days
+  std::function<EpochMillis()> now;                           // empty: the wall clock
+  // The deployment key (signing_key.h): appends sign a checkpoint of the
+  // chain head (hash_chain.h Checkpoint, subject "audit") when the newest is
+  // kAuditCheckpointEvery old. Null: no signing.
+  std::shared_ptr<const SigningKey> signer;
+  // verifyAudit checks the newest checkpoint with this key; unset, with the
+  // signer's public key, and without either it checks the chain alone.
+  std::optional<PublicKey> verify_key;
+};
+
+// What verifyAudit found.
+struct AuditVerify {
+  bool intact = false;
+  std::uint64_t first_seq = 0;  // the oldest entry kept (the chain's start after trimming)
+  std::uint64_t last_seq = 0;   // the newest entry that verified
+  std::uint64_t entries = 0;    // entries that verified
+  std::uint64_t bad_seq = 0;    // when not intact: the entry `detail` names
+  // "audit log intact: entries 1..500" or the first problem, e.g. "audit
+  // entry 42 changed", "audit entry 42 missing", "audit entry 42 out of
+  // order (found after entry 43)", "an entry was inserted before audit entry 42".
+  std::string detail;
+  // The newest signed checkpoint, when a key was given to check it: it
+  // verified and the chain reaches it with the signed hash (else not intact).
+  bool signature_checked = false;
+  std::uint64_t signed_seq = 0;  // entries up to this one are signed
+  EpochMillis signed_at = 0;
 };
 
 // An alert raised by a rule (CONTRACT.md `GET /api/alerts`): the session's
@@ -95,6 +139,18 @@ struct CodeRecord {
   std::string target;
   EpochMillis expires_at = 0;
   std::string sealed;    // base64 secretbox of the code
+  std::string issued_by; // who issued it: a web user's name, "cli:<login>"; "" unknown
+};
+
+// For findAudit: every given condition must hold.
+struct AuditFilter {
+  std::optional<EpochMillis> since;          // at >= since
+  std::optional<std::string> actor, action;  // exact
+  std::size_t limit = 100;                   // 0: 100; at most 10 000
+  bool matches(const AuditEntry& a) const {
+    return (!since || a.at >= *since) && (!actor || a.actor == *actor) &&
+           (!action || a.action == *action);
+  }
 };
 
 class MetadataStore {
@@ -157,8 +213,28 @@ class MetadataStore {
     return Status::Error("this store cannot list alerts");
   }
 
+  // Appends to the hash chain (a.seq is ignored: the store numbers entries).
+  // Entries from several gateway nodes appending at once form one chain.
   virtual Status appendAudit(const AuditEntry& a) = 0;
+  // Newest first, with their seq.
   virtual Result<std::vector<AuditEntry>> audit(std::size_t limit) = 0;
+  // Newest first, only entries matching `f`. Default: filters the newest
+  // 10 000 (audit()); RedisStore reads further back, page by page, until
+  // `since` is passed (with 5 minutes' slack for nodes' clocks).
+  virtual Result<std::vector<AuditEntry>> findAudit(const AuditFilter& f) {
+    auto all = audit(10000);
+    if (!all.ok()) return all.status();
+    const std::size_t limit = f.limit == 0 ? 100 : std::min<std::size_t>(f.limit, 10000);
+    std::vector<AuditEntry> out;
+    for (AuditEntry& a : *all)
+      if (out.size() < limit && f.matches(a)) out.push_back(std::move(a));
+    return out;
+  }
+  // Walks the whole kept log and checks every link up to the head. An error
+  // only when the store cannot be read; a broken chain is intact = false.
+  virtual Result<AuditVerify> verifyAudit() {
+    return Status::Error("this store cannot verify the audit log");
+  }
 };
 
 }  // namespace vigil::storage

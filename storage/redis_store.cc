@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "core/clock.h"
+#include "storage/audit_chain.h"
 #include "storage/redis_client.h"
 #include "storage/search_query.h"
 #include "storage/store_util.h"
@@ -27,7 +28,10 @@ using Json = nlohmann::json;
 // Key layout: docs/redis-schema.md.
 const std::string kSessions = "vigil:sessions";
 const std::string kVocab = "vigil:vocab";
-const std::string kAudit = "vigil:audit";
+const std::string kAudit = "vigil:audit";  // before the chain: read only
+const std::string kAuditLog = "vigil:audit:log";
+const std::string kAuditHead = "vigil:audit:head";
+const std::string kAuditCheckpoint = "vigil:audit:checkpoint";
 const std::string kAlerts = "vigil:alerts";
 const std::string kRefusals = "vigil:refusals";
 std::string sessionKey(const std::string& id) { return "vigil:s:" + id; }
@@ -193,6 +197,82 @@ end
 return out
 )lua";
 
+// Appends one entry to the audit chain if the head is still what the caller
+// chained it to (compare-and-set: two nodes appending at once never fork the
+// chain; the loser gets the new head and chains again). Then drops entries
+// older than the cutoff from the oldest end (never the newest), recording
+// the first kept entry's seq and prev so the rest still verifies.
+// Replies {outcome, head_seq, head_hash}: outcome "ok"; "moved" (retry on the
+// head returned); "applied" (this very entry is already stored: a retried
+// call whose first try the server ran).
+// ARGV: expect_seq expect_hash entry_json entry_hash cutoff_ms max_trim genesis
+constexpr std::string_view kAuditAppendLua = R"lua(
+local hk, lk = 'vigil:audit:head', 'vigil:audit:log'
+local h = redis.call('HMGET', hk, 'seq', 'hash', 'start_seq')
+local seq = tonumber(h[1]) or 0
+local hash = h[2] or ARGV[7]
+local expect = tonumber(ARGV[1])
+if seq ~= expect or hash ~= ARGV[2] then
+  if seq > expect then
+    local e = redis.call('LINDEX', lk, expect + 1 - (tonumber(h[3]) or 1))
+    if e then
+      local ok, d = pcall(cjson.decode, e)
+      if ok and type(d) == 'table' and d.hash == ARGV[4] then
+        return {'applied', tostring(seq), hash}
+      end
+    end
+  end
+  return {'moved', tostring(seq), hash}
+end
+redis.call('RPUSH', lk, ARGV[3])
+if seq == 0 then redis.call('HSET', hk, 'start_seq', '1', 'start_prev', ARGV[7]) end
+redis.call('HSET', hk, 'seq', tostring(seq + 1), 'hash', ARGV[4])
+local cutoff = tonumber(ARGV[5])
+local trimmed = 0
+while trimmed < tonumber(ARGV[6]) and redis.call('LLEN', lk) > 1 do
+  local ok, d = pcall(cjson.decode, redis.call('LINDEX', lk, 0))
+  if not ok or type(d) ~= 'table' or type(d.at) ~= 'number' or type(d.seq) ~= 'number' or
+     type(d.hash) ~= 'string' or d.at >= cutoff then
+    break
+  end
+  redis.call('LPOP', lk)
+  redis.call('HSET', hk, 'start_seq', string.format('%d', d.seq + 1), 'start_prev', d.hash)
+  trimmed = trimmed + 1
+end
+return {'ok', tostring(seq + 1), ARGV[4]}
+)lua";
+
+// One page of the audit chain and the head, read in one atomic step.
+// Positions count from the entry `base` (the chain start when the walk
+// began); "trimmed" when age trimming has since dropped that position.
+// ARGV: base ('' = the current start) pos n genesis
+// Replies {"ok", head_seq, head_hash, start_seq, start_prev, entries}.
+constexpr std::string_view kAuditPageLua = R"lua(
+local h = redis.call('HMGET', 'vigil:audit:head', 'seq', 'hash', 'start_seq', 'start_prev')
+local start = tonumber(h[3]) or 1
+local base = tonumber(ARGV[1]) or start
+local idx = base + tonumber(ARGV[2]) - start
+if idx < 0 then return {'trimmed'} end
+local n = tonumber(ARGV[3])
+local items = {}
+if n > 0 then items = redis.call('LRANGE', 'vigil:audit:log', idx, idx + n - 1) end
+return {'ok', h[1] or '0', h[2] or ARGV[4], tostring(start), h[4] or ARGV[4], items}
+)lua";
+
+// Replaces the stored audit checkpoint unless it already covers as much.
+// ARGV: events checkpoint_json
+constexpr std::string_view kAuditCheckpointLua = R"lua(
+local cur = redis.call('GET', 'vigil:audit:checkpoint')
+if cur then
+  local ok, d = pcall(cjson.decode, cur)
+  if ok and type(d) == 'table' and type(d.events) == 'number' and d.events >= tonumber(ARGV[1]) then
+    return 0
+  end
+end
+redis.call('SET', 'vigil:audit:checkpoint', ARGV[2])
+return 1
+)lua";
+
 std::string dumpJson(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 // Invalid UTF-8 replaced by U+FFFD: names from the network go into JSON
@@ -326,6 +406,7 @@ std::optional<CodeRecord> decodeCode(const std::string& id, std::string_view s) 
   c.target = j.value("target", "");
   c.expires_at = j.value("expires_at", EpochMillis{0});
   c.sealed = j.value("sealed", "");
+  c.issued_by = j.value("issued_by", "");
   return c;
 }
 
@@ -412,13 +493,17 @@ void emitSession(std::vector<SearchHit>& session_hits, std::vector<SearchHit>& o
 
 }  // namespace
 
-RedisStore::RedisStore(std::unique_ptr<redis::Pool> pool) : pool_(std::move(pool)) {}
+RedisStore::RedisStore(std::unique_ptr<redis::Pool> pool, AuditOptions audit)
+    : pool_(std::move(pool)), audit_(std::move(audit)) {}
 RedisStore::~RedisStore() = default;
 
-Result<std::unique_ptr<RedisStore>> RedisStore::connect(const std::string& url) {
+Result<std::unique_ptr<RedisStore>> RedisStore::connect(const std::string& url,
+                                                       AuditOptions audit) {
   auto parsed = redis::parseUrl(url);
   if (!parsed) return parsed.status();
-  std::unique_ptr<RedisStore> store(new RedisStore(std::make_unique<redis::Pool>(*parsed)));
+  if (audit.retain.count() <= 0) return Status::Error("the audit log's retention must be positive");
+  std::unique_ptr<RedisStore> store(
+      new RedisStore(std::make_unique<redis::Pool>(*parsed), std::move(audit)));
   if (Status st = store->ping(); !st.ok()) return st;
   spdlog::debug("redis store connected at={}", parsed->where());
   return store;
@@ -829,7 +914,9 @@ Result<std::vector<SearchHit>> RedisStore::scanSearch(const SearchQuery& q, cons
 Status RedisStore::putCode(const CodeRecord& c) {
   if (c.id.empty()) return Status::Error("access code record has no id");
   if (c.expires_at <= epochNowMs()) return Status::Error("access code already expired; give a longer ttl");
-  const Json j = {{"user", c.user}, {"target", c.target}, {"expires_at", c.expires_at}, {"sealed", c.sealed}};
+  const Json j = {{"user", c.user},       {"target", c.target},
+                  {"expires_at", c.expires_at}, {"sealed", c.sealed},
+                  {"issued_by", c.issued_by}};
   auto r = pool_->run({{"SET", codeKey(c.id), dumpJson(j), "PXAT", std::to_string(c.expires_at)},
                        {"ZADD", codesKey(c.target), std::to_string(c.expires_at), c.id}});
   if (!r) return r.status();
@@ -904,31 +991,90 @@ Status RedisStore::putRefusal(const RefusalRecord& r) {
   return redis::replyStatus((*rep)[0].get(), "recording refusal " + r.id);
 }
 
-Status RedisStore::appendAudit(const AuditEntry& a) {
-  const Json j = {{"at", a.at}, {"actor", a.actor}, {"action", a.action}, {"object", a.object},
-                  {"detail", a.detail}};
-  auto r = pool_->run({{"LPUSH", kAudit, dumpJson(j)},
-                       {"LTRIM", kAudit, "0", std::to_string(kAuditCap - 1)}});
+EpochMillis RedisStore::now() const { return audit_.now ? audit_.now() : epochNowMs(); }
+
+Status RedisStore::storeCheckpoint(std::uint64_t seq, const std::string& hash, EpochMillis t) {
+  const Checkpoint cp = auditCheckpoint(seq, hash, t, *audit_.signer);
+  auto r = pool_->run({redis::eval(kAuditCheckpointLua, {std::to_string(seq), cp.toJson()})});
   if (!r) return r.status();
-  return firstError(*r, "writing the audit log");
+  return redis::replyStatus((*r)[0].get(), "storing the audit checkpoint");
+}
+
+Status RedisStore::checkpointAudit() {
+  if (!audit_.signer) return Status::Error("no signing key: the audit log is not signed");
+  auto r = pool_->run({{"HMGET", kAuditHead, "seq", "hash"}, {"GET", kAuditCheckpoint}});
+  if (!r) return r.status();
+  if (Status st = firstError(*r, "reading the audit head"); !st.ok()) return st;
+  const std::vector<std::string> head = strings((*r)[0].get());
+  const auto seq = head.size() == 2 ? static_cast<std::uint64_t>(toLong(head[0])) : 0;
+  if (seq == 0) return Status::Ok();
+  if (!redis::isNil((*r)[1].get())) {
+    auto cp = Checkpoint::fromJson(redis::text((*r)[1].get()));
+    if (cp.ok() && cp->events >= seq) return Status::Ok();
+  }
+  const EpochMillis t = now();
+  if (Status st = storeCheckpoint(seq, head[1], t); !st.ok()) return st;
+  std::lock_guard lock(head_mu_);
+  last_checkpoint_ = std::max(last_checkpoint_, t);
+  return Status::Ok();
+}
+
+Status RedisStore::appendAudit(const AuditEntry& a) {
+  const std::string nonce = auditNonce();
+  const EpochMillis now = this->now();
+  const std::string cutoff = std::to_string(now - audit_.retain.count());
+  std::lock_guard lock(head_mu_);
+  if (head_hash_.empty()) head_hash_ = kAuditGenesis;
+  // Each conflict means another node's entry went in: the log moves on, so a
+  // conflict-free attempt comes soon; the bound only stops a broken server
+  // from spinning us forever.
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const ChainedAudit c = chainAudit(a, head_seq_ + 1, head_hash_, nonce);
+    auto r = pool_->run({redis::eval(kAuditAppendLua,
+                                     {std::to_string(head_seq_), head_hash_, encodeAudit(c), c.hash,
+                                      cutoff, std::to_string(kAuditTrimPerAppend), kAuditGenesis})});
+    if (!r) return r.status();
+    const redisReply* rep = (*r)[0].get();
+    if (Status st = redis::replyStatus(rep, "writing the audit log"); !st.ok()) return st;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3)
+      return Status::Error("writing the audit log: unexpected reply from Redis");
+    const std::string_view outcome = redis::text(rep->element[0]);
+    head_seq_ = static_cast<std::uint64_t>(toLong(redis::text(rep->element[1])));
+    head_hash_ = std::string(redis::text(rep->element[2]));
+    if (outcome == "ok" || outcome == "applied") {
+      if (outcome == "applied") {
+        head_seq_ = c.entry.seq;  // ours, stored by a try that timed out
+        head_hash_ = c.hash;
+      }
+      if (audit_.signer && now - last_checkpoint_ >= kAuditCheckpointEvery.count()) {
+        // The entry is stored; a checkpoint that fails now is made by the next.
+        if (Status st = storeCheckpoint(head_seq_, head_hash_, now); !st.ok())
+          spdlog::warn("signing the audit log's head failed: {}", st.message());
+        else
+          last_checkpoint_ = now;
+      }
+      return Status::Ok();
+    }
+    // No back-off: the head just returned is the freshest we can know;
+    // waiting would only let it move again.
+  }
+  return Status::Error("writing the audit log: the chain head kept moving (1000 tries)");
 }
 
 Result<std::vector<AuditEntry>> RedisStore::audit(std::size_t limit) {
   limit = effectiveLimit(limit);
-  auto r = pool_->run({{"LRANGE", kAudit, "0", std::to_string(limit - 1)}});
+  auto r = pool_->run({{"LRANGE", kAuditLog, "-" + std::to_string(limit), "-1"},
+                       {"LRANGE", kAudit, "0", std::to_string(limit - 1)}});
   if (!r) return r.status();
-  if (Status st = redis::replyStatus((*r)[0].get(), "reading the audit log"); !st.ok()) return st;
+  if (Status st = firstError(*r, "reading the audit log"); !st.ok()) return st;
   std::vector<AuditEntry> out;
-  for (const std::string& s : strings((*r)[0].get())) {
-    Json j = Json::parse(s, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) continue;
-    AuditEntry a;
-    a.at = j.value("at", EpochMillis{0});
-    a.actor = j.value("actor", "");
-    a.action = j.value("action", "");
-    a.object = j.value("object", "");
-    a.detail = j.value("detail", "");
-    out.push_back(std::move(a));
+  std::vector<std::string> chained = strings((*r)[0].get());
+  for (auto it = chained.rbegin(); it != chained.rend(); ++it)
+    if (auto c = decodeAudit(*it)) out.push_back(std::move(c->entry));
+  // Entries written before the chain (vigil:audit, newest first) come after.
+  for (const std::string& s : strings((*r)[1].get())) {
+    if (out.size() >= limit) break;
+    if (auto e = decodeLegacyAudit(s)) out.push_back(std::move(*e));
   }
   return out;
 }
@@ -967,6 +1113,98 @@ Result<std::vector<AlertRecord>> RedisStore::alerts(EpochMillis since, std::size
     out.push_back(std::move(a));
   }
   return out;
+}
+
+Result<std::vector<AuditEntry>> RedisStore::findAudit(const AuditFilter& f) {
+  // Newest first, 1 000 per round trip, until `since` is well passed (the
+  // chain is in append order; nodes' clocks may differ a little) or the
+  // limit is met. Entries from before the chain are not searched.
+  constexpr long long kPage = 1000;
+  constexpr EpochMillis kClockSlack = 5 * 60 * 1000;
+  const std::size_t limit = effectiveLimit(f.limit);
+  std::vector<AuditEntry> out;
+  std::uint64_t below = UINT64_MAX;  // appends meanwhile shift the pages: skip what was seen
+  for (long long end = -1;; end -= kPage) {
+    auto r = pool_->run({{"LRANGE", kAuditLog, std::to_string(end - kPage + 1), std::to_string(end)}});
+    if (!r) return r.status();
+    if (Status st = redis::replyStatus((*r)[0].get(), "reading the audit log"); !st.ok()) return st;
+    const std::vector<std::string> page = strings((*r)[0].get());
+    bool passed = false;
+    for (auto it = page.rbegin(); it != page.rend(); ++it) {
+      auto c = decodeAudit(*it);
+      if (!c || c->entry.seq >= below) continue;
+      below = c->entry.seq;
+      if (f.since && c->entry.at < *f.since - kClockSlack) passed = true;
+      if (f.matches(c->entry)) {
+        out.push_back(std::move(c->entry));
+        if (out.size() >= limit) return out;
+      }
+    }
+    // LRANGE with negative indexes clamps at the oldest entry: a short page is the end.
+    if (passed || page.size() < static_cast<std::size_t>(kPage)) return out;
+  }
+}
+
+Result<AuditVerify> RedisStore::verifyAudit() {
+  std::optional<PublicKey> key = audit_.verify_key;
+  if (!key && audit_.signer) key = audit_.signer->publicKey();
+  std::optional<Checkpoint> cp;
+  if (key) {
+    auto r = pool_->run({{"GET", kAuditCheckpoint}});
+    if (!r) return r.status();
+    if (Status st = redis::replyStatus((*r)[0].get(), "reading the audit checkpoint"); !st.ok())
+      return st;
+    if (!redis::isNil((*r)[0].get())) {
+      auto parsed = Checkpoint::fromJson(redis::text((*r)[0].get()));
+      if (!parsed.ok() || parsed->subject != "audit" || !parsed->verify(*key)) {
+        AuditVerify bad;
+        bad.detail = "the audit log's signed checkpoint does not verify with the deployment key";
+        return bad;
+      }
+      cp = *parsed;
+    }
+  }
+  std::optional<std::pair<std::uint64_t, std::string>> signed_head;
+  if (cp) signed_head.emplace(cp->events, toHex(cp->event_head));
+  // A page is read with the head in one script, so appends meanwhile are
+  // seen whole; if age trimming passes our position we start again.
+  for (int round = 0; round < 4; ++round) {
+    bool trimmed = false;
+    std::optional<std::uint64_t> base;
+    std::string start_prev;
+    auto page = [&](std::uint64_t pos, std::size_t n) -> Result<AuditPage> {
+      auto r = pool_->run({redis::eval(kAuditPageLua, {base ? std::to_string(*base) : "",
+                                                       std::to_string(pos), std::to_string(n),
+                                                       kAuditGenesis})});
+      if (!r) return r.status();
+      const redisReply* rep = (*r)[0].get();
+      if (Status st = redis::replyStatus(rep, "reading the audit log"); !st.ok()) return st;
+      if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
+        return Status::Error("reading the audit log: unexpected reply from Redis");
+      if (redis::text(rep->element[0]) == "trimmed") {
+        trimmed = true;
+        return Status::Error("the audit log was trimmed while being read");
+      }
+      if (rep->elements < 6) return Status::Error("reading the audit log: unexpected reply from Redis");
+      AuditPage p;
+      p.head_seq = static_cast<std::uint64_t>(toLong(redis::text(rep->element[1])));
+      p.head_hash = std::string(redis::text(rep->element[2]));
+      if (!base) {
+        base = static_cast<std::uint64_t>(toLong(redis::text(rep->element[3])));
+        start_prev = std::string(redis::text(rep->element[4]));
+      }
+      p.items = strings(rep->element[5]);
+      return p;
+    };
+    if (auto first = page(0, 0); !first) return first.status();
+    auto v = walkAudit(*base, start_prev, page, signed_head);
+    if (v.ok()) {
+      if (key) describeAuditSigning(*v, cp);
+      return v;
+    }
+    if (!trimmed) return v;
+  }
+  return Status::Error("the audit log is trimmed faster than it can be read; try again");
 }
 
 }  // namespace vigil::storage

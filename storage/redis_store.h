@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "storage/metadata_store.h"
@@ -21,7 +22,9 @@ class RedisStore final : public MetadataStore {
  public:
   // url: redis://[:password@]host[:port][/db] or unix:///path.sock[?db=N].
   // Connects once and PINGs, so a wrong URL fails here, not later.
-  static Result<std::unique_ptr<RedisStore>> connect(const std::string& url);
+  // `audit`: the audit log's retention ([retention] audit_days) and clock.
+  static Result<std::unique_ptr<RedisStore>> connect(const std::string& url,
+                                                     AuditOptions audit = {});
   ~RedisStore() override;
 
   Status ping() override;
@@ -42,13 +45,21 @@ class RedisStore final : public MetadataStore {
   Result<std::vector<AuditEntry>> audit(std::size_t limit) override;
   Status putAlert(const AlertRecord& a) override;
   Result<std::vector<AlertRecord>> alerts(EpochMillis since, std::size_t limit) override;
+  Result<std::vector<AuditEntry>> findAudit(const AuditFilter& f) override;
+  Result<AuditVerify> verifyAudit() override;
+  // Signs and stores a checkpoint of the audit chain's head when it moved
+  // past the newest stored checkpoint (needs AuditOptions::signer, else an
+  // error). appendAudit does this itself when the newest is 10 s old; the
+  // gateway also calls it every 10 s so the last entries of a burst are
+  // signed without waiting for another append.
+  Status checkpointAudit();
 
   // Words a search prefix may expand to; a broader prefix is only checked on
   // candidates found through the query's other words (docs/redis-schema.md).
   static constexpr std::size_t kMaxPrefixExpansions = 256;
 
  private:
-  explicit RedisStore(std::unique_ptr<redis::Pool> pool);
+  RedisStore(std::unique_ptr<redis::Pool> pool, AuditOptions audit);
   // first_seq < 0: append at the end (not idempotent).
   Status appendImpl(const std::string& session_id, long long first_seq,
                     const std::vector<Event>& events);
@@ -56,6 +67,16 @@ class RedisStore final : public MetadataStore {
                                             std::size_t limit);
 
   std::unique_ptr<redis::Pool> pool_;
+  const AuditOptions audit_;
+  // The chain head as this node last saw it: an append tries it first and,
+  // when another node appended meanwhile, gets the real head back and retries.
+  std::mutex head_mu_;
+  std::uint64_t head_seq_ = 0;
+  std::string head_hash_;
+  EpochMillis last_checkpoint_ = 0;  // when this store last signed one
+
+  Status storeCheckpoint(std::uint64_t seq, const std::string& hash, EpochMillis now);
+  EpochMillis now() const;
 };
 
 }  // namespace vigil::storage

@@ -10,7 +10,6 @@ namespace vigil::storage {
 
 inline constexpr std::size_t kDefaultLimit = 100;
 inline constexpr std::size_t kMaxLimit = 10000;
-inline constexpr std::size_t kAuditCap = 100000;  // newest entries kept
 
 // 0 means the default; large limits are capped so one request stays bounded.
 inline std::size_t effectiveLimit(std::size_t limit) {

@@ -99,7 +99,7 @@ Reply route(Ctx& c, const std::vector<Route>& routes) {
                          ? "the body must be JSON with Content-Type: application/json"
                          : "signed-in browsers must send Content-Type: application/json");
   }
-  if (!id.empty() || found->pattern.find("{id}") != std::string_view::npos) {
+  if (found->pattern.find("{id}") != std::string_view::npos) {
     if (!isValidId(id)) return c.error(http::status::not_found, "no such session");
     c.id = std::string(id);
   }

@@ -238,7 +238,7 @@ AccessCodes::AccessCodes(storage::MetadataStore& store, SecretKey key,
 EpochMillis AccessCodes::now() const { return now_ ? now_() : epochNowMs(); }
 
 Result<IssuedCode> AccessCodes::issue(const std::string& user, const std::string& target,
-                                      long long ttl_ms) {
+                                      long long ttl_ms, const std::string& issued_by) {
   if (Status s = ensureSodium(); !s.ok()) return s;
   if (user.empty() || target.empty())
     return Status::Error("an access code needs a user and a target");
@@ -257,10 +257,11 @@ Result<IssuedCode> AccessCodes::issue(const std::string& user, const std::string
   rec.target = target;
   rec.expires_at = now() + ttl_ms;
   rec.sealed = seal(key_.bytes(), code);
+  rec.issued_by = issued_by;
   if (Status s = store_.putCode(rec); !s.ok())
     return Status::Error("storing the access code failed: " + s.message());
-  spdlog::info("access code issued user={} target={} expires_at={}", user, target,
-               formatRfc3339(rec.expires_at));
+  spdlog::info("access code issued user={} target={} expires_at={} by={}", user, target,
+               formatRfc3339(rec.expires_at), issued_by.empty() ? "unknown" : issued_by);
   return IssuedCode{std::move(code), rec.expires_at};
 }
 

@@ -56,8 +56,15 @@ class AccessCodes {
               std::function<EpochMillis()> now = {});
 
   // The user must exist and hold a grant for the target (checked by the caller).
-  // ttl_ms must lie within [kMinCodeTtlMs, kMaxCodeTtlMs].
-  Result<IssuedCode> issue(const std::string& user, const std::string& target, long long ttl_ms);
+  // ttl_ms must lie within [kMinCodeTtlMs, kMaxCodeTtlMs]. `issued_by` (a web
+  // user's name, "cli:<login>" for `vigil grant`) is kept with the code and
+  // named in the `authenticated` event of the session it opens.
+  Result<IssuedCode> issue(const std::string& user, const std::string& target, long long ttl_ms,
+                           const std::string& issued_by);
+  // The same, issuer unknown (the session's event then names none).
+  Result<IssuedCode> issue(const std::string& user, const std::string& target, long long ttl_ms) {
+    return issue(user, target, ttl_ms, std::string());
+  }
   // Consumes the code if it is valid for `target`. Error says why not.
   // A code presented for the wrong target is consumed too (burned): it may
   // have leaked, and take-then-check keeps redemption a single atomic step.

@@ -146,7 +146,7 @@ Result<AccessGrant> ConfigGatekeeper::admit(const std::string& user, const std::
   const TargetConfig* tc = config_.findTarget(target);
   if (!tc) return refuse(user, target, kProto, client_addr, "unknown target", true);
 
-  std::string via;
+  std::string via, issuer;
   if (checkPassword(*u, secret)) {
     via = "password";
   } else if (normalizeCode(secret)) {
@@ -160,6 +160,7 @@ Result<AccessGrant> ConfigGatekeeper::admit(const std::string& user, const std::
                         "); it is now used up",
                     true);
     via = "access code";
+    issuer = code->issued_by;
   } else {
     return refuse(user, target, kProto, client_addr, "wrong password or access code", true);
   }
@@ -167,6 +168,7 @@ Result<AccessGrant> ConfigGatekeeper::admit(const std::string& user, const std::
   auto grant = grantFor(*u, *tc, now());
   if (!grant.ok()) return refuse(user, target, kProto, client_addr, grant.message(), true);
   grant->via = via;
+  grant->code_issuer = issuer;
   noteSuccess(host);
   spdlog::info("connection admitted user={} target={} protocol=rdp addr={} via=\"{}\"", u->name,
                tc->name, printable(client_addr), via);
@@ -195,6 +197,7 @@ Result<AccessGrant> ConfigGatekeeper::admitVnc(const TargetConfig& target,
   auto grant = grantFor(*u, *tc, now());
   if (!grant.ok()) return refuse(u->name, tc->name, kProto, client_addr, grant.message(), true);
   grant->via = "access code";
+  grant->code_issuer = code->issued_by;
   noteSuccess(host);
   spdlog::info("connection admitted user={} target={} protocol=vnc addr={} via=\"access code\"",
                u->name, tc->name, printable(client_addr));

@@ -17,6 +17,7 @@
 #include "gateway/record_json.h"
 #include "storage/control_bus.h"
 #include "storage/redis_store.h"
+#include "storage/signing_key.h"
 
 namespace vigil::cli {
 
@@ -81,7 +82,14 @@ std::unique_ptr<Env> openEnv(const Common& c) {
     fail(e.what());
     return nullptr;
   }
-  auto store = storage::RedisStore::connect(env->config.redis_url);
+  storage::AuditOptions audit;
+  audit.retain = std::chrono::days(env->config.retention_audit_days);
+  // The CLI signs the audit head too when it can read the deployment key; it
+  // never makes one (that is `vigil serve`'s), and without it the gateway's
+  // next checkpoint covers the CLI's entries.
+  if (auto key = storage::SigningKey::load(env->config.state_dir); key.ok())
+    audit.signer = std::make_shared<const storage::SigningKey>(*key);
+  auto store = storage::RedisStore::connect(env->config.redis_url, audit);
   if (!store) {
     fail(store.message());
     return nullptr;
@@ -131,7 +139,7 @@ int grant(const Common& c, const std::string& user, const std::string& target, c
   auto key = gateway::auth::SecretKey::loadOrCreate(env->config.state_dir);
   if (!key) return fail(key.message());
   gateway::auth::AccessCodes codes(*env->store, *key);
-  auto issued = codes.issue(user, target, *ttl_ms);
+  auto issued = codes.issue(user, target, *ttl_ms, cliActor());
   if (!issued) return fail(issued.message());
   audit(*env, "grant", user + "#" + target, "expires " + formatRfc3339(issued->expires_at));
   if (c.json) {

@@ -4,8 +4,11 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
+#include <stop_token>
 #include <thread>
 
 #include "gateway/api/api_server.h"
@@ -21,10 +24,37 @@
 #include "storage/control_bus.h"
 #include "storage/redis_store.h"
 #include "storage/redis_url.h"
+#include "storage/signing_key.h"
 
 namespace vigil::cli {
 
 namespace {
+
+// Every kAuditCheckpointEvery, signs the audit chain's head if it moved.
+class AuditCheckpointer {
+ public:
+  explicit AuditCheckpointer(storage::RedisStore& store)
+      : thread_([this, &store](std::stop_token stop) { run(store, stop); }) {}
+
+ private:
+  void run(storage::RedisStore& store, std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    bool failing = false;
+    std::unique_lock lock(mu);
+    for (;;) {
+      cv.wait_for(lock, stop, storage::kAuditCheckpointEvery, [] { return false; });
+      if (stop.stop_requested()) return;
+      if (Status st = store.checkpointAudit(); !st.ok()) {
+        if (!failing) spdlog::warn("event=audit_checkpoint_failed error=\"{}\"", st.message());
+        failing = true;
+      } else {
+        failing = false;
+      }
+    }
+  }
+  std::jthread thread_;  // stopped and joined first on destruction
+};
 
 // Blocks SIGINT/SIGTERM in every thread (call before starting any), then
 // waits for one of them on the main thread.
@@ -96,8 +126,17 @@ int serve(const Common& c) {
   setenv("WLOG_LEVEL", spdlog::should_log(spdlog::level::debug) ? "INFO" : "FATAL", 0);
 
   warnLoosePermissions(c.config_path, config);
-  auto store = storage::RedisStore::connect(config.redis_url);
+  // The deployment's signing key signs the audit log's head (and evidence).
+  auto signing = storage::SigningKey::loadOrCreate(config.state_dir);
+  if (!signing) return fail(signing.message());
+  storage::AuditOptions audit;
+  audit.retain = std::chrono::days(config.retention_audit_days);
+  audit.signer = std::make_shared<const storage::SigningKey>(*signing);
+  auto store = storage::RedisStore::connect(config.redis_url, audit);
   if (!store) return fail(store.message());
+  // Appends sign when the newest checkpoint is 10 s old; this signs the tail
+  // of a burst that no later append would cover.
+  AuditCheckpointer checkpointer(**store);
   auto key = gateway::auth::SecretKey::loadOrCreate(config.state_dir);
   if (!key) return fail(key.message());
   auto bus = storage::ControlBus::connect(config.redis_url, key->controlBusKey());

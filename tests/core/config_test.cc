@@ -348,6 +348,7 @@ TEST(Config, FrontDoorDefaultsHoldWithoutTheirKeys) {
   EXPECT_EQ(c.front_door.max_desktop_height, 8192);
   EXPECT_EQ(c.recordings_min_free, 1ull << 30);
   EXPECT_EQ(c.retention_refused_days, 30);
+  EXPECT_EQ(c.retention_audit_days, 365);
 }
 
 TEST(Config, FrontDoorKeysAreReadAndBounded) {
@@ -362,6 +363,7 @@ max_desktop = "3840x2160"
 min_free = "200MiB"
 [retention]
 refused_days = 7
+audit_days = 90
 )", "vigil.toml");
   EXPECT_EQ(c.front_door.handshake_timeout_ms, 3000);
   EXPECT_EQ(c.front_door.max_unauthenticated_per_address, 2);
@@ -371,6 +373,7 @@ refused_days = 7
   EXPECT_EQ(c.front_door.max_desktop_height, 2160);
   EXPECT_EQ(c.recordings_min_free, 200ull << 20);
   EXPECT_EQ(c.retention_refused_days, 7);
+  EXPECT_EQ(c.retention_audit_days, 90);
   EXPECT_EQ(Config::parse("[gateway]\nhandshake_timeout = 12\n", "v").front_door.handshake_timeout_ms,
             12'000);
   EXPECT_EQ(Config::parse("[recordings]\nmin_free = 0\n", "v").recordings_min_free, 0u);
@@ -382,6 +385,8 @@ refused_days = 7
               {"max_unauthenticated_per_address"});
   expectError("[recordings]\nmin_free = \"lots\"\n", {"min_free", "1GiB"});
   expectError("[retention]\nrefused_days = -1\n", {"refused_days"});
+  expectError("[retention]\naudit_days = 0\n", {"audit_days"});
+  expectError("[retention]\naudit_days = \"1y\"\n", {"audit_days"});
 }
 
 // The [[rules]] example of CONTRACT.md "Config", verbatim.

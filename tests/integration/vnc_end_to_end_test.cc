@@ -116,6 +116,13 @@ TEST(VncEndToEnd, TypedLineReachesServerIsSearchableAndRecorded) {
   for (const auto& e : ev["events"]) kinds += e["kind"].get<std::string>() + ",";
   EXPECT_NE(kinds.find("lifecycle"), std::string::npos);
   EXPECT_NE(kinds.find("key"), std::string::npos);
+  // The code came from `vigil grant`: the session says who issued it.
+  bool issuer_named = false;
+  for (const auto& e : ev["events"])
+    issuer_named |= e["kind"] == "lifecycle" &&
+                    e["text"].get<std::string>().starts_with(
+                        "authenticated vendor1 by access code issued by cli:");
+  EXPECT_TRUE(issuer_named) << ev.dump();
 }
 
 // `[recordings] qp` reaches the session's encoder: x264 writes its settings

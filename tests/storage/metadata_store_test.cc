@@ -335,7 +335,7 @@ TEST_P(StoreTest, SearchAcrossManySessionsKeepsOrder) {
 }
 
 TEST_P(StoreTest, CodesAreSingleUse) {
-  CodeRecord c{"abc123", "vendor1", "dc01", epochNowMs() + 60000, "c2VhbGVk"};
+  CodeRecord c{"abc123", "vendor1", "dc01", epochNowMs() + 60000, "c2VhbGVk", "security1"};
   ASSERT_TRUE(store_->putCode(c).ok());
   CodeRecord other{"def456", "vendor2", "web", epochNowMs() + 60000, "b3RoZXI="};
   ASSERT_TRUE(store_->putCode(other).ok());
@@ -344,12 +344,15 @@ TEST_P(StoreTest, CodesAreSingleUse) {
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].id, "abc123");
   EXPECT_EQ((*listed)[0].sealed, "c2VhbGVk");
+  EXPECT_EQ((*listed)[0].issued_by, "security1");
   auto taken = store_->takeCode("abc123");
   ASSERT_TRUE(taken.ok());
   ASSERT_TRUE(taken->has_value());
   EXPECT_EQ((*taken)->user, "vendor1");
   EXPECT_EQ((*taken)->target, "dc01");
   EXPECT_EQ((*taken)->expires_at, c.expires_at);
+  EXPECT_EQ((*taken)->issued_by, "security1");  // who issued it is kept with the code
+  EXPECT_EQ(store_->takeCode("def456")->value().issued_by, "");  // issuer unknown
   auto again = store_->takeCode("abc123");
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->has_value());

@@ -67,6 +67,16 @@ TEST_F(AccessCodesTest, IssuedCodeFormatAndRecord) {
   EXPECT_EQ(rec.id.find(issued->code), std::string::npos);
   EXPECT_EQ(rec.sealed.find(issued->code), std::string::npos);
   EXPECT_FALSE(rec.sealed.empty());
+  EXPECT_EQ(rec.issued_by, "");  // the three-argument issue: issuer unknown
+}
+
+TEST_F(AccessCodesTest, CodeRecordsWhoIssuedIt) {
+  auto issued = codes_.issue("vendor1", "dc01", 600'000, "security1");
+  ASSERT_TRUE(issued.ok()) << issued.message();
+  auto rec = codes_.redeem(issued->code, "dc01");
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  EXPECT_EQ(rec->issued_by, "security1");
+  EXPECT_EQ(rec->user, "vendor1");
 }
 
 TEST_F(AccessCodesTest, CodesAreRandom) {

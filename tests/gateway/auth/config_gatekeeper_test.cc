@@ -104,8 +104,9 @@ class GatekeeperTest : public ::testing::Test {
   RecordingRefusals refusals_;
   ConfigGatekeeper gate_{config_, store_, codes_, refusals_, [this] { return now_; }};
 
-  std::string code(const std::string& user, const std::string& target) {
-    return codes_.issue(user, target, 600'000)->code;
+  std::string code(const std::string& user, const std::string& target,
+                   const std::string& issuer = "security1") {
+    return codes_.issue(user, target, 600'000, issuer)->code;
   }
   void expectRefused(const Result<AccessGrant>& r, const std::string& reason_part) {
     ASSERT_FALSE(r.ok());
@@ -184,7 +185,20 @@ TEST_F(GatekeeperTest, AccessCodeAdmitsOnce) {
   auto g = gate_.admit("vendor1", "dc01", c, "10.1.3.1");
   ASSERT_TRUE(g.ok()) << g.message();
   EXPECT_EQ(g->via, "access code");
+  EXPECT_EQ(g->code_issuer, "security1");
+  EXPECT_EQ(authenticatedText(*g), "authenticated vendor1 by access code issued by security1");
   expectRefused(gate_.admit("vendor1", "dc01", c, "10.1.3.1"), "already used or expired");
+  // `vigil grant` names its Unix user; a code issued without a name names none.
+  auto cli = gate_.admit("vendor1", "dc01", code("vendor1", "dc01", "cli:alice"), "10.1.3.1");
+  ASSERT_TRUE(cli.ok()) << cli.message();
+  EXPECT_EQ(authenticatedText(*cli), "authenticated vendor1 by access code issued by cli:alice");
+  auto unnamed = gate_.admit("vendor1", "dc01", code("vendor1", "dc01", ""), "10.1.3.1");
+  ASSERT_TRUE(unnamed.ok()) << unnamed.message();
+  EXPECT_EQ(authenticatedText(*unnamed), "authenticated vendor1 by access code");
+  auto pw = gate_.admit("vendor1", "dc01", "vendor-pass", "10.1.3.1");
+  ASSERT_TRUE(pw.ok());
+  EXPECT_EQ(pw->code_issuer, "");
+  EXPECT_EQ(authenticatedText(*pw), "authenticated vendor1 by password");
 }
 
 TEST_F(GatekeeperTest, AccessCodeOfAnotherUser) {
@@ -217,6 +231,7 @@ TEST_F(GatekeeperTest, VncAccessCode) {
   EXPECT_EQ(g->user, "vendor1");
   EXPECT_EQ(g->target, &vnc1);
   EXPECT_EQ(g->via, "access code");
+  EXPECT_EQ(g->code_issuer, "security1");
   EXPECT_FALSE(g->not_after.has_value());
   // Used up.
   EXPECT_FALSE(gate_.admitVnc(vnc1, challenge, response, "10.1.4.1:7002").ok());

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "gateway/rules/rule_set.h"
+#include "gateway/gateway_sessions.h"
 #include "storage/memory_store.h"
 #include "storage/redis_store.h"
 #include "tests/storage/redis_server.h"
@@ -53,6 +54,34 @@ class SessionImplTest : public ::testing::Test {
   TargetConfig target_;
   storage::MemoryStore store_;
 };
+
+// The session's story names how the user got in, and for a one-time code,
+// who issued it (issue 16: codes record who issued them).
+TEST_F(SessionImplTest, AuthenticatedEventNamesWhoIssuedTheCode) {
+  Config config;
+  config.recordings_dir = dir_;
+  config.node_id = "node-t";
+  GatewaySessions sessions(config, store_, nullptr, nullptr);
+  auto lifecycle = [&](const AccessGrant& g) {
+    auto s = sessions.open(g, Protocol::Rdp, "10.0.0.9:50000");
+    EXPECT_TRUE(s.ok()) << s.message();
+    if (!s.ok()) return std::vector<std::string>{};
+    const std::string id = (*s)->id();
+    (*s)->finish("client disconnected");
+    std::vector<std::string> texts;
+    for (const Event& e : events(id, EventKind::Lifecycle)) texts.push_back(e.text);
+    return texts;
+  };
+  const auto by_code =
+      lifecycle(AccessGrant{"vendor1", &target_, "access code", std::nullopt, "security1"});
+  ASSERT_GE(by_code.size(), 2u);
+  EXPECT_EQ(by_code[0], "connect from 10.0.0.9:50000");
+  EXPECT_EQ(by_code[1], "authenticated vendor1 by access code issued by security1");
+  const auto by_password = lifecycle(AccessGrant{"vendor1", &target_, "password", std::nullopt});
+  ASSERT_GE(by_password.size(), 2u);
+  EXPECT_EQ(by_password[1], "authenticated vendor1 by password");
+  sessions.shutdown(2000);
+}
 
 TEST_F(SessionImplTest, ASessionThatNeverShowedAFrameLeavesNoFile) {
   auto s = open("s-empty");
