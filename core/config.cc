@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <re2/re2.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -146,7 +147,87 @@ std::pair<int, int> sizeWxH(const toml::table& t, const char* key, const std::st
   fail(path, where + ": `" + key + "` must be WIDTHxHEIGHT, each 64 to 16384, such as \"8192x8192\"");
 }
 
+// A list of strings, or absent (empty).
+std::vector<std::string> strList(const toml::table& t, const char* key, const std::string& path,
+                                 const std::string& where) {
+  std::vector<std::string> out;
+  const toml::node* n = t.get(key);
+  if (!n) return out;
+  const auto* arr = n->as_array();
+  if (!arr) fail(path, where + ": `" + key + "` must be a list of strings such as [\"a\", \"b\"]");
+  for (const auto& v : *arr) {
+    auto s = v.value<std::string>();
+    if (!s || s->empty()) fail(path, where + ": `" + key + "` must hold non-empty strings");
+    out.push_back(*s);
+  }
+  return out;
+}
+
+RuleConfig parseRule(const toml::table& t, const std::string& path, const std::string& index,
+                     const std::vector<RuleConfig>& before) {
+  std::string where = "[[rules]] " + index;
+  RuleConfig r;
+  r.name = str(t, "name", path, where, true);
+  if (r.name.empty() || r.name.size() > 128)
+    fail(path, where + ": `name` must be 1 to 128 characters");
+  where = "[[rules]] \"" + r.name + "\"";
+  checkKeys(t, {"name", "match", "kinds", "users", "targets", "action", "severity"}, path, where);
+  for (const RuleConfig& other : before)
+    if (other.name == r.name) fail(path, where + ": the name is used by another rule (names are unique)");
+  r.match = str(t, "match", path, where, true);
+  if (r.match.empty()) fail(path, where + ": `match` is empty");
+  {
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    const RE2 re(r.match, opts);
+    if (!re.ok()) fail(path, where + ": `match` is not a valid RE2 pattern: " + re.error());
+  }
+  const auto kinds = strList(t, "kinds", path, where);
+  for (const std::string& k : kinds) {
+    const auto kind = parseEventKind(k);
+    if (!kind || (*kind != EventKind::Key && *kind != EventKind::Title && *kind != EventKind::Clipboard))
+      fail(path, where + ": unknown kind \"" + k + "\" (use key, title or clipboard)");
+    if (std::find(r.kinds.begin(), r.kinds.end(), *kind) == r.kinds.end()) r.kinds.push_back(*kind);
+  }
+  if (r.kinds.empty()) r.kinds = {EventKind::Key, EventKind::Title, EventKind::Clipboard};
+  r.users = strList(t, "users", path, where);
+  r.targets = strList(t, "targets", path, where);
+  const std::string action = str(t, "action", path, where, true);
+  if (action == "alert") r.action = RuleAction::Alert;
+  else if (action == "terminate") r.action = RuleAction::Terminate;
+  else if (action == "mask") r.action = RuleAction::Mask;
+  else fail(path, where + ": unknown action \"" + action + "\" (use alert, terminate or mask)");
+  const std::string severity = str(t, "severity", path, where, false, "medium");
+  bool known = false;
+  for (Severity s : {Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical})
+    if (toString(s) == severity) r.severity = s, known = true;
+  if (!known)
+    fail(path, where + ": unknown severity \"" + severity +
+                   "\" (use info, low, medium, high or critical)");
+  return r;
+}
+
 }  // namespace
+
+std::string_view toString(RuleAction a) {
+  switch (a) {
+    case RuleAction::Alert: return "alert";
+    case RuleAction::Terminate: return "terminate";
+    case RuleAction::Mask: return "mask";
+  }
+  return "alert";
+}
+
+std::string_view toString(Severity s) {
+  switch (s) {
+    case Severity::Info: return "info";
+    case Severity::Low: return "low";
+    case Severity::Medium: return "medium";
+    case Severity::High: return "high";
+    case Severity::Critical: return "critical";
+  }
+  return "medium";
+}
 
 std::string addressHost(const std::string& addr) {
   if (!addr.empty() && addr[0] == '[') {
@@ -255,8 +336,13 @@ Config Config::parse(const std::string& text, const std::string& path) {
   Config c;
   c.path = path;
   checkKeys(root, {"redis", "recordings", "gateway", "retention", "web", "rdp", "users", "targets",
-                   "grants"},
+                   "grants", "rules", "siem"},
             path, "top level");
+  // CONTRACT.md names [siem]; until it is built, say so rather than run
+  // without the output an operator configured.
+  if (root.contains("siem"))
+    fail(path, "[siem]: SIEM output is not available in this version; remove the section "
+               "(alerts are in GET /api/alerts and `vigil alerts`)");
   if (auto* t = root["redis"].as_table()) checkKeys(*t, {"url"}, path, "[redis]");
   if (auto* t = root["recordings"].as_table()) checkKeys(*t, {"dir", "qp", "min_free", "encrypt"}, path, "[recordings]");
   if (auto* t = root["gateway"].as_table())
@@ -422,6 +508,15 @@ Config Config::parse(const std::string& text, const std::string& path) {
       if (g.not_before && g.not_after && *g.not_after <= *g.not_before)
         fail(path, where + ": not_after must be later than not_before");
       c.grants.push_back(std::move(g));
+    }
+  }
+  if (root.contains("rules") && !root["rules"].as_array())
+    fail(path, "rules must be written as [[rules]] tables");
+  if (auto* arr = root["rules"].as_array()) {
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      auto* t = arr->get(i)->as_table();
+      if (!t) fail(path, "[[rules]] #" + std::to_string(i + 1) + " must be a table");
+      c.rules.push_back(parseRule(*t, path, "#" + std::to_string(i + 1), c.rules));
     }
   }
   return c;

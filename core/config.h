@@ -68,6 +68,24 @@ struct GrantConfig {
   std::optional<EpochMillis> not_after;
 };
 
+// [[rules]] (CONTRACT.md "Events and search", Rules): checked against every
+// `key`, `title` and `clipboard` event; validated at load (gateway/rules/
+// compiles them for use).
+enum class RuleAction { Alert, Terminate, Mask };
+enum class Severity { Info, Low, Medium, High, Critical };
+std::string_view toString(RuleAction a);
+std::string_view toString(Severity s);
+
+struct RuleConfig {
+  std::string name;                   // unique; named in alerts and end reasons
+  std::string match;                  // RE2 syntax (linear time)
+  std::vector<EventKind> kinds;       // key | title | clipboard; default all three
+  std::vector<std::string> users;     // globs (* and ?); empty: every user
+  std::vector<std::string> targets;   // globs; empty: every target
+  RuleAction action = RuleAction::Alert;
+  Severity severity = Severity::Medium;
+};
+
 // [gateway]: the front door's deadlines and caps (docs/security.md).
 struct FrontDoorConfig {
   // A connection not authenticated within this is cut (its socket shut down).
@@ -116,6 +134,7 @@ struct Config {
   std::vector<UserConfig> users;
   std::vector<TargetConfig> targets;
   std::vector<GrantConfig> grants;
+  std::vector<RuleConfig> rules;  // in file order
 
   const UserConfig* findUser(std::string_view name) const;
   const TargetConfig* findTarget(std::string_view name) const;

@@ -34,6 +34,12 @@ GatewaySessions::GatewaySessions(const Config& config, storage::MetadataStore& s
     spdlog::error("event=signing_key_unavailable error=\"{}\"", key_error_);
   }
   if (!evidence_) spdlog::warn("event=evidence_off reason=\"the store keeps no checkpoints\"");
+  // Config::parse checked every pattern, so this fails only for a Config
+  // built by hand; it must not start without the rules it was given.
+  auto compiled = rules::RuleSet::compile(config_.rules);
+  if (!compiled.ok()) throw ConfigError(compiled.message());
+  rules_ = std::move(compiled.value());
+  if (!rules_.empty()) spdlog::info("event=rules_loaded count={}", rules_.size());
   if (bus_) {
     bus_->onTerminate([this](const std::string& id, const std::string& by) {
       if (auto s = find(id)) s->terminate("terminated by " + by);
@@ -99,7 +105,7 @@ Result<std::shared_ptr<Session>> GatewaySessions::open(const AccessGrant& grant,
                      trim_in_ticks_ = kTrimDelayTicks;
                      changed_.notify_all();
                    },
-                   evidence_, &*signing_key_};
+                   evidence_, &*signing_key_, std::chrono::milliseconds(10000), &rules_};
   auto session = SessionImpl::open(std::move(deps), rec, grant);
   if (!session) {
     spdlog::error("event=session_refused user={} target={} addr={} reason=\"{}\"", rec.user,

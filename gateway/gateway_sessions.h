@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "gateway/auth/refusal_recorder.h"
+#include "gateway/rules/rule_set.h"
 #include "gateway/session_impl.h"
 #include "gateway/session_manager.h"
 #include "storage/evidence_store.h"
@@ -59,6 +60,7 @@ class GatewaySessions final : public SessionManager, public auth::RefusalRecorde
   std::optional<storage::SigningKey> signing_key_;
   std::string key_error_;
   storage::EvidenceStore* evidence_ = nullptr;
+  rules::RuleSet rules_;  // [[rules]], compiled once for every session
 
   mutable std::mutex mu_;  // guards live_
   std::condition_variable changed_;

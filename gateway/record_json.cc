@@ -44,6 +44,12 @@ nlohmann::json toJson(const storage::SearchHit& h) {
   return j;
 }
 
+nlohmann::json toJson(const storage::AlertRecord& a) {
+  return {{"session_id", a.session_id}, {"t_ms", a.t_ms},     {"rule", a.rule},
+          {"severity", a.severity},     {"text", a.text},     {"user", a.user},
+          {"target", a.target},         {"at", formatRfc3339(a.at)}};
+}
+
 nlohmann::json toJson(const storage::AuditEntry& a) {
   nlohmann::json j = {{"at", formatRfc3339(a.at)},
                       {"actor", a.actor},

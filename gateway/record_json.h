@@ -16,6 +16,8 @@ nlohmann::json toJson(const storage::SessionRecord& s, long long live_bytes = 0)
 nlohmann::json toJson(const Event& e);
 // {session_id,t_ms,kind,text,user,target,started_at}
 nlohmann::json toJson(const storage::SearchHit& h);
+// {session_id,t_ms,rule,severity,text,user,target} (+ at, when it was raised)
+nlohmann::json toJson(const storage::AlertRecord& a);
 // {at,actor,action,object,detail} (+ seq, the entry's place in the chain)
 nlohmann::json toJson(const storage::AuditEntry& a);
 

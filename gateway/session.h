@@ -62,7 +62,11 @@ class Session {
   virtual void frame(const Frame& fb, const DirtyRegion& changed) = 0;
   virtual void resized(int width, int height) = 0;
   // Input from the client (and clipboard from either side), before relaying.
-  virtual void input(const InputEvent& e) = 0;
+  // Returns whether to relay it: false when a rule holds it back (the key
+  // that would run a line a `terminate` rule matches, and its release) and
+  // for everything after the session was terminated. The one filter on the
+  // relay path: bounded (RE2), never waits on I/O.
+  [[nodiscard]] virtual bool input(const InputEvent& e) = 0;
   // A lifecycle event ("connected to target 10.0.0.5:3389", ...).
   virtual void lifecycle(const std::string& text) = 0;
   // The adapter attaches its relay once both legs are up (before that,

@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
+#include <utility>
 
 #include "codecs/recorder.h"
 #include "gateway/input/line_assembler.h"
+#include "gateway/rules/rule_set.h"
 #include "ocr/title_tracker.h"
 #include "storage/batched_event_writer.h"
 #include "storage/evidence_verify.h"
@@ -17,6 +20,9 @@ namespace vigil::gateway {
 
 namespace {
 constexpr std::size_t kClipboardEventBytes = 4096;  // CONTRACT.md: first 4 KiB
+// Alerts waiting for the next tick; beyond this (a store down for long) the
+// oldest wait no longer: each is still an `alert` event of its session.
+constexpr std::size_t kMaxPendingAlerts = 10'000;
 
 // Cuts UTF-8 at a character boundary.
 std::string utf8Prefix(const std::string& s, std::size_t max) {
@@ -42,6 +48,43 @@ void EventFanout::remove(EventSink* s) {
   std::lock_guard lock(mu_);
   std::erase(subscribers_, s);
 }
+
+// The first stage of every event (SessionImpl::ingest).
+class SessionImpl::Ingress final : public EventSink {
+ public:
+  explicit Ingress(SessionImpl& s) : s_(s) {}
+  void onEvent(const Event& e) override { s_.ingest(e); }
+
+ private:
+  SessionImpl& s_;
+};
+
+// Holds back the key that would run a typed line a `terminate` rule matches;
+// remembers which rule and line, for the alert if the line as emitted (a
+// part of it, after a pause) does not match on its own.
+class SessionImpl::KeyFilter final : public input::LineFilter {
+ public:
+  explicit KeyFilter(const rules::RuleSet& rules) : rules_(rules) {}
+  bool allowLine(std::string_view line) override {
+    const RuleConfig* r = rules_.terminatingKeyRule(line);
+    if (!r) return true;
+    std::lock_guard lock(mu_);
+    refused_ = Refusal{r->name, std::string(line)};
+    return false;
+  }
+  struct Refusal {
+    std::string rule, line;
+  };
+  std::optional<Refusal> take() {
+    std::lock_guard lock(mu_);
+    return std::exchange(refused_, std::nullopt);
+  }
+
+ private:
+  const rules::RuleSet& rules_;
+  std::mutex mu_;  // guards refused_
+  std::optional<Refusal> refused_;
+};
 
 SessionImpl::SessionImpl(SessionDeps deps, storage::SessionRecord record, AccessGrant grant)
     : deps_(std::move(deps)), grant_(std::move(grant)), record_(std::move(record)) {}
@@ -74,15 +117,24 @@ Result<std::shared_ptr<SessionImpl>> SessionImpl::open(SessionDeps deps,
   }
   s->writer_ = std::make_unique<storage::BatchedEventWriter>(s->deps_.store, s->record_.id, writer_opts);
   s->events_ = std::make_unique<EventFanout>(*s->writer_);
-  s->lines_ = std::make_unique<input::LineAssembler>(*s->events_);
-  s->observe(s->recorder_.get(), s->lines_.get());
+  s->rules_ = std::make_unique<rules::RuleSet>(
+      s->deps_.rules ? s->deps_.rules->forSession(s->record_.user, s->record_.target)
+                     : rules::RuleSet{});
+  s->ingress_ = std::make_unique<Ingress>(*s);
+  s->key_filter_ = std::make_unique<KeyFilter>(*s->rules_);
+  // The line assembler is not an input observer: input() asks it first,
+  // as the filter.
+  s->lines_ = std::make_unique<input::LineAssembler>(
+      *s->ingress_, input::LineAssemblerOptions{},
+      s->rules_->empty() ? nullptr : s->key_filter_.get());
+  s->observe(s->recorder_.get(), nullptr);
   if (s->deps_.ocr) {
     // titles_ is destroyed (closed) before lines_, so the raw pointer holds.
     input::LineAssembler* lines = s->lines_.get();
     // The tracker reads the screen from the recorder's copy (recorder_
     // outlives it: closed after it in finish(), declared before it).
     s->titles_ = std::make_unique<ocr::TitleTracker>(
-        *s->deps_.ocr, *s->events_, [lines](const std::string& title) { lines->setWindowTitle(title); },
+        *s->deps_.ocr, *s->ingress_, [lines](const std::string& title) { lines->setWindowTitle(title); },
         ocr::TrackerOptions{}, &s->recorder_->screen());
     s->observe(s->titles_.get(), nullptr);
   }
@@ -98,7 +150,59 @@ SessionImpl::~SessionImpl() {
   if (!finished_) finish("gateway stopped");
 }
 
-void SessionImpl::emit(const Event& e) { events_->onEvent(e); }
+EventSink& SessionImpl::events() { return *ingress_; }
+
+void SessionImpl::emit(const Event& e) { ingest(e); }
+
+void SessionImpl::ingest(const Event& e) {
+  const bool ruled = e.kind == EventKind::Key || e.kind == EventKind::Title ||
+                     e.kind == EventKind::Clipboard;
+  if (!ruled || rules_->empty()) {
+    events_->onEvent(e);
+    return;
+  }
+  rules::Outcome o = rules_->evaluate(e.kind, e.text);
+  // The window title a line was typed in is a title: title masks apply.
+  std::string window = e.window.empty() ? std::string() : rules_->evaluate(EventKind::Title, e.window).text;
+  if (o.masked || window != e.window) {
+    Event masked{e.t_ms, e.kind, std::move(o.text), std::move(window)};
+    events_->onEvent(masked);
+  } else {
+    events_->onEvent(e);
+  }
+  for (const rules::Hit& h : o.hits) raiseAlert(h, clock_.now());
+}
+
+void SessionImpl::raiseAlert(const rules::Hit& h, Millis t) {
+  const std::string text = h.rule + ": " + h.matched;
+  // Rule and severity only: the text may hold what a user typed.
+  spdlog::warn("session={} event=alert rule=\"{}\" severity={} action={}", record_.id, h.rule,
+               toString(h.severity), toString(h.action));
+  events_->onEvent({t, EventKind::Alert, text, {}});
+  {
+    std::lock_guard lock(alerts_mu_);
+    if (pending_alerts_.size() < kMaxPendingAlerts)
+      pending_alerts_.push_back({record_.id, t, epochNowMs(), h.rule, std::string(toString(h.severity)),
+                                 text, record_.user, record_.target});
+  }
+  if (h.action == RuleAction::Terminate) terminate("terminated by rule \"" + h.rule + "\"");
+}
+
+void SessionImpl::flushAlerts() {
+  std::vector<storage::AlertRecord> due;
+  {
+    std::lock_guard lock(alerts_mu_);
+    due.swap(pending_alerts_);
+  }
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    if (Status st = deps_.store.putAlert(due[i]); !st.ok()) {
+      spdlog::warn("session={} event=alert_store_failed error=\"{}\"", record_.id, st.message());
+      std::lock_guard lock(alerts_mu_);  // retried next tick, in order
+      pending_alerts_.insert(pending_alerts_.begin(), due.begin() + static_cast<std::ptrdiff_t>(i), due.end());
+      return;
+    }
+  }
+}
 
 void SessionImpl::frame(const Frame& fb, const DirtyRegion& changed) {
   const Millis t = clock_.now();
@@ -133,10 +237,11 @@ void SessionImpl::resized(int width, int height) {
   emit({t, EventKind::Lifecycle, "resize " + std::to_string(width) + "x" + std::to_string(height), {}});
 }
 
-void SessionImpl::input(const InputEvent& e) {
+bool SessionImpl::input(const InputEvent& e) {
+  if (terminated_) return false;
   const Millis t = clock_.now();
   if (const auto* clip = std::get_if<ClipboardInput>(&e)) {
-    if (clip->text.empty()) return;
+    if (clip->text.empty()) return true;
     std::optional<ClipboardThrottle::Change> now;
     {
       std::lock_guard lock(clipboard_mu_);
@@ -145,9 +250,23 @@ void SessionImpl::input(const InputEvent& e) {
                              t);
     }
     if (now) recordClipboard(*now, t);
-    return;
+    return !terminated_;
   }
+  const bool deliver = lines_->offer(e, t);
   for (InputSink* o : input_observers_) o->onInput(e, t);
+  if (!deliver) {
+    // Held back. The line as emitted normally matched the rule itself and
+    // the session is ending; if only the whole command line (parts split by
+    // a pause) matched, the alert names the rule here.
+    if (auto refused = key_filter_->take(); refused && !terminated_) {
+      rules::Outcome o = rules_->evaluate(EventKind::Key, refused->line);
+      for (const rules::Hit& h : o.hits)
+        if (h.rule == refused->rule) raiseAlert(h, t);
+      if (!terminated_) terminate("terminated by rule \"" + refused->rule + "\"");
+    }
+    return false;
+  }
+  return !terminated_;
 }
 
 void SessionImpl::recordClipboard(const ClipboardThrottle::Change& c, Millis t) {
@@ -218,6 +337,7 @@ void SessionImpl::tick(EpochMillis wall_now) {
     emit({clock_.now(), EventKind::Lifecycle, "grant expired", {}});
     terminate("grant expired");
   }
+  flushAlerts();
   if (!writer_->healthy() && !terminated_)
     terminate("recording failed: cannot store events (Redis unreachable)");
   if (!recorder_->healthy() && !terminated_)
@@ -257,6 +377,7 @@ void SessionImpl::finish(const std::string& end_reason) {
   recorder_->close();
   const std::string video = deps_.recordings_dir + "/" + record_.video_path;
   const bool empty_recording = recorder_->bytesWritten() == 0;
+  flushAlerts();
   Status flushed = writer_->close();
   if (!flushed.ok())
     spdlog::error("session={} event=events_lost_on_close error=\"{}\"", record_.id, flushed.message());

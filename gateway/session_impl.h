@@ -21,6 +21,7 @@
 
 namespace vigil::storage { class BatchedEventWriter; class EvidenceStore; class SessionEvidence; class SigningKey; }
 namespace vigil::gateway::input { class LineAssembler; }
+namespace vigil::gateway::rules { class RuleSet; struct Hit; }
 namespace vigil::ocr { class OcrPool; class TitleTracker; }
 
 namespace vigil::gateway {
@@ -50,6 +51,9 @@ struct SessionDeps {
   storage::EvidenceStore* evidence = nullptr;
   const storage::SigningKey* signing_key = nullptr;
   std::chrono::milliseconds sign_interval{10000};  // CONTRACT: at least every 10 s
+  // [[rules]], compiled; null: none. Must outlive the session (the session
+  // keeps those for its user and target).
+  const rules::RuleSet* rules = nullptr;
 };
 
 class SessionImpl final : public Session {
@@ -65,7 +69,7 @@ class SessionImpl final : public Session {
 
   void frame(const Frame& fb, const DirtyRegion& changed) override;
   void resized(int width, int height) override;
-  void input(const InputEvent& e) override;
+  bool input(const InputEvent& e) override;
   void lifecycle(const std::string& text) override;
   void attach(Relay* relay) override;
   void finish(const std::string& end_reason) override;
@@ -81,12 +85,14 @@ class SessionImpl final : public Session {
   // adds the recorder, the title tracker and the keystroke lines); either
   // may be null. They must not block and must outlive the session's legs.
   void observe(FrameSink* frames, InputSink* input);
-  // Where observers send the events they make (the store and live viewers).
-  EventSink& events() { return *events_; }
+  // Where observers send the events they make: rules first (masks, alerts,
+  // terminations), then the store and live viewers.
+  EventSink& events();
 
   // Housekeeping, called about every 250 ms by the manager's ticker thread:
   // ends idle key lines, enforces the grant's not_after, refreshes the record,
   // and ends the session if its recording has failed (fail closed).
+  // Alerts raised since the last tick are written to the store's alert list.
   void tick(EpochMillis wall_now);
   storage::SessionRecord snapshot() const;
   // Writes the live record (size, video bytes) unless the session has ended.
@@ -96,6 +102,13 @@ class SessionImpl final : public Session {
  private:
   SessionImpl(SessionDeps deps, storage::SessionRecord record, AccessGrant grant);
   void emit(const Event& e);
+  // Every event enters here: masks applied before any sink sees it, then
+  // alert and terminate rules act.
+  void ingest(const Event& e);
+  void raiseAlert(const rules::Hit& h, Millis t);
+  void flushAlerts();
+  class Ingress;
+  class KeyFilter;
 
   SessionDeps deps_;
   AccessGrant grant_;
@@ -105,6 +118,9 @@ class SessionImpl final : public Session {
   std::unique_ptr<storage::SessionEvidence> evidence_;
   std::unique_ptr<storage::BatchedEventWriter> writer_;
   std::unique_ptr<EventFanout> events_;
+  std::unique_ptr<rules::RuleSet> rules_;  // this session's (user and target globs applied)
+  std::unique_ptr<Ingress> ingress_;
+  std::unique_ptr<KeyFilter> key_filter_;
   std::unique_ptr<codecs::Recorder> recorder_;
   std::unique_ptr<input::LineAssembler> lines_;
   std::unique_ptr<ocr::TitleTracker> titles_;
@@ -125,6 +141,9 @@ class SessionImpl final : public Session {
   std::mutex clipboard_mu_;  // guards clipboard_
   ClipboardThrottle clipboard_;
   void recordClipboard(const ClipboardThrottle::Change& c, Millis t);
+
+  std::mutex alerts_mu_;  // guards pending_alerts_
+  std::vector<storage::AlertRecord> pending_alerts_;
 
   std::mutex store_mu_;  // orders live-record refreshes before the final record
   std::atomic<bool> terminated_{false};

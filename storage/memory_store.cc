@@ -264,6 +264,25 @@ Result<std::vector<AuditEntry>> MemoryStore::audit(std::size_t limit) {
   return out;
 }
 
+Status MemoryStore::putAlert(const AlertRecord& a) {
+  std::lock_guard lock(mu_);
+  alerts_.push_back(a);
+  if (alerts_.size() > kAlertCap) alerts_.erase(alerts_.begin());
+  return Status::Ok();
+}
+
+Result<std::vector<AlertRecord>> MemoryStore::alerts(EpochMillis since, std::size_t limit) {
+  std::lock_guard lock(mu_);
+  limit = effectiveLimit(limit);
+  std::vector<AlertRecord> out;
+  for (auto it = alerts_.rbegin(); it != alerts_.rend(); ++it)  // ties: the later put first
+    if (it->at >= since) out.push_back(*it);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const AlertRecord& x, const AlertRecord& y) { return x.at > y.at; });
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
 Result<AuditVerify> MemoryStore::verifyAudit() {
   std::lock_guard lock(mu_);
   std::optional<PublicKey> key = audit_opts_.verify_key;

@@ -35,6 +35,8 @@ class MemoryStore : public MetadataStore, public EvidenceStore {
   Result<std::vector<CodeRecord>> codesForTarget(const std::string& target) override;
   Status appendAudit(const AuditEntry& a) override;
   Result<std::vector<AuditEntry>> audit(std::size_t limit) override;
+  Status putAlert(const AlertRecord& a) override;
+  Result<std::vector<AlertRecord>> alerts(EpochMillis since, std::size_t limit) override;
   Result<AuditVerify> verifyAudit() override;
   Status putCheckpoint(const std::string& session_id, const std::string& checkpoint_json) override;
   Result<std::vector<std::string>> checkpoints(const std::string& session_id) override;
@@ -60,6 +62,7 @@ class MemoryStore : public MetadataStore, public EvidenceStore {
   std::string audit_head_hash_;
   std::optional<Checkpoint> audit_checkpoint_;  // newest signed (with audit_opts_.signer)
   std::map<std::string, std::vector<std::string>> checkpoints_;
+  std::vector<AlertRecord> alerts_;  // in the order put
 };
 
 }  // namespace vigil::storage

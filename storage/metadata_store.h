@@ -42,6 +42,8 @@ struct SessionRecord {
 };
 
 inline constexpr std::size_t kMaxClaimedNames = 16;
+// Alerts kept for listing across sessions (each also stays an event of its session).
+inline constexpr std::size_t kAlertCap = 100'000;
 // Lifecycle events kept for one aggregate refusal record (the first ones).
 inline constexpr std::size_t kMaxAggregateEvents = 32;
 
@@ -117,6 +119,17 @@ struct AuditVerify {
   EpochMillis signed_at = 0;
 };
 
+// An alert raised by a rule (CONTRACT.md `GET /api/alerts`): the session's
+// `alert` event, kept also apart so recent alerts across sessions list in one
+// read. `text` is the alert event's text (rule name and what matched, masked).
+struct AlertRecord {
+  std::string session_id;
+  Millis t_ms = 0;     // on the session's clock, as its `alert` event
+  EpochMillis at = 0;  // wall clock, when it was raised
+  std::string rule, severity, text, user, target;
+  bool operator==(const AlertRecord&) const = default;
+};
+
 // A one-time access code. Stored under a keyed hash of the code; `sealed`
 // is the code encrypted with the gateway key (VNC's challenge-response needs
 // the code itself). The plain code is never stored.
@@ -187,6 +200,17 @@ class MetadataStore {
   // away `r.retain` after the record's first refusal. Default: an error.
   virtual Status putRefusal(const RefusalRecord& r) {
     return Status::Error("this store cannot record refusal " + r.id);
+  }
+
+  // Alerts across sessions. putAlert keeps the newest kAlertCap; alerts()
+  // lists those raised at or after `since` (epoch ms), newest first.
+  // Default: an error.
+  virtual Status putAlert(const AlertRecord& a) {
+    return Status::Error("this store cannot record alerts (session " + a.session_id + ")");
+  }
+  virtual Result<std::vector<AlertRecord>> alerts(EpochMillis since, std::size_t limit) {
+    (void)since, (void)limit;
+    return Status::Error("this store cannot list alerts");
   }
 
   // Appends to the hash chain (a.seq is ignored: the store numbers entries).

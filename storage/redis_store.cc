@@ -32,6 +32,7 @@ const std::string kAudit = "vigil:audit";  // before the chain: read only
 const std::string kAuditLog = "vigil:audit:log";
 const std::string kAuditHead = "vigil:audit:head";
 const std::string kAuditCheckpoint = "vigil:audit:checkpoint";
+const std::string kAlerts = "vigil:alerts";
 const std::string kRefusals = "vigil:refusals";
 std::string sessionKey(const std::string& id) { return "vigil:s:" + id; }
 std::string eventsKey(const std::string& id) { return "vigil:ev:" + id; }
@@ -1075,6 +1076,42 @@ Result<std::vector<AuditEntry>> RedisStore::audit(std::size_t limit) {
   for (const std::string& s : strings((*r)[1].get())) {
     if (out.size() >= limit) break;
     if (auto e = decodeLegacyAudit(s)) out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+Status RedisStore::putAlert(const AlertRecord& a) {
+  // `n` keeps two equal alerts in the same millisecond two members.
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const Json j = {{"session_id", a.session_id}, {"t_ms", a.t_ms}, {"at", a.at},
+                  {"rule", a.rule},             {"severity", a.severity}, {"text", a.text},
+                  {"user", a.user},             {"target", a.target},     {"n", rng()}};
+  auto r = pool_->run({{"ZADD", kAlerts, std::to_string(a.at), dumpJson(j)},
+                       {"ZREMRANGEBYRANK", kAlerts, "0", std::to_string(-static_cast<long long>(kAlertCap) - 1)}});
+  if (!r) return r.status();
+  return firstError(*r, "writing an alert");
+}
+
+Result<std::vector<AlertRecord>> RedisStore::alerts(EpochMillis since, std::size_t limit) {
+  limit = effectiveLimit(limit);
+  auto r = pool_->run({{"ZREVRANGEBYSCORE", kAlerts, "+inf", std::to_string(since), "LIMIT", "0",
+                        std::to_string(limit)}});
+  if (!r) return r.status();
+  if (Status st = redis::replyStatus((*r)[0].get(), "reading alerts"); !st.ok()) return st;
+  std::vector<AlertRecord> out;
+  for (const std::string& s : strings((*r)[0].get())) {
+    Json j = Json::parse(s, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) continue;
+    AlertRecord a;
+    a.session_id = j.value("session_id", "");
+    a.t_ms = j.value("t_ms", Millis{0});
+    a.at = j.value("at", EpochMillis{0});
+    a.rule = j.value("rule", "");
+    a.severity = j.value("severity", "");
+    a.text = j.value("text", "");
+    a.user = j.value("user", "");
+    a.target = j.value("target", "");
+    out.push_back(std::move(a));
   }
   return out;
 }

@@ -44,6 +44,8 @@ class RedisStore final : public MetadataStore, public EvidenceStore {
   Result<std::vector<CodeRecord>> codesForTarget(const std::string& target) override;
   Status appendAudit(const AuditEntry& a) override;
   Result<std::vector<AuditEntry>> audit(std::size_t limit) override;
+  Status putAlert(const AlertRecord& a) override;
+  Result<std::vector<AlertRecord>> alerts(EpochMillis since, std::size_t limit) override;
   Result<std::vector<AuditEntry>> findAudit(const AuditFilter& f) override;
   Result<AuditVerify> verifyAudit() override;
   // Signs and stores a checkpoint of the audit chain's head when it moved

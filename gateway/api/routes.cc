@@ -21,6 +21,7 @@ const std::vector<Route>& apiRoutes() {
       {V::post, "/api/sessions/{id}/terminate", Access::Security, Body::Optional, h::terminate},
       {V::get, "/api/search", Access::Staff, Body::None, h::search},
       {V::post, "/api/grants", Access::Security, Body::Json, h::issueGrant},
+      {V::get, "/api/alerts", Access::Security, Body::None, h::listAlerts},
       {V::get, "/api/audit", Access::Admin, Body::None, h::auditLog},
       {V::get, "/api/audit/verify", Access::Admin, Body::None, h::verifyAuditLog},
   };

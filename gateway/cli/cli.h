@@ -37,6 +37,8 @@ int sessions(const Common& c, bool live_only, bool refused, const std::string& u
 int events(const Common& c, const std::string& session, const std::string& kinds);
 int search(const Common& c, const std::string& query, const std::string& user,
            const std::string& target, std::size_t limit);
+// since: an RFC 3339 time or a duration back from now ("2h"); empty: all kept.
+int alerts(const Common& c, const std::string& since, std::size_t limit);
 int exportVideo(const Common& c, const std::string& session, const std::string& out);
 int terminate(const Common& c, const std::string& session);
 int serve(const Common& c);

@@ -73,6 +73,15 @@ int main(int argc, char** argv) {
   search_cmd->add_option("--limit", limit, "at most this many hits")->check(CLI::Range(1, 10000));
   search_cmd->callback([&] { rc = search(common, query, user, target, limit); });
 
+  std::string since;
+  std::size_t alerts_limit = 50;
+  auto* alerts_cmd = app.add_subcommand("alerts", "recent alerts raised by rules, newest first");
+  withCommon(alerts_cmd);
+  alerts_cmd->add_option("--since", since,
+                         "only alerts since this time (RFC 3339) or this long ago (30m, 2h, 1d)");
+  alerts_cmd->add_option("--limit", alerts_limit, "at most this many")->check(CLI::Range(1, 10000));
+  alerts_cmd->callback([&] { rc = alerts(common, since, alerts_limit); });
+
   std::string out;
   auto* export_cmd = app.add_subcommand("export", "write a standard MP4 that any player opens");
   withCommon(export_cmd);

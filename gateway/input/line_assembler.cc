@@ -29,18 +29,35 @@ bool isSpace(const std::string& s) { return s == " " || s == "\u00A0"; }
 
 }  // namespace
 
-LineAssembler::LineAssembler(EventSink& sink, LineAssemblerOptions options)
-    : sink_(sink), options_(options) {}
+LineAssembler::LineAssembler(EventSink& sink, LineAssemblerOptions options, LineFilter* filter)
+    : sink_(sink), options_(options), filter_(filter) {}
 
-void LineAssembler::onInput(const InputEvent& e, Millis t) {
+void LineAssembler::onInput(const InputEvent& e, Millis t) { (void)offer(e, t); }
+
+bool LineAssembler::offer(const InputEvent& e, Millis t) {
   std::lock_guard lock(mu_);
   if (const auto* key = std::get_if<KeyInput>(&e)) {
+    if (!key->down) {
+      const auto it = std::find(withheld_.begin(), withheld_.end(), key->keysym);
+      if (it != withheld_.end()) {
+        withheld_.erase(it);
+        onKey(key->keysym, false, t);
+        return false;
+      }
+    }
+    refused_ = false;
     onKey(key->keysym, key->down, t);
+    if (!refused_) return true;
+    if (withheld_.size() < kMaxHeldModifiers &&
+        std::find(withheld_.begin(), withheld_.end(), key->keysym) == withheld_.end())
+      withheld_.push_back(key->keysym);
+    return false;
   } else if (const auto* ptr = std::get_if<PointerInput>(&e)) {
     const std::uint32_t pressed = ptr->buttons & ~buttons_ & 0x7u;  // left, middle, right
     buttons_ = ptr->buttons;
     if (pressed) emit();
   }
+  return true;
 }
 
 void LineAssembler::tick(Millis now) {
@@ -123,7 +140,7 @@ void LineAssembler::onKey(std::uint32_t keysym, bool down, Millis t) {
       return;
     case KeyRole::Enter:
       if (chord) chordAndEnd(modifierPrefix(shift) + "Enter", t);
-      else emit();
+      else endLine();
       return;
     case KeyRole::Backspace:
       if (edit_chord) chordAndEnd(modifierPrefix(shift) + std::string(special->name), t);
@@ -172,7 +189,18 @@ void LineAssembler::insert(std::string text, bool token, Millis t) {
 void LineAssembler::chordAndEnd(const std::string& key_name, Millis t) {
   cursor_ = units_.size();
   insert("<" + key_name + ">", true, t);
+  endLine();
+}
+
+void LineAssembler::endLine() {
+  if (filter_ && !units_.empty()) {
+    std::string line = unfinished_;
+    line.reserve(line.size() + bytes_);
+    for (const Unit& u : units_) line += u.text;
+    if (!filter_->allowLine(line)) refused_ = true;
+  }
   emit();
+  unfinished_.clear();
 }
 
 void LineAssembler::backspace(bool word, Millis t) {
@@ -229,6 +257,11 @@ void LineAssembler::emit() {
     e.text.reserve(bytes_);
     for (const Unit& u : units_) e.text += u.text;
     e.window = window_;
+    if (filter_) {
+      unfinished_ += e.text;
+      if (unfinished_.size() > options_.max_line_bytes)
+        unfinished_.erase(0, unfinished_.size() - options_.max_line_bytes);
+    }
     sink_.onEvent(e);
   }
   units_.clear();

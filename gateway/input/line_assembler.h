@@ -36,6 +36,14 @@
 // - A line is capped at max_line_bytes: the unit that would overflow it
 //   emits the line and starts a new one.
 //
+// - Filter (offer()): the key that would finish a line (Enter, a chord, Esc,
+//   F-keys) is first shown to the LineFilter with the line as it would be
+//   emitted, preceded by the lines ended since the last finishing key (idle,
+//   pointer, overflow: the target's command line still holds them, so
+//   pausing mid-command does not split it past the filter); if refused, that
+//   key-down and its release must not reach the target. The line is still
+//   emitted (it was typed). Lines ended otherwise have no key to hold back.
+//
 // Thread-safe (one mutex): onInput, tick, flush and setWindowTitle may be
 // called from different threads. Events are delivered synchronously to the
 // EventSink while the mutex is held: the sink must queue and must not call
@@ -46,6 +54,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/event.h"
@@ -59,10 +68,24 @@ struct LineAssemblerOptions {
   std::size_t max_line_bytes = 4096;  // bounds hostile input
 };
 
+// Decides, inline on the relay path and under the assembler's mutex, whether
+// the key finishing `line` may reach the target. Quick; must not call back.
+class LineFilter {
+ public:
+  virtual ~LineFilter() = default;
+  virtual bool allowLine(std::string_view line) = 0;
+};
+
 class LineAssembler final : public vigil::InputSink {
  public:
-  // `sink` receives the `key` events; it must outlive this object.
-  explicit LineAssembler(EventSink& sink, LineAssemblerOptions options = {});
+  // `sink` receives the `key` events; `filter` (may be null) decides on the
+  // keys that finish lines. Both must outlive this object.
+  explicit LineAssembler(EventSink& sink, LineAssemblerOptions options = {},
+                         LineFilter* filter = nullptr);
+
+  // As onInput, and says whether the input may be relayed to the target:
+  // false for a key the filter holds back (see above), true otherwise.
+  [[nodiscard]] bool offer(const InputEvent& e, Millis t);
 
   // Keys and pointer buttons are used; clipboard is ignored. Times are on
   // the session clock and should not go backwards.
@@ -90,9 +113,11 @@ class LineAssembler final : public vigil::InputSink {
   void del(bool word, Millis t);
   void moveWord(int direction);
   void emit();
+  void endLine();  // emit(), asking the filter first
 
   EventSink& sink_;
   const LineAssemblerOptions options_;
+  LineFilter* const filter_;
 
   std::mutex mu_;  // guards everything below
   std::vector<Unit> units_;
@@ -105,6 +130,9 @@ class LineAssembler final : public vigil::InputSink {
   bool client_shifts_ = false;  // the client sends already-shifted keysyms
   std::uint32_t buttons_ = 0;
   std::string window_;
+  std::string unfinished_;  // lines emitted since the last finishing key (capped)
+  bool refused_ = false;                // the key being handled is held back
+  std::vector<std::uint32_t> withheld_;  // held-back keys whose release is held back too
 };
 
 }  // namespace vigil::gateway::input

@@ -553,12 +553,12 @@ void RdpConnection::onPointer(const PointerUpdate& update) {
 }
 
 void RdpConnection::onClipboardText(const std::string& text) {
-  if (session_) session_->input(ClipboardInput{text, Direction::ServerToClient});
+  if (session_) (void)session_->input(ClipboardInput{text, Direction::ServerToClient});
   clipboard_.setText(text);
 }
 
 void RdpConnection::onClientClipboard(const std::string& text) {
-  if (session_) session_->input(ClipboardInput{text, Direction::ClientToServer});
+  if (session_ && !session_->input(ClipboardInput{text, Direction::ClientToServer})) return;
   std::lock_guard lock(mutex_);
   if (target_) target_->setClipboardText(text);
 }
@@ -574,12 +574,15 @@ void RdpConnection::onDisconnected(const std::string& reason) {
 void RdpConnection::onKeyboard(std::uint16_t flags, std::uint16_t code) {
   const bool down = (flags & KBD_FLAGS_RELEASE) == 0;
   const bool extended = (flags & KBD_FLAGS_EXTENDED) != 0;
+  bool deliver = true;  // false: a rule holds the key back
   if (session_) {
     if (auto ks = keymap_.key(static_cast<std::uint8_t>(code & 0x7f), extended, down)) {
-      session_->input(KeyInput{*ks, down});
+      deliver = session_->input(KeyInput{*ks, down});
+    } else {
+      deliver = !session_->terminated();
     }
   }
-  if (target_) target_->sendKey(flags, code);
+  if (target_ && deliver) target_->sendKey(flags, code);
 }
 
 void RdpConnection::onUnicode(std::uint16_t flags, std::uint16_t code) {
@@ -593,10 +596,11 @@ void RdpConnection::onUnicode(std::uint16_t flags, std::uint16_t code) {
     cp = high_surrogate_ ? 0x10000 + ((high_surrogate_ - 0xd800u) << 10) + (code - 0xdc00u) : 0;
     if (!down) high_surrogate_ = 0;
   }
+  bool deliver = !session_ || !session_->terminated();
   if (session_ && cp) {
-    if (std::uint32_t ks = keysymForCodepoint(cp)) session_->input(KeyInput{ks, down});
+    if (std::uint32_t ks = keysymForCodepoint(cp)) deliver = session_->input(KeyInput{ks, down});
   }
-  if (target_) target_->sendUnicode(flags, code);
+  if (target_ && deliver) target_->sendUnicode(flags, code);
 }
 
 void RdpConnection::onSynchronize(std::uint32_t flags) {
@@ -619,15 +623,15 @@ void RdpConnection::onMouse(std::uint16_t flags, std::uint16_t x, std::uint16_t 
     if (flags & PTR_FLAGS_WHEEL) {
       // A wheel notch is a press and release of the RFB wheel "button".
       const std::uint32_t bit = (flags & PTR_FLAGS_WHEEL_NEGATIVE) ? (1u << 4) : (1u << 3);
-      session_->input(PointerInput{x, y, buttons_ | bit});
+      (void)session_->input(PointerInput{x, y, buttons_ | bit});
     }
-    session_->input(PointerInput{x, y, buttons_});
+    if (!session_->input(PointerInput{x, y, buttons_})) return;
   }
   if (target_) target_->sendMouse(flags, x, y);
 }
 
 void RdpConnection::onExtendedMouse(std::uint16_t flags, std::uint16_t x, std::uint16_t y) {
-  if (session_) session_->input(PointerInput{x, y, buttons_});
+  if (session_ && !session_->input(PointerInput{x, y, buttons_})) return;
   if (target_) target_->sendExtendedMouse(flags, x, y);
 }
 

@@ -438,8 +438,7 @@ bool VncRelay::onPasswordCheck(const std::uint8_t* response, int len) {
 void VncRelay::onClientKey(bool down, std::uint32_t keysym) {
   if (!session_) return;
   const KeyInput k{keysym, down};
-  session_->input(k);
-  queueInput(k);
+  if (session_->input(k)) queueInput(k);  // false: a rule holds it back
 }
 
 void VncRelay::onClientPointer(int buttons, int x, int y) {
@@ -447,8 +446,7 @@ void VncRelay::onClientPointer(int buttons, int x, int y) {
   const PointerInput p{std::clamp(x, 0, std::max(0, served_->width() - 1)),
                        std::clamp(y, 0, std::max(0, served_->height() - 1)),
                        static_cast<std::uint32_t>(buttons) & 0xFFu};
-  session_->input(p);
-  queueInput(p);
+  if (session_->input(p)) queueInput(p);
 }
 
 void VncRelay::onClientCutText(const char* text, int len, bool utf8) {
@@ -457,12 +455,12 @@ void VncRelay::onClientCutText(const char* text, int len, bool utf8) {
   std::size_t n = static_cast<std::size_t>(len);
   if (utf8) {
     n = utf8Cut(text, n, max);
-    session_->input(ClipboardInput{std::string(text, n), Direction::ClientToServer});
-    queueInput(utf8ToLatin1(text, n));
+    if (session_->input(ClipboardInput{std::string(text, n), Direction::ClientToServer}))
+      queueInput(utf8ToLatin1(text, n));
   } else {
     n = std::min(n, max);
-    session_->input(ClipboardInput{latin1ToUtf8(text, n), Direction::ClientToServer});
-    queueInput(std::string(text, n));
+    if (session_->input(ClipboardInput{latin1ToUtf8(text, n), Direction::ClientToServer}))
+      queueInput(std::string(text, n));
   }
 }
 
@@ -713,7 +711,7 @@ void VncRelay::onTargetUpdateFinished() {
 void VncRelay::onTargetCutText(const char* text, int len) {
   if (text == nullptr || len < 0 || !session_) return;
   const std::size_t n = std::min(static_cast<std::size_t>(len), opts_.max_clipboard_bytes);
-  session_->input(ClipboardInput{latin1ToUtf8(text, n), Direction::ServerToClient});
+  (void)session_->input(ClipboardInput{latin1ToUtf8(text, n), Direction::ServerToClient});
   {
     std::lock_guard lock(share_mutex_);
     if (server_cut_.size() >= kMaxQueuedServerCut) server_cut_.pop_front();

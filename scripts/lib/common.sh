@@ -10,7 +10,7 @@ VIGIL_PACKAGES=(
   libvncserver-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
   libopencv-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-script-latn libtesseract-dev
-  libhiredis-dev redis-server redis-tools libzip-dev
+  libhiredis-dev redis-server redis-tools libzip-dev libre2-dev
   libboost-dev libsodium-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev
   libcli11-dev libssl-dev openssl
   xvfb x11vnc openbox xterm xdotool imagemagick x11-utils dbus

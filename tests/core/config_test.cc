@@ -398,5 +398,75 @@ audit_days = 90
   expectError("[retention]\naudit_days = \"1y\"\n", {"audit_days"});
 }
 
+// The [[rules]] example of CONTRACT.md "Config", verbatim.
+const char* kContractRule = R"(
+[[rules]]                           # evaluated on every event, in order
+name = "local account created"      # unique; named in alerts and end reasons
+match = '(?i)net\s+user\s+\S+\s+\S+\s+/add'   # RE2 syntax
+kinds = ["key"]                     # key | title | clipboard; default all three
+users = ["vendor*"]                 # optional globs
+targets = ["dc*"]                   # optional globs
+action = "terminate"                # alert | terminate | mask
+severity = "high"                   # info | low | medium | high | critical; default medium
+)";
+
+TEST(ConfigRules, ParsesTheContractExample) {
+  Config c = Config::parse(kContractRule, "vigil.toml");
+  ASSERT_EQ(c.rules.size(), 1u);
+  const RuleConfig& r = c.rules[0];
+  EXPECT_EQ(r.name, "local account created");
+  EXPECT_EQ(r.match, R"((?i)net\s+user\s+\S+\s+\S+\s+/add)");
+  EXPECT_EQ(r.kinds, std::vector<EventKind>{EventKind::Key});
+  EXPECT_EQ(r.users, std::vector<std::string>{"vendor*"});
+  EXPECT_EQ(r.targets, std::vector<std::string>{"dc*"});
+  EXPECT_EQ(r.action, RuleAction::Terminate);
+  EXPECT_EQ(r.severity, Severity::High);
+}
+
+TEST(ConfigRules, Defaults) {
+  Config c = Config::parse("[[rules]]\nname = \"a\"\nmatch = \"x\"\naction = \"alert\"\n"
+                           "[[rules]]\nname = \"b\"\nmatch = \"y\"\naction = \"mask\"\n",
+                           "v");
+  ASSERT_EQ(c.rules.size(), 2u);
+  EXPECT_EQ(c.rules[0].kinds,
+            (std::vector<EventKind>{EventKind::Key, EventKind::Title, EventKind::Clipboard}));
+  EXPECT_TRUE(c.rules[0].users.empty());
+  EXPECT_TRUE(c.rules[0].targets.empty());
+  EXPECT_EQ(c.rules[0].severity, Severity::Medium);
+  EXPECT_EQ(c.rules[1].name, "b");  // file order kept
+  EXPECT_EQ(c.rules[1].action, RuleAction::Mask);
+}
+
+TEST(ConfigRules, SiemIsRefusedNotIgnored) {
+  expectError("[siem]\nsyslog = \"tcp://127.0.0.1:6514\"\n", {"[siem]", "not available"});
+}
+
+TEST(ConfigRules, ErrorsNameTheRule) {
+  const std::string ok = "match = \"x\"\naction = \"alert\"\n";
+  expectError("[[rules]]\nname = \"dup\"\n" + ok + "[[rules]]\nname = \"dup\"\n" + ok,
+              {"[[rules]] \"dup\"", "unique"});
+  // RE2's own message is passed on.
+  expectError("[[rules]]\nname = \"broken\"\nmatch = \"(unclosed\"\naction = \"alert\"\n",
+              {"[[rules]] \"broken\"", "RE2", "missing )"});
+  // Backreferences are not linear time: RE2 refuses them.
+  expectError("[[rules]]\nname = \"backref\"\nmatch = '(a)\\1'\naction = \"alert\"\n",
+              {"[[rules]] \"backref\"", "RE2"});
+  expectError("[[rules]]\nname = \"act\"\nmatch = \"x\"\naction = \"block\"\n",
+              {"[[rules]] \"act\"", "unknown action \"block\"", "alert, terminate or mask"});
+  expectError("[[rules]]\nname = \"knd\"\n" + ok + "kinds = [\"key\", \"lifecycle\"]\n",
+              {"[[rules]] \"knd\"", "unknown kind \"lifecycle\""});
+  expectError("[[rules]]\nname = \"sev\"\n" + ok + "severity = \"urgent\"\n",
+              {"[[rules]] \"sev\"", "unknown severity \"urgent\""});
+  expectError("[[rules]]\nname = \"typo\"\n" + ok + "user = [\"a\"]\n",
+              {"[[rules]] \"typo\"", "unknown key `user`"});
+  expectError("[[rules]]\nname = \"glob\"\n" + ok + "users = \"vendor*\"\n",
+              {"[[rules]] \"glob\"", "users", "list"});
+  expectError("[[rules]]\nname = \"nomatch\"\naction = \"alert\"\n",
+              {"[[rules]] \"nomatch\"", "missing `match`"});
+  expectError("[[rules]]\nname = \"noaction\"\nmatch = \"x\"\n",
+              {"[[rules]] \"noaction\"", "missing `action`"});
+  expectError("[[rules]]\nmatch = \"x\"\naction = \"alert\"\n", {"[[rules]] #1", "missing `name`"});
+}
+
 }  // namespace
 }  // namespace vigil

@@ -183,6 +183,7 @@ Result<std::unique_ptr<GatewayFixture>> GatewayFixture::start(const FixtureOptio
         << "\"\n"
         << "[[grants]]\nuser = \"vendor1\"\ntarget = \"" << kRdpTarget << "\"\n";
   }
+  cfg << opts.extra_toml << "\n";
   cfg.close();
   if (f->rdp_proxy_ && opts.trust_rdp_target) {
     VigilRun trust = f->vigil({"trust-target", kRdpTarget, "--yes"});

@@ -69,6 +69,8 @@ struct FixtureOptions {
   std::string extra_gateway_toml;
   std::optional<std::string> recordings_dir;
   std::optional<std::string> recordings_min_free;
+  // TOML appended at the end of the config as it is (e.g. [[rules]] tables).
+  std::string extra_toml;
 };
 
 class GatewayFixture {

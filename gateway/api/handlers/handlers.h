@@ -31,6 +31,8 @@ Reply issueGrant(Ctx& c);
 // audit.cc
 Reply auditLog(Ctx& c);
 Reply verifyAuditLog(Ctx& c);
+// alerts.cc: alerts raised by rules, across sessions
+Reply listAlerts(Ctx& c);
 // web_player.cc: the browser app's files
 Reply webPlayer(Ctx& c);
 

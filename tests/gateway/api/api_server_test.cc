@@ -21,6 +21,7 @@ const std::vector<Route> kRoutes = {
     {"GET", "/api/sessions/s1/video"}, {"GET", "/api/sessions/s2/thumbnail"},
     {"POST", "/api/sessions/s2/terminate"}, {"POST", "/api/grants"},
     {"GET", "/api/audit"},            {"GET", "/api/me"},
+    {"GET", "/api/alerts"},
     {"GET", "/api/sessions/s2/live"}, {"GET", "/js/app.js"},
 };
 
@@ -56,6 +57,7 @@ TEST_F(ApiServerTest, RolesAreEnforcedOnEveryRoute) {
       {"GET", "/api/sessions/s1/video", 403, 200, 200, 200},
       {"GET", "/api/sessions/s2/thumbnail", 403, 403, 200, 200},
       {"GET", "/api/audit", 403, 403, 403, 200},
+      {"GET", "/api/alerts", 403, 403, 200, 200},
       {"GET", "/api/me", 200, 200, 200, 200},
       {"GET", "/api/sessions/s2/live", 403, 403, 426, 426},
       {"POST", "/api/sessions/s2/terminate", 403, 403, -1, -1},
@@ -386,6 +388,40 @@ TEST_F(ApiServerTest, AuditLogForAdmins) {
   EXPECT_EQ(entries[0]["object"], "net");
   EXPECT_TRUE(parseRfc3339(entries[0]["at"].get<std::string>()).has_value());
   EXPECT_EQ(get(c, "/api/audit?limit=5000").status, 400);
+}
+
+TEST_F(ApiServerTest, AlertsForSecurityNewestFirstWithSince) {
+  const EpochMillis now = epochNowMs();
+  ASSERT_TRUE(store_.putAlert({"s1", 9000, now - 120'000, "local account created", "high",
+                               "local account created: net user eve [masked] /add", "vend1", "dc01"})
+                  .ok());
+  ASSERT_TRUE(store_.putAlert({"s2", 500, now - 1000, "shutdown", "critical",
+                               "shutdown: shutdown /s", "vend1", "dc01"})
+                  .ok());
+  const std::string c = login("sec1", "secpw");
+  Resp r = get(c, "/api/alerts");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto alerts = json::parse(r.body)["alerts"];
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0]["session_id"], "s2");
+  EXPECT_EQ(alerts[1]["session_id"], "s1");
+  EXPECT_EQ(alerts[1]["t_ms"], 9000);
+  EXPECT_EQ(alerts[1]["rule"], "local account created");
+  EXPECT_EQ(alerts[1]["severity"], "high");
+  EXPECT_EQ(alerts[1]["text"], "local account created: net user eve [masked] /add");
+  EXPECT_EQ(alerts[1]["user"], "vend1");
+  EXPECT_EQ(alerts[1]["target"], "dc01");
+  EXPECT_TRUE(parseRfc3339(alerts[1]["at"].get<std::string>()).has_value());
+
+  const std::string since = formatRfc3339(now - 60'000);
+  r = get(c, "/api/alerts?since=" + since);
+  ASSERT_EQ(r.status, 200) << r.body;
+  alerts = json::parse(r.body)["alerts"];
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0]["rule"], "shutdown");
+  EXPECT_EQ(json::parse(get(c, "/api/alerts?limit=1").body)["alerts"].size(), 1u);
+  EXPECT_EQ(get(c, "/api/alerts?since=yesterday").status, 400);
+  EXPECT_EQ(get(c, "/api/alerts?limit=0").status, 400);
 }
 
 TEST_F(ApiServerTest, StaticFilesAndSecurityHeaders) {

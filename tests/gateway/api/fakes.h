@@ -102,6 +102,18 @@ class FakeStore final : public storage::MetadataStore {
     if (out.size() > limit) out.resize(limit);
     return out;
   }
+  Status putAlert(const storage::AlertRecord& a) override {
+    std::lock_guard l(mu_);
+    alerts_.push_back(a);
+    return Status::Ok();
+  }
+  Result<std::vector<storage::AlertRecord>> alerts(EpochMillis since, std::size_t limit) override {
+    std::lock_guard l(mu_);
+    std::vector<storage::AlertRecord> out;
+    for (auto it = alerts_.rbegin(); it != alerts_.rend() && out.size() < limit; ++it)
+      if (it->at >= since) out.push_back(*it);
+    return out;
+  }
   std::vector<storage::AuditEntry> auditEntries() {
     std::lock_guard l(mu_);
     return audit_;
@@ -139,6 +151,7 @@ class FakeStore final : public storage::MetadataStore {
   std::map<std::string, storage::SessionRecord> sessions_;
   std::map<std::string, std::vector<Event>> events_;
   std::vector<storage::AuditEntry> audit_;
+  std::vector<storage::AlertRecord> alerts_;  // in the order put
 };
 
 // A live session whose screen the test draws with draw(). Subscribing
@@ -154,7 +167,7 @@ class FakeSession final : public Session {
     for (auto* s : frame_sinks_) s->onFrame(fb, changed, clock_.now());
   }
   void resized(int, int) override {}
-  void input(const InputEvent&) override {}
+  bool input(const InputEvent&) override { return true; }
   void lifecycle(const std::string& text) override { emit({clock_.now(), EventKind::Lifecycle, text, {}}); }
   void attach(Relay*) override {}
   void finish(const std::string&) override {}

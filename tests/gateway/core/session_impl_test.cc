@@ -3,14 +3,21 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/config.h"
+#include "gateway/rules/rule_set.h"
 #include "gateway/gateway_sessions.h"
 #include "storage/evidence_verify.h"
 #include "storage/memory_store.h"
 #include "storage/signing_key.h"
+#include "storage/redis_store.h"
+#include "tests/storage/redis_server.h"
 #include "tests/testbed/testbed.h"
 
 namespace vigil::gateway {
@@ -108,7 +115,7 @@ TEST_F(SessionImplTest, AClipboardFloodBecomesABurstOfEvents) {
   auto s = open("s-clip");
   ASSERT_TRUE(s);
   for (int i = 0; i < 2000; ++i)
-    s->input(ClipboardInput{"flood " + std::to_string(i), Direction::ClientToServer});
+    (void)s->input(ClipboardInput{"flood " + std::to_string(i), Direction::ClientToServer});
   s->finish("client disconnected");
   const auto clips = events("s-clip", EventKind::Clipboard);
   EXPECT_GE(clips.size(), 1u);
@@ -143,6 +150,275 @@ TEST_F(SessionImplTest, ASessionWithEvidenceVerifiesAgainstItsFinalSignature) {
   EXPECT_TRUE(r->verified) << r->detail;
   EXPECT_TRUE(r->complete) << r->detail;
   EXPECT_EQ(r->fragment_bytes, std::filesystem::file_size(dir_ + "/s-evidence.mp4"));
+}
+
+// Rules: masks before any sink, alerts into the store's alert list,
+// terminate holding back the Enter of a typed line.
+class RecordingRelay final : public Relay {
+ public:
+  void close(const std::string& reason) override {
+    std::lock_guard lock(mu);
+    closed.push_back(reason);
+  }
+  void refreshScreen() override {}
+  std::mutex mu;
+  std::vector<std::string> closed;
+};
+
+class LiveViewer final : public EventSink {
+ public:
+  void onEvent(const Event& e) override {
+    std::lock_guard lock(mu);
+    seen.push_back(e);
+  }
+  std::mutex mu;
+  std::vector<Event> seen;
+};
+
+class SessionRulesTest : public SessionImplTest {
+ protected:
+  void SetUp() override {
+    SessionImplTest::SetUp();
+    Config c = Config::parse(R"(
+[[rules]]
+name = "mask -p password"
+match = '(?:^|\s)-p(\S+)'
+kinds = ["key"]
+action = "mask"
+
+[[rules]]
+name = "mask token"
+match = 'tok_[A-Za-z0-9]+'
+action = "mask"
+
+[[rules]]
+name = "mysql as root"
+match = 'mysql -u root \S+'
+kinds = ["key"]
+action = "alert"
+severity = "low"
+
+[[rules]]
+name = "shutdown"
+match = '(?i)\bshutdown\s+/s'
+kinds = ["key"]
+users = ["vendor*"]
+action = "terminate"
+severity = "critical"
+
+[[rules]]
+name = "secret on clipboard"
+match = 'tok_\w+'
+kinds = ["clipboard"]
+action = "alert"
+severity = "high"
+
+[[rules]]
+name = "only for others"
+match = 'dir'
+users = ["alice"]
+action = "terminate"
+)", "rules.toml");
+    auto set = rules::RuleSet::compile(c.rules);
+    ASSERT_TRUE(set.ok()) << set.message();
+    rules_ = std::move(set.value());
+  }
+  std::shared_ptr<SessionImpl> openWithRules(const std::string& id) {
+    storage::SessionRecord rec;
+    rec.id = id;
+    rec.user = "vendor1";
+    rec.target = "dc01";
+    rec.state = "live";
+    rec.video_path = id + ".mp4";
+    SessionDeps deps{store_, nullptr, dir_, {}, {}, nullptr, nullptr, {}, &rules_};
+    auto s = SessionImpl::open(std::move(deps), rec, AccessGrant{"vendor1", &target_, "password", {}});
+    EXPECT_TRUE(s.ok()) << s.message();
+    return s.ok() ? *s : nullptr;
+  }
+  // Types `line` and Enter; returns whether the Enter's key-down was relayed.
+  bool typeLine(SessionImpl& s, const std::string& line) {
+    for (char c : line) {
+      EXPECT_TRUE(s.input(KeyInput{static_cast<unsigned char>(c), true})) << c;
+      EXPECT_TRUE(s.input(KeyInput{static_cast<unsigned char>(c), false})) << c;
+    }
+    const bool relayed = s.input(KeyInput{0xff0d, true});
+    (void)s.input(KeyInput{0xff0d, false});
+    return relayed;
+  }
+  std::string everythingStored(const std::string& id) {
+    std::string all;
+    auto evs = store_.events(id, {});
+    for (const Event& e : evs.ok() ? *evs : std::vector<Event>{}) all += e.text + "\n" + e.window + "\n";
+    auto alerts = store_.alerts(0, 1000);
+    for (const auto& a : alerts.ok() ? *alerts : std::vector<storage::AlertRecord>{}) all += a.text + "\n";
+    auto rec = store_.getSession(id);
+    if (rec.ok() && rec->has_value()) all += (*rec)->end_reason;
+    return all;
+  }
+  rules::RuleSet rules_;
+};
+
+TEST_F(SessionRulesTest, MaskedTextReachesNoSinkAndNoStore) {
+  auto s = openWithRules("s-mask");
+  ASSERT_TRUE(s);
+  LiveViewer viewer;
+  s->subscribe(nullptr, &viewer);
+  EXPECT_TRUE(typeLine(*s, "mysql -u root -pHunter2 prod"));
+  (void)s->input(ClipboardInput{"key tok_Zq9Secret here", Direction::ClientToServer});
+  (void)s->input(ClipboardInput{"back tok_Zq9Secret", Direction::ServerToClient});
+  s->unsubscribe(nullptr, &viewer);
+  s->finish("client disconnected");
+
+  const auto keys = events("s-mask", EventKind::Key);
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].text, "mysql -u root -p[masked] prod");
+  const auto clips = events("s-mask", EventKind::Clipboard);
+  ASSERT_EQ(clips.size(), 2u);
+  EXPECT_EQ(clips[0].text, "key [masked] here");
+  EXPECT_EQ(clips[1].text, "back [masked]");
+  const std::string all = everythingStored("s-mask");
+  EXPECT_EQ(all.find("Hunter2"), std::string::npos) << all;
+  EXPECT_EQ(all.find("Zq9Secret"), std::string::npos) << all;
+  for (const Event& e : viewer.seen) {
+    EXPECT_EQ(e.text.find("Hunter2"), std::string::npos) << e.text;
+    EXPECT_EQ(e.text.find("Zq9Secret"), std::string::npos) << e.text;
+  }
+  // Search finds the line by its other words, never by the secret.
+  auto hits = store_.search("mysql prod", {});
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 1u);
+  auto secret = store_.search("Hunter2", {});
+  ASSERT_TRUE(secret.ok());
+  EXPECT_TRUE(secret->empty());
+}
+
+TEST_F(SessionRulesTest, AlertsAreEventsAndListedAcrossSessions) {
+  auto s = openWithRules("s-alert");
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(typeLine(*s, "mysql -u root -pHunter2"));
+  (void)s->input(ClipboardInput{"tok_abc", Direction::ServerToClient});
+  s->tick(epochNowMs());  // alerts go to the store on the ticker
+  auto listed = store_.alerts(0, 100);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  s->finish("client disconnected");
+
+  const auto alerts = events("s-alert", EventKind::Alert);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0].text, "mysql as root: mysql -u root -p[masked]");
+  EXPECT_EQ(alerts[1].text, "secret on clipboard: [masked]");
+  // The fields of GET /api/alerts (both raised in the same millisecond, maybe).
+  const bool first_is_mysql = (*listed)[0].rule == "mysql as root";
+  const storage::AlertRecord& a = (*listed)[first_is_mysql ? 0 : 1];
+  EXPECT_EQ(a.session_id, "s-alert");
+  EXPECT_EQ(a.rule, "mysql as root");
+  EXPECT_EQ(a.severity, "low");
+  EXPECT_EQ(a.text, "mysql as root: mysql -u root -p[masked]");
+  EXPECT_EQ(a.user, "vendor1");
+  EXPECT_EQ(a.target, "dc01");
+  EXPECT_EQ(a.t_ms, alerts[0].t_ms);
+  EXPECT_GT(a.at, 0);
+  EXPECT_EQ((*listed)[first_is_mysql ? 1 : 0].rule, "secret on clipboard");
+  EXPECT_GE((*listed)[0].at, (*listed)[1].at);  // newest first
+  EXPECT_FALSE(s->terminated());
+}
+
+TEST_F(SessionRulesTest, TerminateHoldsBackTheEnterAndEndsTheSession) {
+  auto s = openWithRules("s-term");
+  ASSERT_TRUE(s);
+  RecordingRelay relay;
+  s->attach(&relay);
+  EXPECT_TRUE(typeLine(*s, "dir"));  // a rule for another user does nothing here
+  EXPECT_FALSE(typeLine(*s, "shutdown /s /t 0")) << "the Enter reached the target";
+  EXPECT_TRUE(s->terminated());
+  EXPECT_FALSE(s->input(KeyInput{0xff0d, true})) << "input after the termination was relayed";
+  EXPECT_FALSE(s->input(PointerInput{1, 1, 1}));
+  {
+    std::lock_guard lock(relay.mu);
+    ASSERT_EQ(relay.closed.size(), 1u);
+    EXPECT_EQ(relay.closed[0], "terminated by rule \"shutdown\"");
+  }
+  s->finish("terminated by rule \"shutdown\"");
+  const auto alerts = events("s-term", EventKind::Alert);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].text, "shutdown: shutdown /s");
+  auto listed = store_.alerts(0, 10);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].severity, "critical");
+  auto rec = store_.getSession("s-term");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_EQ((*rec)->end_reason, "terminated by rule \"shutdown\"");
+}
+
+TEST_F(SessionRulesTest, TerminateOnACommandSplitByAPause) {
+  auto s = openWithRules("s-split");
+  ASSERT_TRUE(s);
+  RecordingRelay relay;
+  s->attach(&relay);
+  for (char c : std::string("shutdown")) {
+    EXPECT_TRUE(s->input(KeyInput{static_cast<unsigned char>(c), true}));
+    EXPECT_TRUE(s->input(KeyInput{static_cast<unsigned char>(c), false}));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
+  s->tick(epochNowMs());  // idle: "shutdown" is a line of its own, matching nothing
+  EXPECT_FALSE(s->terminated());
+  EXPECT_FALSE(typeLine(*s, " /s")) << "the Enter of the whole command reached the target";
+  EXPECT_TRUE(s->terminated());
+  s->finish("terminated by rule \"shutdown\"");
+  const auto alerts = events("s-split", EventKind::Alert);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].text, "shutdown: shutdown /s");
+}
+
+// The same on a real Redis: the secret is nowhere in the database (events,
+// search postings, vocabulary, key names, alerts, session record), checked
+// on an uncompressed snapshot of the whole of it.
+TEST_F(SessionRulesTest, MaskedSecretIsNowhereInRedis) {
+  storage::testing::RedisServer redis(0, {"--rdbcompression", "no"});
+  const std::string err = redis.start();
+  ASSERT_EQ(err, "") << err;
+  auto connected = storage::RedisStore::connect(redis.url());
+  ASSERT_TRUE(connected.ok()) << connected.message();
+  std::unique_ptr<storage::RedisStore> store = std::move(*connected);
+
+  storage::SessionRecord rec;
+  rec.id = "s-redis";
+  rec.user = "vendor1";
+  rec.target = "dc01";
+  rec.state = "live";
+  rec.video_path = "s-redis.mp4";
+  SessionDeps deps{*store, nullptr, dir_, {}, {}, nullptr, nullptr, {}, &rules_};
+  auto opened = SessionImpl::open(std::move(deps), rec, AccessGrant{"vendor1", &target_, "password", {}});
+  ASSERT_TRUE(opened.ok()) << opened.message();
+  auto s = *opened;
+  EXPECT_TRUE(typeLine(*s, "mysql -u root -pHunter2zz prod"));
+  (void)s->input(ClipboardInput{"tok_Zq9Secretzz", Direction::ClientToServer});
+  s->finish("client disconnected");
+
+  auto keys = store->events("s-redis", {EventKind::Key});
+  ASSERT_TRUE(keys.ok()) << keys.message();
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].text, "mysql -u root -p[masked] prod");
+  auto alerts = store->alerts(0, 10);
+  ASSERT_TRUE(alerts.ok()) << alerts.message();
+  ASSERT_EQ(alerts->size(), 2u);
+  auto hits = store->search("Hunter2zz", {});
+  ASSERT_TRUE(hits.ok()) << hits.message();
+  EXPECT_TRUE(hits->empty());
+  auto prefix = store->search("-pHunter", {});
+  EXPECT_TRUE(!prefix.ok() || prefix->empty());
+
+  ASSERT_EQ(redis.command("SAVE"), "OK");
+  const std::string url = redis.url();
+  const std::string sock = url.substr(std::string("unix://").size());
+  const std::string rdb = std::filesystem::path(sock).parent_path() / "dump.rdb";
+  std::ifstream in(rdb, std::ios::binary);
+  ASSERT_TRUE(in) << rdb;
+  const std::string dump((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_NE(dump.find("[masked]"), std::string::npos) << "the snapshot holds no events";
+  for (const char* secret : {"Hunter2zz", "hunter2zz", "Zq9Secretzz", "zq9secretzz"})
+    EXPECT_EQ(dump.find(secret), std::string::npos) << secret << " is in Redis";
 }
 
 }  // namespace

@@ -519,5 +519,81 @@ TEST(LineAssemblerThreads, ConcurrentInputTickAndTitle) {
   for (const auto& t : texts) EXPECT_EQ(t, "abcd");
 }
 
+// The filter point: the key that would finish a refused line is held back.
+class RefusingFilter final : public LineFilter {
+ public:
+  bool allowLine(std::string_view line) override {
+    seen.emplace_back(line);
+    return line.find("shutdown") == std::string_view::npos;
+  }
+  std::vector<std::string> seen;
+};
+
+class LineFilterTest : public ::testing::Test {
+ protected:
+  bool down(std::uint32_t ks) { return lines_.offer(KeyInput{ks, true}, t_ += 10); }
+  bool up(std::uint32_t ks) { return lines_.offer(KeyInput{ks, false}, t_ += 10); }
+  // Every key of `s` must be relayed.
+  void type(const std::string& s) {
+    for (char c : s) {
+      EXPECT_TRUE(down(static_cast<unsigned char>(c))) << c;
+      EXPECT_TRUE(up(static_cast<unsigned char>(c))) << c;
+    }
+  }
+  CollectingSink sink_;
+  RefusingFilter filter_;
+  LineAssembler lines_{sink_, {}, &filter_};
+  Millis t_ = 1000;
+};
+
+TEST_F(LineFilterTest, EnterOfARefusedLineIsHeldBackWithItsRelease) {
+  type("shutdown /s /t 0");
+  EXPECT_FALSE(down(kReturn));
+  EXPECT_FALSE(up(kReturn));
+  EXPECT_EQ(filter_.seen, Lines{"shutdown /s /t 0"});
+  EXPECT_EQ(sink_.texts(), Lines{"shutdown /s /t 0"});  // still recorded as typed
+  // Other lines and their Enter pass.
+  type("dir");
+  EXPECT_TRUE(down(kReturn));
+  EXPECT_TRUE(up(kReturn));
+  EXPECT_EQ(sink_.texts(), (Lines{"shutdown /s /t 0", "dir"}));
+}
+
+TEST_F(LineFilterTest, KeypadEnterAndChordsAreFilteredToo) {
+  type("shutdown");
+  EXPECT_FALSE(down(kKpEnter));
+  EXPECT_FALSE(up(kKpEnter));
+  type("shutdown");
+  EXPECT_TRUE(down(kCtrl));
+  EXPECT_FALSE(down('m'));  // Ctrl+M is Enter to a terminal
+  EXPECT_FALSE(up('m'));
+  EXPECT_TRUE(up(kCtrl));
+  EXPECT_EQ(filter_.seen.back(), "shutdown<Ctrl+M>");
+}
+
+TEST_F(LineFilterTest, APauseDoesNotSplitACommandPastTheFilter) {
+  type("shut");
+  lines_.tick(t_ + 5000);  // idle: "shut" is emitted, but the target still holds it
+  t_ += 5000;
+  type("down");
+  EXPECT_FALSE(down(kReturn));
+  EXPECT_EQ(filter_.seen.back(), "shutdown");
+  EXPECT_EQ(sink_.texts(), (Lines{"shut", "down"}));
+  // After a finishing key the context starts afresh.
+  type("ls");
+  EXPECT_TRUE(down(kReturn));
+  EXPECT_EQ(filter_.seen.back(), "ls");
+}
+
+TEST_F(LineFilterTest, OtherKeysAndPointerArePassed) {
+  EXPECT_TRUE(down(kShift));
+  EXPECT_TRUE(up(kShift));
+  EXPECT_TRUE(lines_.offer(PointerInput{1, 1, 1}, t_ += 10));
+  EXPECT_TRUE(lines_.offer(ClipboardInput{"shutdown", Direction::ClientToServer}, t_ += 10));
+  // An empty line asks nothing.
+  EXPECT_TRUE(down(kReturn));
+  EXPECT_TRUE(filter_.seen.empty());
+}
+
 }  // namespace
 }  // namespace vigil::gateway::input

@@ -38,9 +38,10 @@ class FakeSession final : public Session {
     std::lock_guard lock(mu_);
     resizes_.push_back({w, h});
   }
-  void input(const InputEvent& e) override {
+  bool input(const InputEvent& e) override {
     std::lock_guard lock(mu_);
     inputs_.push_back(e);
+    return true;
   }
   void lifecycle(const std::string& text) override {
     std::lock_guard lock(mu_);

@@ -1,0 +1,142 @@
+#include "gateway/rules/rule_set.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+
+namespace vigil::gateway::rules {
+
+struct RuleSet::Compiled {
+  RuleConfig config;
+  std::unique_ptr<RE2> re;
+  bool applies(EventKind k) const {
+    return std::find(config.kinds.begin(), config.kinds.end(), k) != config.kinds.end();
+  }
+};
+
+namespace {
+
+constexpr std::string_view kMasked = "[masked]";
+
+struct Span {
+  std::size_t begin, end;
+};
+
+// Every match of `re` in `text` (its group 1 if it has one), non-overlapping,
+// left to right. An empty match advances one byte so the loop ends.
+void collectMasks(const RE2& re, std::string_view text, std::vector<Span>& out) {
+  const int groups = std::min(re.NumberOfCapturingGroups(), 1);
+  re2::StringPiece sub[2];
+  std::size_t pos = 0;
+  const re2::StringPiece whole(text.data(), text.size());
+  while (pos <= text.size() &&
+         re.Match(whole, pos, text.size(), RE2::UNANCHORED, sub, groups + 1)) {
+    const re2::StringPiece& m = (groups == 1 && sub[1].data() != nullptr) ? sub[1] : sub[0];
+    const std::size_t b = static_cast<std::size_t>(m.data() - text.data());
+    if (!m.empty()) out.push_back({b, b + m.size()});
+    const std::size_t match_end = static_cast<std::size_t>(sub[0].data() - text.data()) + sub[0].size();
+    pos = match_end > pos ? match_end : pos + 1;
+  }
+}
+
+// `text[b, e)` with each masked span that overlaps it written as [masked].
+std::string render(std::string_view text, const std::vector<Span>& spans, std::size_t b,
+                   std::size_t e) {
+  std::string out;
+  std::size_t i = b;
+  for (const Span& s : spans) {
+    if (s.end <= b || s.begin >= e) continue;
+    const std::size_t sb = std::max(s.begin, b);
+    if (sb > i) out.append(text.substr(i, sb - i));
+    out += kMasked;
+    i = std::max(i, std::min(s.end, e));
+  }
+  if (i < e) out.append(text.substr(i, e - i));
+  return out;
+}
+
+}  // namespace
+
+bool globMatch(std::string_view glob, std::string_view text) {
+  // Iterative with one backtrack point: linear in practice, no recursion.
+  std::size_t g = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (g < glob.size() && (glob[g] == '?' || glob[g] == text[t])) {
+      ++g, ++t;
+    } else if (g < glob.size() && glob[g] == '*') {
+      star = g++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      g = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.size() && glob[g] == '*') ++g;
+  return g == glob.size();
+}
+
+Result<RuleSet> RuleSet::compile(const std::vector<RuleConfig>& rules) {
+  RuleSet set;
+  for (const RuleConfig& r : rules) {
+    auto c = std::make_shared<Compiled>();
+    c->config = r;
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    c->re = std::make_unique<RE2>(r.match, opts);
+    if (!c->re->ok())
+      return Status::Error("rule \"" + r.name + "\": `match` is not a valid RE2 pattern: " +
+                           c->re->error());
+    set.rules_.push_back(std::move(c));
+  }
+  return set;
+}
+
+RuleSet RuleSet::forSession(std::string_view user, std::string_view target) const {
+  auto any = [](const std::vector<std::string>& globs, std::string_view s) {
+    return globs.empty() ||
+           std::any_of(globs.begin(), globs.end(), [&](const std::string& g) { return globMatch(g, s); });
+  };
+  RuleSet out;
+  for (const auto& r : rules_)
+    if (any(r->config.users, user) && any(r->config.targets, target)) out.rules_.push_back(r);
+  return out;
+}
+
+Outcome RuleSet::evaluate(EventKind kind, std::string_view text) const {
+  Outcome out;
+  std::vector<Span> spans;
+  for (const auto& r : rules_)
+    if (r->config.action == RuleAction::Mask && r->applies(kind)) collectMasks(*r->re, text, spans);
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  std::vector<Span> merged;
+  for (const Span& s : spans) {
+    if (!merged.empty() && s.begin <= merged.back().end) merged.back().end = std::max(merged.back().end, s.end);
+    else merged.push_back(s);
+  }
+  out.masked = !merged.empty();
+  out.text = out.masked ? render(text, merged, 0, text.size()) : std::string(text);
+
+  const re2::StringPiece whole(text.data(), text.size());
+  for (const auto& r : rules_) {
+    if (r->config.action == RuleAction::Mask || !r->applies(kind)) continue;
+    re2::StringPiece m;
+    if (!r->re->Match(whole, 0, text.size(), RE2::UNANCHORED, &m, 1)) continue;
+    const std::size_t b = static_cast<std::size_t>(m.data() - text.data());
+    out.hits.push_back({r->config.name, r->config.action, r->config.severity,
+                        render(text, merged, b, b + m.size())});
+  }
+  return out;
+}
+
+const RuleConfig* RuleSet::terminatingKeyRule(std::string_view line) const {
+  const re2::StringPiece whole(line.data(), line.size());
+  for (const auto& r : rules_) {
+    if (r->config.action != RuleAction::Terminate || !r->applies(EventKind::Key)) continue;
+    if (r->re->Match(whole, 0, line.size(), RE2::UNANCHORED, nullptr, 0)) return &r->config;
+  }
+  return nullptr;
+}
+
+}  // namespace vigil::gateway::rules

@@ -1,0 +1,130 @@
+#include "gateway/rules/rule_set.h"
+
+#include <gtest/gtest.h>
+
+namespace vigil::gateway::rules {
+namespace {
+
+RuleConfig rule(std::string name, std::string match, RuleAction action,
+                std::vector<EventKind> kinds = {EventKind::Key, EventKind::Title,
+                                                EventKind::Clipboard}) {
+  RuleConfig r;
+  r.name = std::move(name);
+  r.match = std::move(match);
+  r.action = action;
+  r.kinds = std::move(kinds);
+  return r;
+}
+
+RuleSet compiled(const std::vector<RuleConfig>& rules) {
+  auto set = RuleSet::compile(rules);
+  EXPECT_TRUE(set.ok()) << set.message();
+  return set.ok() ? std::move(set.value()) : RuleSet{};
+}
+
+TEST(RuleGlob, StarAndQuestionMark) {
+  EXPECT_TRUE(globMatch("vendor*", "vendor1"));
+  EXPECT_TRUE(globMatch("vendor*", "vendor"));
+  EXPECT_FALSE(globMatch("vendor*", "avendor1"));
+  EXPECT_TRUE(globMatch("dc?", "dc1"));
+  EXPECT_FALSE(globMatch("dc?", "dc10"));
+  EXPECT_TRUE(globMatch("*-prod-*", "db-prod-01"));
+  EXPECT_TRUE(globMatch("*", ""));
+  EXPECT_FALSE(globMatch("a*b*c", "aXbXd"));
+  EXPECT_TRUE(globMatch("exact", "exact"));
+  EXPECT_FALSE(globMatch("exact", "exactly"));
+}
+
+TEST(RuleSet, CompileErrorNamesTheRule) {
+  auto set = RuleSet::compile({rule("bad one", "(x", RuleAction::Alert)});
+  ASSERT_FALSE(set.ok());
+  EXPECT_NE(set.message().find("rule \"bad one\""), std::string::npos) << set.message();
+}
+
+TEST(RuleSet, UsersAndTargetsGlobsPickTheSessionsRules) {
+  RuleConfig r = rule("r", "x", RuleAction::Alert);
+  r.users = {"vendor*", "contractor"};
+  r.targets = {"dc*"};
+  RuleConfig any = rule("any", "y", RuleAction::Alert);
+  const RuleSet all = compiled({r, any});
+  EXPECT_EQ(all.forSession("vendor1", "dc01").size(), 2u);
+  EXPECT_EQ(all.forSession("contractor", "dc9").size(), 2u);
+  EXPECT_EQ(all.forSession("alice", "dc01").size(), 1u);    // user not matched
+  EXPECT_EQ(all.forSession("vendor1", "web01").size(), 1u);  // target not matched
+  EXPECT_EQ(all.forSession("vendor1", "web01").evaluate(EventKind::Key, "x").hits.size(), 0u);
+  EXPECT_EQ(all.forSession("vendor1", "dc01").evaluate(EventKind::Key, "x").hits.size(), 1u);
+}
+
+TEST(RuleSet, KindsSelectEvents) {
+  const RuleSet set = compiled({rule("titles only", "(?i)password", RuleAction::Alert, {EventKind::Title})});
+  EXPECT_EQ(set.evaluate(EventKind::Title, "Enter Password").hits.size(), 1u);
+  EXPECT_TRUE(set.evaluate(EventKind::Key, "password").hits.empty());
+  EXPECT_TRUE(set.evaluate(EventKind::Clipboard, "password").hits.empty());
+  EXPECT_TRUE(set.evaluate(EventKind::Lifecycle, "password").hits.empty());
+  EXPECT_TRUE(set.evaluate(EventKind::Alert, "password").hits.empty());
+}
+
+TEST(RuleSet, AlertAndTerminateHitsInRuleOrder) {
+  RuleConfig a = rule("account", R"((?i)net\s+user\s+\S+\s+\S+\s+/add)", RuleAction::Terminate);
+  a.severity = Severity::High;
+  const RuleSet set = compiled({a, rule("net", R"(\bnet\b)", RuleAction::Alert)});
+  const Outcome o = set.evaluate(EventKind::Key, "cmd> NET user eve pw /add; net stop x");
+  ASSERT_EQ(o.hits.size(), 2u);
+  EXPECT_EQ(o.hits[0].rule, "account");
+  EXPECT_EQ(o.hits[0].action, RuleAction::Terminate);
+  EXPECT_EQ(o.hits[0].severity, Severity::High);
+  EXPECT_EQ(o.hits[0].matched, "NET user eve pw /add");
+  EXPECT_EQ(o.hits[1].rule, "net");
+  EXPECT_EQ(o.hits[1].matched, "net");  // case-sensitive: the later, lower-case one
+  EXPECT_EQ(o.text, "cmd> NET user eve pw /add; net stop x");
+  EXPECT_FALSE(o.masked);
+}
+
+TEST(RuleSet, MaskReplacesTheFirstGroupOrTheWholeMatchEveryTime) {
+  const RuleSet set = compiled({rule("grp", R"(pw=(\S+))", RuleAction::Mask),
+                                rule("whole", R"(tok_[a-z0-9]+)", RuleAction::Mask)});
+  const Outcome o = set.evaluate(EventKind::Clipboard, "a pw=one b pw=two c tok_abc d");
+  EXPECT_TRUE(o.masked);
+  EXPECT_EQ(o.text, "a pw=[masked] b pw=[masked] c [masked] d");
+}
+
+TEST(RuleSet, OverlappingMasksMergeAndAlertsShowMaskedText) {
+  RuleConfig alert = rule("login", R"(login \S+ \S+)", RuleAction::Alert);
+  const RuleSet set = compiled({rule("m1", R"(login \S+ (\S+))", RuleAction::Mask),
+                                rule("m2", R"(S3c\S+)", RuleAction::Mask), alert});
+  const Outcome o = set.evaluate(EventKind::Key, "login eve S3cret!x tail");
+  EXPECT_EQ(o.text, "login eve [masked] tail");
+  ASSERT_EQ(o.hits.size(), 1u);
+  // Alerts match the text as typed, but never carry the secret.
+  EXPECT_EQ(o.hits[0].matched, "login eve [masked]");
+  EXPECT_EQ(o.hits[0].matched.find("S3cret"), std::string::npos);
+}
+
+TEST(RuleSet, EmptyMatchesDoNotLoopOrMask) {
+  const RuleSet set = compiled({rule("empty", "x*", RuleAction::Mask)});
+  EXPECT_EQ(set.evaluate(EventKind::Key, "abc").text, "abc");
+  EXPECT_EQ(set.evaluate(EventKind::Key, "axxb").text, "a[masked]b");
+}
+
+TEST(RuleSet, TerminatingKeyRuleOnlyForTerminateOnKeys) {
+  const RuleSet set = compiled({rule("alert only", "rm -rf", RuleAction::Alert),
+                                rule("titles", "shutdown", RuleAction::Terminate, {EventKind::Title}),
+                                rule("stop", R"(\bshutdown\b)", RuleAction::Terminate, {EventKind::Key})});
+  EXPECT_EQ(set.terminatingKeyRule("rm -rf /"), nullptr);
+  const RuleConfig* r = set.terminatingKeyRule("shutdown /s /t 0");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->name, "stop");
+  EXPECT_EQ(set.terminatingKeyRule("echo shutdownx"), nullptr);
+}
+
+TEST(RuleSet, LinearTimeOnHostileInput) {
+  // (a+)+$ is catastrophic for backtracking engines; RE2 stays linear.
+  const RuleSet set = compiled({rule("evil", "(a+)+$", RuleAction::Alert)});
+  const std::string text = std::string(4000, 'a') + "!";
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(set.evaluate(EventKind::Key, text).hits.empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+}
+
+}  // namespace
+}  // namespace vigil::gateway::rules
