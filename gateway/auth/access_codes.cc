@@ -1,5 +1,7 @@
 #include "gateway/auth/access_codes.h"
 
+#include "core/unique_fd.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -22,21 +24,7 @@ namespace {
 
 using Key = std::array<std::uint8_t, 32>;
 
-// Owns a file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 std::string errnoText(int e) { return std::strerror(e); }
 
