@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "tests/integration/gateway_fixture.h"
 
@@ -28,7 +29,7 @@ struct Row {
   std::vector<std::string> argv;
   std::string window_class;  // xdotool --class of the viewer's main window
   std::string dialog_title;  // "" when the password comes from the file
-  bool rdp = false;          // through [rdp] listen to desk-rdp, with vendor1's password
+  bool xvnc = false;         // target: TigerVNC's Xvnc (desk-xvnc) instead of x11vnc (desk-vnc)
   std::string profile;       // Remmina: the .remmina file, written to {PROFILE}
 };
 
@@ -51,8 +52,17 @@ std::vector<Row> rows() {
        "127.0.0.1::{PORT}"}, "Vncviewer", ""},
       // gvncviewer takes a display number only: port 5900 + N.
       {"gvncviewer", {"gvncviewer", "127.0.0.1:{DISPLAY}"}, "Gvncviewer", "Authentication required"},
+      // TigerVNC's own server as the target (the pair where a typed line was
+      // once recorded and not run).
+      {"xtigervncviewer ZRLE to Xvnc", {"xtigervncviewer", "-passwd", "{PASSWD}", "-PreferredEncoding=ZRLE",
+       "-AutoSelect=0", "127.0.0.1::{PORT}"}, "TigerVNC Viewer", "", true},
+      {"gvncviewer to Xvnc", {"gvncviewer", "127.0.0.1:{DISPLAY}"}, "Gvncviewer", "Authentication required",
+       true},
       // Remmina asks for the password inside its main window.
       {"Remmina VNC", remmina(), "org.remmina.Remmina", "vigil-vnc", false,
+       std::string("[remmina]\nname=vigil-vnc\nprotocol=VNC\nserver=127.0.0.1:{PORT}\ncolordepth=32\n"
+                   "quality=9\ndisablepasswordstoring=1\n") + kRemminaWindow},
+      {"Remmina VNC to Xvnc", remmina(), "org.remmina.Remmina", "vigil-vnc", true,
        std::string("[remmina]\nname=vigil-vnc\nprotocol=VNC\nserver=127.0.0.1:{PORT}\ncolordepth=32\n"
                    "quality=9\ndisablepasswordstoring=1\n") + kRemminaWindow},
   };
@@ -109,22 +119,74 @@ int countFrames(const std::string& file) {
 
 std::string firstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+// One gateway for all rows, with two VNC targets: the fixture's x11vnc
+// desktop (desk-vnc) and a TigerVNC Xvnc desktop of its own (desk-xvnc).
 class CompatMatrix : public ::testing::TestWithParam<Row> {
  protected:
+  static constexpr const char* kXvncTarget = "desk-xvnc";
+  static constexpr const char* kXvncPassword = "xvnc-pw1";
+
   static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/vigil-xvnc-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    xvnc_dir_ = tmpl;
+    const std::string pw = xvnc_dir_ + "/passwd";
+    auto rc = testbed::run({"sh", "-c", std::string("printf '%s\\n%s\\n' ") + kXvncPassword + " " + kXvncPassword +
+                                            " | tigervncpasswd -f > '" + pw + "'"});
+    ASSERT_TRUE(rc.ok() && *rc == 0) << "tigervncpasswd failed";
+    const std::uint16_t rfb = testbed::freeTcpPort();
+    auto xvnc = testbed::XDisplay::startXvnc(1280, 800, rfb, pw);
+    ASSERT_TRUE(xvnc.ok()) << xvnc.message();
+    xvnc_ = xvnc->release();
+    auto term = xvnc_->startXterm(GatewayFixture::kTerminalTitle, "100x30+60+60");
+    ASSERT_TRUE(term.ok()) << term.message();
+    xvnc_term_ = new testbed::Process(std::move(*term));
+    xvnc_listen_ = testbed::freeTcpPort();
+
     FixtureOptions o;
-    o.rdp_target = true;
+    std::ostringstream extra;
+    extra << "[[targets]]\nname = \"" << kXvncTarget << "\"\nprotocol = \"vnc\"\nhost = \"127.0.0.1\"\nport = " << rfb
+          << "\npassword = \"" << kXvncPassword << "\"\nvnc_listen = \"127.0.0.1:" << xvnc_listen_ << "\"\n"
+          << "[[grants]]\nuser = \"vendor1\"\ntarget = \"" << kXvncTarget << "\"\n";
+    o.extra_toml = extra.str();
     auto fx = GatewayFixture::start(o);
     ASSERT_TRUE(fx.ok()) << fx.message();
     fixture_ = std::move(*fx).release();
   }
   static void TearDownTestSuite() {
     delete fixture_;
+    delete xvnc_term_;
+    delete xvnc_;
     fixture_ = nullptr;
+    xvnc_term_ = nullptr;
+    xvnc_ = nullptr;
+    std::filesystem::remove_all(xvnc_dir_);
   }
+  // The target's desktop for a row, and the gateway port serving it.
+  static const testbed::XDisplay& targetDisplay(const Row& row) {
+    return row.xvnc ? *xvnc_ : fixture_->display();
+  }
+  static void focusTerminal(const Row& row) {
+    const testbed::XDisplay& d = targetDisplay(row);
+    std::string out;
+    (void)d.run({"xdotool", "search", "--name", GatewayFixture::kTerminalTitle}, &out);
+    const std::string win = out.substr(0, out.find('\n'));
+    if (win.empty()) return;
+    (void)d.run({"xdotool", "windowactivate", "--sync", win});
+    (void)d.run({"xdotool", "mousemove", "--window", win, "200", "200"});
+  }
+
   static GatewayFixture* fixture_;
+  static testbed::XDisplay* xvnc_;
+  static testbed::Process* xvnc_term_;
+  static std::string xvnc_dir_;
+  static std::uint16_t xvnc_listen_;
 };
 GatewayFixture* CompatMatrix::fixture_ = nullptr;
+testbed::XDisplay* CompatMatrix::xvnc_ = nullptr;
+testbed::Process* CompatMatrix::xvnc_term_ = nullptr;
+std::string CompatMatrix::xvnc_dir_;
+std::uint16_t CompatMatrix::xvnc_listen_ = 0;
 
 TEST_P(CompatMatrix, ViewerShowsTheTargetLineRunsIsSearchableAndExportReencodesWhole) {
   ASSERT_NE(fixture_, nullptr);
@@ -136,8 +198,8 @@ TEST_P(CompatMatrix, ViewerShowsTheTargetLineRunsIsSearchableAndExportReencodesW
   const testbed::XDisplay& cd = **display;
 
   const std::string tag = f.dir() + "/viewer-" + std::to_string(cd.number());
-  const std::string secret = row.rdp ? GatewayFixture::kVendorPassword : f.grantCode();
-  Substitutions v{row.rdp ? f.rdpPort() : f.vncPort(), tag + ".passwd", tag + "-home", tag + ".remmina"};
+  const std::string secret = f.grantCode(row.xvnc ? kXvncTarget : "desk-vnc");
+  Substitutions v{row.xvnc ? xvnc_listen_ : f.vncPort(), tag + ".passwd", tag + "-home", tag + ".remmina"};
   auto rc = testbed::run({"sh", "-c", "printf '%s\\n%s\\n' '" + secret + "' '" + secret +
                                           "' | tigervncpasswd -f > '" + v.passwd + "'"});
   ASSERT_TRUE(rc.ok() && *rc == 0) << "tigervncpasswd failed";
@@ -189,9 +251,9 @@ TEST_P(CompatMatrix, ViewerShowsTheTargetLineRunsIsSearchableAndExportReencodesW
     id = j["sessions"][0].value("id", "");
     return !id.empty();
   }, 20s, 250ms)) << "no live session\n" << why();
-  f.focusTerminal();
+  focusTerminal(row);
   std::this_thread::sleep_for(2s);
-  auto target_shot = f.display().screenshot();
+  auto target_shot = targetDisplay(row).screenshot();
   ASSERT_TRUE(target_shot.ok()) << target_shot.message();
   double screen_db = 0;
   testbed::waitFor([&] {
@@ -240,7 +302,7 @@ TEST_P(CompatMatrix, ViewerShowsTheTargetLineRunsIsSearchableAndExportReencodesW
   EXPECT_GT(frames, 0);
   EXPECT_EQ(re_frames, frames) << row.name << ": a re-encode with ffmpeg's defaults changed the frame count";
   std::printf("[ matrix ] %s | %s | screen %.1f dB | line ran %s | searchable %s | export %d frames, re-encoded %d\n",
-              row.name.c_str(), row.rdp ? "freerdp-shadow (NLA)" : "x11vnc", screen_db, ran ? "yes" : "NO", found ? "yes" : "NO", frames, re_frames);
+              row.name.c_str(), row.xvnc ? "Xvnc" : "x11vnc", screen_db, ran ? "yes" : "NO", found ? "yes" : "NO", frames, re_frames);
 }
 
 INSTANTIATE_TEST_SUITE_P(VncViewers, CompatMatrix, ::testing::ValuesIn(rows()),

@@ -332,6 +332,22 @@ double psnr(const Frame& a, const Frame& b) {
 // --------------------------------------------------------------- XDisplay
 
 Result<std::unique_ptr<XDisplay>> XDisplay::start(int width, int height, bool window_manager) {
+  return startServer({"Xvfb", "-displayfd", "3", "-screen", "0",
+                      std::to_string(width) + "x" + std::to_string(height) + "x24", "-nolisten", "tcp",
+                      "-noreset"},
+                     width, height, window_manager);
+}
+
+Result<std::unique_ptr<XDisplay>> XDisplay::startXvnc(int width, int height, std::uint16_t rfb_port,
+                                                      const std::string& password_file, bool window_manager) {
+  return startServer({"Xvnc", "-displayfd", "3", "-geometry", std::to_string(width) + "x" + std::to_string(height),
+                      "-depth", "24", "-rfbport", std::to_string(rfb_port), "-localhost", "-SecurityTypes",
+                      "VncAuth", "-PasswordFile", password_file, "-nolisten", "tcp", "-noreset"},
+                     width, height, window_manager);
+}
+
+Result<std::unique_ptr<XDisplay>> XDisplay::startServer(std::vector<std::string> argv, int width, int height,
+                                                        bool window_manager) {
   std::unique_ptr<XDisplay> d(new XDisplay());
   d->width_ = width;
   d->height_ = height;
@@ -341,10 +357,7 @@ Result<std::unique_ptr<XDisplay>> XDisplay::start(int width, int height, bool wi
   o.pass_fd = fds[1];
   // -displayfd: Xvfb picks a free display number and writes it when ready,
   // so parallel tests never race for a number.
-  auto xvfb = Process::start({"Xvfb", "-displayfd", "3", "-screen", "0",
-                              std::to_string(width) + "x" + std::to_string(height) + "x24",
-                              "-nolisten", "tcp", "-noreset"},
-                             o);
+  auto xvfb = Process::start(std::move(argv), o);
   ::close(fds[1]);
   if (!xvfb.ok()) {
     ::close(fds[0]);
@@ -364,7 +377,7 @@ Result<std::unique_ptr<XDisplay>> XDisplay::start(int width, int height, bool wi
     }
   }
   ::close(fds[0]);
-  if (num.empty()) return Status::Error("Xvfb did not start (no display number)");
+  if (num.empty()) return Status::Error("the X server did not start (no display number)");
   d->number_ = std::atoi(num.c_str());
   if (window_manager) {
     auto wm = d->spawn({"openbox"});

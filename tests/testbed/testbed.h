@@ -92,6 +92,12 @@ class XDisplay {
  public:
   static Result<std::unique_ptr<XDisplay>> start(int width = 1280, int height = 800,
                                                  bool window_manager = true);
+  // The same display served by TigerVNC's Xvnc instead of Xvfb: a VNC
+  // server on 127.0.0.1:rfb_port asking for the password in `password_file`
+  // (tigervncpasswd -f format).
+  static Result<std::unique_ptr<XDisplay>> startXvnc(int width, int height, std::uint16_t rfb_port,
+                                                     const std::string& password_file,
+                                                     bool window_manager = true);
   ~XDisplay();
 
   int number() const { return number_; }
@@ -113,6 +119,9 @@ class XDisplay {
 
  private:
   XDisplay() = default;
+  // Starts `argv` (an X server taking -displayfd 3) and, if asked, openbox.
+  static Result<std::unique_ptr<XDisplay>> startServer(std::vector<std::string> argv, int width, int height,
+                                                       bool window_manager);
   int number_ = -1, width_ = 0, height_ = 0;
   Process xvfb_, wm_;
 };
