@@ -1,6 +1,6 @@
-// The compatibility matrix (issue 19, docs/compatibility.md): real VNC
-// viewers as users run them, each on its own X display, through `vigil serve`
-// to the fixture's desktop. Each row checks what a user would: the viewer
+// The compatibility matrix (issue 19, docs/compatibility.md): real VNC and
+// RDP clients as users run them, each on its own X display, through
+// `vigil serve` to real targets. Each row checks what a user would: the viewer
 // shows the target's screen (PSNR against the target's own screenshot), a line
 // typed into the viewer runs on the target and is searchable, and the
 // session's export is clean under `ffmpeg -v error` and keeps every frame when
@@ -31,6 +31,7 @@ struct Row {
   std::string dialog_title;  // "" when the password comes from the file
   bool xvnc = false;         // target: TigerVNC's Xvnc (desk-xvnc) instead of x11vnc (desk-vnc)
   std::string profile;       // Remmina: the .remmina file, written to {PROFILE}
+  bool rdp = false;          // through [rdp] listen to desk-rdp with vendor1's own password
 };
 
 // Remmina as users run it: a profile, a private HOME, its own D-Bus session.
@@ -62,6 +63,18 @@ std::vector<Row> rows() {
       {"Remmina VNC", remmina(), "org.remmina.Remmina", "vigil-vnc", false,
        std::string("[remmina]\nname=vigil-vnc\nprotocol=VNC\nserver=127.0.0.1:{PORT}\ncolordepth=32\n"
                    "quality=9\ndisablepasswordstoring=1\n") + kRemminaWindow},
+      // Remmina RDP logs on with the password in its profile (sealed as
+      // Remmina seals it) and TLS security: Vigil offers no NLA to clients.
+      {"Remmina RDP", remmina(), "org.remmina.Remmina", "", false,
+       std::string("[remmina]\nname=vigil-rdp\nprotocol=RDP\nserver=127.0.0.1:{PORT}\n"
+                   "username=vendor1#desk-rdp\npassword={SEALED}\nsecurity=tls\ncert_ignore=1\n") +
+           kRemminaWindow,
+       true},
+      {"Remmina RDP 32 bpp", remmina(), "org.remmina.Remmina", "", false,
+       std::string("[remmina]\nname=vigil-rdp\nprotocol=RDP\nserver=127.0.0.1:{PORT}\n"
+                   "username=vendor1#desk-rdp\npassword={SEALED}\nsecurity=tls\ncert_ignore=1\ncolordepth=32\n") +
+           kRemminaWindow,
+       true},
       {"Remmina VNC to Xvnc", remmina(), "org.remmina.Remmina", "vigil-vnc", true,
        std::string("[remmina]\nname=vigil-vnc\nprotocol=VNC\nserver=127.0.0.1:{PORT}\ncolordepth=32\n"
                    "quality=9\ndisablepasswordstoring=1\n") + kRemminaWindow},
@@ -72,15 +85,40 @@ void PrintTo(const Row& row, std::ostream* os) { *os << row.name; }
 
 struct Substitutions {
   int port = 0;
-  std::string passwd, home, profile;
+  std::string passwd, home, profile, sealed;
 };
+
+// A password as Remmina keeps it in a profile when no keyring plugin is
+// installed (CI installs none: --no-install-recommends): 3DES-CBC under the
+// `secret` of its remmina.pref (24 key bytes, then 8 IV bytes), NUL-padded
+// to 8 bytes, in base64. Writes that pref file, with a fixed secret, into
+// the private HOME's config folder; "" on failure.
+std::string remminaSealed(const std::string& home, const std::string& password) {
+  const std::string key = "0123456789abcdef0123456789abcdef0123456789abcdef", iv = "0011223344556677";
+  std::filesystem::create_directories(home + "/c/remmina");
+  std::string secret_b64;
+  auto rc = testbed::run({"sh", "-c", "printf '" + key + iv + "' | xxd -r -p | base64 -w0"}, {}, &secret_b64);
+  if (!rc.ok() || *rc != 0 || secret_b64.empty()) return "";
+  std::ofstream(home + "/c/remmina/remmina.pref") << "[remmina_pref]\nsecret=" << secret_b64 << "\n";
+  std::string padded = password;
+  padded.resize((password.size() / 8 + 1) * 8, '\0');
+  const std::string plain = home + "/plain.bin";
+  std::ofstream(plain, std::ios::binary) << padded;
+  std::string out;
+  rc = testbed::run({"sh", "-c", "openssl enc -des-ede3-cbc -nopad -K " + key + " -iv " + iv + " -in '" + plain +
+                                     "' | base64 -w0"},
+                    {}, &out);
+  std::filesystem::remove(plain);
+  return rc.ok() && *rc == 0 ? out : "";
+}
 
 std::string substitute(std::string s, const Substitutions& v) {
   for (auto [key, value] : {std::pair<std::string, std::string>{"{PORT}", std::to_string(v.port)},
                             {"{DISPLAY}", std::to_string(v.port - 5900)},
                             {"{PASSWD}", v.passwd},
                             {"{HOME}", v.home},
-                            {"{PROFILE}", v.profile}})
+                            {"{PROFILE}", v.profile},
+                            {"{SEALED}", v.sealed}})
     for (auto at = s.find(key); at != std::string::npos; at = s.find(key)) s.replace(at, key.size(), value);
   return s;
 }
@@ -119,8 +157,9 @@ int countFrames(const std::string& file) {
 
 std::string firstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-// One gateway for all rows, with two VNC targets: the fixture's x11vnc
-// desktop (desk-vnc) and a TigerVNC Xvnc desktop of its own (desk-xvnc).
+// One gateway for all rows, with three targets: the fixture's desktop served
+// by x11vnc (desk-vnc) and by freerdp-shadow (desk-rdp), and a TigerVNC
+// Xvnc desktop of its own (desk-xvnc).
 class CompatMatrix : public ::testing::TestWithParam<Row> {
  protected:
   static constexpr const char* kXvncTarget = "desk-xvnc";
@@ -144,6 +183,7 @@ class CompatMatrix : public ::testing::TestWithParam<Row> {
     xvnc_listen_ = testbed::freeTcpPort();
 
     FixtureOptions o;
+    o.rdp_target = true;
     std::ostringstream extra;
     extra << "[[targets]]\nname = \"" << kXvncTarget << "\"\nprotocol = \"vnc\"\nhost = \"127.0.0.1\"\nport = " << rfb
           << "\npassword = \"" << kXvncPassword << "\"\nvnc_listen = \"127.0.0.1:" << xvnc_listen_ << "\"\n"
@@ -198,13 +238,17 @@ TEST_P(CompatMatrix, ViewerShowsTheTargetLineRunsIsSearchableAndExportReencodesW
   const testbed::XDisplay& cd = **display;
 
   const std::string tag = f.dir() + "/viewer-" + std::to_string(cd.number());
-  const std::string secret = f.grantCode(row.xvnc ? kXvncTarget : "desk-vnc");
-  Substitutions v{row.xvnc ? xvnc_listen_ : f.vncPort(), tag + ".passwd", tag + "-home", tag + ".remmina"};
+  const std::string secret =
+      row.rdp ? std::string(GatewayFixture::kVendorPassword) : f.grantCode(row.xvnc ? kXvncTarget : "desk-vnc");
+  Substitutions v{row.rdp ? f.rdpPort() : row.xvnc ? xvnc_listen_ : f.vncPort(), tag + ".passwd", tag + "-home",
+                  tag + ".remmina"};
   auto rc = testbed::run({"sh", "-c", "printf '%s\\n%s\\n' '" + secret + "' '" + secret +
                                           "' | tigervncpasswd -f > '" + v.passwd + "'"});
   ASSERT_TRUE(rc.ok() && *rc == 0) << "tigervncpasswd failed";
   std::filesystem::create_directories(v.home);
   if (!row.profile.empty()) {
+    v.sealed = remminaSealed(v.home, secret);
+    ASSERT_FALSE(v.sealed.empty()) << "could not seal the password as Remmina does";
     std::ofstream(v.profile) << substitute(row.profile, v);
   }
   std::vector<std::string> argv;
@@ -302,10 +346,10 @@ TEST_P(CompatMatrix, ViewerShowsTheTargetLineRunsIsSearchableAndExportReencodesW
   EXPECT_GT(frames, 0);
   EXPECT_EQ(re_frames, frames) << row.name << ": a re-encode with ffmpeg's defaults changed the frame count";
   std::printf("[ matrix ] %s | %s | screen %.1f dB | line ran %s | searchable %s | export %d frames, re-encoded %d\n",
-              row.name.c_str(), row.xvnc ? "Xvnc" : "x11vnc", screen_db, ran ? "yes" : "NO", found ? "yes" : "NO", frames, re_frames);
+              row.name.c_str(), row.rdp ? "freerdp-shadow (NLA)" : row.xvnc ? "Xvnc" : "x11vnc", screen_db, ran ? "yes" : "NO", found ? "yes" : "NO", frames, re_frames);
 }
 
-INSTANTIATE_TEST_SUITE_P(VncViewers, CompatMatrix, ::testing::ValuesIn(rows()),
+INSTANTIATE_TEST_SUITE_P(Clients, CompatMatrix, ::testing::ValuesIn(rows()),
                          [](const ::testing::TestParamInfo<Row>& info) {
                            std::string n;
                            for (char c : info.param.name)
