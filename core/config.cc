@@ -351,7 +351,7 @@ Config Config::parse(const std::string& text, const std::string& path) {
                    "max_desktop"},
               path, "[gateway]");
   if (auto* t = root["retention"].as_table()) checkKeys(*t, {"refused_days", "audit_days"}, path, "[retention]");
-  if (auto* t = root["web"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key"}, path, "[web]");
+  if (auto* t = root["web"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key", "public_url"}, path, "[web]");
   if (auto* t = root["rdp"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key"}, path, "[rdp]");
   if (auto* t = root["redis"].as_table()) c.redis_url = str(*t, "url", path, "[redis]", false, c.redis_url);
   if (auto* t = root["recordings"].as_table()) {
@@ -452,7 +452,8 @@ Config Config::parse(const std::string& text, const std::string& path) {
       auto* t = arr->get(i)->as_table();
       if (!t) fail(path, where + " must be a table");
       checkKeys(*t, {"name", "protocol", "host", "port", "username", "password", "vnc_listen",
-                     "keyboard_layout", "tls_fingerprint"}, path, where);
+                     "keyboard_layout", "tls_fingerprint", "logon_confirmation"},
+                path, where);
       TargetConfig tc;
       tc.name = str(*t, "name", path, where, true);
       if (!validName(tc.name)) fail(path, where + ": name may hold letters, digits, - _ . @");
@@ -477,6 +478,13 @@ Config Config::parse(const std::string& text, const std::string& path) {
                      "server's certificate, 32 hex pairs like \"AB:CD:...\" (the gateway logs "
                      "it as rdp-client: server certificate ... fingerprint=)");
         tc.tls_fingerprint = *n;
+      }
+      if (const toml::node* lc = t->get("logon_confirmation")) {
+        const auto* v = lc->as_boolean();
+        if (!v || tc.protocol != Protocol::Rdp)
+          fail(path, where + " (" + tc.name + "): logon_confirmation is for rdp targets, true or false "
+                     "(unquoted); false only for a target that never confirms a logon, such as xrdp");
+        tc.logon_confirmation = v->get();
       }
       const std::string vl = str(*t, "vnc_listen", path, where, false);
       if (tc.protocol == Protocol::Vnc) {

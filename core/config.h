@@ -55,6 +55,12 @@ struct TargetConfig {
   // Empty: the gateway refuses to send credentials until an operator trusts
   // the server's certificate (`vigil trust-target NAME`, kept in state_dir).
   std::string tls_fingerprint;
+  // rdp: the session starts only once the target confirmed the logon (NLA,
+  // or its Save Session Info). false is for targets that never confirm
+  // (xrdp 0.9 with Xorg/Xvnc sessions): the session then starts with the
+  // target's first screen, and a refused vaulted password shows the target's
+  // own logon screen to the client (docs/compatibility.md).
+  bool logon_confirmation = true;
 };
 
 // "ab:cd:...", "ABCD..." or "sha256:..." → "AB:CD:..." (32 bytes); nullopt

@@ -394,7 +394,10 @@ bool RdpConnection::admitAndConnect() {
   // Fail closed at the target: no success (and no screen) before it confirmed
   // the logon; its desktop bounded before the target leg allocates it.
   o.target_name = target->name;
-  o.require_logon_confirmation = true;
+  o.require_logon_confirmation = target->logon_confirmation;
+  if (!target->logon_confirmation)
+    spdlog::warn("rdp: session={} target {} has logon_confirmation = false: the session starts without "
+                 "the target confirming the vaulted logon", session_->id(), target->name);
   o.logon_timeout_ms = deps_.opts.target_logon_timeout_ms;
   o.max_width = door.max_desktop_width;
   o.max_height = door.max_desktop_height;

@@ -21,7 +21,8 @@ VIGIL_TEST_PACKAGES=(
   libgtest-dev libgmock-dev
   chromium
   xfwm4 icewm x11-xserver-utils
-  gvncviewer xtightvncviewer remmina remmina-plugin-vnc dbus-daemon
+  gvncviewer xtightvncviewer remmina remmina-plugin-vnc remmina-plugin-rdp dbus-daemon
+  tigervnc-standalone-server xrdp xxd
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -331,6 +331,30 @@ vnc_listen = "127.0.0.1:5901"
 }
 
 
+// [web] public_url is a documented key: it was read but refused as unknown.
+TEST(Config, WebPublicUrlIsAccepted) {
+  Config c = Config::parse(kTarget + "[web]\npublic_url = \"https://vigil.example.com\"\n", "vigil.toml");
+  EXPECT_EQ(c.web_public_url, "https://vigil.example.com");
+  expectError(kTarget + "[web]\npublic_url = \"vigil.example.com\"\n", {"public_url", "https://"});
+}
+
+// xrdp 0.9 never confirms a logon: an operator may say so per RDP target;
+// every other target keeps the gate.
+TEST(Config, LogonConfirmationIsOnUnlessAnRdpTargetTurnsItOff) {
+  EXPECT_TRUE(Config::parse(kTarget, "vigil.toml").targets[0].logon_confirmation);
+  EXPECT_FALSE(Config::parse(kTarget + "logon_confirmation = false\n", "vigil.toml").targets[0].logon_confirmation);
+  expectError(kTarget + "logon_confirmation = \"no\"\n", {"dc01", "logon_confirmation", "true or false"});
+  expectError(R"(
+[[targets]]
+name = "v1"
+protocol = "vnc"
+host = "h"
+vnc_listen = "127.0.0.1:5901"
+logon_confirmation = false
+)",
+              {"v1", "logon_confirmation", "rdp targets"});
+}
+
 TEST(Config, TargetTlsFingerprintIsNormalized) {
   const std::string hex = "9f613ab5f1fde1fd8e2da0256ad4a3509695d49ba8509ae03dd9658e9b237182";
   Config c = Config::parse(kTarget + "tls_fingerprint = \"sha256:" + hex + "\"\n", "vigil.toml");

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -447,6 +448,106 @@ Result<Process> startX11vnc(const XDisplay& display, std::uint16_t port, const s
   if (!p.ok()) return p;
   if (!waitForPort(port, 20s)) return Status::Error("x11vnc did not listen on port " + std::to_string(port));
   return p;
+}
+
+namespace {
+
+int exitCode(const Result<int>& rc) { return rc.ok() ? *rc : -1; }
+
+// Copies an ini file, replacing `key=...` lines (first occurrence per key in
+// each section is enough for xrdp's Globals, which come first).
+Status writeIni(const std::string& from, const std::string& to,
+                const std::vector<std::pair<std::string, std::string>>& values) {
+  std::istringstream in(readFile(from));
+  if (in.str().empty()) return Status::Error(from + " is missing (is xrdp installed?)");
+  std::ofstream out(to);
+  std::set<std::string> done;
+  for (std::string line; std::getline(in, line);) {
+    for (const auto& [key, value] : values)
+      if (!done.count(key) && line.rfind(key + "=", 0) == 0) {
+        line = key + "=" + value;
+        done.insert(key);
+      }
+    out << line << "\n";
+  }
+  return out ? Status::Ok() : Status::Error("cannot write " + to);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<XrdpServer>> XrdpServer::start(const std::string& dir, std::uint16_t port,
+                                                      const std::string& user, const std::string& password,
+                                                      const std::string& xterm_title) {
+  std::unique_ptr<XrdpServer> x(new XrdpServer());
+  x->port_ = port;
+  x->user_ = user;
+  if (exitCode(run({"id", user})) != 0 && exitCode(run({"useradd", "-m", "-s", "/bin/bash", user})) != 0)
+    return Status::Error("useradd " + user + " failed (xrdp needs a local account; run as root)");
+  std::string ignored;
+  if (exitCode(run({"sh", "-c", "echo '" + user + ":" + password + "' | chpasswd"}, {}, &ignored)) != 0)
+    return Status::Error("chpasswd failed for " + user);
+  // sesman runs the user's own ~/startwm.sh: here only the terminal.
+  const std::string home = "/home/" + user;
+  {
+    std::ofstream wm(home + "/startwm.sh");
+    wm << "#!/bin/sh\nexec xterm -T '" << xterm_title
+       << "' -geometry 100x30+60+60 -fa Monospace -fs 11 -e bash --norc --noprofile\n";
+  }
+  if (exitCode(run({"chmod", "755", home + "/startwm.sh"})) != 0) return Status::Error("chmod startwm.sh failed");
+  (void)run({"pkill", "-u", user});  // a session left by an earlier run would be reused
+  if (auto st = writeIni("/etc/xrdp/sesman.ini", dir + "/sesman.ini",
+                         {{"LogFile", dir + "/sesman.log"}, {"EnableSyslog", "false"}});
+      !st.ok())
+    return st;
+  if (auto st = writeIni("/etc/xrdp/xrdp.ini", dir + "/xrdp.ini",
+                         {{"port", "tcp://127.0.0.1:" + std::to_string(port)},
+                          {"autorun", "Xvnc"},
+                          {"fork", "false"},
+                          {"LogFile", dir + "/xrdp.log"},
+                          {"EnableSyslog", "false"}});
+      !st.ok())
+    return st;
+  Process::Options o;
+  o.log_path = dir + "/sesman.out";
+  auto sesman = Process::start({"xrdp-sesman", "--nodaemon", "-c", dir + "/sesman.ini"}, o);
+  if (!sesman.ok()) return sesman.status();
+  x->sesman_ = std::move(*sesman);
+  o.log_path = dir + "/xrdp.out";
+  auto xrdp = Process::start({"xrdp", "--nodaemon", "-c", dir + "/xrdp.ini"}, o);
+  if (!xrdp.ok()) return xrdp.status();
+  x->xrdp_ = std::move(*xrdp);
+  if (!waitForPort(port, 10s)) return Status::Error("xrdp did not listen on " + std::to_string(port));
+  return x;
+}
+
+XrdpServer::~XrdpServer() {
+  xrdp_.stop();
+  sesman_.stop();
+  if (!user_.empty()) (void)run({"pkill", "-u", user_});
+}
+
+Env XrdpServer::sessionEnv(std::chrono::milliseconds timeout) const {
+  std::string display;
+  waitFor([&] {
+    std::string out;
+    if (exitCode(run({"pgrep", "-u", user_, "-a", "Xvnc"}, {}, &out)) != 0) return false;
+    const auto at = out.find(" :");
+    if (at == std::string::npos) return false;
+    display = out.substr(at + 1, out.find(' ', at + 1) - at - 1);
+    return true;
+  }, timeout, 200ms);
+  if (display.empty()) return {};
+  return {{"DISPLAY", display}, {"XAUTHORITY", "/home/" + user_ + "/.Xauthority"}};
+}
+
+Result<Frame> XrdpServer::screenshot() const {
+  const Env env = sessionEnv();
+  if (env.empty()) return Status::Error("no xrdp session is running");
+  std::string out;
+  auto rc = run({"import", "-silent", "-window", "root", "-depth", "8", "ppm:-"}, env, &out);
+  if (!rc.ok()) return rc.status();
+  if (*rc != 0) return Status::Error("import failed with status " + std::to_string(*rc));
+  return parsePpm(out);
 }
 
 Result<Process> startRedis(std::uint16_t port, const std::string& dir) {

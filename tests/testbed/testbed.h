@@ -131,6 +131,33 @@ class XDisplay {
 Result<Process> startX11vnc(const XDisplay& display, std::uint16_t port, const std::string& password,
                             const std::string& log_path);
 
+// xrdp and its session manager as an RDP target closer to a Windows server
+// than freerdp-shadow: TLS only, its own logon, a fresh X session per user.
+// A logon as `user` (a local account, made if absent, whose password is set
+// to `password`) gets an Xvnc session running only an xterm titled
+// `xterm_title` with a plain shell. Needs root (useradd, chpasswd, PAM).
+// xrdp-sesman listens on its fixed port 3350, so one at a time per machine.
+class XrdpServer {
+ public:
+  static Result<std::unique_ptr<XrdpServer>> start(const std::string& dir, std::uint16_t port,
+                                                   const std::string& user, const std::string& password,
+                                                   const std::string& xterm_title);
+  ~XrdpServer();  // stops xrdp, sesman and the user's sessions
+
+  std::uint16_t port() const { return port_; }
+  // DISPLAY and XAUTHORITY of the user's session, once a client has logged
+  // on (waits up to `timeout`); empty if there is none.
+  Env sessionEnv(std::chrono::milliseconds timeout = 20s) const;
+  // The session's whole screen, as XDisplay::screenshot().
+  Result<Frame> screenshot() const;
+
+ private:
+  XrdpServer() = default;
+  std::uint16_t port_ = 0;
+  std::string user_;
+  Process sesman_, xrdp_;
+};
+
 // redis-server on 127.0.0.1:port, no persistence, data under `dir`.
 Result<Process> startRedis(std::uint16_t port, const std::string& dir);
 
