@@ -86,3 +86,94 @@ TEST(RdpCompat, XfreerdpEveryColourDepthShowsTheTargetScreen) {
 
 }  // namespace
 }  // namespace vigil::integration
+
+namespace vigil::integration {
+namespace {
+
+// Runs `command` under sh on `d` (at most 20 s); its exit code, output and
+// how long it took.
+struct Ran {
+  int code = -1;
+  std::string out;
+  std::chrono::milliseconds took{};
+};
+Ran runClient(const testbed::XDisplay& d, const std::string& command) {
+  Ran r;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto rc = d.run({"sh", "-c", command + " 2>&1; echo \"exit=$?\""}, &r.out);
+  r.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  const auto at = r.out.rfind("exit=");
+  if (rc.ok() && at != std::string::npos) r.code = std::atoi(r.out.c_str() + at + 5);
+  return r;
+}
+
+// xfreerdp /sec:nla: the gateway does not offer NLA towards clients (it
+// would need every password in clear). The client gives up at once with
+// FreeRDP's negotiation error; the gateway says why at info, naming the client.
+TEST(RdpCompat, XfreerdpRequiringNlaEndsQuicklyAndTheGatewaySaysWhy) {
+  auto fx = startFixture();
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  auto cd = testbed::XDisplay::start(1280, 800, false);
+  ASSERT_TRUE(cd.ok()) << cd.message();
+
+  const Ran r = runClient(**cd, "timeout 15 xfreerdp /v:127.0.0.1:" + std::to_string(f.rdpPort()) +
+                                    " /u:" + kLogin + " /p:" + GatewayFixture::kVendorPassword +
+                                    " /cert:ignore /sec:nla");
+  std::printf("[ metrics ] xfreerdp /sec:nla exit %d after %lld ms\n", r.code,
+              static_cast<long long>(r.took.count()));
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.code, 124) << "xfreerdp /sec:nla ran into the timeout\n" << r.out;
+  EXPECT_LT(r.took, 10s) << r.out;
+  EXPECT_NE(r.out.find("ERRCONNECT_SECURITY_NEGO_CONNECT_FAILED"), std::string::npos) << r.out;
+
+  std::string log;
+  EXPECT_TRUE(testbed::waitFor([&] {
+    log = f.gatewayLog();
+    return log.find("requires NLA, which the gateway does not offer towards clients") != std::string::npos;
+  }, 5s)) << log;
+  const auto line_at = log.find("requires NLA");
+  const std::string line = log.substr(log.rfind('\n', line_at) + 1, log.find('\n', line_at) - log.rfind('\n', line_at) - 1);
+  EXPECT_NE(line.find(" info rdp: connection ended before authentication client=127.0.0.1:"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find("password"), std::string::npos) << line;
+  EXPECT_NE(line.find("/sec:tls"), std::string::npos) << line;
+  EXPECT_EQ(f.rdpTargetConnections(), 0);
+  EXPECT_EQ(liveRdpSessions(f), 0);
+}
+
+// Debian's rdesktop 1.9 sends an MCS Erect Domain Request FreeRDP's server
+// refuses (subHeight/subInterval as raw 16-bit numbers, not PER integers).
+// The documented behaviour: rdesktop exits at once with gnutls's "non-properly
+// terminated" error (not a hang), and the gateway names the client and cause.
+TEST(RdpCompat, Rdesktop19IsRefusedWithTheDocumentedMessages) {
+  auto fx = startFixture();
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  auto cd = testbed::XDisplay::start(1280, 800, false);
+  ASSERT_TRUE(cd.ok()) << cd.message();
+
+  // A fresh HOME (rdesktop keeps accepted certificates there); "yes" accepts
+  // the gateway's self-signed certificate at rdesktop's prompt.
+  const Ran r = runClient(**cd, "echo yes | HOME=" + f.dir() + " timeout 15 rdesktop -u '" + kLogin +
+                                    "' -p " + GatewayFixture::kVendorPassword + " 127.0.0.1:" +
+                                    std::to_string(f.rdpPort()));
+  std::printf("[ metrics ] rdesktop exit %d after %lld ms\n", r.code, static_cast<long long>(r.took.count()));
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.code, 124) << "rdesktop hung until the timeout\n" << r.out;
+  EXPECT_LT(r.took, 10s) << r.out;
+  EXPECT_NE(r.out.find("Connection established using SSL"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("The TLS connection was non-properly terminated"), std::string::npos) << r.out;
+
+  std::string log;
+  EXPECT_TRUE(testbed::waitFor([&] {
+    log = f.gatewayLog();
+    return log.find("MCS Erect Domain Request was malformed") != std::string::npos;
+  }, 5s)) << log;
+  EXPECT_NE(log.find(" info rdp: connection ended before authentication client=127.0.0.1:"), std::string::npos);
+  EXPECT_NE(log.find("build 2600"), std::string::npos) << "the line does not name rdesktop's build\n" << log;
+  EXPECT_EQ(f.rdpTargetConnections(), 0);
+}
+
+}  // namespace
+}  // namespace vigil::integration
