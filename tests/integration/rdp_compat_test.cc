@@ -7,7 +7,10 @@
 // holds the figures.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <vector>
 #include <thread>
 
 #include "tests/integration/gateway_fixture.h"
@@ -49,8 +52,18 @@ Frame settledScreen(const testbed::XDisplay& d) {
   return last;
 }
 
+bool searchable(const GatewayFixture& f, const std::string& marker, const std::string& line) {
+  nlohmann::json r = f.vigilJson({"search", marker, "--limit", "100"});
+  if (!r.is_object()) return false;
+  for (const auto& h : r["hits"])
+    if (h.value("text", "") == line) return true;
+  return false;
+}
+
 // xfreerdp at each colour depth a user can pick (mstsc offers 15/16/24/32;
-// xfreerdp also 8): the client's screen matches the target's at every one.
+// xfreerdp also 8), and with RemoteFX and GFX asked for: the client's screen
+// matches the target's, a line typed in the client runs on the target and
+// is searchable. One short connection per row.
 TEST(RdpCompat, XfreerdpEveryColourDepthShowsTheTargetScreen) {
   auto fx = startFixture();
   ASSERT_TRUE(fx.ok()) << fx.message();
@@ -59,24 +72,65 @@ TEST(RdpCompat, XfreerdpEveryColourDepthShowsTheTargetScreen) {
   ASSERT_TRUE(client_display.ok()) << client_display.message();
   const testbed::XDisplay& cd = **client_display;
 
-  for (int bpp : {8, 15, 16, 24, 32}) {
-    SCOPED_TRACE("bpp " + std::to_string(bpp));
-    const std::string xlog = f.dir() + "/xfreerdp-" + std::to_string(bpp) + ".log";
-    auto xfreerdp = cd.spawn({"xfreerdp", "/v:127.0.0.1:" + std::to_string(f.rdpPort()),
-                              std::string("/u:") + kLogin,
-                              std::string("/p:") + GatewayFixture::kVendorPassword, "/cert:ignore",
-                              "/size:1280x800", "/bpp:" + std::to_string(bpp)},
-                             xlog);
+  struct Row {
+    std::string name;
+    std::vector<std::string> args;
+  };
+  const std::vector<Row> rows = {
+      {"bpp8", {"/bpp:8"}},   {"bpp15", {"/bpp:15"}},         {"bpp16", {"/bpp:16"}},
+      {"bpp24", {"/bpp:24"}}, {"bpp32", {"/bpp:32"}},         {"rfx", {"/bpp:32", "/rfx"}},
+      {"gfx", {"/bpp:32", "/gfx"}},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    const std::string xlog = f.dir() + "/xfreerdp-" + row.name + ".log";
+    std::vector<std::string> argv = {"xfreerdp", "/v:127.0.0.1:" + std::to_string(f.rdpPort()),
+                                     std::string("/u:") + kLogin,
+                                     std::string("/p:") + GatewayFixture::kVendorPassword, "/cert:ignore",
+                                     "/size:1280x800", "-grab-keyboard"};
+    argv.insert(argv.end(), row.args.begin(), row.args.end());
+    auto xfreerdp = cd.spawn(argv, xlog);
     ASSERT_TRUE(xfreerdp.ok()) << xfreerdp.message();
     ASSERT_TRUE(testbed::waitFor([&] { return liveRdpSessions(f) == 1; }, 30s, 250ms))
         << testbed::readFile(xlog) << "\n" << f.gatewayLog();
-    std::this_thread::sleep_for(1500ms);
+
+    // Type a line in the client, as a person would.
+    std::string wid;
+    ASSERT_TRUE(testbed::waitFor([&] {
+      wid.clear();
+      auto rc = cd.run({"xdotool", "search", "--name", "FreeRDP"}, &wid);
+      return rc.ok() && *rc == 0 && !wid.empty();
+    }, 20s, 200ms)) << testbed::readFile(xlog);
+    wid = wid.substr(0, wid.find('\n'));
+    f.focusTerminal();
+    ASSERT_TRUE(cd.run({"xdotool", "windowfocus", "--sync", wid}).ok());
+    ASSERT_TRUE(cd.run({"xdotool", "mousemove", "--window", wid, "300", "200", "click", "1"}).ok());
+    std::this_thread::sleep_for(300ms);
+    const std::string marker = "compat" + row.name + std::to_string(::getpid() % 100000);
+    const std::string proof = f.dir() + "/" + marker + ".txt";
+    const std::string line = "echo " + marker + " > " + proof;
+    ASSERT_TRUE(cd.run({"xdotool", "type", "--delay", "30", line}).ok());
+    ASSERT_TRUE(cd.run({"xdotool", "key", "Return"}).ok());
+    const bool ran = testbed::waitFor([&] { return testbed::readFile(proof) == marker + "\n"; }, 10s);
+    const bool found = testbed::waitFor([&] { return searchable(f, marker, line); }, 6s, 250ms);
+    EXPECT_TRUE(ran) << "the line typed in xfreerdp did not run on the target";
+    EXPECT_TRUE(found) << "the line typed in xfreerdp is not searchable";
+
+    std::this_thread::sleep_for(1000ms);
     const Frame client = settledScreen(cd);
     auto target = f.display().screenshot();
     ASSERT_TRUE(target.ok()) << target.message();
     const double db = testbed::psnr(client, *target);
-    std::printf("[ metrics ] xfreerdp /bpp:%d client screen vs target PSNR %.1f dB\n", bpp, db);
-    EXPECT_GE(db, 35.0) << "the client's screen at " << bpp << " bpp differs from the target's\n"
+    std::string codec;
+    {
+      const std::string log = f.gatewayLog();
+      const auto at = log.rfind("client activated");
+      if (at != std::string::npos) codec = log.substr(at, log.find('\n', at) - at);
+    }
+    std::printf("[ metrics ] xfreerdp %s: client screen vs target PSNR %.1f dB, line on target %s, "
+                "searchable %s (%s)\n",
+                row.name.c_str(), db, ran ? "yes" : "no", found ? "yes" : "no", codec.c_str());
+    EXPECT_GE(db, 35.0) << "the client's screen (" << row.name << ") differs from the target's\n"
                         << testbed::readFile(xlog);
     xfreerdp->stop();
     ASSERT_TRUE(testbed::waitFor([&] { return liveRdpSessions(f) == 0; }, 15s, 250ms))
