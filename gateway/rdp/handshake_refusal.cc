@@ -47,6 +47,17 @@ std::string explainHandshakeEnd(const HandshakeFacts& f) {
   return "";
 }
 
+bool ExplainBudget::take(std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mu_);
+  if (now - window_start_ >= std::chrono::minutes(1)) {
+    window_start_ = now;
+    used_ = 0;
+  }
+  if (used_ >= per_minute_) return false;
+  ++used_;
+  return true;
+}
+
 std::uint32_t dataSegmentsReceived(int fd) {
   struct tcp_info info {};
   socklen_t len = sizeof info;

@@ -1,10 +1,13 @@
 // Why a client's RDP handshake ended before its logon, in words a user can
 // act on, for the clients the gateway cannot serve (docs/compatibility.md).
 // FreeRDP's server says only "client disconnected" in these cases. Pure
-// functions (HandshakeFacts is gathered from the peer): thread-safe.
+// functions (HandshakeFacts is gathered from the peer) and a thread-safe
+// budget for the log lines.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 namespace vigil::gateway::rdp {
@@ -29,5 +32,21 @@ std::string printableClientName(const std::string& name);
 // TCP segments with data received on `fd` so far (Linux TCP_INFO), 0 when
 // the kernel cannot say.
 std::uint32_t dataSegmentsReceived(int fd);
+
+// Any client can provoke an explained refusal per connection: the listener
+// logs `per_minute` of them a minute at info, the rest at debug, so a flood
+// cannot flood the log. Thread-safe.
+class ExplainBudget {
+ public:
+  explicit ExplainBudget(int per_minute = 20) : per_minute_(per_minute) {}
+  // True while this minute's budget lasts.
+  bool take(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+
+ private:
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point window_start_{};
+  int used_ = 0;
+  const int per_minute_;
+};
 
 }  // namespace vigil::gateway::rdp

@@ -218,7 +218,7 @@ std::string RdpConnection::endReason(const std::string& fallback) {
   return fallback;
 }
 
-std::string RdpConnection::unauthenticatedEnd(const std::string& reason) const {
+std::string RdpConnection::endUnauthenticated(const std::string& reason) {
   // FreeRDP says only "client disconnected" when a client it cannot serve
   // gives up (NLA required, rdesktop's Erect Domain Request): say why.
   if (!peer_ || !peer_->settings || !peer_->context) return reason;
@@ -232,7 +232,7 @@ std::string RdpConnection::unauthenticatedEnd(const std::string& reason) const {
   f.client_name = getString(s, FreeRDP_ClientHostname);
   f.client_build = getU32(s, FreeRDP_ClientBuild);
   const std::string why = explainHandshakeEnd(f);
-  if (f.mcs_connected && !why.empty()) {
+  if (f.mcs_connected) {
     // Cut the TCP connection rather than close TLS cleanly: rdesktop 1.9
     // spins forever on a clean TLS close and exits on an abrupt one.
     ::shutdown(peer_->sockfd, SHUT_RDWR);
@@ -323,8 +323,9 @@ void RdpConnection::run() {
     // The core logged a refusal of credentials; a refusal in the protocol
     // handshake says why at info here; a client that just went away, at
     // debug (a flood of abandoned handshakes must not flood the log).
-    const std::string why = unauthenticatedEnd(reason);
-    spdlog::log(why != reason ? spdlog::level::info : spdlog::level::debug,
+    const std::string why = endUnauthenticated(reason);
+    const bool explained = why != reason && (!deps_.explain_budget || deps_.explain_budget->take());
+    spdlog::log(explained ? spdlog::level::info : spdlog::level::debug,
                 "rdp: connection ended before authentication client={} reason=\"{}\"",
                 client_addr_, why);
   }

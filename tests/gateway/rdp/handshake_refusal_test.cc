@@ -51,3 +51,20 @@ TEST(HandshakeRefusal, OrdinaryDeparturesAreNotExplained) {
 
 }  // namespace
 }  // namespace vigil::gateway::rdp
+
+namespace vigil::gateway::rdp {
+namespace {
+
+TEST(HandshakeRefusal, ExplanationsAreBudgetedPerMinute) {
+  ExplainBudget budget(3);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(budget.take(t0));
+  EXPECT_TRUE(budget.take(t0 + std::chrono::seconds(1)));
+  EXPECT_TRUE(budget.take(t0 + std::chrono::seconds(2)));
+  EXPECT_FALSE(budget.take(t0 + std::chrono::seconds(3)));  // a flood goes to debug
+  EXPECT_FALSE(budget.take(t0 + std::chrono::seconds(59)));
+  EXPECT_TRUE(budget.take(t0 + std::chrono::seconds(61)));  // next minute
+}
+
+}  // namespace
+}  // namespace vigil::gateway::rdp
