@@ -1,9 +1,11 @@
 #include "gateway/gateway_sessions.h"
 
 #include <malloc.h>
+#include <sys/stat.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -152,6 +154,19 @@ void GatewaySessions::recordRefusal(const auth::Refusal& r) {
   auth::StoreRefusalRecorder(store_, config_.node_id, auth::refusalRetention(config_)).recordRefusal(r);
 }
 
+EpochMillis GatewaySessions::lastRecorded(const storage::SessionRecord& rec) {
+  // The session ended with the dead node: its end is the last thing it
+  // recorded (its last event, the recording's last write), not this restart.
+  EpochMillis last = rec.started_at;
+  struct stat st {};
+  if (::stat((config_.recordings_dir + "/" + rec.video_path).c_str(), &st) == 0)
+    last = std::max<EpochMillis>(last, static_cast<EpochMillis>(st.st_mtim.tv_sec) * 1000 +
+                                           st.st_mtim.tv_nsec / 1'000'000);
+  if (auto events = store_.events(rec.id, {}); events.ok() && !events->empty())
+    last = std::max<EpochMillis>(last, rec.started_at + events->back().t_ms);
+  return std::min(last, epochNowMs());
+}
+
 void GatewaySessions::recoverInterrupted() {
   storage::SessionFilter f;
   f.state = "live";
@@ -168,7 +183,7 @@ void GatewaySessions::recoverInterrupted() {
     const auto size = std::filesystem::file_size(config_.recordings_dir + "/" + rec.video_path, ec);
     rec.video_bytes = ec ? 0 : static_cast<long long>(size);
     rec.state = "ended";
-    rec.ended_at = epochNowMs();
+    rec.ended_at = lastRecorded(rec);
     rec.end_reason = "gateway stopped unexpectedly (recording kept up to the crash)";
     if (Status st = store_.putSession(rec); !st.ok())
       spdlog::warn("session={} event=recovery_failed error=\"{}\"", rec.id, st.message());

@@ -41,12 +41,16 @@ class GatewaySessions final : public SessionManager, public auth::RefusalRecorde
   using auth::RefusalRecorder::recordRefusal;
   void recordRefusal(const auth::Refusal& r) override;
 
-  // Sessions this node left live when it died (kill -9) are marked ended.
+  // Sessions this node left live when it died (kill -9) are marked ended,
+  // at the last thing they recorded.
   void recoverInterrupted();
   // Terminates every live session and waits (up to `timeout_ms`) for them to end.
   void shutdown(int timeout_ms);
 
  private:
+  // When `rec` last recorded something: its last event or the recording
+  // file's last write, whichever is later (never before it started).
+  EpochMillis lastRecorded(const storage::SessionRecord& rec);
   void tickLoop();
   std::string newSessionId() const;
 

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "gateway/rdp/freerdp_compat.h"
+#include "gateway/rdp/rle24.h"
 
 namespace vigil::gateway::rdp {
 namespace {
@@ -198,12 +199,36 @@ bool ClientEncoder::sendBitmaps(const Frame& fb, const DirtyRegion& region) {
         b.cbScanWidth = b.width * 4;
         b.cbUncompressedSize = b.width * b.height * 4;
       } else {
-        UINT32 size = static_cast<UINT32>(kTileSlot);
-        if (!interleaved_compress(interleaved_, out, &size, b.width, b.height, fb.data(),
-                                  PIXEL_FORMAT_BGRX32, static_cast<UINT32>(fb.stride()),
-                                  b.destLeft, b.destTop, nullptr,
-                                  static_cast<UINT32>(color_depth_))) {
-          return false;
+        // Interleaved bitmaps are a multiple of 4 pixels wide (FreeRDP's
+        // encoder insists); the padding is cut off by destRight.
+        const UINT32 real_w = b.width;
+        b.width = (real_w + 3) / 4 * 4;
+        const BYTE* src = fb.row(static_cast<int>(b.destTop)) + b.destLeft * 4;
+        UINT32 src_stride = static_cast<UINT32>(fb.stride());
+        if (b.width != real_w && color_depth_ != 24) {
+          padded_tile_.resize(static_cast<std::size_t>(b.width) * b.height * 4);
+          for (UINT32 y = 0; y < b.height; ++y) {
+            BYTE* row = padded_tile_.data() + static_cast<std::size_t>(y) * b.width * 4;
+            std::memcpy(row, src + static_cast<std::size_t>(y) * src_stride, real_w * 4);
+            for (UINT32 x = real_w; x < b.width; ++x) std::memcpy(row + x * 4, row + (real_w - 1) * 4, 4);
+          }
+          src = padded_tile_.data();
+          src_stride = b.width * 4;
+        }
+        UINT32 size = 0;
+        if (color_depth_ == 24) {
+          // FreeRDP 2's 24 bpp interleaved encoder garbles tiles (rle24.h).
+          size = static_cast<UINT32>(encodeRle24(src, src_stride, static_cast<int>(real_w),
+                                                 static_cast<int>(b.height), static_cast<int>(b.width),
+                                                 out, kTileSlot));
+          if (size == 0) return false;
+        } else {
+          size = static_cast<UINT32>(kTileSlot);
+          if (!interleaved_compress(interleaved_, out, &size, b.width, b.height, src,
+                                    PIXEL_FORMAT_BGRX32, src_stride, 0, 0, nullptr,
+                                    static_cast<UINT32>(color_depth_))) {
+            return false;
+          }
         }
         const UINT32 bpp = static_cast<UINT32>((color_depth_ + 7) / 8);
         b.bitsPerPixel = static_cast<UINT32>(color_depth_);

@@ -1,6 +1,7 @@
 // Internal (FreeRDP types): sends changed parts of the session framebuffer to
 // the RDP client in the best codec it negotiated: RemoteFX surface bits,
-// else planar bitmaps (32 bpp), else interleaved bitmaps (15/16/24 bpp).
+// else planar bitmaps (32 bpp), else interleaved bitmaps (15/16 bpp by
+// FreeRDP, 24 bpp by rle24.h).
 // Used on the target leg's thread only.
 #pragma once
 
@@ -49,6 +50,7 @@ class ClientEncoder {
   int rfx_w_ = 0, rfx_h_ = 0;
   UINT32 frame_id_ = 0;
   std::vector<BYTE> tile_buf_;
+  std::vector<BYTE> padded_tile_;  // an edge tile widened to a multiple of 4
 };
 
 }  // namespace vigil::gateway::rdp

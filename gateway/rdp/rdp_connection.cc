@@ -8,6 +8,8 @@
 #include <winpr/synch.h>
 #include <winpr/wtsapi.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -16,6 +18,7 @@
 #include "core/thread_name.h"
 #include "gateway/callback_guard.h"
 #include "gateway/rdp/freerdp_compat.h"
+#include "gateway/rdp/handshake_refusal.h"
 
 namespace vigil::gateway::rdp {
 namespace {
@@ -215,15 +218,26 @@ std::string RdpConnection::endReason(const std::string& fallback) {
   return fallback;
 }
 
-std::string RdpConnection::unauthenticatedEnd(const std::string& reason) const {
-  // The client asked only for NLA (CredSSP), which the gateway does not
-  // offer towards clients: say so, or the user sees only "connection failed".
-  constexpr UINT32 kTls = 0x1, kHybrid = 0x2;
-  const UINT32 asked = peer_ && peer_->settings ? getU32(peer_->settings, FreeRDP_RequestedProtocols) : 0;
-  if ((asked & kHybrid) && !(asked & kTls))
-    return "client offered only NLA (CredSSP); the gateway needs TLS security: turn NLA off in the "
-           "client (xfreerdp /sec:tls, mstsc enablecredsspsupport:i:0)";
-  return reason;
+std::string RdpConnection::endUnauthenticated(const std::string& reason) {
+  // FreeRDP says only "client disconnected" when a client it cannot serve
+  // gives up (NLA required, rdesktop's Erect Domain Request): say why.
+  if (!peer_ || !peer_->settings || !peer_->context) return reason;
+  rdpSettings* s = peer_->settings;
+  HandshakeFacts f;
+  f.requested_protocols = getU32(s, FreeRDP_RequestedProtocols);
+  f.selected_protocol = getU32(s, FreeRDP_SelectedProtocol);
+  f.negotiated = f.requested_protocols != 0;  // FreeRDP sets both once its answer is sent
+  f.mcs_connected = freerdp_get_state(peer_->context) == CONNECTION_STATE_MCS_CONNECT;
+  f.client_data_segments = dataSegmentsReceived(peer_->sockfd);
+  f.client_name = getString(s, FreeRDP_ClientHostname);
+  f.client_build = getU32(s, FreeRDP_ClientBuild);
+  const std::string why = explainHandshakeEnd(f);
+  if (f.mcs_connected) {
+    // Cut the TCP connection rather than close TLS cleanly: rdesktop 1.9
+    // spins forever on a clean TLS close and exits on an abrupt one.
+    ::shutdown(peer_->sockfd, SHUT_RDWR);
+  }
+  return why.empty() ? reason : why;
 }
 
 void RdpConnection::run() {
@@ -309,8 +323,9 @@ void RdpConnection::run() {
     // The core logged a refusal of credentials; a refusal in the protocol
     // handshake says why at info here; a client that just went away, at
     // debug (a flood of abandoned handshakes must not flood the log).
-    const std::string why = unauthenticatedEnd(reason);
-    spdlog::log(why != reason ? spdlog::level::info : spdlog::level::debug,
+    const std::string why = endUnauthenticated(reason);
+    const bool explained = why != reason && (!deps_.explain_budget || deps_.explain_budget->take());
+    spdlog::log(explained ? spdlog::level::info : spdlog::level::debug,
                 "rdp: connection ended before authentication client={} reason=\"{}\"",
                 client_addr_, why);
   }

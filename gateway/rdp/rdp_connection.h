@@ -33,6 +33,8 @@
 
 namespace vigil::gateway::rdp {
 
+class ExplainBudget;
+
 struct RdpConnectionDeps {
   const Config* cfg;
   Gatekeeper* gk;
@@ -40,6 +42,7 @@ struct RdpConnectionDeps {
   RdpOptions opts;
   std::string cert_pem, key_pem;
   TargetPins* pins;  // which certificate each target may present
+  ExplainBudget* explain_budget = nullptr;  // the listener's; null: every explanation at info
 };
 
 class RdpConnection final : public Relay, public RdpClientObserver, public ClientConnection {
@@ -90,8 +93,10 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   void resendPointer();                        // screen_mutex_ held, client showing
   std::string endReason(const std::string& fallback);
 
-  // Why a connection that never authenticated ended, for the info log.
-  std::string unauthenticatedEnd(const std::string& reason) const;
+  // Why a connection that never authenticated ended, for the info log
+  // (`reason` when it is no known refusal). A client refused at the MCS
+  // Erect Domain Request (rdesktop 1.9) has its TCP connection cut here.
+  std::string endUnauthenticated(const std::string& reason);
 
   freerdp_peer* peer_;
   RdpConnectionDeps deps_;

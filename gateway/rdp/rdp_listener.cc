@@ -14,6 +14,7 @@
 
 #include "gateway/listener.h"
 #include "gateway/rdp/freerdp_process.h"
+#include "gateway/rdp/handshake_refusal.h"
 #include "gateway/rdp/rdp_connection.h"
 #include "gateway/rdp/target_pins.h"
 
@@ -47,6 +48,7 @@ struct RdpListener::Impl {
   RdpOptions opts;
   std::string cert_pem, key_pem;
   std::unique_ptr<TargetPins> pins;
+  ExplainBudget explain_budget;  // info lines for refused handshakes, shared by connections
   std::unique_ptr<Listener> door;  // last: its connections use the fields above
 
   // The front door's factory (accept thread): a FreeRDP peer on the socket.
@@ -60,7 +62,7 @@ struct RdpListener::Impl {
     // FreeRDP's own listener fills these; ours is the front door's.
     std::snprintf(peer->hostname, sizeof peer->hostname, "%s", addressHost(addr).c_str());
     peer->local = FALSE;
-    RdpConnectionDeps deps{cfg, gk, sm, opts, cert_pem, key_pem, pins.get()};
+    RdpConnectionDeps deps{cfg, gk, sm, opts, cert_pem, key_pem, pins.get(), &explain_budget};
     return std::make_unique<RdpConnection>(peer, addr, std::move(deps), std::move(pass));
   }
 };

@@ -23,6 +23,7 @@ VIGIL_TEST_PACKAGES=(
   xfwm4 icewm x11-xserver-utils
   gvncviewer xtightvncviewer remmina remmina-plugin-vnc remmina-plugin-rdp dbus-daemon
   tigervnc-standalone-server xrdp xxd
+  rdesktop
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -59,7 +59,8 @@ void pump(int a, int b, const std::atomic<bool>& stop) {
       const ssize_t n = read(fds[i].fd, buf, sizeof buf);
       if (n <= 0) { done = true; break; }
       for (ssize_t off = 0; off < n;) {
-        const ssize_t w = write(fds[1 - i].fd, buf + off, static_cast<std::size_t>(n - off));
+        // MSG_NOSIGNAL: a side that went away must not kill the test with SIGPIPE.
+        const ssize_t w = ::send(fds[1 - i].fd, buf + off, static_cast<std::size_t>(n - off), MSG_NOSIGNAL);
         if (w <= 0) { done = true; break; }
         off += w;
       }

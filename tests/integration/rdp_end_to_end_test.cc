@@ -226,6 +226,7 @@ TEST(RdpEndToEnd, KillDashNineKeepsAPlayableRecordingAndTheLine) {
     std::this_thread::sleep_for(500ms);
   }
 
+  const EpochMillis killed_at = epochNowMs();
   f.killGateway();
   EXPECT_TRUE(testbed::waitFor([&] { return c.disconnected(); }, 15s))
       << "the client did not notice the gateway's death";
@@ -252,9 +253,20 @@ TEST(RdpEndToEnd, KillDashNineKeepsAPlayableRecordingAndTheLine) {
   EXPECT_EQ(hits[0]["text"], "echo " + marker);
   EXPECT_EQ(hits[0]["session_id"], id);
 
-  // A restarted node marks the interrupted session ended.
+  // A restarted node marks the interrupted session ended, at the last thing
+  // it recorded (not at the restart, here >= 3 s after the crash).
+  std::this_thread::sleep_for(3s);
   ASSERT_TRUE(f.startGateway().ok());
   EXPECT_EQ(sessionState(f, id), "ended");
+  nlohmann::json ended;
+  for (const auto& s : sessionsJson(f))
+    if (s.value("id", "") == id) ended = s;
+  ASSERT_TRUE(ended.contains("ended_at") && ended["ended_at"].is_string()) << ended.dump();
+  const EpochMillis ended_at = *parseRfc3339(ended["ended_at"].get<std::string>());
+  std::printf("[ metrics ] recovered session ended %lld ms from the crash (duration %lld ms)\n",
+              static_cast<long long>(ended_at - killed_at), ended.value("duration_ms", 0LL));
+  EXPECT_LE(ended_at, killed_at + 1000) << "the recovered session ends at the restart, not at the crash";
+  EXPECT_GE(ended_at, killed_at - 3000) << "the recovered session ends long before the crash";
 }
 
 TEST(RdpEndToEnd, RealXfreerdpLineIsRecordedAndSearchable) {

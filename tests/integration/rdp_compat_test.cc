@@ -1,0 +1,233 @@
+// Compatibility with the RDP clients people use, with real parts only: the
+// real xfreerdp (and Debian's rdesktop) on their own Xvfb display, through
+// `vigil serve`, to freerdp-shadow-cli sharing the fixture's desktop. What is
+// checked is what a user sees: the client's window against the target's
+// screen (PSNR), and for clients the gateway cannot serve, a message that
+// says why and a gateway log line naming the client. docs/compatibility.md
+// holds the figures.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <vector>
+#include <thread>
+
+#include "tests/integration/gateway_fixture.h"
+
+namespace vigil::integration {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kLogin[] = "vendor1#desk-rdp";
+
+Result<std::unique_ptr<GatewayFixture>> startFixture() {
+  FixtureOptions o;
+  o.rdp_target = true;
+  return GatewayFixture::start(o);
+}
+
+int liveRdpSessions(const GatewayFixture& f) {
+  nlohmann::json j = f.vigilJson({"sessions", "--limit", "1000"});
+  int n = 0;
+  if (!j.is_object()) return 0;
+  for (const auto& s : j["sessions"])
+    if (s.value("target", "") == GatewayFixture::kRdpTarget && s.value("state", "") == "live") ++n;
+  return n;
+}
+
+// The client's whole display once it stops changing (xfreerdp fills a
+// display of the session's size at 0,0: no window manager, no decorations).
+Frame settledScreen(const testbed::XDisplay& d) {
+  Frame last;
+  for (int i = 0; i < 20; ++i) {
+    auto shot = d.screenshot();
+    if (shot.ok()) {
+      if (!last.empty() && testbed::psnr(last, *shot) > 60.0) return *shot;
+      last = *shot;
+    }
+    std::this_thread::sleep_for(300ms);
+  }
+  return last;
+}
+
+bool searchable(const GatewayFixture& f, const std::string& marker, const std::string& line) {
+  nlohmann::json r = f.vigilJson({"search", marker, "--limit", "100"});
+  if (!r.is_object()) return false;
+  for (const auto& h : r["hits"])
+    if (h.value("text", "") == line) return true;
+  return false;
+}
+
+// xfreerdp at each colour depth a user can pick (mstsc offers 15/16/24/32;
+// xfreerdp also 8), and with RemoteFX and GFX asked for: the client's screen
+// matches the target's, a line typed in the client runs on the target and
+// is searchable. One short connection per row.
+TEST(RdpCompat, XfreerdpEveryColourDepthShowsTheTargetScreen) {
+  auto fx = startFixture();
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  auto client_display = testbed::XDisplay::start(1280, 800, false);
+  ASSERT_TRUE(client_display.ok()) << client_display.message();
+  const testbed::XDisplay& cd = **client_display;
+
+  struct Row {
+    std::string name;
+    std::vector<std::string> args;
+  };
+  const std::vector<Row> rows = {
+      {"bpp8", {"/bpp:8"}},   {"bpp15", {"/bpp:15"}},         {"bpp16", {"/bpp:16"}},
+      {"bpp24", {"/bpp:24"}}, {"bpp32", {"/bpp:32"}},         {"rfx", {"/bpp:32", "/rfx"}},
+      {"gfx", {"/bpp:32", "/gfx"}},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    const std::string xlog = f.dir() + "/xfreerdp-" + row.name + ".log";
+    std::vector<std::string> argv = {"xfreerdp", "/v:127.0.0.1:" + std::to_string(f.rdpPort()),
+                                     std::string("/u:") + kLogin,
+                                     std::string("/p:") + GatewayFixture::kVendorPassword, "/cert:ignore",
+                                     "/size:1280x800", "-grab-keyboard"};
+    argv.insert(argv.end(), row.args.begin(), row.args.end());
+    auto xfreerdp = cd.spawn(argv, xlog);
+    ASSERT_TRUE(xfreerdp.ok()) << xfreerdp.message();
+    ASSERT_TRUE(testbed::waitFor([&] { return liveRdpSessions(f) == 1; }, 30s, 250ms))
+        << testbed::readFile(xlog) << "\n" << f.gatewayLog();
+
+    // Type a line in the client, as a person would.
+    std::string wid;
+    ASSERT_TRUE(testbed::waitFor([&] {
+      wid.clear();
+      auto rc = cd.run({"xdotool", "search", "--name", "FreeRDP"}, &wid);
+      return rc.ok() && *rc == 0 && !wid.empty();
+    }, 20s, 200ms)) << testbed::readFile(xlog);
+    wid = wid.substr(0, wid.find('\n'));
+    f.focusTerminal();
+    ASSERT_TRUE(cd.run({"xdotool", "windowfocus", "--sync", wid}).ok());
+    ASSERT_TRUE(cd.run({"xdotool", "mousemove", "--window", wid, "300", "200", "click", "1"}).ok());
+    std::this_thread::sleep_for(300ms);
+    const std::string marker = "compat" + row.name + std::to_string(::getpid() % 100000);
+    const std::string proof = f.dir() + "/" + marker + ".txt";
+    const std::string line = "echo " + marker + " > " + proof;
+    ASSERT_TRUE(cd.run({"xdotool", "type", "--delay", "30", line}).ok());
+    ASSERT_TRUE(cd.run({"xdotool", "key", "Return"}).ok());
+    const bool ran = testbed::waitFor([&] { return testbed::readFile(proof) == marker + "\n"; }, 10s);
+    const bool found = testbed::waitFor([&] { return searchable(f, marker, line); }, 6s, 250ms);
+    EXPECT_TRUE(ran) << "the line typed in xfreerdp did not run on the target";
+    EXPECT_TRUE(found) << "the line typed in xfreerdp is not searchable";
+
+    std::this_thread::sleep_for(1000ms);
+    const Frame client = settledScreen(cd);
+    auto target = f.display().screenshot();
+    ASSERT_TRUE(target.ok()) << target.message();
+    const double db = testbed::psnr(client, *target);
+    std::string codec;
+    {
+      const std::string log = f.gatewayLog();
+      const auto at = log.rfind("client activated");
+      if (at != std::string::npos) codec = log.substr(at, log.find('\n', at) - at);
+    }
+    std::printf("[ metrics ] xfreerdp %s: client screen vs target PSNR %.1f dB, line on target %s, "
+                "searchable %s (%s)\n",
+                row.name.c_str(), db, ran ? "yes" : "no", found ? "yes" : "no", codec.c_str());
+    EXPECT_GE(db, 35.0) << "the client's screen (" << row.name << ") differs from the target's\n"
+                        << testbed::readFile(xlog);
+    xfreerdp->stop();
+    ASSERT_TRUE(testbed::waitFor([&] { return liveRdpSessions(f) == 0; }, 15s, 250ms))
+        << f.gatewayLog();
+  }
+}
+
+}  // namespace
+}  // namespace vigil::integration
+
+namespace vigil::integration {
+namespace {
+
+// Runs `command` under sh on `d` (at most 20 s); its exit code, output and
+// how long it took.
+struct Ran {
+  int code = -1;
+  std::string out;
+  std::chrono::milliseconds took{};
+};
+Ran runClient(const testbed::XDisplay& d, const std::string& command) {
+  Ran r;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto rc = d.run({"sh", "-c", command + " 2>&1; echo \"exit=$?\""}, &r.out);
+  r.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  const auto at = r.out.rfind("exit=");
+  if (rc.ok() && at != std::string::npos) r.code = std::atoi(r.out.c_str() + at + 5);
+  return r;
+}
+
+// xfreerdp /sec:nla: the gateway does not offer NLA towards clients (it
+// would need every password in clear). The client gives up at once with
+// FreeRDP's negotiation error; the gateway says why at info, naming the client.
+TEST(RdpCompat, XfreerdpRequiringNlaEndsQuicklyAndTheGatewaySaysWhy) {
+  auto fx = startFixture();
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  auto cd = testbed::XDisplay::start(1280, 800, false);
+  ASSERT_TRUE(cd.ok()) << cd.message();
+
+  const Ran r = runClient(**cd, "timeout 15 xfreerdp /v:127.0.0.1:" + std::to_string(f.rdpPort()) +
+                                    " /u:" + kLogin + " /p:" + GatewayFixture::kVendorPassword +
+                                    " /cert:ignore /sec:nla");
+  std::printf("[ metrics ] xfreerdp /sec:nla exit %d after %lld ms\n", r.code,
+              static_cast<long long>(r.took.count()));
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.code, 124) << "xfreerdp /sec:nla ran into the timeout\n" << r.out;
+  EXPECT_LT(r.took, 10s) << r.out;
+  EXPECT_NE(r.out.find("ERRCONNECT_SECURITY_NEGO_CONNECT_FAILED"), std::string::npos) << r.out;
+
+  std::string log;
+  EXPECT_TRUE(testbed::waitFor([&] {
+    log = f.gatewayLog();
+    return log.find("requires NLA, which the gateway does not offer towards clients") != std::string::npos;
+  }, 5s)) << log;
+  const auto line_at = log.find("requires NLA");
+  const std::string line = log.substr(log.rfind('\n', line_at) + 1, log.find('\n', line_at) - log.rfind('\n', line_at) - 1);
+  EXPECT_NE(line.find(" info rdp: connection ended before authentication client=127.0.0.1:"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find("password"), std::string::npos) << line;
+  EXPECT_NE(line.find("/sec:tls"), std::string::npos) << line;
+  EXPECT_EQ(f.rdpTargetConnections(), 0);
+  EXPECT_EQ(liveRdpSessions(f), 0);
+}
+
+// Debian's rdesktop 1.9 sends an MCS Erect Domain Request FreeRDP's server
+// refuses (subHeight/subInterval as raw 16-bit numbers, not PER integers).
+// The documented behaviour: rdesktop exits at once with gnutls's "non-properly
+// terminated" error (not a hang), and the gateway names the client and cause.
+TEST(RdpCompat, Rdesktop19IsRefusedWithTheDocumentedMessages) {
+  auto fx = startFixture();
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  auto cd = testbed::XDisplay::start(1280, 800, false);
+  ASSERT_TRUE(cd.ok()) << cd.message();
+
+  // A fresh HOME (rdesktop keeps accepted certificates there); "yes" accepts
+  // the gateway's self-signed certificate at rdesktop's prompt.
+  const Ran r = runClient(**cd, "echo yes | HOME=" + f.dir() + " timeout 15 rdesktop -u '" + kLogin +
+                                    "' -p " + GatewayFixture::kVendorPassword + " 127.0.0.1:" +
+                                    std::to_string(f.rdpPort()));
+  std::printf("[ metrics ] rdesktop exit %d after %lld ms\n", r.code, static_cast<long long>(r.took.count()));
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.code, 124) << "rdesktop hung until the timeout\n" << r.out;
+  EXPECT_LT(r.took, 10s) << r.out;
+  EXPECT_NE(r.out.find("Connection established using SSL"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("The TLS connection was non-properly terminated"), std::string::npos) << r.out;
+
+  std::string log;
+  EXPECT_TRUE(testbed::waitFor([&] {
+    log = f.gatewayLog();
+    return log.find("MCS Erect Domain Request was malformed") != std::string::npos;
+  }, 5s)) << log;
+  EXPECT_NE(log.find(" info rdp: connection ended before authentication client=127.0.0.1:"), std::string::npos);
+  EXPECT_NE(log.find("build 2600"), std::string::npos) << "the line does not name rdesktop's build\n" << log;
+  EXPECT_EQ(f.rdpTargetConnections(), 0);
+}
+
+}  // namespace
+}  // namespace vigil::integration
