@@ -301,6 +301,25 @@ TEST_F(SiemRsyslogTest, UdpOneDatagramPerEvent) {
   EXPECT_TRUE(find(lines, " cs1=" + id + " "));
 }
 
+// Target (issue 18): an alert reaches a TCP receiver within 1 s of its event.
+TEST_F(SiemRsyslogTest, AnAlertReachesTheReceiverWithinASecond) {
+  Rsyslog rx(dir_ + "/rx", std::nullopt);
+  ASSERT_TRUE(rx.start().ok());
+  const Config c = config("syslog = \"tcp://127.0.0.1:" + std::to_string(rx.tcpPort()) + "\"\n");
+  auto out = startOutput(c);
+  ASSERT_TRUE(out);
+  gateway::SessionInfo who{"s-latency", "vendor1", "dc01", "rdp", "10.0.0.9:50000", epochNowMs()};
+  std::chrono::steady_clock::duration worst{};
+  for (int i = 0; i < 20; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    out->onSessionEvent(who, {i, EventKind::Alert, "mysql as root: #" + std::to_string(i), {}});
+    ASSERT_TRUE(testbed::waitFor([&] { return rx.lines().size() == static_cast<std::size_t>(i + 1); }, 2s, 1ms));
+    worst = std::max(worst, std::chrono::steady_clock::now() - t0);
+  }
+  // Into rsyslog's output file, through its queue and omfile: the whole path.
+  EXPECT_LT(worst, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(worst).count() << " ms";
+}
+
 // The receiver goes away; N alerts happen; it comes back: every one of
 // them arrives, in order, and the first within a second of its restart.
 TEST_F(SiemRsyslogTest, SpoolAcrossAReceiverRestartLosesNothing) {
