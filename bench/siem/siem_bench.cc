@@ -143,7 +143,7 @@ bool waitFrames(Receiver& rx, std::uint64_t n, std::chrono::seconds timeout) {
 Config benchConfig(const std::string& dir, std::uint16_t port) {
   Config c = Config::parse("[[rules]]\nname = \"bench rule\"\nmatch = 'x'\naction = \"alert\"\nseverity = \"high\"\n"
                            "[siem]\nsyslog = \"tcp://127.0.0.1:" + std::to_string(port) +
-                               "\"\nkinds = [\"lifecycle\", \"alert\", \"key\"]\nspool_max = \"256MiB\"\n",
+                               "\"\nkinds = [\"lifecycle\", \"alert\", \"key\"]\n",  // spool_max: the default 64 MiB
                            "bench.toml");
   c.state_dir = dir;
   c.node_id = "bench";
@@ -323,16 +323,18 @@ int main(int argc, char** argv) {
     const bool all = waitFrames(rx, total, 600s);
     const double catchup = secondsSince(back);
     const auto marks = rx.marks();
+    const double first = marks.empty() ? -1 : std::chrono::duration<double>(marks.front().second - back).count();
     long in_order = 0;
     for (std::size_t k = 0; k < marks.size(); ++k) in_order += marks[k].first == static_cast<long>(k);
     const auto st = (*out)->syslog()->stats();
     std::printf("outage %.1f s at %d events/s: %ld events, spool %lu messages / %.1f MB; receiver back: "
-                "%lu arrived (%ld in order), lost %lu, caught up in %.3f s (%.0f msg/s)\n",
+                "%lu arrived (%ld in order), lost %lu, first after %.3f s (reconnect), caught up in %.3f s (%.0f msg/s)\n",
                 outage, rate, total, (unsigned long)spooled.spool_count, spooled.spool_bytes / 1e6,
-                (unsigned long)rx.frames(), in_order, (unsigned long)st.lost, catchup, total / catchup);
+                (unsigned long)rx.frames(), in_order, (unsigned long)st.lost, first, catchup, total / catchup);
     j["outage"] = {{"seconds", outage},       {"rate_per_s", rate},          {"events", total},
                    {"spool_bytes", spooled.spool_bytes}, {"arrived", rx.frames()}, {"in_order", in_order},
-                   {"lost", st.lost},         {"all_arrived", all},          {"catchup_s", catchup}};
+                   {"lost", st.lost},         {"all_arrived", all},          {"catchup_s", catchup},
+                   {"first_after_s", first}};
   }
   std::filesystem::remove_all(work);
   std::filesystem::create_directories(out_dir);

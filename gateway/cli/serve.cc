@@ -164,7 +164,14 @@ int serve(const Common& c) {
   // every event of the configured kinds goes out (or into the spool).
   std::unique_ptr<siem::SiemOutput> siem_out;
   if (config.siem) {
-    auto out = siem::SiemOutput::start(config, VIGIL_VERSION);
+    // A spool overflow is an alert here too (GET /api/alerts, the toast),
+    // not only in the SIEM that missed the messages.
+    storage::RedisStore* alerts = store->get();
+    auto out = siem::SiemOutput::start(config, VIGIL_VERSION, [alerts](const siem::SiemEvent& e) {
+      if (Status st = alerts->putAlert({"", 0, e.at, e.rule, std::string(toString(e.severity)), e.text, "", ""});
+          !st.ok())
+        spdlog::error("event=alert_store_failed rule={} error=\"{}\"", e.rule, st.message());
+    });
     if (!out) return fail(out.message());
     siem_out = std::move(out.value());
   }

@@ -1,5 +1,7 @@
 #include "gateway/siem/forwarder.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -81,26 +83,29 @@ void Forwarder::noteLost(std::uint64_t n) {
 
 void Forwarder::flushNotice(bool force) {
   if (lost_pending_ == 0 || !opt_.overflow_notice) return;
-  std::string notice = opt_.overflow_notice(lost_pending_);
-  if (spool_->empty() && connected_) {
+  // Made only once it has a place (it is an alert, reported once): sent
+  // now, or in the spool where the gap is (notices are small: ~1 KiB).
+  constexpr std::uint64_t kNoticeRoom = 2048;
+  const bool direct = spool_->empty() && connected_;
+  if (!direct && !force && spool_->bytes() + kNoticeRoom > opt_.spool_max) return;
+  const std::uint64_t lost = lost_pending_;
+  std::string notice = opt_.overflow_notice(lost);
+  lost_pending_ = 0;
+  spdlog::error("event=siem_overflow_reported output={} lost={}", opt_.name, lost);
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.notices;
+  }
+  if (direct) {
     const std::string one[] = {notice};
     if (transport_->send(one).ok()) {
-      spdlog::error("event=siem_overflow_reported output={} lost={}", opt_.name, lost_pending_);
-      lost_pending_ = 0;
       delivered(1);
-      std::lock_guard lock(mu_);
-      ++stats_.notices;
       return;
     }
     disconnected("send failed");
   }
-  auto r = spool_->append(notice, force);
-  if (r && *r == Spool::Append::Ok) {
-    spdlog::error("event=siem_overflow_reported output={} lost={}", opt_.name, lost_pending_);
-    lost_pending_ = 0;
-    std::lock_guard lock(mu_);
-    ++stats_.notices;
-  }
+  auto r = spool_->append(notice, /*over_limit=*/true);
+  if (!r) spdlog::error("event=siem_spool_failed output={} error=\"{}\"", opt_.name, r.message());
 }
 
 void Forwarder::keep(std::string&& m) {
@@ -181,6 +186,12 @@ void Forwarder::drainSpool(Clock::time_point deadline) {
 
 void Forwarder::run() {
   nameThisThread("siem-" + opt_.name);
+  // A receiver gone mid-write is an error value, never a SIGPIPE (OpenSSL
+  // writes with write(2), without MSG_NOSIGNAL): blocked for this thread.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   std::vector<std::string> batch;
   for (;;) {
     bool stopping = false;

@@ -24,9 +24,11 @@ SiemOutput::SiemOutput(const Config& config, const std::string& version)
       webhook_format_(makeFormatter(SiemFormat::Json, version)),
       header_(config.siem->facility, config.node_id, static_cast<int>(getpid())) {}
 
-Result<std::unique_ptr<SiemOutput>> SiemOutput::start(const Config& config, const std::string& version) {
+Result<std::unique_ptr<SiemOutput>> SiemOutput::start(const Config& config, const std::string& version,
+                                                      OverflowListener on_overflow) {
   if (!config.siem) return Status::Error("[siem] is not configured");
   std::unique_ptr<SiemOutput> out(new SiemOutput(config, version));
+  out->on_overflow_ = std::move(on_overflow);
   const SiemConfig& c = *config.siem;
   std::shared_ptr<TlsContext> tls;
   if (!c.ca_file.empty()) {
@@ -118,6 +120,7 @@ SiemEvent SiemOutput::overflowEvent(const std::string& output, std::uint64_t los
   e.text = "siem_spool_overflow: " + std::to_string(lost) + " " + output +
            " messages were dropped because the spool was full (spool_max " + std::to_string(cfg_.spool_max) +
            " bytes) while the receiver was unreachable";
+  if (on_overflow_) on_overflow_(e);
   return e;
 }
 

@@ -4,6 +4,7 @@
 // returns. Thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,7 +21,11 @@ class SiemOutput final : public gateway::SessionEventObserver {
   // Starts the outputs `config.siem` names (it must be set). Fails if a
   // spool or the CA file cannot be opened (fail closed: the operator asked
   // for SIEM output). `version` goes into CEF and JSON.
-  static Result<std::unique_ptr<SiemOutput>> start(const Config& config, const std::string& version);
+  // `on_overflow` (optional) also gets each overflow alert, on the sender's
+  // thread, e.g. to list it with the other alerts (`vigil serve` stores it).
+  using OverflowListener = std::function<void(const SiemEvent& alert)>;
+  static Result<std::unique_ptr<SiemOutput>> start(const Config& config, const std::string& version,
+                                                   OverflowListener on_overflow = {});
   ~SiemOutput() override;
 
   void onSessionEvent(const gateway::SessionInfo& session, const Event& e) override;
@@ -38,6 +43,7 @@ class SiemOutput final : public gateway::SessionEventObserver {
 
   SiemConfig cfg_;
   std::vector<RuleConfig> rules_;
+  OverflowListener on_overflow_;
   std::unique_ptr<Formatter> syslog_format_, webhook_format_;
   SyslogHeader header_;
   std::unique_ptr<Forwarder> syslog_, webhook_;

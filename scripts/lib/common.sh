@@ -21,6 +21,7 @@ VIGIL_TEST_PACKAGES=(
   libgtest-dev libgmock-dev
   chromium
   xfwm4 icewm x11-xserver-utils
+  rsyslog rsyslog-openssl
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
