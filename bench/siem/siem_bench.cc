@@ -107,10 +107,11 @@ class Receiver {
           const std::size_t len = std::stoul(buf.substr(pos, sp - pos));
           if (buf.size() < sp + 1 + len) break;
           const std::string_view msg(buf.data() + sp + 1, len);
-          const auto seq = msg.find("seq=");
+          // "seq=N", as CEF writes it in msg: "seq\=N".
+          const auto seq = msg.find("seq\\=");
           if (seq != std::string_view::npos) {
             std::lock_guard lock(mu_);
-            marks_.emplace_back(std::atol(std::string(msg.substr(seq + 4, 12)).c_str()), Clock::now());
+            marks_.emplace_back(std::atol(std::string(msg.substr(seq + 5, 12)).c_str()), Clock::now());
           }
           ++frames_;
           pos = sp + 1 + len;
@@ -249,6 +250,7 @@ Stats percentiles(std::vector<double> v) {
 int main(int argc, char** argv) {
   using namespace vigil;
   using namespace vigil::bench;
+  using SteadyClock = std::chrono::steady_clock;
   std::string out_dir = "bench/results";
   int messages = 100'000, rounds = 3, outage_s = 60, rate = 1000;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -288,9 +290,12 @@ int main(int argc, char** argv) {
     gateway::SessionInfo who = kWho;
     who.started_at = epochNowMs();
     for (int i = 0; i < 200; ++i) {
-      const auto t0 = Clock::now();
+      const auto t0 = SteadyClock::now();
       (*out)->onSessionEvent(who, alertEvent(i));
-      waitFrames(rx, i + 1, 5s);
+      if (!waitFrames(rx, i + 1, 5s) || rx.marks().empty()) {
+        std::fprintf(stderr, "alert %d did not arrive\n", i);
+        return 1;
+      }
       lat_ms.push_back(std::chrono::duration<double, std::milli>(rx.marks().back().second - t0).count());
       std::this_thread::sleep_for(10ms);
     }
@@ -310,7 +315,7 @@ int main(int argc, char** argv) {
     gateway::SessionInfo who = kWho;
     who.started_at = epochNowMs();
     const long total = static_cast<long>(outage_s) * rate;
-    const auto t0 = Clock::now();
+    const auto t0 = SteadyClock::now();
     for (long i = 0; i < total; ++i) {
       std::this_thread::sleep_until(t0 + std::chrono::microseconds(i * 1'000'000 / rate));
       (*out)->onSessionEvent(who, alertEvent(i));
@@ -318,7 +323,7 @@ int main(int argc, char** argv) {
     const double outage = secondsSince(t0);
     while ((*out)->syslog()->stats().spool_count < static_cast<std::uint64_t>(total)) std::this_thread::sleep_for(1ms);
     const auto spooled = (*out)->syslog()->stats();
-    const auto back = Clock::now();
+    const auto back = SteadyClock::now();
     Receiver rx(port);
     const bool all = waitFrames(rx, total, 600s);
     const double catchup = secondsSince(back);

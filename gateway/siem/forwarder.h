@@ -29,7 +29,7 @@ struct ForwarderOptions {
   std::uint64_t spool_max = 64ull << 20;
   std::size_t queue_max = 10'000;  // messages waiting in memory for the sender
   std::size_t batch_max = 256;     // messages per write
-  std::chrono::milliseconds backoff_min{250}, backoff_max{5'000};
+  std::chrono::milliseconds backoff_min{250}, backoff_max{2'000};
   // The message that reports `lost` messages dropped since the last notice
   // (the spool and the queue were full). Called on the sender thread.
   std::function<std::string(std::uint64_t lost)> overflow_notice;
