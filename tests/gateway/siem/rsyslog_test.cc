@@ -349,6 +349,51 @@ TEST_F(SiemRsyslogTest, SpoolAcrossAReceiverRestartLosesNothing) {
   EXPECT_EQ(out->syslog()->stats().spool_count, 0u);
 }
 
+// A spool that fills up during an outage: what did not fit is counted, and
+// the receiver gets, in order, an alert saying how many were dropped.
+TEST_F(SiemRsyslogTest, SpoolOverflowArrivesAsAnAlert) {
+  Rsyslog rx(dir_ + "/rx", std::nullopt);
+  const Config c = config("syslog = \"tcp://127.0.0.1:" + std::to_string(rx.tcpPort()) +
+                          "\"\nspool_max = \"1MiB\"\n");
+  std::atomic<int> stored{0};
+  auto started = SiemOutput::start(c, "0.1.0", [&](const SiemEvent& e) {
+    EXPECT_EQ(e.rule, "siem_spool_overflow");
+    ++stored;
+  });
+  ASSERT_TRUE(started.ok()) << started.message();
+  auto& out = *started;
+  gateway::SessionInfo who{"s-overflow", "vendor1", "dc01", "rdp", "10.0.0.9:50000", epochNowMs()};
+  const std::string pad(600, 'x');
+  constexpr int kAlerts = 3000;  // ~2.4 MB of messages for a 1 MiB spool
+  for (int i = 0; i < kAlerts; ++i) {
+    out->onSessionEvent(who, {i, EventKind::Alert, "mysql as root: #" + std::to_string(i) + " " + pad, {}});
+    if (i % 500 == 499) std::this_thread::sleep_for(20ms);  // the queue (10 000) is not the limit here
+  }
+  ASSERT_TRUE(testbed::waitFor(
+      [&] {
+        const auto st = out->syslog()->stats();
+        return st.spool_count + st.lost == kAlerts;
+      },
+      10s));
+  const auto held = out->syslog()->stats();
+  EXPECT_GT(held.lost, 0u);
+  EXPECT_LE(held.spool_bytes, 1u << 20);
+
+  ASSERT_TRUE(rx.start().ok());
+  const auto lines = rx.waitLines(held.spool_count + 1, 10s);
+  ASSERT_EQ(lines.size(), held.spool_count + 1);
+  // The oldest kept, in order, then the notice where the gap is.
+  for (std::size_t i = 0; i < held.spool_count; ++i)
+    ASSERT_NE(lines[i].find("msg=mysql as root: #" + std::to_string(i) + " "), std::string::npos) << i;
+  const std::string& notice = lines.back();
+  EXPECT_EQ(notice.rfind("vigil alert CEF:0|Vigil|Vigil|0.1.0|vigil:alert:siem_spool_overflow|", 0), 0u) << notice;
+  EXPECT_NE(notice.find("msg=siem_spool_overflow: " + std::to_string(held.lost) + " syslog messages were dropped"),
+            std::string::npos)
+      << notice;
+  EXPECT_EQ(stored.load(), 1);
+  EXPECT_EQ(out->syslog()->stats().notices, 1u);
+}
+
 // vigil stopping while the receiver is away keeps the spool; the next vigil sends it.
 TEST_F(SiemRsyslogTest, SpoolSurvivesARestartOfVigil) {
   Rsyslog rx(dir_ + "/rx", std::nullopt);
