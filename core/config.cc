@@ -207,6 +207,75 @@ RuleConfig parseRule(const toml::table& t, const std::string& path, const std::s
   return r;
 }
 
+// kinds = [...] of [siem]: any event kind, no repeats, not empty.
+std::vector<EventKind> siemKinds(const toml::table& t, const char* key, const std::string& path,
+                                 std::vector<EventKind> dflt) {
+  if (!t.get(key)) return dflt;
+  std::vector<EventKind> out;
+  for (const std::string& k : strList(t, key, path, "[siem]")) {
+    const auto kind = parseEventKind(k);
+    if (!kind)
+      fail(path, std::string("[siem] `") + key + "`: unknown kind \"" + k +
+                     "\" (use lifecycle, alert, key, title or clipboard)");
+    if (std::find(out.begin(), out.end(), *kind) == out.end()) out.push_back(*kind);
+  }
+  if (out.empty()) fail(path, std::string("[siem] `") + key + "` is empty (leave it out for the default)");
+  return out;
+}
+
+SiemConfig parseSiem(const toml::table& t, const std::string& path) {
+  checkKeys(t, {"syslog", "format", "kinds", "ca_file", "webhook", "webhook_kinds", "spool_max", "facility"},
+            path, "[siem]");
+  SiemConfig s;
+  const std::string syslog = str(t, "syslog", path, "[siem]", false);
+  if (!syslog.empty()) {
+    static const std::pair<const char*, SiemTransport> kSchemes[] = {
+        {"udp://", SiemTransport::Udp}, {"tcp://", SiemTransport::Tcp}, {"tls://", SiemTransport::Tls}};
+    for (const auto& [prefix, kind] : kSchemes)
+      if (syslog.rfind(prefix, 0) == 0) {
+        s.syslog_transport = kind;
+        s.syslog_addr = HostPort::parse(syslog.substr(std::string_view(prefix).size()), path + ": [siem] syslog");
+      }
+    if (!s.syslog_transport)
+      fail(path, "[siem] `syslog` must be udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT, e.g. "
+                 "\"tls://siem.example.com:6514\"");
+    if (s.syslog_addr.port == 0 || s.syslog_addr.host.empty())
+      fail(path, "[siem] `syslog` needs a host and a port other than 0");
+  }
+  s.webhook = str(t, "webhook", path, "[siem]", false);
+  if (!s.webhook.empty()) {
+    const bool http = s.webhook.rfind("http://", 0) == 0, https = s.webhook.rfind("https://", 0) == 0;
+    const std::string rest = s.webhook.substr(http ? 7 : https ? 8 : 0);
+    if ((!http && !https) || rest.empty() || rest[0] == '/' || rest.size() > 2000 ||
+        rest.find_first_of(" \r\n\t") != std::string::npos)
+      fail(path, "[siem] `webhook` must be an http:// or https:// URL such as "
+                 "\"https://chat.example.com/hooks/vigil\"");
+  }
+  if (!s.syslog_transport && s.webhook.empty())
+    fail(path, "[siem] needs `syslog` or `webhook` (or remove the section)");
+  const std::string format = str(t, "format", path, "[siem]", false, "cef");
+  if (format == "cef") s.format = SiemFormat::Cef;
+  else if (format == "json") s.format = SiemFormat::Json;
+  else fail(path, "[siem] `format`: unknown format \"" + format + "\" (use cef or json)");
+  s.kinds = siemKinds(t, "kinds", path, s.kinds);
+  s.webhook_kinds = siemKinds(t, "webhook_kinds", path, s.webhook_kinds);
+  s.ca_file = str(t, "ca_file", path, "[siem]", false);
+  const bool needs_ca = s.syslog_transport == SiemTransport::Tls || s.webhook.rfind("https://", 0) == 0;
+  if (needs_ca && s.ca_file.empty())
+    fail(path, "[siem] `ca_file` is required for tls:// and https:// (the PEM file of the CA that "
+               "signed the receiver's certificate)");
+  if (!needs_ca && !s.ca_file.empty())
+    fail(path, "[siem] `ca_file` is only used with tls:// or https:// (remove it, or use tls://)");
+  if (!s.ca_file.empty() && access(s.ca_file.c_str(), R_OK) != 0)
+    fail(path, "[siem] `ca_file`: cannot read \"" + s.ca_file + "\"");
+  s.spool_max = sizeKey(t, "spool_max", path, "[siem]", s.spool_max);
+  if (s.spool_max < (1ull << 20) || s.spool_max > 1000ull * (1ull << 30))
+    fail(path, "[siem] `spool_max` must be from \"1MiB\" to \"1000GiB\", e.g. \"64MiB\"");
+  s.facility = static_cast<int>(intKey(t, "facility", path, "[siem]", 0, 23, s.facility,
+                                       " (an RFC 5424 facility number, 0 to 23)"));
+  return s;
+}
+
 }  // namespace
 
 std::string_view toString(RuleAction a) {
@@ -338,11 +407,11 @@ Config Config::parse(const std::string& text, const std::string& path) {
   checkKeys(root, {"redis", "recordings", "gateway", "retention", "web", "rdp", "users", "targets",
                    "grants", "rules", "siem"},
             path, "top level");
-  // CONTRACT.md names [siem]; until it is built, say so rather than run
-  // without the output an operator configured.
-  if (root.contains("siem"))
-    fail(path, "[siem]: SIEM output is not available in this version; remove the section "
-               "(alerts are in GET /api/alerts and `vigil alerts`)");
+  if (const toml::node* n = root.get("siem")) {
+    const auto* t = n->as_table();
+    if (!t) fail(path, "[siem] must be a table");
+    c.siem = parseSiem(*t, path);
+  }
   if (auto* t = root["redis"].as_table()) checkKeys(*t, {"url"}, path, "[redis]");
   if (auto* t = root["recordings"].as_table()) checkKeys(*t, {"dir", "qp", "min_free", "encrypt"}, path, "[recordings]");
   if (auto* t = root["gateway"].as_table())

@@ -106,6 +106,24 @@ struct FrontDoorConfig {
   int max_desktop_height = 8192;
 };
 
+// [siem] (CONTRACT.md "SIEM", docs/siem.md): where session events go besides
+// the store. Validated at load; gateway/siem/ sends them.
+enum class SiemTransport { Udp, Tcp, Tls };
+enum class SiemFormat { Cef, Json };
+struct SiemConfig {
+  // syslog = "udp://H:P" | "tcp://H:P" | "tls://H:P"; absent: no syslog.
+  std::optional<SiemTransport> syslog_transport;
+  HostPort syslog_addr;
+  SiemFormat format = SiemFormat::Cef;
+  std::vector<EventKind> kinds{EventKind::Lifecycle, EventKind::Alert};
+  // webhook = "http://H:P/PATH" | "https://...": one HTTP POST (JSON) per event.
+  std::string webhook;  // empty: none
+  std::vector<EventKind> webhook_kinds{EventKind::Alert};
+  std::string ca_file;  // tls:// and https://: the receiver's CA (PEM), verified with its name
+  std::uint64_t spool_max = 64ull << 20;  // each output's on-disk spool under state_dir/siem/
+  int facility = 13;  // RFC 5424 facility (13: log audit)
+};
+
 struct Config {
   std::string path;        // the file it came from
   std::string redis_url = "redis://127.0.0.1:6379/0";
@@ -141,6 +159,7 @@ struct Config {
   std::vector<TargetConfig> targets;
   std::vector<GrantConfig> grants;
   std::vector<RuleConfig> rules;  // in file order
+  std::optional<SiemConfig> siem;
 
   const UserConfig* findUser(std::string_view name) const;
   const TargetConfig* findTarget(std::string_view name) const;

@@ -107,7 +107,7 @@ Result<std::shared_ptr<Session>> GatewaySessions::open(const AccessGrant& grant,
                      trim_in_ticks_ = kTrimDelayTicks;
                      changed_.notify_all();
                    },
-                   evidence_, &*signing_key_, std::chrono::milliseconds(10000), &rules_};
+                   evidence_, &*signing_key_, std::chrono::milliseconds(10000), &rules_, observer_};
   auto session = SessionImpl::open(std::move(deps), rec, grant);
   if (!session) {
     spdlog::error("event=session_refused user={} target={} addr={} reason=\"{}\"", rec.user,
@@ -152,6 +152,12 @@ Status GatewaySessions::terminate(const std::string& id, const std::string& by) 
 void GatewaySessions::recordRefusal(const auth::Refusal& r) {
   // Stateless: the store keeps the aggregates, so every node shares them.
   auth::StoreRefusalRecorder(store_, config_.node_id, auth::refusalRetention(config_)).recordRefusal(r);
+  if (observer_) {
+    // No session was opened: the refusal is a lifecycle event of none.
+    const SessionInfo info{"", r.user, r.target, std::string(toString(r.protocol)), r.client_addr,
+                           r.at ? r.at : epochNowMs()};
+    observer_->onSessionEvent(info, {0, EventKind::Lifecycle, "refused: " + r.reason, {}});
+  }
 }
 
 EpochMillis GatewaySessions::lastRecorded(const storage::SessionRecord& rec) {

@@ -41,6 +41,10 @@ class GatewaySessions final : public SessionManager, public auth::RefusalRecorde
   using auth::RefusalRecorder::recordRefusal;
   void recordRefusal(const auth::Refusal& r) override;
 
+  // Every session's events (after the rules) and every refusal also go to
+  // `o` (the SIEM). Call before the listeners start; `o` must outlive this.
+  void setObserver(SessionEventObserver* o) { observer_ = o; }
+
   // Sessions this node left live when it died (kill -9) are marked ended,
   // at the last thing they recorded.
   void recoverInterrupted();
@@ -65,6 +69,7 @@ class GatewaySessions final : public SessionManager, public auth::RefusalRecorde
   std::string key_error_;
   storage::EvidenceStore* evidence_ = nullptr;
   rules::RuleSet rules_;  // [[rules]], compiled once for every session
+  SessionEventObserver* observer_ = nullptr;
 
   mutable std::mutex mu_;  // guards live_
   std::condition_variable changed_;

@@ -59,6 +59,18 @@ class SessionImpl::Ingress final : public EventSink {
   SessionImpl& s_;
 };
 
+// Passes the session's events, as stored, to SessionDeps::observer.
+class SessionImpl::Observed final : public EventSink {
+ public:
+  Observed(SessionEventObserver& o, const storage::SessionRecord& r)
+      : o_(o), info_{r.id, r.user, r.target, r.protocol, r.client_addr, r.started_at} {}
+  void onEvent(const Event& e) override { o_.onSessionEvent(info_, e); }
+
+ private:
+  SessionEventObserver& o_;
+  const SessionInfo info_;
+};
+
 // Holds back the key that would run a typed line a `terminate` rule matches;
 // remembers which rule and line, for the alert if the line as emitted (a
 // part of it, after a pause) does not match on its own.
@@ -117,6 +129,10 @@ Result<std::shared_ptr<SessionImpl>> SessionImpl::open(SessionDeps deps,
   }
   s->writer_ = std::make_unique<storage::BatchedEventWriter>(s->deps_.store, s->record_.id, writer_opts);
   s->events_ = std::make_unique<EventFanout>(*s->writer_);
+  if (s->deps_.observer) {
+    s->observed_ = std::make_unique<Observed>(*s->deps_.observer, s->record_);
+    s->events_->add(s->observed_.get());
+  }
   s->rules_ = std::make_unique<rules::RuleSet>(
       s->deps_.rules ? s->deps_.rules->forSession(s->record_.user, s->record_.target)
                      : rules::RuleSet{});

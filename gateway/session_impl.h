@@ -17,6 +17,7 @@
 #include "core/sinks.h"
 #include "gateway/clipboard_throttle.h"
 #include "gateway/session.h"
+#include "gateway/session_observer.h"
 #include "storage/metadata_store.h"
 
 namespace vigil::storage { class BatchedEventWriter; class EvidenceStore; class SessionEvidence; class SigningKey; }
@@ -54,6 +55,9 @@ struct SessionDeps {
   // [[rules]], compiled; null: none. Must outlive the session (the session
   // keeps those for its user and target).
   const rules::RuleSet* rules = nullptr;
+  // Sees every event after the rules (the SIEM); null: none. Must outlive
+  // the session.
+  SessionEventObserver* observer = nullptr;
 };
 
 class SessionImpl final : public Session {
@@ -109,6 +113,7 @@ class SessionImpl final : public Session {
   void flushAlerts();
   class Ingress;
   class KeyFilter;
+  class Observed;
 
   SessionDeps deps_;
   AccessGrant grant_;
@@ -117,6 +122,7 @@ class SessionImpl final : public Session {
   // Before writer_ and recorder_: their threads feed it, so it is destroyed after them.
   std::unique_ptr<storage::SessionEvidence> evidence_;
   std::unique_ptr<storage::BatchedEventWriter> writer_;
+  std::unique_ptr<Observed> observed_;  // before events_, which holds it
   std::unique_ptr<EventFanout> events_;
   std::unique_ptr<rules::RuleSet> rules_;  // this session's (user and target globs applied)
   std::unique_ptr<Ingress> ingress_;

@@ -19,6 +19,7 @@
 #include "gateway/cli/cli.h"
 #include "gateway/gateway_sessions.h"
 #include "gateway/rdp/rdp_listener.h"
+#include "gateway/siem/siem_output.h"
 #include "gateway/vnc/vnc_listener.h"
 #include "ocr/title_tracker.h"
 #include "storage/control_bus.h"
@@ -159,8 +160,24 @@ int serve(const Common& c) {
     spdlog::warn("event=recordings_unencrypted reason=\"[recordings] encrypt = false\"");
   }
 
+  // [siem]: started before any session and stopped after the last, so
+  // every event of the configured kinds goes out (or into the spool).
+  std::unique_ptr<siem::SiemOutput> siem_out;
+  if (config.siem) {
+    // A spool overflow is an alert here too (GET /api/alerts, the toast),
+    // not only in the SIEM that missed the messages.
+    storage::RedisStore* alerts = store->get();
+    auto out = siem::SiemOutput::start(config, VIGIL_VERSION, [alerts](const siem::SiemEvent& e) {
+      if (Status st = alerts->putAlert({"", 0, e.at, e.rule, std::string(toString(e.severity)), e.text, "", ""});
+          !st.ok())
+        spdlog::error("event=alert_store_failed rule={} error=\"{}\"", e.rule, st.message());
+    });
+    if (!out) return fail(out.message());
+    siem_out = std::move(out.value());
+  }
   ocr::OcrPool ocr_pool(1);
   gateway::GatewaySessions sessions(config, **store, bus->get(), &ocr_pool);
+  sessions.setObserver(siem_out.get());
   sessions.recoverInterrupted();
   gateway::auth::AccessCodes codes(**store, *key);
   gateway::auth::ConfigGatekeeper gatekeeper(config, **store, codes, sessions);
@@ -204,6 +221,16 @@ int serve(const Common& c) {
     std::printf("  VNC %-11s %s:%u  (password: a code from `vigil grant`)\n", config.targets[i].name.c_str(),
                 config.targets[i].vnc_listen->host.c_str(), vnc[v++]->port());
   }
+  if (config.siem) {
+    const SiemConfig& sc = *config.siem;
+    static const char* kSchemes[] = {"udp", "tcp", "tls"};
+    if (sc.syslog_transport)
+      std::printf("  SIEM syslog     %s://%s  (%s)\n", kSchemes[static_cast<int>(*sc.syslog_transport)],
+                  sc.syslog_addr.str().c_str(), sc.format == SiemFormat::Cef ? "cef" : "json");
+    // The URL's path often holds the hook's token: the host only.
+    if (!sc.webhook.empty())
+      std::printf("  SIEM webhook    %s/...\n", sc.webhook.substr(0, sc.webhook.find('/', 8)).c_str());
+  }
   std::fflush(stdout);
   spdlog::info("event=ready node={}", config.node_id);
 
@@ -213,6 +240,7 @@ int serve(const Common& c) {
   rdp->stop();
   for (auto& l : vnc) l->stop();
   sessions.shutdown(5000);
+  if (siem_out) siem_out->stop();  // what the receiver cannot take now stays in the spool
   (*bus)->stop();
   return 0;
 }

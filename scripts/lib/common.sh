@@ -24,6 +24,7 @@ VIGIL_TEST_PACKAGES=(
   gvncviewer xtightvncviewer remmina remmina-plugin-vnc remmina-plugin-rdp dbus-daemon
   tigervnc-standalone-server xrdp xxd
   rdesktop
+  rsyslog rsyslog-openssl
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

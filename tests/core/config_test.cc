@@ -461,8 +461,43 @@ TEST(ConfigRules, Defaults) {
   EXPECT_EQ(c.rules[1].action, RuleAction::Mask);
 }
 
-TEST(ConfigRules, SiemIsRefusedNotIgnored) {
-  expectError("[siem]\nsyslog = \"tcp://127.0.0.1:6514\"\n", {"[siem]", "not available"});
+TEST(ConfigSiem, DefaultsAndKinds) {
+  Config c = Config::parse("[siem]\nsyslog = \"tcp://127.0.0.1:6514\"\n", "t.toml");
+  ASSERT_TRUE(c.siem);
+  EXPECT_EQ(c.siem->syslog_transport, SiemTransport::Tcp);
+  EXPECT_EQ(c.siem->syslog_addr.host, "127.0.0.1");
+  EXPECT_EQ(c.siem->syslog_addr.port, 6514);
+  EXPECT_EQ(c.siem->format, SiemFormat::Cef);
+  EXPECT_EQ(c.siem->kinds, (std::vector<EventKind>{EventKind::Lifecycle, EventKind::Alert}));
+  EXPECT_EQ(c.siem->webhook_kinds, (std::vector<EventKind>{EventKind::Alert}));
+  EXPECT_EQ(c.siem->spool_max, 64ull << 20);
+  c = Config::parse("[siem]\nsyslog = \"udp://[::1]:514\"\nformat = \"json\"\n"
+                    "kinds = [\"key\", \"alert\", \"key\"]\nspool_max = \"2MiB\"\n",
+                    "t.toml");
+  EXPECT_EQ(c.siem->syslog_transport, SiemTransport::Udp);
+  EXPECT_EQ(c.siem->syslog_addr.host, "::1");
+  EXPECT_EQ(c.siem->format, SiemFormat::Json);
+  EXPECT_EQ(c.siem->kinds, (std::vector<EventKind>{EventKind::Key, EventKind::Alert}));
+  EXPECT_EQ(c.siem->spool_max, 2ull << 20);
+  EXPECT_FALSE(Config::parse("", "t.toml").siem);
+}
+
+TEST(ConfigSiem, ErrorsNameTheKey) {
+  expectError("[siem]\nsyslog = \"smtp://h:25\"\n", {"[siem]", "`syslog`", "tcp://"});
+  expectError("[siem]\nsyslog = \"tcp://h:0\"\n", {"[siem]", "`syslog`", "port"});
+  expectError("[siem]\nsyslog = \"tls://h:6514\"\n", {"[siem]", "`ca_file`", "required"});
+  expectError("[siem]\nsyslog = \"tls://h:6514\"\nca_file = \"/nonexistent/ca.pem\"\n",
+              {"[siem]", "`ca_file`", "cannot read"});
+  expectError("[siem]\nsyslog = \"tcp://h:6514\"\nca_file = \"/etc/hostname\"\n",
+              {"[siem]", "`ca_file`", "only used"});
+  expectError("[siem]\nsyslog = \"tcp://h:6514\"\nformat = \"leef\"\n", {"[siem]", "`format`", "leef"});
+  expectError("[siem]\nsyslog = \"tcp://h:6514\"\nkinds = [\"keys\"]\n", {"[siem]", "`kinds`", "keys"});
+  expectError("[siem]\nsyslog = \"tcp://h:6514\"\nkinds = []\n", {"[siem]", "`kinds`", "empty"});
+  expectError("[siem]\nsyslog = \"tcp://h:6514\"\nspool_max = \"10KB\"\n", {"[siem]", "`spool_max`"});
+  expectError("[siem]\nsyslog = \"tcp://h:6514\"\nsysog = 1\n", {"[siem]", "unknown key `sysog`"});
+  expectError("[siem]\nwebhook = \"ftp://h/x\"\n", {"[siem]", "`webhook`", "http://"});
+  expectError("[siem]\nwebhook = \"https://h/x\"\n", {"[siem]", "`ca_file`"});
+  expectError("[siem]\nformat = \"json\"\n", {"[siem]", "`syslog` or `webhook`"});
 }
 
 TEST(ConfigRules, ErrorsNameTheRule) {
