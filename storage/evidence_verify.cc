@@ -314,7 +314,13 @@ Result<VerifyReport> verifySession(MetadataStore& meta, EvidenceStore& evidence,
       in.recording_error = b.message();
   }
   in.recording = bytes.get();
-  return verifyEvidence(in, key);
+  VerifyReport r = verifyEvidence(in, key);
+  // Readers' messages name the file by its full path: the API shows this
+  // detail to browsers, which need the recording's name, not the server's layout.
+  const std::string prefix = recordings_dir + "/";
+  for (std::size_t at; !prefix.empty() && (at = r.detail.find(prefix)) != std::string::npos;)
+    r.detail.erase(at, prefix.size());
+  return r;
 }
 
 }  // namespace vigil::storage
