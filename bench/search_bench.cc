@@ -340,7 +340,7 @@ int main(int argc, char** argv) {
   gateway::api::testing::FakeSessionManager no_live(store);
   gateway::api::ApiDeps deps{
       store, no_live,
-      [](const std::string&, const std::string&, long long) -> Result<gateway::auth::IssuedCode> {
+      [](const std::string&, const std::string&, long long, const std::string&) -> Result<gateway::auth::IssuedCode> {
         return Status::Error("no codes in the bench");
       },
       [](const std::string& hash, const std::string& pw) { return hash == "plain:" + pw; },

@@ -1,5 +1,6 @@
 #include "storage/evidence_bundle.h"
 
+#include <sodium.h>
 #include <zip.h>
 
 #include <cstdio>
@@ -104,6 +105,68 @@ std::string zipError(int code) {
   return s;
 }
 
+// SHA-256 of a whole recording, read in 1 MiB pieces (bounded memory).
+Result<Digest> sha256Of(RecordingBytes& r) {
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  std::string buf(std::min<std::uint64_t>(r.size(), 1u << 20), '\0');
+  for (std::uint64_t at = 0; at < r.size();) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), r.size() - at));
+    if (Status s = r.readAt(at, buf.data(), n); !s.ok()) return s;
+    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(buf.data()), n);
+    at += n;
+  }
+  Digest d{};
+  crypto_hash_sha256_final(&st, d.data());
+  return d;
+}
+
+// A libzip source that reads the recording's plaintext as the zip is
+// written, so a recording of any size is bundled in bounded memory.
+struct RecordingSource {
+  RecordingBytes* bytes;
+  std::uint64_t offset = 0;
+  zip_error_t error;
+};
+
+zip_int64_t readRecording(void* state, void* data, zip_uint64_t len, zip_source_cmd_t cmd) {
+  auto* src = static_cast<RecordingSource*>(state);
+  switch (cmd) {
+    case ZIP_SOURCE_OPEN:
+      src->offset = 0;
+      return 0;
+    case ZIP_SOURCE_READ: {
+      const std::uint64_t n = std::min<std::uint64_t>(len, src->bytes->size() - src->offset);
+      if (n == 0) return 0;
+      if (!src->bytes->readAt(src->offset, data, static_cast<std::size_t>(n)).ok()) {
+        zip_error_set(&src->error, ZIP_ER_READ, EIO);
+        return -1;
+      }
+      src->offset += n;
+      return static_cast<zip_int64_t>(n);
+    }
+    case ZIP_SOURCE_CLOSE:
+      return 0;
+    case ZIP_SOURCE_STAT: {
+      auto* st = static_cast<zip_stat_t*>(data);
+      zip_stat_init(st);
+      st->size = src->bytes->size();
+      st->valid |= ZIP_STAT_SIZE;
+      return sizeof(zip_stat_t);
+    }
+    case ZIP_SOURCE_ERROR:
+      return zip_error_to_data(&src->error, data, len);
+    case ZIP_SOURCE_FREE:
+      return 0;
+    case ZIP_SOURCE_SUPPORTS:
+      return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE,
+                                            ZIP_SOURCE_STAT, ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, -1);
+    default:
+      zip_error_set(&src->error, ZIP_ER_INVAL, 0);
+      return -1;
+  }
+}
+
 }  // namespace
 
 Status writeBundle(MetadataStore& meta, EvidenceStore& evidence, const std::string& recordings_dir,
@@ -117,15 +180,24 @@ Status writeBundle(MetadataStore& meta, EvidenceStore& evidence, const std::stri
 
   std::map<std::string, std::string> files;
   std::vector<std::string> sidecar;
-  std::string& mp4 = files["recording.mp4"];
+  // The recording is never held whole: hashed, verified and zipped from the
+  // reader (a session can be hours and gigabytes).
+  std::unique_ptr<RecordingBytes> mp4 = recordingBytesFromString("");
   if (!s.video_path.empty()) {
     const std::string path = recordings_dir + "/" + s.video_path;
     sidecar = readChainSidecar(path);
     auto bytes = openRecordingBytes(path, recording_keys);
     if (!bytes) return bytes.status();
-    mp4.resize((*bytes)->size());
-    if (Status st = (*bytes)->readAt(0, mp4.data(), mp4.size()); !st.ok()) return st;
+    mp4 = std::move(*bytes);
   }
+  auto mp4_digest = sha256Of(*mp4);
+  if (!mp4_digest) return mp4_digest.status();
+  auto fileDigest = [&](const std::string& name) {
+    return name == "recording.mp4" ? *mp4_digest : sha256(files[name]);
+  };
+  auto fileSize = [&](const std::string& name) -> std::uint64_t {
+    return name == "recording.mp4" ? mp4->size() : files[name].size();
+  };
   auto events = evidence.eventsInAppendOrder(session_id);
   if (!events) return events.status();
   std::string& ev = files["events.jsonl"];
@@ -137,8 +209,7 @@ Status writeBundle(MetadataStore& meta, EvidenceStore& evidence, const std::stri
   EvidenceSources in;
   in.session_id = session_id;
   in.live = s.state == "live";
-  auto mp4_bytes = recordingBytesFromString(mp4);
-  in.recording = s.video_path.empty() ? nullptr : mp4_bytes.get();
+  in.recording = s.video_path.empty() ? nullptr : mp4.get();
   in.events = *events;
   in.store_records = *records;
   const VerifyReport store_only = verifyEvidence(in, key.publicKey());
@@ -162,7 +233,7 @@ Status writeBundle(MetadataStore& meta, EvidenceStore& evidence, const std::stri
   m["session_id"] = session_id;
   Json fj;
   for (const char* name : {"recording.mp4", "events.jsonl", "chain.jsonl", "VERIFY.txt", "signer.pem"})
-    fj[name] = Json{{"sha256", toHex(sha256(files[name]))}, {"bytes", files[name].size()}};
+    fj[name] = Json{{"sha256", toHex(fileDigest(name))}, {"bytes", fileSize(name)}};
   m["files"] = fj;
   Json cj;
   cj["fragments"] = report.fragments;
@@ -186,18 +257,23 @@ Status writeBundle(MetadataStore& meta, EvidenceStore& evidence, const std::stri
   files["manifest.json"] = m.dump(2) + "\n";
   files["manifest.sig"] = sigBytes(key.sign(files["manifest.json"]));
   std::string sums;
-  for (const char* name : kDataFiles) sums += toHex(sha256(files[name])) + "  " + name + "\n";
+  for (const char* name : kDataFiles) sums += toHex(fileDigest(name)) + "  " + name + "\n";
   files["SHA256SUMS"] = sums;
   files["SHA256SUMS.sig"] = sigBytes(key.sign(sums));
 
   const std::string partial = out_path + ".partial";
+  // Declared before the zip, which may still call it while it is discarded.
+  RecordingSource mp4_source{mp4.get(), 0, {}};
+  zip_error_init(&mp4_source.error);
   int err = 0;
   ZipPtr z(zip_open(partial.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err));
   if (!z) return Status::Error("cannot create " + partial + ": " + zipError(err));
   for (const char* name : {"VERIFY.txt", "manifest.json", "manifest.sig", "signer.pem", "SHA256SUMS",
                            "SHA256SUMS.sig", "events.jsonl", "chain.jsonl", "recording.mp4"}) {
     const std::string& data = files[name];
-    zip_source_t* src = zip_source_buffer(z.get(), data.data(), data.size(), 0);
+    zip_source_t* src = std::string_view(name) == "recording.mp4"
+                            ? zip_source_function(z.get(), readRecording, &mp4_source)
+                            : zip_source_buffer(z.get(), data.data(), data.size(), 0);
     if (!src) return Status::Error(std::string("cannot add ") + name + " to the bundle");
     const zip_int64_t idx = zip_file_add(z.get(), name, src, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8);
     if (idx < 0) {
@@ -210,9 +286,12 @@ Status writeBundle(MetadataStore& meta, EvidenceStore& evidence, const std::stri
   }
   if (zip_close(z.get()) != 0) {
     const std::string why = zip_strerror(z.get());
+    zip_discard(z.release());
+    zip_error_fini(&mp4_source.error);
     std::filesystem::remove(partial);
     return Status::Error("cannot write " + partial + ": " + why);
   }
+  zip_error_fini(&mp4_source.error);
   z.release();
   std::error_code ec;
   std::filesystem::rename(partial, out_path, ec);

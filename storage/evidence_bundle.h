@@ -24,7 +24,9 @@
 namespace vigil::storage {
 
 // Writes the bundle of `session_id` to `out_path` (through out_path.partial,
-// renamed when complete). `session_json` is the session record as the API
+// renamed when complete). The recording is hashed, verified and zipped from
+// its reader, never held whole: memory stays bounded (a few MB) whatever its
+// size. `session_json` is the session record as the API
 // shows it (CONTRACT.md); empty: made here from the record's fields.
 Status writeBundle(MetadataStore& meta, EvidenceStore& evidence, const std::string& recordings_dir,
                    const std::string& session_id, const SigningKey& key,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 
@@ -181,6 +182,9 @@ VerifyReport verifyEvidence(const EvidenceSources& in, const PublicKey& key) {
 
   // The recording, fragment by fragment.
   Millis tail_end = cp->t_ms;
+  if (cp->fragments > 0 && !in.recording && !in.recording_error.empty())
+    return differs(r, "the recording cannot be opened (fragment 0 onwards unchecked): " +
+                          in.recording_error);
   if (cp->fragments > 0 && !in.recording)
     return differs(r, "the recording is missing (" + std::to_string(cp->fragment_bytes) + " bytes were signed)");
   if (in.recording) {
@@ -303,10 +307,20 @@ Result<VerifyReport> verifySession(MetadataStore& meta, EvidenceStore& evidence,
   if (!s.video_path.empty()) {
     const std::string path = recordings_dir + "/" + s.video_path;
     in.sidecar_records = readChainSidecar(path);
-    if (auto b = openRecordingBytes(path, recording_keys); b.ok()) bytes = std::move(*b);
+    std::error_code ec;
+    if (auto b = openRecordingBytes(path, recording_keys); b.ok())
+      bytes = std::move(*b);
+    else if (std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found)
+      in.recording_error = b.message();
   }
   in.recording = bytes.get();
-  return verifyEvidence(in, key);
+  VerifyReport r = verifyEvidence(in, key);
+  // Readers' messages name the file by its full path: the API shows this
+  // detail to browsers, which need the recording's name, not the server's layout.
+  const std::string prefix = recordings_dir + "/";
+  for (std::size_t at; !prefix.empty() && (at = r.detail.find(prefix)) != std::string::npos;)
+    r.detail.erase(at, prefix.size());
+  return r;
 }
 
 }  // namespace vigil::storage

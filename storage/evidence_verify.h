@@ -42,6 +42,9 @@ struct EvidenceSources {
   std::string store_name = "the store";      // where they came from, for messages
   std::vector<std::string> sidecar_records;  // the same from `<recording>.chain` (may be empty)
   RecordingBytes* recording = nullptr;       // null: no recording file (or none expected)
+  // Set when the file is there but cannot be opened (a damaged sealed header,
+  // a length word altered, a key that does not open it): named, not "missing".
+  std::string recording_error;
   std::vector<Event> events;                 // append order
   bool live = false;                         // the session is still running
 };

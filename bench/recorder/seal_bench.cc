@@ -9,6 +9,14 @@
 //     (codecs::decodeFrameAt, the path export, thumbnails and tools take;
 //     the browser's seek is Range reads: measured as open + a 1 MiB readAt
 //     at a random offset through storage::RecordingReader).
+// A third variant, "chained", is sealed with the evidence chain on as a
+// session runs it (storage::SessionEvidence: every fragment SHA-256 chained
+// from the recorder's live tap, a line event chained every 3 s, Ed25519
+// signatures every 10 s and at the end, records to a store and the
+// `.chain` sidecar): its CPU and bytes (recording + sidecar) against
+// "sealed" give the cost of hashing and signing; the file is verified.
+// The last round's files stay in DIR/rec (key ring in DIR/state) for the
+// browser's seek bench (bench/web/seal_seek.sh).
 // Usage: seal_bench --out DIR [--seconds 30] [--rounds 2] [--seeks 40]
 // Writes DIR/seal_bench.json (every raw sample) and prints ratios.
 #include <sys/resource.h>
@@ -28,9 +36,13 @@
 
 #include "codecs/recorder.h"
 #include "codecs/video_reader.h"
+#include "storage/evidence_verify.h"
 #include "storage/key_ring.h"
+#include "storage/memory_store.h"
 #include "storage/recording_reader.h"
 #include "storage/sealed_file.h"
+#include "storage/session_evidence.h"
+#include "storage/signing_key.h"
 #include "tests/codecs/fake_terminal.h"
 
 namespace vigil::bench {
@@ -57,30 +69,47 @@ double percentile(std::vector<double> v, double p) {
 struct Run {
   std::string mode;
   double cpu_s = 0;
-  std::uint64_t bytes = 0;
+  std::uint64_t bytes = 0;          // the recording file
+  std::uint64_t sidecar_bytes = 0;  // its `.chain` sidecar (chained only)
+  std::size_t checkpoints = 0;
+  std::string verify;               // chained: `vigil verify`'s verdict on it
   std::uint64_t plain_bytes = 0;
   std::size_t records = 0;
   long long frames = 0;
 };
 
 // Records `seconds` of the workload into `path`; returns its figures.
-Run record(const std::string& path, int seconds, std::shared_ptr<const storage::KeyRing> keys) {
+Run record(const std::string& path, int seconds, std::shared_ptr<const storage::KeyRing> keys,
+           bool chain) {
   codecs::RecorderOptions o;
-  o.seal_keys = std::move(keys);
+  o.seal_keys = keys;
   o.overwrite = true;
   Run run;
-  run.mode = o.seal_keys ? "sealed" : "plain";
+  run.mode = chain ? "chained" : o.seal_keys ? "sealed" : "plain";
+  std::filesystem::remove(storage::chainSidecarPath(path));
+  storage::MemoryStore store;
+  const auto signer = storage::SigningKey::fromSeed(std::array<std::uint8_t, 32>{17});
+  const auto start = Clock::now();
   const double cpu0 = cpuSeconds();
   auto rec = codecs::Recorder::open(path, o);
   if (!rec) {
     std::fprintf(stderr, "seal_bench: %s\n", rec.message().c_str());
     std::exit(1);
   }
+  std::unique_ptr<storage::SessionEvidence> ev;
+  std::vector<Event> events;
+  if (chain) {
+    ev = std::make_unique<storage::SessionEvidence>(
+        store, signer, "bench", [start] { return static_cast<Millis>(ms(Clock::now() - start)); },
+        storage::chainSidecarPath(path));
+    (*rec)->setFragmentListener([e = ev.get()](const codecs::LiveFragment& f) {
+      e->onFragment(f.init_segment, f.data, f.size);
+    });
+  }
   codecs::testing::FakeTerminal a(1280, 800, 1), b(1280, 800, 2);
   a.output(40);
   b.output(40);
   codecs::testing::FakeTerminal* term = &a;
-  const auto start = Clock::now();
   (*rec)->onFrame(term->frame(), DirtyRegion(term->frame().bounds()), 0);
   for (Millis t = 150; t <= seconds * 1000; t += 150) {
     std::this_thread::sleep_until(start + std::chrono::milliseconds(t));
@@ -90,6 +119,10 @@ Run record(const std::string& path, int seconds, std::shared_ptr<const storage::
       d = DirtyRegion(term->frame().bounds());
     } else if (t % 3000 == 0) {
       d = term->output(6);
+      if (ev) {  // a typed line, as the event writer hands it over
+        events.push_back({t, EventKind::Key, "ls -l /var/log/line" + std::to_string(t), {}});
+        ev->onEventsStored({events.back()});
+      }
     } else {
       d = term->type(term->randomChar());
     }
@@ -100,9 +133,39 @@ Run record(const std::string& path, int seconds, std::shared_ptr<const storage::
     std::fprintf(stderr, "seal_bench: %s\n", (*rec)->lastError().c_str());
     std::exit(1);
   }
+  if (ev) {  // as SessionImpl ends a session: chain the trailer, sign the end
+    auto bytes = storage::openRecordingBytes(path, *keys);
+    std::string trailer;
+    if (bytes) {
+      trailer.resize((*bytes)->size() - ev->fragmentBytes());
+      if (!(*bytes)->readAt(ev->fragmentBytes(), trailer.data(), trailer.size()).ok()) trailer.clear();
+    }
+    if (Status st = ev->finish(trailer); !st.ok()) {
+      std::fprintf(stderr, "seal_bench: evidence: %s\n", st.message().c_str());
+      std::exit(1);
+    }
+  }
   run.cpu_s = cpuSeconds() - cpu0;
   run.bytes = std::filesystem::file_size(path);
   run.frames = (*rec)->stats().frames_encoded;
+  if (ev) {
+    ev.reset();
+    run.sidecar_bytes = std::filesystem::file_size(storage::chainSidecarPath(path));
+    storage::EvidenceSources in;
+    in.session_id = "bench";
+    in.store_records = *store.checkpoints("bench");
+    in.sidecar_records = storage::readChainSidecar(path);
+    run.checkpoints = in.store_records.size();
+    auto bytes = storage::openRecordingBytes(path, *keys);
+    if (bytes) in.recording = bytes->get();
+    in.events = events;
+    const auto report = storage::verifyEvidence(in, signer.publicKey());
+    run.verify = report.detail;
+    if (!report.verified || !report.complete) {
+      std::fprintf(stderr, "seal_bench: the chained recording does not verify: %s\n", report.detail.c_str());
+      std::exit(1);
+    }
+  }
   return run;
 }
 
@@ -125,38 +188,51 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: seal_bench --out DIR [--seconds 30] [--rounds 2] [--seeks 40]\n");
     return 2;
   }
-  std::filesystem::create_directories(out);
-  auto ring = std::make_shared<storage::KeyRing>();
-  storage::RecordingKey k;
-  k.id = 1;
-  k.bytes.fill(0x42);
-  ring->add(k);
-  const std::shared_ptr<const storage::KeyRing> keys = ring;
+  const std::string rec_dir = out + "/rec";
+  std::filesystem::create_directories(rec_dir);
+  // A key ring on disk, as `vigil serve` keeps it, so the web bench's API
+  // server can unseal these recordings.
+  auto ring = storage::KeyRing::loadOrCreate(out + "/state", rec_dir);
+  if (!ring) {
+    std::fprintf(stderr, "seal_bench: %s\n", ring.message().c_str());
+    return 1;
+  }
+  const std::shared_ptr<const storage::KeyRing> keys =
+      std::make_shared<const storage::KeyRing>(std::move(*ring));
+  const char* kFile[3] = {"/plain.mp4", "/sealed.mp4", "/chained.mp4"};
 
   nlohmann::json runs = nlohmann::json::array();
-  std::vector<double> cpu[2], overhead;
-  std::uint64_t bytes[2] = {0, 0};
+  std::vector<double> cpu[3], overhead, chain_bytes_ratio;
+  std::uint64_t bytes[3] = {0, 0, 0};
+  std::uint64_t sealed_bytes_this_round = 0;
   for (int r = 0; r < rounds; ++r) {
-    for (int m = 0; m < 2; ++m) {
-      const int mode = (r % 2 == 0) ? m : 1 - m;  // alternate who goes first
-      const std::string path = out + (mode ? "/sealed.mp4" : "/plain.mp4");
-      Run run = record(path, seconds, mode ? keys : nullptr);
+    for (int m = 0; m < 3; ++m) {
+      const int mode = (m + r) % 3;  // rotate who goes first
+      const std::string path = rec_dir + kFile[mode];
+      Run run = record(path, seconds, mode ? keys : nullptr, mode == 2);
       auto reader = storage::RecordingReader::open(path, *keys);
       if (reader) {
         run.plain_bytes = (*reader)->size();
         run.records = (*reader)->records();
       }
       cpu[mode].push_back(run.cpu_s);
-      if (mode) overhead.push_back(double(run.bytes) / double(run.plain_bytes));
+      if (mode == 1) overhead.push_back(double(run.bytes) / double(run.plain_bytes));
+      // Hashing does not change the recording; what it adds on disk is the
+      // sidecar (and as many bytes again in Redis), per recording byte.
+      if (mode == 2) chain_bytes_ratio.push_back(double(run.bytes + run.sidecar_bytes) / double(run.bytes));
+      if (mode == 1) sealed_bytes_this_round = run.bytes;
       bytes[mode] = run.bytes;
-      std::printf("round %d %-6s cpu %.2f s  bytes %llu  frames %lld  records %zu\n", r,
-                  run.mode.c_str(), run.cpu_s, static_cast<unsigned long long>(run.bytes), run.frames,
-                  run.records);
+      std::printf("round %d %-7s cpu %.3f s  bytes %llu  sidecar %llu  frames %lld  records %zu  checkpoints %zu %s\n",
+                  r, run.mode.c_str(), run.cpu_s, static_cast<unsigned long long>(run.bytes),
+                  static_cast<unsigned long long>(run.sidecar_bytes), run.frames, run.records,
+                  run.checkpoints, run.verify.substr(0, 60).c_str());
       runs.push_back({{"round", r}, {"mode", run.mode}, {"cpu_s", run.cpu_s}, {"bytes", run.bytes},
+                      {"sidecar_bytes", run.sidecar_bytes}, {"checkpoints", run.checkpoints},
                       {"plaintext_bytes", run.plain_bytes}, {"records", run.records},
-                      {"frames", run.frames}});
+                      {"frames", run.frames}, {"verify", run.verify}});
     }
   }
+  (void)sealed_bytes_this_round;
 
   // Seeks on the last round's two files, interleaved, same random times.
   std::mt19937 rng(7);
@@ -165,7 +241,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < seeks; ++i) {
     const Millis t = when(rng);
     for (int mode = 0; mode < 2; ++mode) {
-      const std::string path = out + (mode ? "/sealed.mp4" : "/plain.mp4");
+      const std::string path = rec_dir + kFile[mode];
       const auto t0 = Clock::now();
       auto f = codecs::decodeFrameAt(path, t, *keys);
       seek_ms[mode].push_back(ms(Clock::now() - t0));
@@ -178,7 +254,7 @@ int main(int argc, char** argv) {
   std::vector<char> buf(1 << 20);
   for (int i = 0; i < std::max(seeks, 100); ++i) {
     for (int mode = 0; mode < 2; ++mode) {
-      const std::string path = out + (mode ? "/sealed.mp4" : "/plain.mp4");
+      const std::string path = rec_dir + kFile[mode];
       const auto t0 = Clock::now();
       auto r = storage::RecordingReader::open(path, *keys);
       if (!r) return 1;
@@ -194,7 +270,7 @@ int main(int argc, char** argv) {
   std::vector<double> seal_ms;
   std::size_t seal_units = 0, seal_plain = 0;
   {
-    auto r = storage::RecordingReader::open(out + "/sealed.mp4", *keys);
+    auto r = storage::RecordingReader::open(rec_dir + "/sealed.mp4", *keys);
     if (!r) return 1;
     std::string plain((*r)->size(), '\0');
     if (!(*r)->readAt(0, plain.data(), plain.size())) return 1;
@@ -225,6 +301,10 @@ int main(int argc, char** argv) {
       {"cpu_s_plain_mean", mean(cpu[0])},
       {"cpu_s_sealed_mean", mean(cpu[1])},
       {"cpu_ratio", mean(cpu[1]) / mean(cpu[0])},
+      {"cpu_s_chained_mean", mean(cpu[2])},
+      {"cpu_ratio_chained_over_sealed", mean(cpu[2]) / mean(cpu[1])},
+      {"cpu_ratio_chained_over_plain", mean(cpu[2]) / mean(cpu[0])},
+      {"bytes_chained_with_sidecar_over_recording_mean", mean(chain_bytes_ratio)},
       {"bytes_plain", bytes[0]},
       {"bytes_sealed", bytes[1]},
       {"bytes_ratio_last_files", double(bytes[1]) / double(bytes[0])},
@@ -249,6 +329,7 @@ int main(int argc, char** argv) {
                                          std::to_string(seeks)},
                         {"session_s", seconds},
                         {"runs", runs},
+                        {"cpu_s", {{"plain", cpu[0]}, {"sealed", cpu[1]}, {"chained", cpu[2]}}},
                         {"seek_ms", {{"plain", seek_ms[0]}, {"sealed", seek_ms[1]}}},
                         {"range_1mib_ms", {{"plain", range_ms[0]}, {"sealed", range_ms[1]}}},
                         {"seal_only_ms", seal_ms},

@@ -7,7 +7,9 @@
 //
 //   api_fixture_server --web-root DIR --workdir DIR [--duration-s 60]
 //                      [--video FILE] [--search-events N]
-//                      [--paint-log 1]
+//                      [--paint-log 1] [--video-sealed FILE --state-dir DIR]
+// --video-sealed serves FILE (a recording sealed at rest, bench/web/seal_seek.sh)
+// as session rec2, unsealed with the key ring under --state-dir.
 // Prints "READY port=N" when serving, "TERMINATED id epoch_ms reason" when
 // the live session is terminated. Runs until stdin closes or SIGTERM/SIGINT.
 #include <csignal>
@@ -31,7 +33,7 @@ using namespace vigil::gateway::api::testing;
 namespace {
 
 struct Args {
-  std::string web_root, workdir, video;
+  std::string web_root, workdir, video, video_sealed, state_dir;
   int duration_s = 60;
   long search_events = 0;
   bool paint_log = false;  // print "PAINT epoch_ms" after each screen change (live latency bench)
@@ -67,6 +69,8 @@ int main(int argc, char** argv) {
     else if (k == "--duration-s") a.duration_s = std::stoi(v);
     else if (k == "--search-events") a.search_events = std::stol(v);
     else if (k == "--paint-log") a.paint_log = v == "1";
+    else if (k == "--video-sealed") a.video_sealed = v;
+    else if (k == "--state-dir") a.state_dir = v;
     else { std::cerr << "unknown option " << k << "\n"; return 2; }
   }
   if (a.web_root.empty() || a.workdir.empty()) {
@@ -85,6 +89,7 @@ int main(int argc, char** argv) {
 
   Config config;
   config.web_listen = {"127.0.0.1", 0};
+  if (!a.state_dir.empty()) config.state_dir = a.state_dir;
   config.users = {{"admin", "plain:admin-pw", {Role::Admin}},
                   {"sec", "plain:sec-pw", {Role::Security}},
                   {"aud", "plain:aud-pw", {Role::Auditor}},
@@ -106,6 +111,14 @@ int main(int argc, char** argv) {
   storage::SessionRecord rec0{"rec0", "vendor1", "dc01", "rdp", "ended", now - 7200000, now - 7200000 + 30000,
                               1280, 720, 0, "terminated by sec", "node1", "192.0.2.10", ""};
   (void)store.putSession(rec1);
+  if (!a.video_sealed.empty()) {
+    fs::copy_file(a.video_sealed, fs::path(a.workdir) / "rec" / "rec2.mp4", fs::copy_options::overwrite_existing);
+    storage::SessionRecord rec2 = rec1;
+    rec2.id = "rec2";
+    rec2.video_path = "rec2.mp4";
+    rec2.video_bytes = static_cast<long long>(fs::file_size(a.video_sealed));
+    (void)store.putSession(rec2);
+  }
   (void)store.putSession(rec0);
   auto at = [&](double frac) { return static_cast<Millis>(frac * static_cast<double>(dur)); };
   (void)store.appendEvents("rec1", {

@@ -267,6 +267,51 @@ test('security watches the live session, sees the screen change, terminates it',
   } finally { await context.close(); }
 });
 
+// Evidence (issue 17): the player checks the session against its signed hash
+// chain. Session A as recorded is verified; with one byte of its sealed
+// recording flipped on disk the player warns, naming what differs.
+async function evidenceShot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, 'evidence-' + name + '.png') });
+}
+
+test('the player says a recorded session is verified and warns when its recording was altered', async () => {
+  const { page, context } = await newPage(fx.auditor, fx.auditorPw);
+  try {
+    await page.goto(base + '/#/play/' + encodeURIComponent(fx.ended));
+    await page.waitForSelector('#integrity.ok, #integrity.bad', { timeout: 10000 });
+    const ok = await page.textContent('#integrity');
+    console.log('integrity badge (as recorded): ' + ok);
+    assert.equal(await page.getAttribute('#integrity', 'class'), 'integrity ok', ok);
+    assert.match(ok, /Verified/);
+    assert.match(ok, /recording fragments .* and \d+ events as signed at the session's end/);
+    await page.waitForFunction(() => document.getElementById('video')?.readyState >= 2, null, { timeout: 10000 });
+    await evidenceShot(page, '13-player-verified');
+
+    const from = command('tamper');
+    const tampered = await waitForLine(/^(tampered|tamper-failed) /, 5000, from);
+    assert.match(tampered, /^tampered \d+/, 'could not alter the recording: ' + tampered);
+    try {
+      await page.reload();
+      await page.waitForSelector('#integrity.ok, #integrity.bad', { timeout: 10000 });
+      const bad = await page.textContent('#integrity');
+      console.log('integrity badge (one byte flipped at ' + tampered.split(' ')[1] + '): ' + bad);
+      assert.equal(await page.getAttribute('#integrity', 'class'), 'integrity bad', bad);
+      assert.match(bad, /Integrity check failed/);
+      assert.match(bad, /fragment \d+ of the recording changed/);
+      // A warning one sees: white on red, not a muted line.
+      const colours = await page.$eval('#integrity', (e) => {
+        const cs = getComputedStyle(e);
+        return [cs.color, cs.backgroundColor];
+      });
+      assert.deepEqual(colours, ['rgb(255, 255, 255)', 'rgb(110, 26, 22)']);
+      await evidenceShot(page, '14-player-tampered');
+    } finally {
+      const back = command('restore');
+      assert.match(await waitForLine(/^(restored|tamper-failed)/, 5000, back), /^restored/);
+    }
+  } finally { await context.close(); }
+});
+
 test('the pages loaded nothing from the internet', () => {
   assert.deepEqual(external, []);
 });

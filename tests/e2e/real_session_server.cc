@@ -17,6 +17,11 @@
 //   typed T TEXT                      after "type TEXT": session B typed TEXT + Enter
 //   client-closed T                   session B's VNC viewer saw the gateway
 //                                     close its connection (polled every 2 ms)
+//   tampered OFFSET                   after "tamper": one byte in the middle of
+//                                     session A's recording file (sealed) was
+//                                     flipped on disk, as an insider would
+//   restored                          after "restore": the file is as recorded
+//   tamper-failed REASON              the file could not be read or written
 //   ERROR message                     start-up failed (details on stderr); exits 1
 // Reads commands on stdin; exits, stopping everything it started, on stdin
 // EOF, "quit", SIGTERM or SIGINT.
@@ -27,7 +32,9 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -176,6 +183,7 @@ int main() {
   static constexpr unsigned kColours[] = {0xc03030, 0x30a040, 0x3050c0, 0xd0a020};
   int next_colour = 0;
   std::string pending;
+  std::string original;  // session A's recording as recorded, kept by "tamper"
   bool quit = false;
   while (!quit && !g_stop) {
     pollfd p{STDIN_FILENO, POLLIN, 0};
@@ -199,6 +207,24 @@ int main() {
         const EpochMillis t0 = epochNowMs();
         live.typeText(cmd.substr(5) + "\n");
         say("typed " + std::to_string(t0) + " " + cmd.substr(5));
+      } else if (cmd == "tamper" || cmd == "restore") {
+        const std::string path = f.recordingsDir() + "/" + ended_id + ".mp4";
+        if (cmd == "tamper") {
+          std::ifstream in(path, std::ios::binary);
+          original.assign(std::istreambuf_iterator<char>(in), {});
+        }
+        if (original.size() < 1000) {
+          say("tamper-failed cannot read " + path);
+          continue;
+        }
+        std::string bytes = original;
+        const std::size_t at = bytes.size() / 2;
+        if (cmd == "tamper") bytes[at] = static_cast<char>(bytes[at] ^ 0x10);
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << bytes;
+        out.close();
+        if (!out) say("tamper-failed cannot write " + path);
+        else say(cmd == "tamper" ? "tampered " + std::to_string(at) : "restored");
       } else if (cmd == "quit") {
         quit = true;
       } else if (!cmd.empty()) {

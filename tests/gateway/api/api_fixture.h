@@ -29,6 +29,8 @@ class ApiServerTest : public ::testing::Test {
   }
   // Called before the server starts, for tests that need more config.
   virtual void configure(Config&) {}
+  // ... and for tests that give the server more dependencies (evidence).
+  virtual void addDeps(ApiDeps&) {}
 
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("vigil_api_test_" + std::to_string(::getpid()) + "_" +
@@ -93,6 +95,7 @@ class ApiServerTest : public ::testing::Test {
                  },
                  fakeVerify, (dir_ / "rec").string(), (dir_ / "web").string()};
     configure(config_);
+    addDeps(deps);
     auto server = ApiServer::start(config_, std::move(deps), options());
     ASSERT_TRUE(server.ok()) << server.message();
     server_ = std::move(server.value());

@@ -19,6 +19,8 @@
 #include "gateway/session_impl.h"
 #include "storage/evidence_bundle.h"
 #include "storage/evidence_verify.h"
+#include "storage/key_ring.h"
+#include "storage/recording_reader.h"
 #include "storage/redis_store.h"
 #include "storage/session_evidence.h"
 #include "storage/signing_key.h"
@@ -100,6 +102,7 @@ class EvidenceTest : public ::testing::Test {
     rec.started_at = epochNowMs();
     rec.video_path = id + ".mp4";
     SessionDeps deps{*store_, nullptr, dir_ + "/rec", {}, {}, store_.get(), &key_, sign};
+    deps.recording.seal_keys = seal_keys_;
     auto s = SessionImpl::open(std::move(deps), rec, AccessGrant{"vendor1", &target_, "password", {}});
     EXPECT_TRUE(s.ok()) << s.message();
     return s.ok() ? *s : nullptr;
@@ -114,7 +117,8 @@ class EvidenceTest : public ::testing::Test {
   }
 
   storage::VerifyReport verify(const std::string& id) {
-    auto r = storage::verifySession(*store_, *store_, dir_ + "/rec", id, key_.publicKey());
+    auto r = storage::verifySession(*store_, *store_, dir_ + "/rec", id, key_.publicKey(),
+                                    seal_keys_ ? *seal_keys_ : storage::KeyRing{});
     EXPECT_TRUE(r.ok()) << r.message();
     return r.ok() ? *r : storage::VerifyReport{};
   }
@@ -128,7 +132,16 @@ class EvidenceTest : public ::testing::Test {
     return path;
   }
 
+  // Recordings sealed at rest (the gateway's default) under the state dir's
+  // key ring, as `vigil serve` does; null: plain MP4 files.
+  void sealRecordings() {
+    auto ring = storage::KeyRing::loadOrCreate(dir_ + "/var", dir_ + "/rec");
+    ASSERT_TRUE(ring.ok()) << ring.message();
+    seal_keys_ = std::make_shared<const storage::KeyRing>(std::move(*ring));
+  }
+
   std::string dir_;
+  std::shared_ptr<const storage::KeyRing> seal_keys_;
   TargetConfig target_;
   storage::testing::RedisServer redis_;
   std::unique_ptr<storage::RedisStore> store_;
@@ -258,79 +271,168 @@ TEST_F(EvidenceTest, EventsEditedDeletedReorderedOrInsertedInRedisAreCaught) {
 
 // kill -9 in the middle of a session: what was signed verifies, the rest is
 // reported as an unsigned tail, not as tampering.
-TEST_F(EvidenceTest, AKilledGatewayLeavesASignedPrefixAndAReportedTail) {
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
+class KilledGatewayTest : public EvidenceTest {
+ protected:
+  void killMidSessionAndVerify(const std::string& id) {
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::close(ready[0]);
+      auto store = storage::RedisStore::connect(redis_.url());
+      if (!store) ::_exit(3);
+      storage::SessionRecord rec;
+      rec.id = id;
+      rec.user = "vendor1";
+      rec.target = "dc01";
+      rec.protocol = "vnc";
+      rec.state = "live";
+      rec.started_at = epochNowMs();
+      rec.video_path = id + ".mp4";
+      SessionDeps deps{**store, nullptr, dir_ + "/rec", {}, {}, store->get(), &key_, 10s};
+      deps.recording.seal_keys = seal_keys_;
+      auto s = SessionImpl::open(std::move(deps), rec, AccessGrant{"vendor1", &target_, "password", {}});
+      if (!s) ::_exit(4);
+      drive(**s, 2500ms);
+      (void)::write(ready[1], "r", 1);
+      drive(**s, 60s, 2);  // killed in here
+      ::_exit(5);
+    }
+    ::close(ready[1]);
+    char c = 0;
+    ASSERT_EQ(::read(ready[0], &c, 1), 1);
+    std::this_thread::sleep_for(1800ms);
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
     ::close(ready[0]);
-    auto store = storage::RedisStore::connect(redis_.url());
-    if (!store) ::_exit(3);
-    storage::SessionRecord rec;
-    rec.id = "s-crash";
-    rec.user = "vendor1";
-    rec.target = "dc01";
-    rec.protocol = "vnc";
-    rec.state = "live";
-    rec.started_at = epochNowMs();
-    rec.video_path = "s-crash.mp4";
-    SessionDeps deps{**store, nullptr, dir_ + "/rec", {}, {}, store->get(), &key_, 10s};
-    auto s = SessionImpl::open(std::move(deps), rec, AccessGrant{"vendor1", &target_, "password", {}});
-    if (!s) ::_exit(4);
-    drive(**s, 2500ms);
-    (void)::write(ready[1], "r", 1);
-    drive(**s, 60s, 2);  // killed in here
-    ::_exit(5);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    // As recoverInterrupted() would mark it.
+    auto rec = store_->getSession(id);
+    ASSERT_TRUE(rec.ok() && rec->has_value());
+    storage::SessionRecord ended = **rec;
+    ended.state = "ended";
+    ended.ended_at = epochNowMs();
+    ended.end_reason = "gateway stopped unexpectedly (recording kept up to the crash)";
+    ASSERT_TRUE(store_->putSession(ended).ok());
+
+    const auto r = verify(id);
+    EXPECT_TRUE(r.verified) << r.detail;
+    EXPECT_FALSE(r.complete);
+    EXPECT_NE(r.detail.find("signed up to t="), std::string::npos) << r.detail;
+    EXPECT_NE(r.detail.find("unsigned tail of"), std::string::npos) << r.detail;
+    EXPECT_GT(r.fragments, 0u);
+    EXPECT_GT(r.events, 0u);
+    // Signed once the first fragment is (~2 s in), next due 10 s later, killed
+    // at ~4.3 s: a few seconds unsigned.
+    EXPECT_GT(r.tail_fragments, 0u) << r.detail;
+    EXPECT_GE(r.unsigned_tail_s, 1.0) << r.detail;
+    EXPECT_LE(r.unsigned_tail_s, 6.0) << r.detail;
+    std::cout << "[ measured ] " << r.detail << "\n";
+
+    // Tampering within the signed prefix is still caught after a crash.
+    const std::string path = video(id);
+    const std::string original = readFile(path);
+    std::string bad = original;
+    bad[r.fragment_bytes / 2] ^= 0x20;
+    writeFile(path, bad);
+    EXPECT_FALSE(verify(id).verified);
+    writeFile(path, original);
+
+    // A bundle of the crash-ended session verifies the same way.
+    const std::string zip = dir_ + "/" + id + ".zip";
+    ASSERT_TRUE(storage::writeBundle(*store_, *store_, dir_ + "/rec", id, key_, zip, "",
+                                        seal_keys_ ? *seal_keys_ : storage::KeyRing{}).ok());
+    auto b = storage::verifyBundle(zip);
+    ASSERT_TRUE(b.ok()) << b.message();
+    EXPECT_TRUE(b->verified) << b->detail;
+    EXPECT_NE(b->detail.find("unsigned tail of"), std::string::npos) << b->detail;
   }
-  ::close(ready[1]);
-  char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  std::this_thread::sleep_for(1800ms);
-  ::kill(child, SIGKILL);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ::close(ready[0]);
-  ASSERT_TRUE(WIFSIGNALED(status));
-  // As recoverInterrupted() would mark it.
-  auto rec = store_->getSession("s-crash");
-  ASSERT_TRUE(rec.ok() && rec->has_value());
-  storage::SessionRecord ended = **rec;
-  ended.state = "ended";
-  ended.ended_at = epochNowMs();
-  ended.end_reason = "gateway stopped unexpectedly (recording kept up to the crash)";
-  ASSERT_TRUE(store_->putSession(ended).ok());
+};
 
-  const auto r = verify("s-crash");
-  EXPECT_TRUE(r.verified) << r.detail;
-  EXPECT_FALSE(r.complete);
-  EXPECT_NE(r.detail.find("signed up to t="), std::string::npos) << r.detail;
-  EXPECT_NE(r.detail.find("unsigned tail of"), std::string::npos) << r.detail;
-  EXPECT_GT(r.fragments, 0u);
-  EXPECT_GT(r.events, 0u);
-  // Signed once the first fragment is (~2 s in), next due 10 s later, killed
-  // at ~4.3 s: a few seconds unsigned.
-  EXPECT_GT(r.tail_fragments, 0u) << r.detail;
-  EXPECT_GE(r.unsigned_tail_s, 1.0) << r.detail;
-  EXPECT_LE(r.unsigned_tail_s, 6.0) << r.detail;
-  std::cout << "[ measured ] " << r.detail << "\n";
+TEST_F(KilledGatewayTest, APlainRecordingLeavesASignedPrefixAndAReportedTail) {
+  killMidSessionAndVerify("s-crash");
+}
 
-  // Tampering within the signed prefix is still caught after a crash.
-  const std::string path = video("s-crash");
+// The same on a recording sealed at rest (the default): the torn last record
+// is left out, every whole record up to the kill decrypts and is checked.
+TEST_F(KilledGatewayTest, ASealedRecordingLeavesASignedPrefixAndAReportedTail) {
+  sealRecordings();
+  killMidSessionAndVerify("s-crash-sealed");
+  auto reader = storage::RecordingReader::open(video("s-crash-sealed"), *seal_keys_);
+  ASSERT_TRUE(reader.ok()) << reader.message();
+  EXPECT_TRUE((*reader)->sealed());
+  EXPECT_FALSE((*reader)->complete());  // no trailer: it was killed
+  // The real `vigil verify` says the same (it reads the key ring from the state dir).
+  std::string out;
+  EXPECT_EQ(run(std::string(VIGIL_BIN) + " verify s-crash-sealed --config " + config(), &out), 0) << out;
+  EXPECT_NE(out.find("unsigned tail of"), std::string::npos) << out;
+}
+
+// Issue 17's flip test on what the gateway writes by default: a sealed
+// recording (encrypted at rest) of a real session with its evidence chain.
+// One byte flipped at a time at 20 random offsets of the file on disk (and
+// restored): the real `vigil verify` exits 1 naming what differs each time.
+TEST_F(EvidenceTest, SealedRecordingByteFlipsAtTwentyRandomOffsetsAreEachNamedByVigilVerify) {
+  sealRecordings();
+  record("s-sflip");
+  const std::string path = video("s-sflip");
   const std::string original = readFile(path);
-  std::string bad = original;
-  bad[r.fragment_bytes / 2] ^= 0x20;
-  writeFile(path, bad);
-  EXPECT_FALSE(verify("s-crash").verified);
-  writeFile(path, original);
+  {
+    auto reader = storage::RecordingReader::open(path, *seal_keys_);
+    ASSERT_TRUE(reader.ok()) << reader.message();
+    ASSERT_TRUE((*reader)->sealed());
+    ASSERT_TRUE((*reader)->complete());
+  }
+  ASSERT_GT(original.size(), 10000u);
+  const std::string cmd = std::string(VIGIL_BIN) + " verify s-sflip --config " + config();
+  std::string out;
+  ASSERT_EQ(run(cmd, &out), 0) << out;  // intact: no false alarm
+  ASSERT_EQ(out.rfind("verified: ", 0), 0u) << out;
+  const auto intact = verify("s-sflip");
+  ASSERT_TRUE(intact.verified && intact.complete) << intact.detail;
+  EXPECT_LT(intact.fragment_bytes, original.size());  // the plaintext is what was chained
 
-  // A bundle of the crash-ended session verifies the same way.
-  const std::string zip = dir_ + "/crash.zip";
-  ASSERT_TRUE(storage::writeBundle(*store_, *store_, dir_ + "/rec", "s-crash", key_, zip).ok());
-  auto b = storage::verifyBundle(zip);
-  ASSERT_TRUE(b.ok()) << b.message();
-  EXPECT_TRUE(b->verified) << b->detail;
-  EXPECT_NE(b->detail.find("unsigned tail of"), std::string::npos) << b->detail;
+  std::mt19937 rng(1717);
+  std::vector<std::size_t> offsets;
+  for (int i = 0; i < 20; ++i) offsets.push_back(rng() % original.size());
+  int caught = 0;
+  for (std::size_t off : offsets) {
+    std::string bad = original;
+    bad[off] = static_cast<char>(bad[off] ^ (1 + rng() % 255));
+    writeFile(path, bad);
+    const int code = run(cmd, &out);
+    EXPECT_EQ(code, 1) << "byte " << off << " flipped, yet: " << out;
+    const bool named = out.find("fragment ") != std::string::npos ||
+                       out.find("truncated") != std::string::npos;
+    EXPECT_TRUE(named) << "byte " << off << ": " << out;
+    if (code == 1 && named) ++caught;
+    std::cout << "[ caught   ] byte " << off << ": " << out;
+    writeFile(path, original);
+  }
+  EXPECT_EQ(caught, 20);
+  // The sealed header (magic, key id, wrapped key) and a record's length word
+  // are named too, not reported as a missing file.
+  for (std::size_t off : {std::size_t{0}, std::size_t{12}, std::size_t{60}, std::size_t{88}}) {
+    std::string bad = original;
+    bad[off] = static_cast<char>(bad[off] ^ 0x01);
+    writeFile(path, bad);
+    EXPECT_EQ(run(cmd, &out), 1) << "byte " << off << ": " << out;
+    EXPECT_NE(out.find("fragment 0"), std::string::npos) << "byte " << off << ": " << out;
+    writeFile(path, original);
+  }
+  // Restored: verifies again, 0 false alarms.
+  EXPECT_EQ(run(cmd, &out), 0) << out;
+  // Cut short: named as truncation (mid-file, and inside the last record).
+  for (std::size_t keep : {original.size() / 2, original.size() - 3}) {
+    writeFile(path, original.substr(0, keep));
+    EXPECT_EQ(run(cmd, &out), 1) << out;
+    EXPECT_NE(out.find("truncated"), std::string::npos) << "kept " << keep << ": " << out;
+    std::cout << "[ caught   ] cut to " << keep << " bytes: " << out;
+  }
+  writeFile(path, original);
+  EXPECT_EQ(run(cmd, &out), 0) << out;
 }
 
 // Replaces one entry of a zip with `data`.
