@@ -207,6 +207,9 @@ VerifyReport verifyEvidence(const EvidenceSources& in, const PublicKey& key) {
                               std::to_string(offset) + "-" + std::to_string(offset + size - 1) + ")");
       offset += size;
     }
+    if (const std::uint64_t extra = rec.bytesAfterEnd(); extra > 0)
+      return differs(r, "the recording file has " + std::to_string(extra) +
+                            " bytes after its final record (appended)");
     if (rec.size() > offset) {
       if (cp->final)
         return differs(r, "the recording has " + std::to_string(rec.size() - offset) +

@@ -13,6 +13,7 @@ class ReaderBytes final : public RecordingBytes {
  public:
   explicit ReaderBytes(std::unique_ptr<RecordingReader> r) : r_(std::move(r)) {}
   std::uint64_t size() const override { return r_->size(); }
+  std::uint64_t bytesAfterEnd() const override { return r_->bytesAfterEnd(); }
   Status readAt(std::uint64_t offset, void* buf, std::size_t n) override {
     auto* p = static_cast<char*>(buf);
     std::size_t got = 0;

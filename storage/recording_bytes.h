@@ -18,6 +18,9 @@ class RecordingBytes {
   virtual std::uint64_t size() const = 0;
   // Reads exactly n bytes at offset (an error past the end).
   virtual Status readAt(std::uint64_t offset, void* buf, std::size_t n) = 0;
+  // Bytes in the file after a sealed recording's final record: not part of
+  // the recording, so only this tells that something was appended on disk.
+  virtual std::uint64_t bytesAfterEnd() const { return 0; }
 };
 
 // Opens the recording at `path` (absolute, or relative to the working dir);

@@ -112,7 +112,8 @@ Status RecordingReader::scan() {
     off += 4 + clen;
     if (index_.back().final) {
       complete_ = true;
-      break;  // anything after a final record is not part of the recording
+      after_end_ = file_size_ - off;  // not part of the recording; verify names it
+      break;
     }
   }
   size_ = plain;

@@ -48,6 +48,9 @@ class RecordingReader {
   // Sealed: the final record (trailer) is present, the recording was closed
   // normally. Plain files: true.
   bool complete() const { return complete_; }
+  // Sealed and complete: file bytes after the final record (appended to the
+  // file: they are never read); otherwise 0.
+  std::uint64_t bytesAfterEnd() const { return after_end_; }
   // Sealed: the number of whole records (0 = init segment); plain: 0.
   std::size_t records() const { return index_.size(); }
   // Sealed: the id of the KEK that wraps this file's key; plain: 0.
@@ -71,6 +74,7 @@ class RecordingReader {
   std::uint32_t key_id_ = 0;
   std::uint64_t size_ = 0;
   std::uint64_t file_size_ = 0;
+  std::uint64_t after_end_ = 0;
   std::vector<Record> index_;
   std::array<std::uint8_t, 32> key_{};  // this recording's key (sealed); wiped on close
 

@@ -431,6 +431,10 @@ TEST_F(EvidenceTest, SealedRecordingByteFlipsAtTwentyRandomOffsetsAreEachNamedBy
     EXPECT_NE(out.find("truncated"), std::string::npos) << "kept " << keep << ": " << out;
     std::cout << "[ caught   ] cut to " << keep << " bytes: " << out;
   }
+  // Bytes appended after the final record are never read, yet named.
+  writeFile(path, original + "appended");
+  EXPECT_EQ(run(cmd, &out), 1) << out;
+  EXPECT_NE(out.find("8 bytes after its final record"), std::string::npos) << out;
   writeFile(path, original);
   EXPECT_EQ(run(cmd, &out), 0) << out;
 }
