@@ -77,8 +77,16 @@ bool globMatch(std::string_view glob, std::string_view text) {
   return g == glob.size();
 }
 
-Result<RuleSet> RuleSet::compile(const std::vector<RuleConfig>& rules) {
+Result<RuleSet> RuleSet::compile(const std::vector<RuleConfig>& rules, const MaskingConfig& masking) {
   RuleSet set;
+  if (masking.password_windows) {
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    auto re = std::make_shared<const RE2>(masking.password_window_titles, opts);
+    if (!re->ok())
+      return Status::Error("[masking] password_window_titles is not a valid RE2 pattern: " + re->error());
+    set.password_titles_ = std::move(re);
+  }
   for (const RuleConfig& r : rules) {
     auto c = std::make_shared<Compiled>();
     c->config = r;
@@ -99,6 +107,7 @@ RuleSet RuleSet::forSession(std::string_view user, std::string_view target) cons
            std::any_of(globs.begin(), globs.end(), [&](const std::string& g) { return globMatch(g, s); });
   };
   RuleSet out;
+  out.password_titles_ = password_titles_;
   for (const auto& r : rules_)
     if (any(r->config.users, user) && any(r->config.targets, target)) out.rules_.push_back(r);
   return out;
@@ -127,6 +136,20 @@ Outcome RuleSet::evaluate(EventKind kind, std::string_view text) const {
     out.hits.push_back({r->config.name, r->config.action, r->config.severity,
                         render(text, merged, b, b + m.size())});
   }
+  return out;
+}
+
+bool RuleSet::passwordWindow(std::string_view title) const {
+  return password_titles_ && !title.empty() &&
+         RE2::PartialMatch(re2::StringPiece(title.data(), title.size()), *password_titles_);
+}
+
+Outcome RuleSet::evaluateLine(std::string_view line, std::string_view window) const {
+  Outcome out = evaluate(EventKind::Key, line);
+  if (!passwordWindow(window)) return out;
+  out.text = kMasked;
+  out.masked = true;
+  for (Hit& h : out.hits) h.matched = kMasked;
   return out;
 }
 

@@ -35,6 +35,44 @@ TEST(RuleGlob, StarAndQuestionMark) {
   EXPECT_FALSE(globMatch("exact", "exactly"));
 }
 
+// [masking] password_windows: the default titles that ask for a secret, and
+// ones that do not.
+TEST(RuleSet, PasswordWindowTitles) {
+  const RuleSet set = compiled({});
+  for (const char* t : {"Windows Security", "Enter network credentials", "Sign in to your account",
+                        "sudo password for eve", "Login - Oracle SQL Developer", "Unlock Keyring",
+                        "Authentication Required", "Enter passphrase for key '/root/.ssh/id_rsa'",
+                        "PASSWORD", "Enter PIN", "Remote Desktop Connection - Log on"})
+    EXPECT_TRUE(set.passwordWindow(t)) << t;
+  for (const char* t : {"Administrator: Command Prompt", "Registry Editor", "Blog Index - Firefox",
+                        "Design interview notes", "Pinned items", ""})
+    EXPECT_FALSE(set.passwordWindow(t)) << t;
+}
+
+TEST(RuleSet, LineInPasswordWindowIsMaskedWholeAlsoInHits) {
+  const RuleSet set = compiled({rule("mysql root", "mysql -u root", RuleAction::Alert, {EventKind::Key})});
+  Outcome o = set.evaluateLine("mysql -u root S3cret!", "Windows Security");
+  EXPECT_EQ(o.text, "[masked]");
+  EXPECT_TRUE(o.masked);
+  ASSERT_EQ(o.hits.size(), 1u);  // the rule still acts
+  EXPECT_EQ(o.hits[0].matched, "[masked]");
+  o = set.evaluateLine("mysql -u root S3cret!", "Administrator: Command Prompt");
+  EXPECT_EQ(o.text, "mysql -u root S3cret!");
+  EXPECT_FALSE(o.masked);
+  // Off, or a site's own titles.
+  auto off = RuleSet::compile({}, MaskingConfig{false, kDefaultPasswordWindowTitles});
+  ASSERT_TRUE(off.ok());
+  EXPECT_TRUE(off->inert());
+  EXPECT_EQ(off->evaluateLine("S3cret!", "Windows Security").text, "S3cret!");
+  auto own = RuleSet::compile({}, MaskingConfig{true, "(?i)kennwort"});
+  ASSERT_TRUE(own.ok());
+  EXPECT_FALSE(own->inert());
+  EXPECT_EQ(own->evaluateLine("S3cret!", "Kennwort eingeben").text, "[masked]");
+  EXPECT_EQ(own->evaluateLine("S3cret!", "Windows Security").text, "S3cret!");
+  // forSession keeps it.
+  EXPECT_TRUE(set.forSession("vendor1", "dc01").passwordWindow("Windows Security"));
+}
+
 TEST(RuleSet, CompileErrorNamesTheRule) {
   auto set = RuleSet::compile({rule("bad one", "(x", RuleAction::Alert)});
   ASSERT_FALSE(set.ok());
