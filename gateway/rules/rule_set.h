@@ -15,6 +15,9 @@
 // - With [masking] password_windows, a `key` line whose window (the title in
 //   front when it was finished) matches password_window_titles becomes
 //   "[masked]" whole, and so does what each of its hits matched.
+// Cost: one RE2::Set pass per event over all rules of its kind finds the
+// rules that can match; only those run on their own (bench/rules). If the
+// set cannot run (its DFA out of memory), every rule runs: never fewer.
 // Immutable after compile(): thread-safe.
 #pragma once
 
@@ -74,7 +77,9 @@ class RuleSet {
 
  private:
   struct Compiled;
+  struct Prefilter;
   std::vector<std::shared_ptr<const Compiled>> rules_;
+  std::shared_ptr<const Prefilter> prefilter_;  // over every compiled rule, shared by forSession()
   std::shared_ptr<const re2::RE2> password_titles_;  // null: password_windows off
 };
 
