@@ -129,7 +129,7 @@ Result<std::shared_ptr<SessionImpl>> SessionImpl::open(SessionDeps deps,
       s->rules_->empty() ? nullptr : s->key_filter_.get());
   s->observe(s->recorder_.get(), nullptr);
   if (s->deps_.ocr) {
-    // titles_ is destroyed (closed) before lines_, so the raw pointer holds.
+    // titles_ is closed before the session and its lines_ go: the raw pointer holds.
     SessionImpl* self = s.get();
     // The tracker reads the screen from the recorder's copy (recorder_
     // outlives it: closed after it in finish(), declared before it).
