@@ -405,7 +405,7 @@ Config Config::parse(const std::string& text, const std::string& path) {
   Config c;
   c.path = path;
   checkKeys(root, {"redis", "recordings", "gateway", "retention", "web", "rdp", "users", "targets",
-                   "grants", "rules", "siem"},
+                   "grants", "rules", "masking", "siem"},
             path, "top level");
   if (const toml::node* n = root.get("siem")) {
     const auto* t = n->as_table();
@@ -586,6 +586,25 @@ Config Config::parse(const std::string& text, const std::string& path) {
         fail(path, where + ": not_after must be later than not_before");
       c.grants.push_back(std::move(g));
     }
+  }
+  if (auto* t = root["masking"].as_table()) {
+    checkKeys(*t, {"password_windows", "password_window_titles"}, path, "[masking]");
+    if (const toml::node* on = t->get("password_windows")) {
+      const auto* v = on->as_boolean();
+      if (!v) fail(path, "[masking] password_windows must be true or false (unquoted); left out, it is true");
+      c.masking.password_windows = v->get();
+    }
+    if (t->contains("password_window_titles")) {
+      c.masking.password_window_titles = str(*t, "password_window_titles", path, "[masking]", true);
+      RE2::Options opts;
+      opts.set_log_errors(false);
+      const RE2 re(c.masking.password_window_titles, opts);
+      if (c.masking.password_window_titles.empty() || !re.ok())
+        fail(path, "[masking] password_window_titles is not a valid RE2 pattern: " +
+                       (re.ok() ? std::string("it is empty") : re.error()));
+    }
+  } else if (root.contains("masking")) {
+    fail(path, "masking must be a table: [masking]");
   }
   if (root.contains("rules") && !root["rules"].as_array())
     fail(path, "rules must be written as [[rules]] tables");

@@ -92,6 +92,16 @@ struct RuleConfig {
   Severity severity = Severity::Medium;
 };
 
+// [masking] (docs/rules.md "Password windows"): a `key` line finished while
+// the window in front has a title matching `password_window_titles` is
+// stored as "[masked]", whole. On unless `password_windows = false`.
+inline constexpr const char* kDefaultPasswordWindowTitles =
+    R"((?i)password|passwort|mot de passe|credential|\bsign ?in\b|\blog ?[io]n\b|authenticat|passphrase|unlock|\bsudo\b|windows security|\bpin\b)";
+struct MaskingConfig {
+  bool password_windows = true;
+  std::string password_window_titles = kDefaultPasswordWindowTitles;  // RE2
+};
+
 // [gateway]: the front door's deadlines and caps (docs/security.md).
 struct FrontDoorConfig {
   // A connection not authenticated within this is cut (its socket shut down).
@@ -160,6 +170,7 @@ struct Config {
   std::vector<GrantConfig> grants;
   std::vector<RuleConfig> rules;  // in file order
   std::optional<SiemConfig> siem;
+  MaskingConfig masking;
 
   const UserConfig* findUser(std::string_view name) const;
   const TargetConfig* findTarget(std::string_view name) const;

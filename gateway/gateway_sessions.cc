@@ -38,10 +38,11 @@ GatewaySessions::GatewaySessions(const Config& config, storage::MetadataStore& s
   if (!evidence_) spdlog::warn("event=evidence_off reason=\"the store keeps no checkpoints\"");
   // Config::parse checked every pattern, so this fails only for a Config
   // built by hand; it must not start without the rules it was given.
-  auto compiled = rules::RuleSet::compile(config_.rules);
+  auto compiled = rules::RuleSet::compile(config_.rules, config_.masking);
   if (!compiled.ok()) throw ConfigError(compiled.message());
   rules_ = std::move(compiled.value());
   if (!rules_.empty()) spdlog::info("event=rules_loaded count={}", rules_.size());
+  if (!config_.masking.password_windows) spdlog::warn("event=password_window_masking_off");
   if (bus_) {
     bus_->onTerminate([this](const std::string& id, const std::string& by) {
       if (auto s = find(id)) s->terminate("terminated by " + by);

@@ -145,12 +145,12 @@ Result<std::shared_ptr<SessionImpl>> SessionImpl::open(SessionDeps deps,
       s->rules_->empty() ? nullptr : s->key_filter_.get());
   s->observe(s->recorder_.get(), nullptr);
   if (s->deps_.ocr) {
-    // titles_ is destroyed (closed) before lines_, so the raw pointer holds.
-    input::LineAssembler* lines = s->lines_.get();
+    // titles_ is closed before the session and its lines_ go: the raw pointer holds.
+    SessionImpl* self = s.get();
     // The tracker reads the screen from the recorder's copy (recorder_
     // outlives it: closed after it in finish(), declared before it).
     s->titles_ = std::make_unique<ocr::TitleTracker>(
-        *s->deps_.ocr, *s->ingress_, [lines](const std::string& title) { lines->setWindowTitle(title); },
+        *s->deps_.ocr, *s->ingress_, [self](const std::string& title) { self->frontTitle(title); },
         ocr::TrackerOptions{}, &s->recorder_->screen());
     s->observe(s->titles_.get(), nullptr);
   }
@@ -168,16 +168,25 @@ SessionImpl::~SessionImpl() {
 
 EventSink& SessionImpl::events() { return *ingress_; }
 
+void SessionImpl::frontTitle(const std::string& title) {
+  {
+    std::lock_guard lock(front_mu_);
+    front_title_ = title;
+  }
+  lines_->setWindowTitle(title);
+}
+
 void SessionImpl::emit(const Event& e) { ingest(e); }
 
 void SessionImpl::ingest(const Event& e) {
   const bool ruled = e.kind == EventKind::Key || e.kind == EventKind::Title ||
                      e.kind == EventKind::Clipboard;
-  if (!ruled || rules_->empty()) {
+  if (!ruled || rules_->inert()) {
     events_->onEvent(e);
     return;
   }
-  rules::Outcome o = rules_->evaluate(e.kind, e.text);
+  rules::Outcome o = e.kind == EventKind::Key ? rules_->evaluateLine(e.text, e.window)
+                                              : rules_->evaluate(e.kind, e.text);
   // The window title a line was typed in is a title: title masks apply.
   std::string window = e.window.empty() ? std::string() : rules_->evaluate(EventKind::Title, e.window).text;
   if (o.masked || window != e.window) {
@@ -275,7 +284,12 @@ bool SessionImpl::input(const InputEvent& e) {
     // the session is ending; if only the whole command line (parts split by
     // a pause) matched, the alert names the rule here.
     if (auto refused = key_filter_->take(); refused && !terminated_) {
-      rules::Outcome o = rules_->evaluate(EventKind::Key, refused->line);
+      std::string front;
+      {
+        std::lock_guard lock(front_mu_);
+        front = front_title_;
+      }
+      rules::Outcome o = rules_->evaluateLine(refused->line, front);
       for (const rules::Hit& h : o.hits)
         if (h.rule == refused->rule) raiseAlert(h, t);
       if (!terminated_) terminate("terminated by rule \"" + refused->rule + "\"");

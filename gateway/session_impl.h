@@ -92,6 +92,10 @@ class SessionImpl final : public Session {
   // Where observers send the events they make: rules first (masks, alerts,
   // terminations), then the store and live viewers.
   EventSink& events();
+  // The title of the window in front changed (the title tracker's reading):
+  // lines finished from now on carry it, and are masked whole if it asks
+  // for a password ([masking]). Thread-safe.
+  void frontTitle(const std::string& title);
 
   // Housekeeping, called about every 250 ms by the manager's ticker thread:
   // ends idle key lines, enforces the grant's not_after, refreshes the record,
@@ -147,6 +151,9 @@ class SessionImpl final : public Session {
   std::mutex clipboard_mu_;  // guards clipboard_
   ClipboardThrottle clipboard_;
   void recordClipboard(const ClipboardThrottle::Change& c, Millis t);
+
+  std::mutex front_mu_;  // guards front_title_
+  std::string front_title_;
 
   std::mutex alerts_mu_;  // guards pending_alerts_
   std::vector<storage::AlertRecord> pending_alerts_;

@@ -500,6 +500,21 @@ TEST(ConfigSiem, ErrorsNameTheKey) {
   expectError("[siem]\nformat = \"json\"\n", {"[siem]", "`syslog` or `webhook`"});
 }
 
+TEST(ConfigMasking, PasswordWindowsOnByDefaultAndConfigurable) {
+  Config d = Config::parse("", "v");
+  EXPECT_TRUE(d.masking.password_windows);
+  EXPECT_EQ(d.masking.password_window_titles, kDefaultPasswordWindowTitles);
+  Config off = Config::parse("[masking]\npassword_windows = false\n", "v");
+  EXPECT_FALSE(off.masking.password_windows);
+  Config own = Config::parse("[masking]\npassword_window_titles = '(?i)kennwort'\n", "v");
+  EXPECT_TRUE(own.masking.password_windows);
+  EXPECT_EQ(own.masking.password_window_titles, "(?i)kennwort");
+  expectError("[masking]\npassword_windows = \"no\"\n", {"[masking] password_windows", "true or false"});
+  expectError("[masking]\npassword_window_titles = '(x'\n", {"[masking] password_window_titles", "RE2"});
+  expectError("[masking]\npassword_window = true\n", {"[masking]", "unknown key `password_window`"});
+  expectError("masking = 1\n", {"[masking]"});
+}
+
 TEST(ConfigRules, ErrorsNameTheRule) {
   const std::string ok = "match = \"x\"\naction = \"alert\"\n";
   expectError("[[rules]]\nname = \"dup\"\n" + ok + "[[rules]]\nname = \"dup\"\n" + ok,

@@ -12,6 +12,10 @@
 // as session rec2, unsealed with the key ring under --state-dir.
 // Prints "READY port=N" when serving, "TERMINATED id epoch_ms reason" when
 // the live session is terminated. Runs until stdin closes or SIGTERM/SIGINT.
+// A line "ALERT SESSION T_MS RULE..." on stdin raises an alert in that session
+// as a rule would (its `alert` event and the store's alert list) and prints
+// "ALERTED SESSION T_MS".
+#include <sstream>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -154,7 +158,7 @@ int main(int argc, char** argv) {
 
   // The live session: its record, and a screen that changes every 500 ms.
   storage::SessionRecord live_rec{"live1", "vendor1", "dc01", "vnc", "live", now - 95000, 0, 1024, 640, 0, "",
-                                  "node1", "192.0.2.11", ""};
+                                  "node1", "192.0.2.11", "rec1.mp4"};  // replay so far: the fixture video
   (void)store.putSession(live_rec);
   gateway::AccessGrant grant;
   grant.user = "vendor1";
@@ -204,9 +208,21 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, onSignal);
   std::printf("READY port=%u\n", server.value()->port());
   std::fflush(stdout);
-  std::thread stdin_watch([] {
-    char buf[256];
-    while (std::fread(buf, 1, sizeof buf, stdin) > 0) {
+  std::thread stdin_watch([&store] {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      std::istringstream in(line);
+      std::string cmd, id, rule;
+      Millis t = 0;
+      if (!(in >> cmd >> id >> t) || cmd != "ALERT") continue;
+      std::getline(in >> std::ws, rule);
+      auto rec = store.getSession(id);
+      if (!rec.ok() || !rec.value()) continue;
+      const std::string text = rule + ": net user eve [masked] /add";
+      (void)store.appendEvents(id, {{t, EventKind::Alert, text, {}}});
+      (void)store.putAlert({id, t, epochNowMs(), rule, "high", text, rec.value()->user, rec.value()->target});
+      std::printf("ALERTED %s %lld\n", id.c_str(), static_cast<long long>(t));
+      std::fflush(stdout);
     }
     g_stop = true;
   });

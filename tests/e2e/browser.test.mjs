@@ -170,6 +170,81 @@ test('recordings list with filters, duration and size', async () => {
   } finally { await context.close(); }
 });
 
+test('a rule alert: a toast on every page, a badge on the live card, a marker in the player', async () => {
+  const sec = await newPage('sec', 'sec-pw');
+  const aud = await newPage('aud', 'aud-pw');
+  const other = await newPage('sec', 'sec-pw');
+  try {
+    const { page } = sec;
+    await page.goto(base + '/#/live');
+    await page.waitForSelector('#live-cards .card[data-id="live1"]');
+    await other.page.goto(base + '/#/recordings');
+    await other.page.waitForSelector('#recordings tbody tr');
+    assert.equal(await page.$('.alert-toast'), null, 'no toast before the alert');
+    await page.waitForTimeout(2500);  // both pages have read the backlog
+
+    const T_MS = 36000;
+    const raised = Date.now();
+    proc.stdin.write(`ALERT live1 ${T_MS} local account created\n`);
+    await waitForLine(new RegExp(`^ALERTED live1 ${T_MS}$`), 5000);
+
+    // The toast names rule, user, target and session, on the Live page and on any other page.
+    for (const p of [page, other.page]) {
+      await p.waitForSelector('.alert-toast[data-session="live1"]', { timeout: 5000 });
+      const text = await p.textContent('.alert-toast[data-session="live1"]');
+      for (const want of ['local account created', 'vendor1', 'dc01', 'live1', '0:36', '[masked]']) {
+        assert.ok(text.includes(want), `toast shows ${want}: ${text}`);
+      }
+      assert.ok(!text.includes('S3cret'), 'no secret in the toast');
+    }
+    console.log(`alert toast shown ${Date.now() - raised} ms after the alert was raised`);
+    assert.ok(Date.now() - raised <= 5000);
+
+    // The live card carries a badge naming the count and linking to the alert.
+    await page.waitForSelector('#live-cards .card[data-id="live1"] .alert-badge');
+    assert.match(await page.textContent('#live-cards .card[data-id="live1"] .alert-badge'), /1 alert\b/);
+    await shot(page, '13-alert-toast-live-card');
+    await shot(other.page, '14-alert-toast-other-page');
+
+    // The toast's link opens the player at the alert's second; the timeline has a
+    // marker there, and clicking it seeks there.
+    await page.click('.alert-toast[data-session="live1"] a.open');
+    await page.waitForSelector('#timeline .marker.alert[data-t="36000"]');
+    await page.waitForFunction((t) => {
+      const v = document.getElementById('video');
+      return v && v.readyState >= 2 && Math.abs(v.currentTime * 1000 - t) <= 1000;
+    }, T_MS, { timeout: 10000 });
+    const pos = await page.evaluate(() => {
+      const tl = document.getElementById('timeline').getBoundingClientRect();
+      const m = document.querySelector('#timeline .marker.alert[data-t="36000"]').getBoundingClientRect();
+      const total = document.getElementById('time').textContent.split('/')[1].trim().split(':').map(Number);
+      const totalMs = (total.length === 3 ? total[0] * 3600 + total[1] * 60 + total[2] : total[0] * 60 + total[1]) * 1000;
+      return { frac: (m.left + m.width / 2 - tl.left) / tl.width, totalMs };
+    });
+    const atMs = pos.frac * pos.totalMs;
+    assert.ok(Math.abs(atMs - T_MS) <= 1500, `marker at ${atMs.toFixed(0)} ms of ${pos.totalMs} (want ${T_MS})`);
+    assert.match(await page.textContent('#transcript .line.alert.hit'), /local account created/);
+    await page.evaluate(() => { const v = document.getElementById('video'); v.pause(); v.currentTime = 5; });
+    await page.click('#timeline .marker.alert[data-t="36000"]');
+    await page.waitForFunction((t) => Math.abs(document.getElementById('video').currentTime * 1000 - t) <= 500, T_MS, { timeout: 5000 });
+    await page.evaluate(() => document.getElementById('video').pause());
+    await page.waitForFunction(() => { const v = document.getElementById('video'); return !v.seeking && v.readyState >= 2; }, null, { timeout: 5000 });
+    await page.waitForTimeout(300);  // the paused frame is painted
+    await page.hover('#timeline .marker.alert[data-t="36000"]');
+    await shot(page, '15-player-alert-marker');
+
+    // Auditors see the marker in the player, but no toast (alerts are for security staff).
+    await aud.page.goto(base + '/#/play/live1');
+    await aud.page.waitForSelector('#timeline .marker.alert[data-t="36000"]');
+    await aud.page.waitForTimeout(2500);
+    assert.equal(await aud.page.$('.alert-toast'), null, 'no toast for an auditor');
+  } finally {
+    await sec.context.close();
+    await aud.context.close();
+    await other.context.close();
+  }
+});
+
 test('security watches a live session and terminates it', async () => {
   const { page, context } = await newPage('sec', 'sec-pw');
   try {

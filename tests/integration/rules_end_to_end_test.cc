@@ -78,6 +78,49 @@ TEST(RulesEndToEnd, MaskedSecretRunsButIsNotStoredAndTerminateStopsTheCommand) {
   ASSERT_TRUE(hits.is_object());
   EXPECT_TRUE(hits["hits"].empty()) << hits.dump();
 
+  // 1b. A line typed into a window whose title asks for a password
+  // ([masking] password_windows, on by default) runs on the server but is
+  // stored as "[masked]", whole: the title as read by OCR decides.
+  const std::string pw_word = "Vault" + marker;
+  const std::string pw_title = "Enter password - " + pw_word;
+  auto pw_window = f.display().startXterm(pw_title, "70x12+320+260");
+  ASSERT_TRUE(pw_window.ok()) << pw_window.message();
+  ASSERT_TRUE(testbed::waitFor([&] {
+    nlohmann::json r = f.vigilJson({"search", pw_word});
+    if (r.is_object())
+      for (const auto& h : r["hits"])
+        if (h["kind"] == "title") return true;
+    return false;
+  }, 10s, 200ms)) << "the password window's title was not read";
+  {
+    std::string out;
+    (void)f.display().run({"xdotool", "search", "--name", pw_title}, &out);
+    const std::string win = out.substr(0, out.find('\n'));
+    ASSERT_FALSE(win.empty());
+    (void)f.display().run({"xdotool", "windowactivate", "--sync", win});
+    (void)f.display().run({"xdotool", "mousemove", "--window", win, "100", "60"});
+  }
+  const std::string pw_secret = "Pw" + marker + "zz";
+  const std::string pw_ran = f.dir() + "/pw-" + marker + ".txt";
+  (*viewer)->typeText("echo " + pw_secret + " > " + pw_ran + "\n");
+  ASSERT_TRUE(testbed::waitFor([&] { return testbed::readFile(pw_ran) == pw_secret + "\n"; }, 10s))
+      << "the line typed in the password window did not run on the server";
+  nlohmann::json pw_line;
+  testbed::waitFor([&] {
+    nlohmann::json ev = f.vigilJson({"events", id, "--kind", "key"});
+    if (ev.is_object())
+      for (const auto& e : ev["events"])
+        if (e.value("window", "").find(pw_word) != std::string::npos) pw_line = e;
+    return !pw_line.is_null();
+  }, 5s, 200ms);
+  ASSERT_FALSE(pw_line.is_null()) << "no line recorded in the password window";
+  EXPECT_EQ(pw_line["text"], "[masked]") << pw_line.dump();
+  nlohmann::json pw_hits = f.vigilJson({"search", pw_secret});
+  ASSERT_TRUE(pw_hits.is_object());
+  EXPECT_TRUE(pw_hits["hits"].empty()) << pw_hits.dump();
+  pw_window->stop();
+  f.focusTerminal();
+
   // 2. A line a terminate rule matches: typed, but its Enter never reaches
   // the server, so the command never runs; the session ends at once.
   const std::string never = f.dir() + "/never-" + marker + ".txt";
@@ -112,8 +155,9 @@ TEST(RulesEndToEnd, MaskedSecretRunsButIsNotStoredAndTerminateStopsTheCommand) {
   ASSERT_EQ(ev["events"].size(), 1u);
   EXPECT_EQ(ev["events"][0]["text"], "stop marker: vigilstop");
 
-  // The secret is nowhere in what the gateway logged either.
+  // The secrets are nowhere in what the gateway logged either.
   EXPECT_EQ(f.gatewayLog().find(secret), std::string::npos);
+  EXPECT_EQ(f.gatewayLog().find(pw_secret), std::string::npos);
 }
 
 }  // namespace

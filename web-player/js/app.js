@@ -2,6 +2,7 @@
 // server data reaches the page through textContent (el()), never innerHTML.
 import { renderPlayer } from './player.js';
 import { renderLive } from './live.js';
+import { alertsOf, onAlerts, playerLink, startAlerts } from './alerts.js';
 import { api, el, fmtBytes, fmtDuration, fmtOffset, fmtTime, toast, confirmDialog, highlight } from './util.js';
 
 const view = document.getElementById('view');
@@ -41,6 +42,7 @@ async function boot() {
       document.getElementById('quick-search-input').focus();
     }
   });
+  if (ctx.hasRole('security', 'admin')) startAlerts();
   window.addEventListener('hashchange', route);
   route();
 }
@@ -116,7 +118,28 @@ function renderLiveList() {
       }
       card.querySelector('.dur').dataset.started = s.started_at;
     }
+    markAlerts();
     tick();
+  }
+
+  // A badge on each card whose session raised alerts: how many, the newest rule,
+  // a link to the player at the newest one.
+  function markAlerts() {
+    for (const card of cards.querySelectorAll('.card')) {
+      const list = alertsOf(card.dataset.id);
+      let badge = card.querySelector('.alert-badge');
+      if (!list.length) { badge?.remove(); continue; }
+      const last = list[list.length - 1];
+      const label = '⚠ ' + list.length + ' alert' + (list.length === 1 ? '' : 's');
+      if (!badge) {
+        badge = el('a', { class: 'badge alert-badge' });
+        card.querySelector('.meta').append(badge);
+      }
+      badge.textContent = label;
+      badge.href = playerLink(last);
+      badge.title = 'newest: ' + last.rule + ' (' + last.severity + ')';
+      card.classList.add('alerted');
+    }
   }
 
   function buildCard(s) {
@@ -157,10 +180,11 @@ function renderLiveList() {
   function thumbUrl(id) { return '/api/sessions/' + encodeURIComponent(id) + '/thumbnail?ts=' + Date.now(); }
 
   load();
+  const stopAlerts = onAlerts(markAlerts);
   const listTimer = setInterval(load, 5000);
   const tickTimer = setInterval(tick, 1000);
   const thumbTimer = setInterval(() => { for (const [id, img] of thumbs) if (img.isConnected) img.src = thumbUrl(id); }, 3000);
-  return () => { stopped = true; clearInterval(listTimer); clearInterval(tickTimer); clearInterval(thumbTimer); };
+  return () => { stopped = true; stopAlerts(); clearInterval(listTimer); clearInterval(tickTimer); clearInterval(thumbTimer); };
 }
 
 async function terminateSession(s, after) {

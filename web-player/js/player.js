@@ -113,7 +113,11 @@ export function renderPlayer(view, id, params, ctx) {
       timeline.append(el('div', { class: 'idle', style: `left:${(a / total) * 100}%;width:${((b - a) / total) * 100}%`, title: 'quiet ' + fmtDuration(b - a) }));
     }
     for (const e of events) {
-      const m = el('div', { class: 'marker ' + e.kind + (hlMs !== null && e.t_ms === hlMs ? ' hit' : ''), style: `left:${(e.t_ms / total) * 100}%`, title: fmtOffset(e.t_ms) + ' ' + e.kind + ': ' + e.text });
+      const m = el('div', { class: 'marker ' + e.kind + (hlMs !== null && e.t_ms === hlMs ? ' hit' : ''), style: `left:${(e.t_ms / total) * 100}%`, title: fmtOffset(e.t_ms) + ' ' + e.kind + ': ' + e.text, 'data-t': e.t_ms });
+      // An alert's marker seeks to its exact moment (a click elsewhere seeks by position).
+      if (e.kind === 'alert') {
+        m.addEventListener('click', (ev) => { ev.stopPropagation(); seekMs(e.t_ms); video.play().catch(() => {}); });
+      }
       timeline.append(m);
     }
     timeline.append(playhead);

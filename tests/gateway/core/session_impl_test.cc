@@ -371,6 +371,68 @@ TEST_F(SessionRulesTest, TerminateOnACommandSplitByAPause) {
   EXPECT_EQ(alerts[0].text, "shutdown: shutdown /s");
 }
 
+// [masking] password_windows: the test stands in for the title tracker
+// (SessionImpl::frontTitle, what the OCR reading calls). A line finished
+// while a credentials prompt is in front is "[masked]" whole in every sink;
+// rules still act on it, their alert masked too; lines before and after, in
+// other windows, are kept.
+TEST_F(SessionRulesTest, LineTypedInPasswordWindowIsMaskedWhole) {
+  auto s = openWithRules("s-pwwin");
+  ASSERT_TRUE(s);
+  LiveViewer viewer;
+  s->subscribe(nullptr, &viewer);
+  s->frontTitle("Administrator: Command Prompt");
+  EXPECT_TRUE(typeLine(*s, "runas /user:eve cmd"));
+  s->frontTitle("Enter the password for eve");
+  EXPECT_TRUE(typeLine(*s, "Pw-Zq9-runas"));
+  s->frontTitle("Windows Security");
+  EXPECT_TRUE(typeLine(*s, "mysql -u root Pw-Zq9-mysql"));
+  s->frontTitle("Administrator: Command Prompt");
+  EXPECT_TRUE(typeLine(*s, "whoami"));
+  s->tick(epochNowMs());
+  s->unsubscribe(nullptr, &viewer);
+  s->finish("client disconnected");
+
+  const auto keys = events("s-pwwin", EventKind::Key);
+  ASSERT_EQ(keys.size(), 4u);
+  EXPECT_EQ(keys[0].text, "runas /user:eve cmd");
+  EXPECT_EQ(keys[1].text, "[masked]");
+  EXPECT_EQ(keys[1].window, "Enter the password for eve");
+  EXPECT_EQ(keys[2].text, "[masked]");
+  EXPECT_EQ(keys[3].text, "whoami");
+  const auto alerts = events("s-pwwin", EventKind::Alert);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].text, "mysql as root: [masked]");
+  const std::string all = everythingStored("s-pwwin");
+  EXPECT_EQ(all.find("Pw-Zq9"), std::string::npos) << all;
+  std::lock_guard lock(viewer.mu);
+  ASSERT_GE(viewer.seen.size(), 4u);
+  for (const Event& e : viewer.seen) EXPECT_EQ(e.text.find("Pw-Zq9"), std::string::npos) << e.text;
+  for (const char* q : {"Pw", "Zq9", "runas"}) {
+    auto hits = store_.search(q, {});
+    ASSERT_TRUE(hits.ok());
+    for (const auto& h : *hits) EXPECT_EQ(h.event.text.find("Pw-Zq9"), std::string::npos) << h.event.text;
+  }
+}
+
+// Masking in password windows does not need any [[rules]]; it can be turned off.
+TEST_F(SessionRulesTest, PasswordWindowMaskingWithoutRulesAndOff) {
+  for (const bool on : {true, false}) {
+    auto set = rules::RuleSet::compile({}, MaskingConfig{on, kDefaultPasswordWindowTitles});
+    ASSERT_TRUE(set.ok());
+    rules_ = std::move(set.value());
+    const std::string id = on ? "s-pw-on" : "s-pw-off";
+    auto s = openWithRules(id);
+    ASSERT_TRUE(s);
+    s->frontTitle("sudo password for eve");
+    EXPECT_TRUE(typeLine(*s, "Pw-Zq9-sudo"));
+    s->finish("client disconnected");
+    const auto keys = events(id, EventKind::Key);
+    ASSERT_EQ(keys.size(), 1u);
+    EXPECT_EQ(keys[0].text, on ? "[masked]" : "Pw-Zq9-sudo");
+  }
+}
+
 // The same on a real Redis: the secret is nowhere in the database (events,
 // search postings, vocabulary, key names, alerts, session record), checked
 // on an uncompressed snapshot of the whole of it.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace vigil::gateway::rules {
 namespace {
 
@@ -33,6 +35,92 @@ TEST(RuleGlob, StarAndQuestionMark) {
   EXPECT_FALSE(globMatch("a*b*c", "aXbXd"));
   EXPECT_TRUE(globMatch("exact", "exact"));
   EXPECT_FALSE(globMatch("exact", "exactly"));
+}
+
+// [masking] password_windows: the default titles that ask for a secret, and
+// ones that do not.
+TEST(RuleSet, PasswordWindowTitles) {
+  const RuleSet set = compiled({});
+  for (const char* t : {"Windows Security", "Enter network credentials", "Sign in to your account",
+                        "sudo password for eve", "Login - Oracle SQL Developer", "Unlock Keyring",
+                        "Authentication Required", "Enter passphrase for key '/root/.ssh/id_rsa'",
+                        "PASSWORD", "Enter PIN", "Remote Desktop Connection - Log on"})
+    EXPECT_TRUE(set.passwordWindow(t)) << t;
+  for (const char* t : {"Administrator: Command Prompt", "Registry Editor", "Blog Index - Firefox",
+                        "Design interview notes", "Pinned items", ""})
+    EXPECT_FALSE(set.passwordWindow(t)) << t;
+}
+
+TEST(RuleSet, LineInPasswordWindowIsMaskedWholeAlsoInHits) {
+  const RuleSet set = compiled({rule("mysql root", "mysql -u root", RuleAction::Alert, {EventKind::Key})});
+  Outcome o = set.evaluateLine("mysql -u root S3cret!", "Windows Security");
+  EXPECT_EQ(o.text, "[masked]");
+  EXPECT_TRUE(o.masked);
+  ASSERT_EQ(o.hits.size(), 1u);  // the rule still acts
+  EXPECT_EQ(o.hits[0].matched, "[masked]");
+  o = set.evaluateLine("mysql -u root S3cret!", "Administrator: Command Prompt");
+  EXPECT_EQ(o.text, "mysql -u root S3cret!");
+  EXPECT_FALSE(o.masked);
+  // Off, or a site's own titles.
+  auto off = RuleSet::compile({}, MaskingConfig{false, kDefaultPasswordWindowTitles});
+  ASSERT_TRUE(off.ok());
+  EXPECT_TRUE(off->inert());
+  EXPECT_EQ(off->evaluateLine("S3cret!", "Windows Security").text, "S3cret!");
+  auto own = RuleSet::compile({}, MaskingConfig{true, "(?i)kennwort"});
+  ASSERT_TRUE(own.ok());
+  EXPECT_FALSE(own->inert());
+  EXPECT_EQ(own->evaluateLine("S3cret!", "Kennwort eingeben").text, "[masked]");
+  EXPECT_EQ(own->evaluateLine("S3cret!", "Windows Security").text, "S3cret!");
+  // forSession keeps it.
+  EXPECT_TRUE(set.forSession("vendor1", "dc01").passwordWindow("Windows Security"));
+}
+
+// The RE2::Set prefilter never drops a rule: with many rules of every kind
+// and action, the hits of the whole set are those of each rule on its own,
+// in rule order, and the terminate rule found is the first that matches.
+TEST(RuleSet, PrefilterFindsWhatEachRuleFindsAlone) {
+  std::vector<RuleConfig> rules;
+  const std::vector<std::string> pats = {
+      "(?i)net\\s+user\\s+\\S+\\s+\\S+\\s+/add", "mimikatz", "(?i)\\bpsexec\\b", "x*", "^$", "(a|b)+c",
+      "(?i)shutdown\\s+/[sr]", "tok_[A-Za-z0-9]{4,}", "\\d{3}-\\d{4}", "(?:^|\\s)-p(\\S+)", "é+", "Registry",
+      "\\bdir\\b", "[[:upper:]]{3}", "(?s).{40,}", "(?i)SELECT .* FROM", "\\\\\\\\srv", "z$"};
+  const RuleAction acts[] = {RuleAction::Alert, RuleAction::Terminate, RuleAction::Mask};
+  const std::vector<std::vector<EventKind>> kinds = {
+      {EventKind::Key}, {EventKind::Title}, {EventKind::Clipboard}, {EventKind::Key, EventKind::Title, EventKind::Clipboard}};
+  for (std::size_t i = 0; i < pats.size() * 3; ++i)
+    rules.push_back(rule("r" + std::to_string(i), pats[i % pats.size()], acts[i % 3], kinds[i % 4]));
+  const RuleSet all = compiled(rules);
+  const std::vector<std::string> texts = {
+      "", "net user eve S3cret! /add", "mimikatz sekurlsa::logonpasswords", "PSEXEC \\\\srv-01 cmd", "abbac",
+      "shutdown /r /t 0", "copy tok_abcdef12 here", "call 555-1234", "mysql -u root -pHunter2", "ééé", "Registry Editor",
+      "dir C:\\ ABC", "select name from users", "a line that is long enough to pass forty characters easily z",
+      "nothing to see"};
+  for (EventKind k : {EventKind::Key, EventKind::Title, EventKind::Clipboard}) {
+    for (const std::string& t : texts) {
+      std::vector<std::string> want;
+      const RuleConfig* first_term = nullptr;
+      for (const RuleConfig& r : rules) {
+        const RuleSet one = compiled({r});
+        for (const Hit& h : one.evaluate(k, t).hits) want.push_back(h.rule);
+        if (k == EventKind::Key && !first_term && one.terminatingKeyRule(t)) first_term = &r;
+      }
+      std::vector<std::string> got;
+      for (const Hit& h : all.evaluate(k, t).hits) got.push_back(h.rule);
+      EXPECT_EQ(got, want) << "kind " << static_cast<int>(k) << " text \"" << t << "\"";
+      if (k == EventKind::Key) {
+        const RuleConfig* term = all.terminatingKeyRule(t);
+        EXPECT_EQ(term ? term->name : "", first_term ? first_term->name : "") << t;
+      }
+    }
+  }
+  // A session's subset keeps the prefilter's numbering.
+  rules[0].users = {"alice"};  // r0 and r12: alerts on key lines
+  const RuleSet sub = compiled(rules).forSession("bob", "dc01");
+  EXPECT_EQ(sub.size(), rules.size() - 1);
+  std::vector<std::string> got;
+  for (const Hit& h : sub.evaluate(EventKind::Key, "net user eve x /add; dir").hits) got.push_back(h.rule);
+  EXPECT_NE(std::find(got.begin(), got.end(), "r12"), got.end());
+  EXPECT_EQ(std::find(got.begin(), got.end(), "r0"), got.end());
 }
 
 TEST(RuleSet, CompileErrorNamesTheRule) {
