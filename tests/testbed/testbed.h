@@ -92,6 +92,11 @@ class XDisplay {
  public:
   static Result<std::unique_ptr<XDisplay>> start(int width = 1280, int height = 800,
                                                  bool window_manager = true);
+  // TigerVNC's Xvnc instead of Xvfb: an X display that is also a VNC server
+  // on 127.0.0.1:rfb_port (VNC authentication, password file from
+  // writeVncPasswordFile). No window manager.
+  static Result<std::unique_ptr<XDisplay>> startXvnc(std::uint16_t rfb_port, const std::string& password_file,
+                                                     int width = 1280, int height = 800);
   ~XDisplay();
 
   int number() const { return number_; }
@@ -113,9 +118,15 @@ class XDisplay {
 
  private:
   XDisplay() = default;
+  static Result<std::unique_ptr<XDisplay>> startServer(std::vector<std::string> argv, int width, int height,
+                                                       bool window_manager);
   int number_ = -1, width_ = 0, height_ = 0;
   Process xvfb_, wm_;
 };
+
+// A VNC password file as vncpasswd writes it (for Xvnc -PasswordFile and
+// xtigervncviewer -passwd).
+Status writeVncPasswordFile(const std::string& password, const std::string& path);
 
 // x11vnc sharing `display` on 127.0.0.1:port with a VNC password.
 // Its log (connections appear as "Got connection from client") goes to log_path.
