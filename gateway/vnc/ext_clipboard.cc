@@ -75,7 +75,8 @@ Result<Message> parse(std::string_view payload, std::size_t max_text) {
   if (payload.size() < 4) return Status::Error("extended clipboard message too short");
   Message m;
   m.flags = getU32(payload, 0);
-  if (!(m.flags & kProvide) || !(m.flags & kText)) return m;
+  // Capabilities name actions (Provide among them) but carry sizes, not data.
+  if ((m.flags & kCaps) || !(m.flags & kProvide) || !(m.flags & kText)) return m;
   // Provide: a zlib stream of (u32 length, bytes) per format, lowest bit
   // first; text is bit 0, so it comes first. The NUL ends it.
   auto data = inflateAtMost(payload.substr(4), 4 + max_text + 1);

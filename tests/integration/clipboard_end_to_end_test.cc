@@ -85,7 +85,7 @@ TEST(ClipboardEndToEnd, UnicodeCrossesBothWaysWithItsDirectionRecorded) {
   // TigerVNC's viewer passes clipboard changes on only while it has focus.
   std::string win;
   ASSERT_TRUE(testbed::waitFor([&] {
-    auto rc = client.run({"xdotool", "search", "--onlyvisible", "--class", "vncviewer"}, &win);
+    auto rc = client.run({"xdotool", "search", "--onlyvisible", "--name", "TigerVNC"}, &win);
     return rc.ok() && *rc == 0 && !win.empty();
   }, 10s)) << testbed::readFile(dir + "/viewer.log");
   win = win.substr(0, win.find('\n'));
@@ -96,7 +96,7 @@ TEST(ClipboardEndToEnd, UnicodeCrossesBothWaysWithItsDirectionRecorded) {
   auto owner = ownClipboard(client, out_text);
   ASSERT_TRUE(owner.ok()) << owner.message();
   std::string on_target;
-  EXPECT_TRUE(testbed::waitFor([&] { return (on_target = readClipboard(*target)) == out_text; }, 10s, 200ms))
+  EXPECT_TRUE(testbed::waitFor([&] { return (on_target = readClipboard(**target)) == out_text; }, 10s, 200ms))
       << "the target's clipboard holds \"" << on_target << "\"\n" << f.gatewayLog();
   EXPECT_TRUE(testbed::waitFor([&] { return hasEvent(clipboardEvents(f, id), out_text, "client_to_target"); },
                                5s, 200ms))
@@ -104,7 +104,7 @@ TEST(ClipboardEndToEnd, UnicodeCrossesBothWaysWithItsDirectionRecorded) {
 
   // Target to client.
   const std::string back_text = "w\xC3\xB6rld \xE2\x88\x91 \xE2\x9C\x93 back";  // wörld ∑ ✓ back
-  auto target_owner = ownClipboard(*target, back_text);
+  auto target_owner = ownClipboard(**target, back_text);
   ASSERT_TRUE(target_owner.ok()) << target_owner.message();
   std::string on_client;
   EXPECT_TRUE(testbed::waitFor([&] { return (on_client = readClipboard(client)) == back_text; }, 10s, 200ms))

@@ -6,7 +6,7 @@
 namespace vigil::gateway::vnc::extclip {
 namespace {
 
-const std::string kText = "h\xC3\xA9llo \xE2\x82\xACuro \xE2\x9C\x93";  // héllo €uro ✓
+const std::string kSample = "h\xC3\xA9llo \xE2\x82\xACuro \xE2\x9C\x93";  // héllo €uro ✓
 
 // A message's payload: what follows the 8-byte header, whose length is -payload.
 std::string payloadOf(const std::string& msg) {
@@ -19,15 +19,15 @@ std::string payloadOf(const std::string& msg) {
 }
 
 TEST(ExtClipboard, ProvideRoundTripsUnicodeWithNewlines) {
-  auto m = parse(payloadOf(provideMessage(kText + "\nline two")), 1 << 20);
+  auto m = parse(payloadOf(provideMessage(kSample + "\nline two")), 1 << 20);
   ASSERT_TRUE(m.ok()) << m.message();
   EXPECT_EQ(m->flags, kProvide | kText);
   ASSERT_TRUE(m->has_text);
-  EXPECT_EQ(m->text, kText + "\nline two");
+  EXPECT_EQ(m->text, kSample + "\nline two");
 }
 
 TEST(ExtClipboard, LongTextIsCutOnACharacterBoundary) {
-  auto m = parse(payloadOf(provideMessage(kText)), 9);  // "héllo €" is 10 bytes
+  auto m = parse(payloadOf(provideMessage(kSample)), 9);  // "héllo €" is 10 bytes
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->text, "h\xC3\xA9llo ");
 }
@@ -44,7 +44,7 @@ TEST(ExtClipboard, CapsAndActionsCarryTheirFlags) {
 
 TEST(ExtClipboard, HostileDataIsRefusedOrCleaned) {
   EXPECT_FALSE(parse("ab", 100).ok());
-  std::string bad = payloadOf(provideMessage(kText));
+  std::string bad = payloadOf(provideMessage(kSample));
   bad.resize(10);  // zlib stream cut short: no text length
   EXPECT_FALSE(parse(bad, 100).ok());
   EXPECT_EQ(cleanUtf8("a\xFF" "b\xC3"), "a?b?");
@@ -52,7 +52,7 @@ TEST(ExtClipboard, HostileDataIsRefusedOrCleaned) {
 }
 
 TEST(ExtClipboard, Latin1ConversionKeepsWhatFitsAndMarksTheRest) {
-  EXPECT_EQ(utf8ToLatin1(kText), "h\xE9llo ?uro ?");
+  EXPECT_EQ(utf8ToLatin1(kSample), "h\xE9llo ?uro ?");
   EXPECT_EQ(latin1ToUtf8("h\xE9llo"), "h\xC3\xA9llo");
 }
 
