@@ -116,13 +116,20 @@ std::string provideMessage(std::string_view utf8) {
   std::string raw;
   putU32(raw, static_cast<std::uint32_t>(text.size()));
   raw += text;
-  uLongf size = compressBound(static_cast<uLong>(raw.size()));
-  std::string packed(size, '\0');
-  if (compress2(reinterpret_cast<Bytef*>(packed.data()), &size,
-                reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()),
-                Z_DEFAULT_COMPRESSION) != Z_OK)
-    return {};
-  packed.resize(size);
+  // Flushed, not finished, as TigerVNC writes it: libvncserver 0.9.14 takes
+  // the end-of-stream status of a finished one for an error and disconnects.
+  z_stream z{};
+  if (deflateInit(&z, Z_DEFAULT_COMPRESSION) != Z_OK) return {};
+  std::string packed(compressBound(static_cast<uLong>(raw.size())) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(raw.data());
+  z.avail_in = static_cast<uInt>(raw.size());
+  z.next_out = reinterpret_cast<Bytef*>(packed.data());
+  z.avail_out = static_cast<uInt>(packed.size());
+  const int rc = deflate(&z, Z_SYNC_FLUSH);
+  const bool whole = rc == Z_OK && z.avail_in == 0;
+  packed.resize(packed.size() - z.avail_out);
+  deflateEnd(&z);
+  if (!whole) return {};
   std::string p;
   putU32(p, kProvide | kText);
   return withHeader(p + packed);
