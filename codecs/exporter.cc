@@ -1,5 +1,6 @@
 #include "codecs/exporter.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -75,18 +76,35 @@ Status exportMp4(const std::string& in_fragmented, const std::string& out_mp4,
     return avError("cannot copy the video stream", e);
   ost->codecpar->codec_tag = 0;
   ost->time_base = in->st()->time_base;
+  // Hints for tools that read them; the grid below makes them true.
+  ost->avg_frame_rate = ost->r_frame_rate = AVRational{kExportFps, 1};
   if (Status st = out.writeHeader(); !st.ok()) return st;
 
   AvPacketPtr pkt(av_packet_alloc()), held(av_packet_alloc());
   if (!pkt || !held) return Status::Error("out of memory exporting " + in_fragmented);
+  const AVRational in_tb = in->st()->time_base;
+  const AVRational slot_tb{1, kExportFps};
   long long packets = 0;
   bool holding = false;
-  // Writes the held packet; a duration the demuxer left unknown (the last
-  // sample of a fragment) comes from the next packet's time.
-  auto writeHeld = [&](int64_t next_dts) -> Status {
-    if (held->duration <= 0)
-      held->duration = next_dts != AV_NOPTS_VALUE && next_dts > held->dts ? next_dts - held->dts : 1;
-    av_packet_rescale_ts(held.get(), in->st()->time_base, ost->time_base);
+  int64_t held_slot = -1;  // in slots of 1/kExportFps s
+  // The slot a packet plays in: its time rounded up onto the grid, and
+  // after the previous frame's (strictly increasing, even where the
+  // recording repeats a time across a resize or a reopened encoder).
+  auto slotOf = [&](const AVPacket* p) {
+    const int64_t t = p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
+    const int64_t s = t == AV_NOPTS_VALUE ? held_slot + 1
+                                          : av_rescale_q_rnd(t, in_tb, slot_tb, AV_ROUND_UP);
+    return std::max<int64_t>(s, held_slot + 1);
+  };
+  // Writes the held packet lasting until `next_slot`; the last one lasts as
+  // long as the recording says (its end marker), at least one slot.
+  auto writeHeld = [&](int64_t next_slot) -> Status {
+    if (next_slot < 0) {
+      const int64_t d = held->duration > 0 ? av_rescale_q_rnd(held->duration, in_tb, slot_tb, AV_ROUND_UP) : 1;
+      next_slot = held_slot + std::max<int64_t>(1, d);
+    }
+    held->pts = held->dts = av_rescale_q(held_slot, slot_tb, ost->time_base);
+    held->duration = av_rescale_q(next_slot, slot_tb, ost->time_base) - held->dts;
     held->stream_index = 0;
     held->pos = -1;
     if (int e = av_interleaved_write_frame(out.get(), held.get()); e < 0)
@@ -97,16 +115,18 @@ Status exportMp4(const std::string& in_fragmented, const std::string& out_mp4,
   report(0.0);
   while (readVideoPacket(*in, pkt.get()) == 0) {
     const double pos = pkt->pos >= 0 ? static_cast<double>(pkt->pos) : 0.0;
+    const int64_t slot = slotOf(pkt.get());
     if (holding) {
-      if (Status st = writeHeld(pkt->dts); !st.ok()) return st;
+      if (Status st = writeHeld(slot); !st.ok()) return st;
     }
     av_packet_move_ref(held.get(), pkt.get());
+    held_slot = slot;
     holding = true;
     if ((++packets & 63) == 0) report(std::min(0.99, pos / in_size));
   }
   if (!in->io->error().ok()) return in->io->error();
   if (holding) {
-    if (Status st = writeHeld(AV_NOPTS_VALUE); !st.ok()) return st;
+    if (Status st = writeHeld(-1); !st.ok()) return st;
   }
   if (packets == 0) return Status::Error("recording " + in_fragmented + " holds no complete video frame");
   if (Status st = out.writeTrailer(); !st.ok()) return st;

@@ -10,7 +10,15 @@
 
 namespace vigil::codecs {
 
-// Remuxes without re-encoding. A partial last fragment is dropped. Writes to
+// One frame slot of an export: 25 fps, a rate every editor knows.
+inline constexpr int kExportFps = 25;
+
+// Remuxes without re-encoding. The recording's millisecond times (variable
+// frame rate) are moved onto a 1/kExportFps s grid, each frame to the next
+// free slot (at most 40 ms later; the recorder makes at most 10 fps), so
+// tools see a constant rate with gaps: ffprobe's r_frame_rate is 25/1, no
+// two frames share a time, and ffmpeg's default constant-rate re-encode
+// fills gaps with copies and drops none. A partial last fragment is dropped. Writes to
 // `out_mp4`.partial and renames on success, so `out_mp4` is never half
 // written. `progress` (may be empty) gets 0..1 on the calling thread.
 // Blocking; any thread. A sealed recording is decrypted with `keys`

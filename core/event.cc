@@ -20,4 +20,14 @@ std::optional<EventKind> parseEventKind(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view toString(Direction d) {
+  return d == Direction::ClientToServer ? "client_to_target" : "target_to_client";
+}
+
+std::optional<Direction> parseDirection(std::string_view s) {
+  for (Direction d : {Direction::ClientToServer, Direction::ServerToClient})
+    if (toString(d) == s) return d;
+  return std::nullopt;
+}
+
 }  // namespace vigil

@@ -18,11 +18,19 @@ enum class EventKind { Key, Title, Clipboard, Alert, Lifecycle };
 std::string_view toString(EventKind k);
 std::optional<EventKind> parseEventKind(std::string_view s);
 
+// Which way clipboard text crossed the gateway; in JSON "client_to_target" or
+// "target_to_client" (CONTRACT.md).
+enum class Direction { ClientToServer, ServerToClient };
+
+std::string_view toString(Direction d);
+std::optional<Direction> parseDirection(std::string_view s);
+
 struct Event {
   Millis t_ms = 0;
   EventKind kind = EventKind::Lifecycle;
   std::string text;
   std::string window;  // `key` lines: title of the window in front, if known
+  std::optional<Direction> direction;  // `clipboard` events only
   bool operator==(const Event&) const = default;
 };
 

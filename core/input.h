@@ -7,6 +7,8 @@
 #include <string>
 #include <variant>
 
+#include "core/event.h"
+
 namespace vigil {
 
 struct KeyInput {
@@ -19,8 +21,6 @@ struct PointerInput {
   // Bit 0 left, 1 middle, 2 right, 3 wheel up, 4 wheel down (the RFB mask).
   std::uint32_t buttons = 0;
 };
-
-enum class Direction { ClientToServer, ServerToClient };
 
 struct ClipboardInput {
   std::string text;  // UTF-8

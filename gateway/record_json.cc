@@ -32,6 +32,7 @@ nlohmann::json toJson(const storage::SessionRecord& s, long long live_bytes) {
 nlohmann::json toJson(const Event& e) {
   nlohmann::json j = {{"t_ms", e.t_ms}, {"kind", toString(e.kind)}, {"text", e.text}};
   if (!e.window.empty()) j["window"] = e.window;
+  if (e.direction) j["direction"] = toString(*e.direction);
   return j;
 }
 
@@ -41,6 +42,7 @@ nlohmann::json toJson(const storage::SearchHit& h) {
                       {"user", h.user},                   {"target", h.target},
                       {"started_at", formatRfc3339(h.started_at)}};
   if (!h.event.window.empty()) j["window"] = h.event.window;
+  if (h.event.direction) j["direction"] = toString(*h.event.direction);
   return j;
 }
 

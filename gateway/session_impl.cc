@@ -190,7 +190,7 @@ void SessionImpl::ingest(const Event& e) {
   // The window title a line was typed in is a title: title masks apply.
   std::string window = e.window.empty() ? std::string() : rules_->evaluate(EventKind::Title, e.window).text;
   if (o.masked || window != e.window) {
-    Event masked{e.t_ms, e.kind, std::move(o.text), std::move(window)};
+    Event masked{e.t_ms, e.kind, std::move(o.text), std::move(window), e.direction};
     events_->onEvent(masked);
   } else {
     events_->onEvent(e);
@@ -305,7 +305,7 @@ void SessionImpl::recordClipboard(const ClipboardThrottle::Change& c, Millis t) 
           "clipboard changed " + std::to_string(c.coalesced) +
               " more times than recorded (rate limit); the latest text follows",
           {}});
-  emit({t, EventKind::Clipboard, c.clip.text, {}});
+  emit({t, EventKind::Clipboard, c.clip.text, {}, c.clip.direction});
 }
 
 void SessionImpl::lifecycle(const std::string& text) {

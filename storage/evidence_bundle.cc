@@ -36,6 +36,7 @@ std::string eventLine(std::size_t seq, const Event& e) {
   j["kind"] = std::string(toString(e.kind));
   j["text"] = e.text;
   if (!e.window.empty()) j["window"] = e.window;
+  if (e.direction) j["direction"] = std::string(toString(*e.direction));
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
@@ -52,6 +53,8 @@ Event parseEventLine(const std::string& line) {
   e.t_ms = j["t_ms"].get<Millis>();
   e.text = j["text"].get<std::string>();
   e.window = j.contains("window") && j["window"].is_string() ? j["window"].get<std::string>() : "";
+  if (j.contains("direction") && j["direction"].is_string())
+    e.direction = parseDirection(j["direction"].get<std::string>());
   return e;
 }
 

@@ -61,6 +61,8 @@ std::string eventBytes(const Event& e) {
   putBytes(out, toString(e.kind));
   putBytes(out, e.text);
   putBytes(out, e.window);
+  // Only clipboard events carry it; events without one hash as they always did.
+  if (e.direction) putBytes(out, toString(*e.direction));
   return out;
 }
 

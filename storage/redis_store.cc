@@ -379,7 +379,8 @@ std::optional<SessionRecord> parseSession(const redisReply* r) {
 
 std::string encodeEvent(const Event& e) {
   Json j = Json::array({e.t_ms, std::string(toString(e.kind)), e.text});
-  if (!e.window.empty()) j.push_back(e.window);
+  if (!e.window.empty() || e.direction) j.push_back(e.window);
+  if (e.direction) j.push_back(std::string(toString(*e.direction)));
   return dumpJson(j);
 }
 
@@ -395,6 +396,7 @@ std::optional<Event> decodeEvent(std::string_view s) {
   e.kind = *kind;
   e.text = j[2].get<std::string>();
   if (j.size() > 3 && j[3].is_string()) e.window = j[3].get<std::string>();
+  if (j.size() > 4 && j[4].is_string()) e.direction = parseDirection(j[4].get<std::string>());
   return e;
 }
 

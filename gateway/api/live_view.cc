@@ -221,6 +221,7 @@ void LiveFeed::sendEvent(const Event& e) {
                       {"t_ms", e.t_ms},
                       {"kind", std::string(toString(e.kind))},
                       {"text", e.text}};
+  if (e.direction) j["direction"] = std::string(toString(*e.direction));
   out_.send({false, dumpJson(j)});
 }
 

@@ -229,6 +229,7 @@ int events(const Common& c, const std::string& session, const std::string& kinds
   for (const auto& e : *list) {
     std::printf("%s  %-9s %s", clockTime(e.t_ms).c_str(), std::string(toString(e.kind)).c_str(), e.text.c_str());
     if (!e.window.empty()) std::printf("   [%s]", e.window.c_str());
+    if (e.direction) std::printf("   (%s)", std::string(toString(*e.direction)).c_str());
     std::printf("\n");
   }
   return 0;

@@ -23,6 +23,7 @@
 
 #include "core/thread_name.h"
 #include "gateway/callback_guard.h"
+#include "gateway/vnc/ext_clipboard.h"
 #include "gateway/vnc/vnc_log.h"
 
 namespace vigil::gateway::vnc {
@@ -35,6 +36,10 @@ constexpr std::size_t kQueuedEventBytes = 16;
 constexpr std::size_t kMaxQueuedServerCut = 8;
 // The client state enum is declared inside the C struct, so C++ scopes it.
 constexpr int kRfbNormal = rfbClientRec::RFB_NORMAL;
+// A target's cut text beyond this is read and dropped; far beyond, the
+// connection is closed (as libvncclient does for classic text over 1 MiB).
+constexpr std::size_t kMaxTargetCutRead = 1u << 20;
+constexpr std::size_t kMaxTargetCutDrain = 16u << 20;
 
 std::int64_t steadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -66,53 +71,6 @@ void signalEventFd(int fd) {
   if (fd < 0) return;
   const std::uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
-}
-
-std::string latin1ToUtf8(const char* text, std::size_t len) {
-  std::string out;
-  out.reserve(len);
-  for (std::size_t i = 0; i < len; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    }
-  }
-  return out;
-}
-
-// Code points above U+00FF become '?': classic RFB cut text is Latin-1.
-std::string utf8ToLatin1(const char* text, std::size_t len) {
-  std::string out;
-  out.reserve(len);
-  std::size_t i = 0;
-  while (i < len) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    std::size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    if (n == 2 && i + 1 < len) {
-      const unsigned cp = ((c & 0x1Fu) << 6) | (static_cast<unsigned char>(text[i + 1]) & 0x3Fu);
-      out.push_back(cp <= 0xFF ? static_cast<char>(cp) : '?');
-    } else {
-      out.push_back('?');
-    }
-    i += n;
-  }
-  return out;
-}
-
-// Keeps a cut of UTF-8 text from ending inside a multi-byte sequence.
-std::size_t utf8Cut(const char* text, std::size_t len, std::size_t max) {
-  if (len <= max) return len;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return n;
 }
 
 VncRelay* relayOf(rfbClientPtr cl) { return static_cast<VncRelay*>(cl->screen->screenData); }
@@ -396,7 +354,14 @@ void VncRelay::applyTargetOutput() {
     rfbMarkRectAsModified(screen_.get(), r.x, r.y, r.x + r.w, r.y + r.h);
   }
   for (std::string& text : cuts) {
-    rfbSendServerCutText(screen_.get(), text.data(), static_cast<int>(text.size()));
+    // One viewer per screen: UTF-8 (Extended Clipboard) when it asked for
+    // it, else Latin-1. (0.9.14's own fallback writes a wrong length.)
+    if (client_->enableExtendedClipboard) {
+      rfbSendServerCutTextUTF8(screen_.get(), text.data(), static_cast<int>(text.size()), nullptr, 0);
+    } else {
+      std::string latin1 = extclip::utf8ToLatin1(text);
+      rfbSendServerCutText(screen_.get(), latin1.data(), static_cast<int>(latin1.size()));
+    }
   }
   for (int i = 0; i < bells; ++i) rfbSendBell(screen_.get());
 }
@@ -451,17 +416,11 @@ void VncRelay::onClientPointer(int buttons, int x, int y) {
 
 void VncRelay::onClientCutText(const char* text, int len, bool utf8) {
   if (!session_ || len < 0 || text == nullptr) return;
-  const std::size_t max = opts_.max_clipboard_bytes;
-  std::size_t n = static_cast<std::size_t>(len);
-  if (utf8) {
-    n = utf8Cut(text, n, max);
-    if (session_->input(ClipboardInput{std::string(text, n), Direction::ClientToServer}))
-      queueInput(utf8ToLatin1(text, n));
-  } else {
-    n = std::min(n, max);
-    if (session_->input(ClipboardInput{latin1ToUtf8(text, n), Direction::ClientToServer}))
-      queueInput(std::string(text, n));
-  }
+  std::string_view raw(text, static_cast<std::size_t>(len));
+  std::string clip = utf8 ? extclip::cleanUtf8(raw.substr(0, extclip::utf8Cut(raw, opts_.max_clipboard_bytes)))
+                          : extclip::latin1ToUtf8(raw.substr(0, opts_.max_clipboard_bytes));
+  // Queued as UTF-8: the target leg converts for a Latin-1-only target.
+  if (session_->input(ClipboardInput{clip, Direction::ClientToServer})) queueInput(std::move(clip));
 }
 
 void VncRelay::queueInput(QueuedInput in) {
@@ -604,7 +563,8 @@ void VncRelay::runTargetLeg() {
   rfbClient* c = target_client_.get();
   clearClientErrorOnThisThread();
   std::string why;
-  while (!closing_) {
+  if (!offerExtendedClipboard()) why = "write failed";
+  while (!closing_ && why.empty()) {
     pollfd fds[2] = {{c->sock, POLLIN, 0}, {target_wake_fd_, POLLIN, 0}};
     const int n = ::poll(fds, 2, c->buffered > 0 ? 0 : 1000);
     if (n < 0 && errno != EINTR) {
@@ -621,7 +581,10 @@ void VncRelay::runTargetLeg() {
       break;
     }
     if (c->buffered > 0 || (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-      if (!HandleRFBServerMessage(c)) {
+      // Cut text is read here when the extension was offered (libvncclient
+      // would drop the connection on an extended one).
+      const bool ok = nextIsServerCutText() ? readTargetCutText() : HandleRFBServerMessage(c) != FALSE;
+      if (!ok) {
         why = !target_why_.empty() ? target_why_ : lastClientErrorOnThisThread();
         if (why.empty()) why = "connection lost";
         break;
@@ -651,7 +614,7 @@ bool VncRelay::sendQueuedInput() {
     } else if (auto* p = std::get_if<PointerInput>(&in)) {
       ok = SendPointerEvent(c, p->x, p->y, static_cast<int>(p->buttons));
     } else if (auto* text = std::get_if<std::string>(&in)) {
-      ok = SendClientCutText(c, text->data(), static_cast<int>(text->size()));
+      ok = sendTargetClipboard(*text) ? TRUE : FALSE;
     }
     if (!ok) return false;
   }
@@ -709,15 +672,153 @@ void VncRelay::onTargetUpdateFinished() {
 }
 
 void VncRelay::onTargetCutText(const char* text, int len) {
-  if (text == nullptr || len < 0 || !session_) return;
-  const std::size_t n = std::min(static_cast<std::size_t>(len), opts_.max_clipboard_bytes);
-  (void)session_->input(ClipboardInput{latin1ToUtf8(text, n), Direction::ServerToClient});
+  if (text == nullptr || len < 0) return;
+  const std::string_view raw(text, std::min(static_cast<std::size_t>(len), opts_.max_clipboard_bytes));
+  onTargetClipboard(extclip::latin1ToUtf8(raw));
+}
+
+void VncRelay::onTargetClipboard(std::string utf8) {
+  if (!session_) return;
+  (void)session_->input(ClipboardInput{utf8, Direction::ServerToClient});
   {
     std::lock_guard lock(share_mutex_);
     if (server_cut_.size() >= kMaxQueuedServerCut) server_cut_.pop_front();
-    server_cut_.emplace_back(text, n);
+    server_cut_.push_back(std::move(utf8));
   }
   wakeClientLeg();
+}
+
+// --- Extended Clipboard on the target leg (target-leg thread only) ---
+
+bool VncRelay::offerExtendedClipboard() {
+  rfbClient* c = target_client_.get();
+  // Messages are read off the socket between libvncclient's: not possible
+  // under its TLS or SASL layers, where the target stays on Latin-1.
+  if (c->tlsSession != nullptr || c->saslconn != nullptr) return true;
+  // libvncclient sent its encodings without the extension; a second
+  // SetEncodings (allowed at any time) lists what it decodes, plus it. Its
+  // default encodingsString, compress level 3, no JPEG, no remote cursor.
+  const std::uint32_t encodings[] = {
+      rfbEncodingTight,        rfbEncodingZRLE,          rfbEncodingUltra,
+      rfbEncodingUltraZip,     rfbEncodingCopyRect,      rfbEncodingHextile,
+      rfbEncodingZlib,         rfbEncodingCoRRE,         rfbEncodingRRE,
+      rfbEncodingRaw,          rfbEncodingCompressLevel0 + 3,
+      rfbEncodingKeyboardLedState, rfbEncodingNewFBSize, rfbEncodingExtDesktopSize,
+      rfbEncodingLastRect,     rfbEncodingSupportedMessages, rfbEncodingSupportedEncodings,
+      rfbEncodingServerIdentity, rfbEncodingXvp,         rfbEncodingQemuExtendedKeyEvent,
+      extclip::kPseudoEncoding};
+  std::string msg{static_cast<char>(rfbSetEncodings), 0};
+  const auto n = static_cast<std::uint16_t>(std::size(encodings));
+  msg.push_back(static_cast<char>(n >> 8));
+  msg.push_back(static_cast<char>(n & 0xFF));
+  for (std::uint32_t e : encodings)
+    for (int shift = 24; shift >= 0; shift -= 8) msg.push_back(static_cast<char>((e >> shift) & 0xFF));
+  if (!WriteToRFBServer(c, msg.data(), static_cast<unsigned>(msg.size()))) return false;
+  ext_offered_ = true;
+  return true;
+}
+
+bool VncRelay::nextIsServerCutText() {
+  rfbClient* c = target_client_.get();
+  if (!ext_offered_) return false;
+  if (c->buffered > 0) return static_cast<unsigned char>(c->bufoutptr[0]) == rfbServerCutText;
+  unsigned char type = 0;
+  return ::recv(c->sock, &type, 1, MSG_PEEK | MSG_DONTWAIT) == 1 && type == rfbServerCutText;
+}
+
+bool VncRelay::readTargetCutText() {
+  rfbClient* c = target_client_.get();
+  char hdr[sz_rfbServerCutTextMsg];
+  if (!ReadFromRFBServer(c, hdr, sizeof hdr)) return false;
+  std::uint32_t raw_len = 0;
+  for (int i = 4; i < 8; ++i) raw_len = raw_len << 8 | static_cast<unsigned char>(hdr[i]);
+  const bool extended = (raw_len & 0x80000000u) != 0;
+  const std::size_t len = extended ? (~raw_len + 1u) : raw_len;
+  if (len > kMaxTargetCutDrain) {
+    target_why_ = "target sent " + std::to_string(len) + " bytes of clipboard";
+    return false;
+  }
+  std::string data(std::min(len, kMaxTargetCutRead), '\0');
+  if (!data.empty() && !ReadFromRFBServer(c, data.data(), static_cast<unsigned>(data.size()))) return false;
+  for (std::size_t left = len - data.size(); left > 0;) {  // too long: drained, dropped
+    char sink[8192];
+    const auto n = static_cast<unsigned>(std::min(left, sizeof sink));
+    if (!ReadFromRFBServer(c, sink, n)) return false;
+    left -= n;
+  }
+  if (len > kMaxTargetCutRead) {
+    spdlog::info("vnc target={} event=clipboard_dropped bytes={}", target_.name, len);
+    return true;
+  }
+  if (!extended) {
+    onTargetCutText(data.data(), static_cast<int>(std::min(data.size(), opts_.max_clipboard_bytes)));
+    return true;
+  }
+  auto m = extclip::parse(data, opts_.max_clipboard_bytes);
+  if (!m.ok()) {
+    target_why_ = m.message();
+    return false;
+  }
+  return onTargetExtended(*m);
+}
+
+bool VncRelay::onTargetExtended(const extclip::Message& m) {
+  rfbClient* c = target_client_.get();
+  auto write = [&](const std::string& msg) {
+    return !msg.empty() && WriteToRFBServer(c, msg.data(), static_cast<unsigned>(msg.size()));
+  };
+  if (m.flags & extclip::kCaps) {
+    target_ext_flags_ = m.flags;
+    if (!target_ext_) {
+      target_ext_ = true;
+      spdlog::debug("vnc target={} event=extended_clipboard flags={:#x}", target_.name, m.flags);
+      const auto max = static_cast<std::uint32_t>(std::min<std::size_t>(opts_.max_clipboard_bytes, 0x7FFFFFFF));
+      return write(extclip::capsMessage(extclip::kActions, max));
+    }
+    return true;
+  }
+  if (!target_ext_) return true;  // actions only after both sides said what they do
+  if ((m.flags & extclip::kProvide) && m.has_text) {
+    onTargetClipboard(m.text);
+  } else if ((m.flags & extclip::kNotify) && (m.flags & extclip::kText)) {
+    if (target_ext_flags_ & extclip::kRequest)
+      return write(extclip::actionMessage(extclip::kRequest | extclip::kText));
+  } else if (m.flags & extclip::kRequest) {
+    if ((m.flags & extclip::kText) && have_client_clip_) return write(extclip::provideMessage(client_clip_));
+  } else if (m.flags & extclip::kPeek) {
+    return write(extclip::actionMessage(extclip::kNotify | (have_client_clip_ ? extclip::kText : 0)));
+  }
+  return true;
+}
+
+bool VncRelay::sendTargetClipboard(const std::string& utf8) {
+  rfbClient* c = target_client_.get();
+  client_clip_ = utf8;
+  have_client_clip_ = true;
+  const bool provide = target_ext_ && (target_ext_flags_ & extclip::kProvide);
+  const bool notify = provide && (target_ext_flags_ & extclip::kNotify);
+  std::string msg;
+  if (!notify) {
+    // Latin-1 first for targets without the extension, and for libvncserver
+    // 0.9.14 ones (x11vnc: no Notify in their capabilities), which drop
+    // extended text unless the program registered a UTF-8 handler; the
+    // UTF-8 text that follows replaces it where one did.
+    const std::string latin1 = extclip::utf8ToLatin1(utf8);
+    msg = std::string{static_cast<char>(rfbClientCutText), 0, 0, 0};
+    for (int shift = 24; shift >= 0; shift -= 8)
+      msg.push_back(static_cast<char>((latin1.size() >> shift) & 0xFF));
+    msg += latin1;
+  } else {
+    // Announce, then provide at once: the target has the text when one of
+    // its programs asks (TigerVNC serves only an announced client's text).
+    msg = extclip::actionMessage(extclip::kNotify | extclip::kText);
+  }
+  if (provide) {
+    const std::string data = extclip::provideMessage(utf8);
+    if (data.empty()) return false;
+    msg += data;
+  }
+  return WriteToRFBServer(c, msg.data(), static_cast<unsigned>(msg.size())) != FALSE;
 }
 
 void VncRelay::onTargetBell() {

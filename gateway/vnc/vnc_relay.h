@@ -36,6 +36,7 @@
 #include "gateway/connection.h"
 #include "gateway/listener.h"
 #include "gateway/session.h"
+#include "gateway/vnc/ext_clipboard.h"
 #include "gateway/vnc/vnc_listener.h"
 
 struct _rfbScreenInfo;
@@ -81,7 +82,7 @@ class VncRelay final : public Relay, public ClientConnection {
   using ClientPtr = std::unique_ptr<_rfbClient, ClientDeleter>;
 
   // Client input waiting for the target-leg thread.
-  using QueuedInput = std::variant<KeyInput, PointerInput, std::string /*latin-1 cut text*/>;
+  using QueuedInput = std::variant<KeyInput, PointerInput, std::string /*UTF-8 cut text*/>;
 
   void runTargetLeg();
   bool setUpScreen();
@@ -93,6 +94,14 @@ class VncRelay final : public Relay, public ClientConnection {
   Result<int> connectTcp();
   void queueInput(QueuedInput in);
   bool sendQueuedInput();
+  // Target-leg thread: the Extended Clipboard (UTF-8) towards the target,
+  // offered after the handshake; Latin-1 with targets that never answer.
+  bool offerExtendedClipboard();
+  bool nextIsServerCutText();
+  bool readTargetCutText();
+  bool onTargetExtended(const extclip::Message& m);
+  bool sendTargetClipboard(const std::string& utf8);
+  void onTargetClipboard(std::string utf8);
   void wakeClientLeg();
   void wakeTargetLeg();
   void setEndReason(const std::string& reason);
@@ -133,6 +142,11 @@ class VncRelay final : public Relay, public ClientConnection {
   bool target_running_ = false;
   std::atomic<bool> refresh_wanted_{false};  // refreshScreen(), served by the target leg
   std::string target_why_;  // why the target leg failed, when we decided it
+  bool ext_offered_ = false;     // our SetEncodings named the Extended Clipboard
+  bool target_ext_ = false;      // the target answered with its capabilities
+  std::uint32_t target_ext_flags_ = 0;
+  std::string client_clip_;      // the client's latest text, for a target's Request
+  bool have_client_clip_ = false;
 
   // The frame libvncclient decodes into: its pixels are the target leg's
   // alone; the pointer is replaced only by that leg (or the auth hook
@@ -144,7 +158,7 @@ class VncRelay final : public Relay, public ClientConnection {
   Frame staging_;           // finished updates, copied out of target_frame_
   bool resize_pending_ = false;
   DirtyRegion damage_;      // staged, not yet copied into served_
-  std::deque<std::string> server_cut_;  // latin-1, for rfbSendServerCutText
+  std::deque<std::string> server_cut_;  // UTF-8; Latin-1 only for a viewer without the extension
   int bells_ = 0;
 
   // Client leg -> target leg.

@@ -7,7 +7,7 @@ set -euo pipefail
 VIGIL_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   freerdp2-dev freerdp2-x11 freerdp2-shadow-x11 winpr-utils
-  libvncserver-dev
+  libvncserver-dev zlib1g-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
   libopencv-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-script-latn libtesseract-dev
   libhiredis-dev redis-server redis-tools libzip-dev libre2-dev
@@ -25,6 +25,7 @@ VIGIL_TEST_PACKAGES=(
   tigervnc-standalone-server xrdp xxd
   rdesktop
   rsyslog rsyslog-openssl
+  xclip
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

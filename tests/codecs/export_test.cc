@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <regex>
+#include <sstream>
+#include <thread>
 
 #include "codecs/recorder.h"
 #include "codecs/video_reader.h"
@@ -73,9 +76,15 @@ TEST(Export, FaststartMp4ThatPlayersOpen) {
   auto info = probe(out);
   ASSERT_TRUE(info.ok()) << info.message();
   EXPECT_EQ(info->frame_count, src->frame_count);
-  EXPECT_EQ(info->frame_pts, src->frame_pts);
+  ASSERT_EQ(info->frame_pts.size(), src->frame_pts.size());
+  // On the next free 40 ms slot: the next one, or the one after for the
+  // end marker 1 ms after the last change.
+  for (std::size_t i = 0; i < info->frame_pts.size(); ++i) {
+    EXPECT_GE(info->frame_pts[i], src->frame_pts[i]) << i;
+    EXPECT_LT(info->frame_pts[i], src->frame_pts[i] + (i + 1 < info->frame_pts.size() ? 40 : 80)) << i;
+  }
   const double dur = ffprobeDuration(out);
-  EXPECT_NEAR(dur * 1000, static_cast<double>(src->duration_ms), 50);
+  EXPECT_NEAR(dur * 1000, static_cast<double>(src->duration_ms), 80);
   EXPECT_GE(dur, 7.95);  // the last frame came at 7.95 s; the session ended just after
   EXPECT_LT(dur, 9.5);
   auto last = decodeLastFrame(out);
@@ -118,6 +127,113 @@ TEST(Export, TruncatedRecordingStillProbesAndExports) {
     EXPECT_EQ(rc, 0);
     EXPECT_TRUE(errors.empty()) << errors;
   }
+}
+
+// The value of `key=` in ffmpeg's -progress output (the last one).
+long long progressValue(const std::string& out, const std::string& key) {
+  long long v = -1;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key + "=", 0) == 0) v = std::atoll(line.c_str() + key.size() + 1);
+  return v;
+}
+
+long long countFrames(const std::string& path) {
+  int rc = 0;
+  const std::string out = testing::run("ffprobe -v error -count_frames -select_streams v:0 "
+                                       "-show_entries stream=nb_read_frames -of csv=p=0 '" + path + "'", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  return std::atoll(out.c_str());
+}
+
+// What a user's tools make of an export: a session with a resize and two
+// idle pauses (the encoder parks and resumes), recorded in real time.
+TEST(Export, EveryToolReadsItAndReencodingKeepsEveryFrame) {
+  TempDir dir;
+  const std::string in = dir.file("rec.mp4"), out = dir.file("export.mp4"), re = dir.file("re.mp4");
+  RecorderOptions o;
+  o.flush_interval_ms = 200;
+  o.park_encoder_after_ms = 300;
+  auto rec = Recorder::open(in, o);
+  ASSERT_TRUE(rec.ok()) << rec.message();
+  FakeTerminal small(960, 540), big(1280, 800);
+  FakeTerminal* term = &small;
+  // A desktop clock ticking every second (a few ms late, as real ticks are)
+  // and, later, a few keys typed ~120 ms apart: the pattern that had ffmpeg
+  // guess 1 fps from the start and drop the typed frames. Session times are
+  // given; real pauses only let the encoder park, to resume at the next change.
+  publishAndWait(**rec, term->frame(), DirtyRegion(term->frame().bounds()), 0);
+  Millis t = 0;
+  for (int second = 1; second <= 8; ++second) {
+    t = second * 1000 + (second * 7) % 5;
+    if (second == 2 || second == 5) std::this_thread::sleep_for(std::chrono::milliseconds(450));
+    if (second == 4) {
+      (*rec)->onResize(1280, 800, t);
+      term = &big;
+      publishAndWait(**rec, term->frame(), DirtyRegion(term->frame().bounds()), t);
+      continue;
+    }
+    publishAndWait(**rec, term->frame(), term->clock(second), t);
+  }
+  for (int k = 0; k < 6; ++k) {
+    t += 110 + 10 * (k % 3);
+    publishAndWait(**rec, term->frame(), term->type(term->randomChar()), t);
+  }
+  publishAndWait(**rec, term->frame(), term->clock(9), 9002);
+  (*rec)->close();
+  ASSERT_TRUE((*rec)->healthy()) << (*rec)->lastError();
+  EXPECT_GE((*rec)->stats().parks, 2);
+
+  auto src = probe(in);
+  ASSERT_TRUE(src.ok()) << src.message();
+  for (std::size_t i = 1; i < src->frame_pts.size(); ++i)
+    EXPECT_LT(src->frame_pts[i - 1], src->frame_pts[i]) << "recording frame " << i;
+  ASSERT_TRUE(exportMp4(in, out, nullptr).ok());
+
+  int rc = 0;
+  const std::string rates = testing::run("ffprobe -v error -select_streams v:0 -show_entries "
+                                         "stream=r_frame_rate,avg_frame_rate -of csv=p=0 '" + out + "'", &rc);
+  ASSERT_EQ(rc, 0) << rates;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(rates, m, std::regex(R"((\d+)/(\d+),(\d+)/(\d+))"))) << rates;
+  EXPECT_EQ(m[1].str() + "/" + m[2].str(), "25/1") << rates;
+  const double avg = std::stod(m[3]) / std::stod(m[4]);
+  EXPECT_GT(avg, 1.0) << rates;  // ~20 frames in ~4 s
+  EXPECT_LE(avg, 25.0) << rates;
+
+  // Every frame of the recording, each at its own time, on the 40 ms grid.
+  auto exported = probe(out);
+  ASSERT_TRUE(exported.ok()) << exported.message();
+  ASSERT_EQ(exported->frame_count, src->frame_count);
+  for (std::size_t i = 0; i < exported->frame_pts.size(); ++i) {
+    const Millis t = exported->frame_pts[i];
+    EXPECT_EQ(t % 40, 0) << i;
+    if (i > 0) {
+      EXPECT_LT(exported->frame_pts[i - 1], t) << i;
+    }
+    EXPECT_GE(t, src->frame_pts[i]) << i;
+    EXPECT_LT(t, src->frame_pts[i] + 120) << i << ": the grid moves a frame by a slot or so";
+  }
+
+  // A plain decode, with ffmpeg's own timing, says nothing.
+  const std::string errors = testing::run("ffmpeg -v error -i '" + out + "' -f null - 2>&1", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(errors, "");
+
+  // Re-encoding with ffmpeg's defaults (constant rate for mp4) drops nothing:
+  // every exported frame is there, gaps filled with copies.
+  const std::string progress =
+      testing::run("ffmpeg -nostdin -y -v error -nostats -progress pipe:1 -i '" + out + "' '" + re + "'", &rc);
+  ASSERT_EQ(rc, 0) << progress;
+  EXPECT_EQ(progressValue(progress, "drop_frames"), 0) << progress;
+  const long long dups = progressValue(progress, "dup_frames");
+  const long long exported_frames = countFrames(out), re_frames = countFrames(re);
+  EXPECT_EQ(exported_frames, src->frame_count);
+  EXPECT_EQ(re_frames, exported_frames + dups) << "dups " << dups;
+  std::printf("recording %lld frames over %lld ms; export r_frame_rate,avg_frame_rate %s; re-encode "
+              "%lld frames (%lld copies, %lld dropped)\n",
+              src->frame_count, static_cast<long long>(src->duration_ms), rates.c_str(), re_frames, dups,
+              progressValue(progress, "drop_frames"));
 }
 
 TEST(Export, MissingOrEmptyRecordingIsAClearError) {

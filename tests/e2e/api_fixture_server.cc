@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
       {at(0.03), EventKind::Title, "Administrator: Command Prompt", {}},
       {at(0.08), EventKind::Key, "whoami", "Administrator: Command Prompt"},
       {at(0.2), EventKind::Key, "ipconfig /all", "Administrator: Command Prompt"},
-      {at(0.33), EventKind::Clipboard, "\\\\fileserver\\share\\tools", {}},
+      {at(0.33), EventKind::Clipboard, "\\\\fileserver\\share\\tools", {}, Direction::ClientToServer},
       {at(0.42), EventKind::Key, "net user backdoor Passw0rd! /add", "Administrator: Command Prompt"},
       {at(0.425), EventKind::Alert, "local account created", {}},
       {at(0.6), EventKind::Title, "Registry Editor", {}},

@@ -140,6 +140,9 @@ test('search a typed line, open the hit: the video plays at that moment and the 
       assert.ok(markers.some((c) => c.split(' ').includes(k)), 'timeline marker ' + k);
     }
     await shot(page, '04-player-at-hit');
+    // A clipboard line says which way the text went (a paste into the target).
+    const clip = await page.$eval('#transcript .line.clipboard', (e) => e.textContent);
+    assert.ok(clip.includes('clipboard → target: \\\\fileserver'), clip);
 
     // Transcript click seeks; keyboard shortcuts change speed and seek.
     await page.click('#transcript .line:has-text("reg query")');

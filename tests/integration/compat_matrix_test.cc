@@ -191,7 +191,7 @@ class CompatMatrix : public ::testing::TestWithParam<Row> {
                                             " | tigervncpasswd -f > '" + pw + "'"});
     ASSERT_TRUE(rc.ok() && *rc == 0) << "tigervncpasswd failed";
     const std::uint16_t rfb = testbed::freeTcpPort();
-    auto xvnc = testbed::XDisplay::startXvnc(1280, 800, rfb, pw);
+    auto xvnc = testbed::XDisplay::startXvnc(rfb, pw, 1280, 800, true);
     ASSERT_TRUE(xvnc.ok()) << xvnc.message();
     xvnc_ = xvnc->release();
     auto term = xvnc_->startXterm(GatewayFixture::kTerminalTitle, "100x30+60+60");

@@ -188,7 +188,7 @@ TEST_P(StoreTest, EventsInTimeOrderWithKindFilter) {
   events("s1", {{0, EventKind::Lifecycle, "connect", ""},
                 {100, EventKind::Title, "Command Prompt", ""},
                 {50, EventKind::Key, "dir", "Command Prompt"}});
-  events("s1", {{900, EventKind::Clipboard, "secret stuff", ""},
+  events("s1", {{900, EventKind::Clipboard, "secret stuff", "", Direction::ServerToClient},
                 {1000, EventKind::Lifecycle, "disconnect", ""}});
   auto all = store_->events("s1", {});
   ASSERT_TRUE(all.ok()) << all.message();
@@ -203,6 +203,8 @@ TEST_P(StoreTest, EventsInTimeOrderWithKindFilter) {
   ASSERT_EQ(some->size(), 3u);
   EXPECT_EQ((*some)[0].text, "connect");
   EXPECT_EQ((*some)[1].text, "secret stuff");
+  EXPECT_EQ((*some)[1].direction, Direction::ServerToClient);  // stored with the event
+  EXPECT_EQ((*some)[0].direction, std::nullopt);
   EXPECT_EQ((*some)[2].text, "disconnect");
   EXPECT_TRUE(store_->events("nope", {})->empty());
 }

@@ -333,17 +333,15 @@ double psnr(const Frame& a, const Frame& b) {
 // --------------------------------------------------------------- XDisplay
 
 Result<std::unique_ptr<XDisplay>> XDisplay::start(int width, int height, bool window_manager) {
-  return startServer({"Xvfb", "-displayfd", "3", "-screen", "0",
-                      std::to_string(width) + "x" + std::to_string(height) + "x24", "-nolisten", "tcp",
-                      "-noreset"},
+  return startServer({"Xvfb", "-screen", "0", std::to_string(width) + "x" + std::to_string(height) + "x24"},
                      width, height, window_manager);
 }
 
-Result<std::unique_ptr<XDisplay>> XDisplay::startXvnc(int width, int height, std::uint16_t rfb_port,
-                                                      const std::string& password_file, bool window_manager) {
-  return startServer({"Xvnc", "-displayfd", "3", "-geometry", std::to_string(width) + "x" + std::to_string(height),
-                      "-depth", "24", "-rfbport", std::to_string(rfb_port), "-localhost", "-SecurityTypes",
-                      "VncAuth", "-PasswordFile", password_file, "-nolisten", "tcp", "-noreset"},
+Result<std::unique_ptr<XDisplay>> XDisplay::startXvnc(std::uint16_t rfb_port, const std::string& password_file,
+                                                      int width, int height, bool window_manager) {
+  return startServer({"Xvnc", "-geometry", std::to_string(width) + "x" + std::to_string(height), "-depth", "24",
+                      "-rfbport", std::to_string(rfb_port), "-localhost", "-SecurityTypes", "VncAuth",
+                      "-PasswordFile", password_file},
                      width, height, window_manager);
 }
 
@@ -358,6 +356,8 @@ Result<std::unique_ptr<XDisplay>> XDisplay::startServer(std::vector<std::string>
   o.pass_fd = fds[1];
   // -displayfd: Xvfb picks a free display number and writes it when ready,
   // so parallel tests never race for a number.
+  for (const char* a : {"-displayfd", "3", "-nolisten", "tcp", "-noreset"}) argv.push_back(a);
+  const std::string server = argv[0];
   auto xvfb = Process::start(std::move(argv), o);
   ::close(fds[1]);
   if (!xvfb.ok()) {
@@ -378,7 +378,7 @@ Result<std::unique_ptr<XDisplay>> XDisplay::startServer(std::vector<std::string>
     }
   }
   ::close(fds[0]);
-  if (num.empty()) return Status::Error("the X server did not start (no display number)");
+  if (num.empty()) return Status::Error(server + " did not start (no display number)");
   d->number_ = std::atoi(num.c_str());
   if (window_manager) {
     auto wm = d->spawn({"openbox"});
@@ -394,6 +394,14 @@ Result<std::unique_ptr<XDisplay>> XDisplay::startServer(std::vector<std::string>
         10s, 100ms);
   }
   return d;
+}
+
+Status writeVncPasswordFile(const std::string& password, const std::string& path) {
+  // vncpasswd -f (tigervnc-tools): the password on stdin, the file on stdout.
+  auto rc = run({"sh", "-c", "printf '%s\\n' \"$0\" | vncpasswd -f > \"$1\"", password, path});
+  if (!rc.ok()) return rc.status();
+  if (*rc != 0 || readFile(path).size() != 8) return Status::Error("vncpasswd -f failed for " + path);
+  return Status::Ok();
 }
 
 XDisplay::~XDisplay() {

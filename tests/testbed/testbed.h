@@ -92,12 +92,12 @@ class XDisplay {
  public:
   static Result<std::unique_ptr<XDisplay>> start(int width = 1280, int height = 800,
                                                  bool window_manager = true);
-  // The same display served by TigerVNC's Xvnc instead of Xvfb: a VNC
-  // server on 127.0.0.1:rfb_port asking for the password in `password_file`
-  // (tigervncpasswd -f format).
-  static Result<std::unique_ptr<XDisplay>> startXvnc(int width, int height, std::uint16_t rfb_port,
-                                                     const std::string& password_file,
-                                                     bool window_manager = true);
+  // TigerVNC's Xvnc instead of Xvfb: an X display that is also a VNC server
+  // on 127.0.0.1:rfb_port (VNC authentication, password file from
+  // writeVncPasswordFile), with openbox if asked.
+  static Result<std::unique_ptr<XDisplay>> startXvnc(std::uint16_t rfb_port, const std::string& password_file,
+                                                     int width = 1280, int height = 800,
+                                                     bool window_manager = false);
   ~XDisplay();
 
   int number() const { return number_; }
@@ -125,6 +125,10 @@ class XDisplay {
   int number_ = -1, width_ = 0, height_ = 0;
   Process xvfb_, wm_;
 };
+
+// A VNC password file as vncpasswd writes it (for Xvnc -PasswordFile and
+// xtigervncviewer -passwd).
+Status writeVncPasswordFile(const std::string& password, const std::string& path);
 
 // x11vnc sharing `display` on 127.0.0.1:port with a VNC password.
 // Its log (connections appear as "Got connection from client") goes to log_path.

@@ -123,6 +123,14 @@ export function renderPlayer(view, id, params, ctx) {
     timeline.append(playhead);
   }
 
+  // Clipboard lines say which way the text went: an auditor must tell a paste in from a copy out.
+  function kindLabel(e) {
+    if (e.kind !== 'clipboard') return e.kind;
+    if (e.direction === 'client_to_target') return 'clipboard → target';
+    if (e.direction === 'target_to_client') return 'clipboard → client';
+    return e.kind;
+  }
+
   function renderTranscript() {
     const needle = find.value.trim().toLowerCase();
     transcript.replaceChildren();
@@ -131,7 +139,7 @@ export function renderPlayer(view, id, params, ctx) {
       if (!filterBoxes[e.kind].checked) continue;
       if (needle && !e.text.toLowerCase().includes(needle)) continue;
       const line = el('div', { class: 'line ' + e.kind + (hlMs !== null && e.t_ms === hlMs ? ' hit' : ''), 'data-t': e.t_ms, title: e.kind + (e.window ? ' in ' + e.window : '') },
-        el('span', { class: 't' }, fmtOffset(e.t_ms)), el('span', { class: 'text' }, e.kind === 'key' ? e.text : (e.kind === 'lifecycle' ? e.text : e.kind + ': ' + e.text)));
+        el('span', { class: 't' }, fmtOffset(e.t_ms)), el('span', { class: 'text' }, e.kind === 'key' ? e.text : (e.kind === 'lifecycle' ? e.text : kindLabel(e) + ': ' + e.text)));
       line.addEventListener('click', () => { seekMs(e.t_ms); video.play().catch(() => {}); });
       transcript.append(line);
     }

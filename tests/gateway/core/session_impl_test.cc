@@ -276,6 +276,9 @@ TEST_F(SessionRulesTest, MaskedTextReachesNoSinkAndNoStore) {
   ASSERT_EQ(clips.size(), 2u);
   EXPECT_EQ(clips[0].text, "key [masked] here");
   EXPECT_EQ(clips[1].text, "back [masked]");
+  // Masking keeps which way the text went (CONTRACT.md: "direction").
+  EXPECT_EQ(clips[0].direction, Direction::ClientToServer);
+  EXPECT_EQ(clips[1].direction, Direction::ServerToClient);
   const std::string all = everythingStored("s-mask");
   EXPECT_EQ(all.find("Hunter2"), std::string::npos) << all;
   EXPECT_EQ(all.find("Zq9Secret"), std::string::npos) << all;
