@@ -3,7 +3,7 @@
 // `vigil serve` to real targets. Each row checks what a user would: the viewer
 // shows the target's screen (PSNR against the target's own screenshot), a line
 // typed into the viewer runs on the target and is searchable, and the
-// session's export is clean under `ffmpeg -v error` and keeps every frame when
+// session's export is clean under `ffmpeg -v error` and loses no frame when
 // ffmpeg re-encodes it with its defaults.
 #include <gtest/gtest.h>
 
@@ -167,6 +167,15 @@ int countFrames(const std::string& file) {
                           "stream=nb_read_frames", "-of", "csv=p=0", file},
                          {}, &out, 120s);
   return rc.ok() && *rc == 0 ? std::atoi(out.c_str()) : -1;
+}
+
+// The last `key=N` of ffmpeg's -progress output (-1 if absent).
+long progressValue(const std::string& progress, const std::string& key) {
+  long value = -1;
+  std::istringstream in(progress);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key + "=", 0) == 0) value = std::atol(line.c_str() + key.size() + 1);
+  return value;
 }
 
 std::string firstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
@@ -421,13 +430,21 @@ TEST_P(CompatMatrix, ViewerShowsTheTargetLineRunsIsSearchableAndExportReencodesW
   rc = testbed::run({"sh", "-c", "ffmpeg -nostdin -v error -i '" + out + "' -f null - 2>&1"}, {}, &errors, 120s);
   EXPECT_TRUE(rc.ok() && *rc == 0 && errors.empty()) << row.name << ": ffmpeg says:\n" << errors;
   const std::string re = f.dir() + "/" + marker + "-re.mp4";
-  rc = testbed::run({"ffmpeg", "-nostdin", "-v", "error", "-y", "-i", out, re}, {}, nullptr, 180s);
+  std::string progress;
+  rc = testbed::run({"ffmpeg", "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:1", "-y", "-i", out, re}, {},
+                    &progress, 180s);
   ASSERT_TRUE(rc.ok() && *rc == 0) << "ffmpeg could not re-encode the export";
+  // ffmpeg's default for mp4 is a constant rate: it fills gaps with copies
+  // (dup_frames) and must drop none of the recorded frames.
+  const long dropped = progressValue(progress, "drop_frames"), dups = progressValue(progress, "dup_frames");
   const int frames = countFrames(out), re_frames = countFrames(re);
   EXPECT_GT(frames, 0);
-  EXPECT_EQ(re_frames, frames) << row.name << ": a re-encode with ffmpeg's defaults changed the frame count";
-  std::printf("[ matrix ] %s | %s | screen %.1f dB | line ran %s | searchable %s | export %d frames, re-encoded %d\n",
-              row.name.c_str(), serverName(row.target).c_str(), screen_db, ran ? "yes" : "NO", found ? "yes" : "NO", frames, re_frames);
+  EXPECT_EQ(dropped, 0) << row.name << ": a re-encode with ffmpeg's defaults dropped frames\n" << progress;
+  EXPECT_EQ(re_frames, frames + dups) << row.name << ": the re-encode lost frames (" << dups << " copies)";
+  std::printf("[ matrix ] %s | %s | screen %.1f dB | line ran %s | searchable %s | export %d frames, "
+              "re-encoded %d (%ld copies, %ld dropped)\n",
+              row.name.c_str(), serverName(row.target).c_str(), screen_db, ran ? "yes" : "NO", found ? "yes" : "NO",
+              frames, re_frames, dups, dropped);
 }
 
 std::string rowName(const ::testing::TestParamInfo<Row>& info) {
