@@ -120,6 +120,23 @@ TEST(RulesEndToEnd, MaskedSecretRunsButIsNotStoredAndTerminateStopsTheCommand) {
   EXPECT_TRUE(pw_hits["hits"].empty()) << pw_hits.dump();
   pw_window->stop();
   f.focusTerminal();
+  // Until OCR has read that the terminal is in front again, a line still
+  // counts as typed in the password window (masked whole, by design): probe
+  // with harmless lines until one is stored as typed.
+  bool terminal_in_front = false;
+  for (int probe = 0; probe < 20 && !terminal_in_front; ++probe) {
+    const std::string line = "echo probe" + std::to_string(probe) + marker;
+    (*viewer)->typeText(line + "\n");
+    testbed::waitFor([&] {
+      nlohmann::json ev = f.vigilJson({"events", id, "--kind", "key"});
+      if (!ev.is_object() || ev["events"].empty()) return false;
+      const std::string last = ev["events"].back().value("text", "");
+      terminal_in_front = last == line;
+      return terminal_in_front || last == "[masked]";
+    }, 3s, 100ms);
+    if (!terminal_in_front) std::this_thread::sleep_for(500ms);
+  }
+  ASSERT_TRUE(terminal_in_front) << "lines typed in the terminal stayed masked after the password window closed";
 
   // 2. A line a terminate rule matches: typed, but its Enter never reaches
   // the server, so the command never runs; the session ends at once.

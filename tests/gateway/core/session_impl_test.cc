@@ -214,6 +214,13 @@ action = "alert"
 severity = "high"
 
 [[rules]]
+name = "private key on clipboard"
+match = 'BEGIN [A-Z ]*PRIVATE KEY'
+kinds = ["clipboard"]
+action = "terminate"
+severity = "critical"
+
+[[rules]]
 name = "only for others"
 match = 'dir'
 users = ["alice"]
@@ -352,6 +359,37 @@ TEST_F(SessionRulesTest, TerminateHoldsBackTheEnterAndEndsTheSession) {
   auto rec = store_.getSession("s-term");
   ASSERT_TRUE(rec.ok() && rec->has_value());
   EXPECT_EQ((*rec)->end_reason, "terminated by rule \"shutdown\"");
+}
+
+// CONTRACT.md: a `clipboard` match acts within 1 s. It acts on the input
+// that carried the text: the relay is told to close before input() returns.
+TEST_F(SessionRulesTest, AClipboardTerminateActsWithinASecond) {
+  auto s = openWithRules("s-clipterm");
+  ASSERT_TRUE(s);
+  RecordingRelay relay;
+  s->attach(&relay);
+  const auto t0 = std::chrono::steady_clock::now();
+  (void)s->input(ClipboardInput{"-----BEGIN OPENSSH PRIVATE KEY-----", Direction::ServerToClient});
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2)) {
+    {
+      std::lock_guard lock(relay.mu);
+      closed = !relay.closed.empty();
+    }
+    if (!closed) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  ASSERT_TRUE(closed) << "the session was not ended";
+  EXPECT_LE(ms.count(), 1000);
+  EXPECT_TRUE(s->terminated());
+  {
+    std::lock_guard lock(relay.mu);
+    EXPECT_EQ(relay.closed[0], "terminated by rule \"private key on clipboard\"");
+  }
+  s->finish("terminated by rule \"private key on clipboard\"");
+  const auto alerts = events("s-clipterm", EventKind::Alert);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].text.rfind("private key on clipboard: ", 0), 0u) << alerts[0].text;
 }
 
 TEST_F(SessionRulesTest, TerminateOnACommandSplitByAPause) {
