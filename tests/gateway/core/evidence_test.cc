@@ -16,6 +16,8 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/config.h"
+#include "gateway/rules/rule_set.h"
 #include "gateway/session_impl.h"
 #include "storage/evidence_bundle.h"
 #include "storage/evidence_verify.h"
@@ -451,6 +453,53 @@ void replaceInZip(const std::string& zip, const std::string& name, const std::st
   ASSERT_EQ(zip_file_replace(z, static_cast<zip_uint64_t>(idx), src, 0), 0);
   ASSERT_EQ(zip_close(z), 0);
   delete copy;
+}
+
+// Issue 18: masked text exists nowhere, evidence bundles included. A line a
+// mask rule rewrites is in the bundle's events as masked, and the bundle
+// still verifies (the chain holds the masked text, as stored).
+TEST_F(EvidenceTest, ABundleHoldsOnlyMaskedText) {
+  Config c = Config::parse(R"(
+[[rules]]
+name = "mysql password"
+match = '-p(\S+)'
+kinds = ["key"]
+action = "mask"
+)", "rules.toml");
+  auto rules = rules::RuleSet::compile(c.rules);
+  ASSERT_TRUE(rules.ok()) << rules.message();
+  storage::SessionRecord rec;
+  rec.id = "s-masked";
+  rec.user = "vendor1";
+  rec.target = "dc01";
+  rec.protocol = "vnc";
+  rec.state = "live";
+  rec.started_at = epochNowMs();
+  rec.video_path = "s-masked.mp4";
+  SessionDeps deps{*store_, nullptr, dir_ + "/rec", {}, {}, store_.get(), &key_, 10s};
+  deps.rules = &*rules;
+  auto opened = SessionImpl::open(std::move(deps), rec, AccessGrant{"vendor1", &target_, "password", {}});
+  ASSERT_TRUE(opened.ok()) << opened.message();
+  SessionImpl& s = **opened;
+  drive(s, 1s);
+  for (char ch : std::string("mysql -u root -pHunter2 prod")) {
+    (void)s.input(KeyInput{static_cast<unsigned char>(ch), true});
+    (void)s.input(KeyInput{static_cast<unsigned char>(ch), false});
+  }
+  (void)s.input(KeyInput{0xff0d, true});
+  (void)s.input(KeyInput{0xff0d, false});
+  drive(s, 1s);
+  s.finish("client disconnected");
+
+  const std::string zip = dir_ + "/masked.zip";
+  ASSERT_TRUE(storage::writeBundle(*store_, *store_, dir_ + "/rec", "s-masked", key_, zip).ok());
+  auto ok = storage::verifyBundle(zip);
+  ASSERT_TRUE(ok.ok()) << ok.message();
+  EXPECT_TRUE(ok->verified) << ok->detail;
+  std::string events;
+  ASSERT_EQ(run("unzip -p " + zip + " events.jsonl manifest.json VERIFY.txt", &events), 0);
+  EXPECT_NE(events.find("-p[masked] prod"), std::string::npos) << events;
+  EXPECT_EQ(events.find("Hunter2"), std::string::npos) << events;
 }
 
 TEST_F(EvidenceTest, ABundleChecksWithOpensslAndSha256sumAndEveryEditedFileIsCaught) {
