@@ -94,6 +94,7 @@ class Attack {
   testbed::Process proc_;
 };
 
+#ifdef VIGIL_FRONT_DOOR_RSS
 // A "Field:  N kB" line of /proc/PID/status, in kB (-1 if the process is gone).
 long statusKb(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -123,6 +124,7 @@ long settledRssKb(pid_t pid, std::string* samples_text) {
   }
   return least;
 }
+#endif  // VIGIL_FRONT_DOOR_RSS
 
 // The server's close times, all of them when few, else their range.
 std::string closeTimes(const nlohmann::json& r) {
@@ -513,6 +515,7 @@ TEST(FrontDoor, SigtermStopsServeWithin10sWhileHandshakesStall) {
 
 // ---------------------------------------------------------------------------
 
+#ifdef VIGIL_FRONT_DOOR_RSS
 constexpr int kWarmup = 500;
 constexpr int kChurn = 10'000;
 constexpr int kBatches = 5;  // RSS is read after each, so a step tells itself from a slope
@@ -530,9 +533,10 @@ constexpr int kWarmupParallel = 8, kChurnParallel = 4;
 // once (an allocator keeping a new arena).
 // Open (regression, 2026-12-07): a clean-clone run grew +2 744 kB (series
 // +924, +2 192, +4 068, +2 340, +2 744 kB: not monotonic), a local idle run
-// +3 404 kB; it passed in the CI of 2026-12-06. Cause not found yet; run by
-// `ctest -L open-issue` (tests/integration/CMakeLists.txt), not by CI.
-TEST(FrontDoor, DISABLED_RssGrowsAtMost1MbOver10000AbandonedTlsHandshakes) {
+// +3 404 kB; it passed in the CI of 2026-12-06. Cause not found yet. Built
+// only into front_door_rss_test (VIGIL_FRONT_DOOR_RSS), which ctest labels
+// open-issue: listed by scripts/test, run by `ctest -L open-issue`.
+TEST(FrontDoor, RssGrowsAtMost1MbOver10000AbandonedTlsHandshakes) {
   auto fx = GatewayFixture::start();
   ASSERT_TRUE(fx.ok()) << fx.message();
   GatewayFixture& f = **fx;
@@ -592,6 +596,7 @@ TEST(FrontDoor, DISABLED_RssGrowsAtMost1MbOver10000AbandonedTlsHandshakes) {
   EXPECT_LE(growth, kMaxGrowthKb) << "vigil serve grew by " << growth << " kB over " << finished
                                   << " abandoned TLS handshakes";
 }
+#endif  // VIGIL_FRONT_DOOR_RSS
 
 // ---------------------------------------------------------------------------
 
