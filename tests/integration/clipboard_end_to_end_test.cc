@@ -1,7 +1,9 @@
-// Clipboard through `vigil serve` with real parts only: TigerVNC's Xvnc as
-// the target, TigerVNC's viewer (xtigervncviewer on its own Xvfb) as the
-// client, xclip setting and reading each side's clipboard. Unicode text must
-// arrive intact both ways, and the recorded events say which way it went.
+// Clipboard through `vigil serve` with real parts only, xclip setting and
+// reading each side's clipboard. VNC: TigerVNC's Xvnc as the target and its
+// viewer (xtigervncviewer on its own Xvfb) as the client. RDP: xrdp (with
+// its chansrv clipboard) as the target and xfreerdp as the client. Unicode
+// text must arrive intact both ways, and the recorded events say which way
+// it went.
 #include <gtest/gtest.h>
 
 #include "tests/integration/gateway_fixture.h"
@@ -117,6 +119,86 @@ TEST(ClipboardEndToEnd, UnicodeCrossesBothWaysWithItsDirectionRecorded) {
   VigilRun plain = f.vigil({"events", id});
   EXPECT_NE(plain.out.find(back_text + "   (target_to_client)"), std::string::npos) << plain.out;
   EXPECT_NE(plain.out.find(out_text + "   (client_to_target)"), std::string::npos) << plain.out;
+
+  viewer->stop();
+  (void)testbed::run({"rm", "-rf", dir});
+}
+
+TEST(ClipboardEndToEnd, RdpUnicodeCrossesBothWaysThroughXrdp) {
+  constexpr const char* kXrdpTarget = "desk-xrdp";
+  constexpr const char* kXrdpUser = "vigilclip";
+  constexpr const char* kXrdpPassword = "Clip-pass-3";
+  const std::string dir = testbed::makeTempDir("vigil-rdpclip");
+  auto xrdp = testbed::XrdpServer::start(dir, testbed::freeTcpPort(), kXrdpUser, kXrdpPassword, "clip-terminal");
+  ASSERT_TRUE(xrdp.ok()) << xrdp.message();
+  testbed::XrdpServer& target = **xrdp;
+
+  FixtureOptions opts;
+  opts.extra_toml = std::string("[[targets]]\nname = \"") + kXrdpTarget + "\"\nprotocol = \"rdp\"\n" +
+                    "host = \"127.0.0.1\"\nport = " + std::to_string(target.port()) + "\nusername = \"" +
+                    kXrdpUser + "\"\npassword = \"" + kXrdpPassword + "\"\n" +
+                    "logon_confirmation = false\n" +  // xrdp 0.9 never confirms (docs/compatibility.md)
+                    "[[grants]]\nuser = \"vendor1\"\ntarget = \"" + kXrdpTarget + "\"\n";
+  auto fx = GatewayFixture::start(opts);
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  VigilRun trust = f.vigil({"trust-target", kXrdpTarget, "--yes"});
+  ASSERT_EQ(trust.exit_code, 0) << trust.out;
+
+  auto desk = testbed::XDisplay::start(1280, 800, false);
+  ASSERT_TRUE(desk.ok()) << desk.message();
+  testbed::XDisplay& client = **desk;
+  const std::string xlog = dir + "/xfreerdp.log";
+  auto viewer = client.spawn({"xfreerdp", "/v:127.0.0.1:" + std::to_string(f.rdpPort()),
+                              std::string("/u:vendor1#") + kXrdpTarget,
+                              std::string("/p:") + GatewayFixture::kVendorPassword, "/cert:ignore",
+                              "/size:1024x768", "+clipboard"},
+                             xlog);
+  ASSERT_TRUE(viewer.ok()) << viewer.message();
+  std::string id;
+  ASSERT_TRUE(testbed::waitFor([&] {
+    nlohmann::json s = f.vigilJson({"sessions", "--live"});
+    if (!s.is_object()) return false;
+    for (const auto& x : s["sessions"])
+      if (x.value("target", "") == kXrdpTarget) id = x.value("id", "");
+    return !id.empty();
+  }, 30s, 250ms)) << testbed::readFile(xlog) << f.gatewayLog();
+  const testbed::Env session = target.sessionEnv();
+  ASSERT_FALSE(session.empty()) << "xrdp started no session";
+  auto readOn = [](const testbed::Env& env) {
+    std::string out;
+    auto rc = testbed::run({"timeout", "3", "xclip", "-o", "-selection", "clipboard"}, env, &out);
+    return rc.ok() && *rc == 0 ? out : std::string();
+  };
+  auto ownOn = [](const testbed::Env& env, const std::string& text) {
+    testbed::Process::Options o;
+    o.env = env;
+    return testbed::Process::start({"sh", "-c", "printf '%s' \"$0\" | xclip -quiet -selection clipboard -i", text},
+                                   o);
+  };
+
+  // Client to target (U+20AC and U+2713 are outside Latin-1 and the BMP's
+  // first page: they cross as UTF-16 on both legs).
+  const std::string out_text = "h\xC3\xA9llo \xE2\x82\xACuro \xE2\x9C\x93 rdp";
+  auto owner = ownClipboard(client, out_text);
+  ASSERT_TRUE(owner.ok()) << owner.message();
+  std::string on_target;
+  EXPECT_TRUE(testbed::waitFor([&] { return (on_target = readOn(session)) == out_text; }, 15s, 250ms))
+      << "the target's clipboard holds \"" << on_target << "\"\n" << f.gatewayLog();
+  EXPECT_TRUE(testbed::waitFor([&] { return hasEvent(clipboardEvents(f, id), out_text, "client_to_target"); },
+                               5s, 200ms))
+      << dump(clipboardEvents(f, id));
+
+  // Target to client.
+  const std::string back_text = "w\xC3\xB6rld \xE2\x88\x91 \xE2\x9C\x93 back rdp";
+  auto target_owner = ownOn(session, back_text);
+  ASSERT_TRUE(target_owner.ok()) << target_owner.message();
+  std::string on_client;
+  EXPECT_TRUE(testbed::waitFor([&] { return (on_client = readClipboard(client)) == back_text; }, 15s, 250ms))
+      << "the client's clipboard holds \"" << on_client << "\"\n" << testbed::readFile(xlog) << f.gatewayLog();
+  EXPECT_TRUE(testbed::waitFor([&] { return hasEvent(clipboardEvents(f, id), back_text, "target_to_client"); },
+                               5s, 200ms))
+      << dump(clipboardEvents(f, id));
 
   viewer->stop();
   (void)testbed::run({"rm", "-rf", dir});
