@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -19,6 +20,10 @@ namespace vigil::gateway {
 namespace {
 
 constexpr int kSweepMs = 100;  // deadlines are met within this
+// Handshakes that end without a session free what TLS and FreeRDP allocated
+// for them, but glibc keeps freed pages inside its arenas: under a scan or a
+// flood RSS would stay at the peak. Returned to the OS at most this often.
+constexpr auto kTrimEvery = std::chrono::seconds(2);
 
 std::string peerAddress(const sockaddr_storage& ss) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -289,6 +294,12 @@ void Listener::sweep() {
   for (Entry& e : done) {
     if (e.thread.joinable()) e.thread.join();
     if (e.ctl_fd >= 0) ::close(e.ctl_fd);
+    if (!e.authenticated->load()) freed_since_trim_ = true;
+  }
+  if (freed_since_trim_ && now - last_trim_ >= kTrimEvery) {
+    freed_since_trim_ = false;
+    last_trim_ = now;
+    malloc_trim(0);
   }
 }
 

@@ -151,6 +151,11 @@ class Listener {
   mutable std::mutex mu_;  // guards entries_
   std::list<Entry> entries_;
 
+  // Memory freed by handshakes that never became sessions is handed back
+  // to the OS from sweep(), coalesced (listener.cc). Accept thread only.
+  bool freed_since_trim_ = false;
+  std::chrono::steady_clock::time_point last_trim_{};
+
   // Refusals at the door are logged at most once a second (with a count),
   // so a flood cannot flood the log. Accept thread only.
   std::chrono::steady_clock::time_point last_refusal_log_{};
