@@ -192,8 +192,13 @@ export function renderPlayer(view, id, params, ctx) {
   video.addEventListener('durationchange', () => { renderTimeline(); updateTime(); });
   video.addEventListener('error', () => {
     const code = video.error ? video.error.code : 0;
-    videoWrap.append(el('div', { class: 'overlay' }, el('span', { class: 'reason' }, 'The recording cannot be played'),
-      el('span', { class: 'muted' }, code === 4 ? 'No recording file for this session (or an unsupported format).' : 'Media error ' + code)));
+    const why = el('span', { class: 'muted' }, code === 4 ? 'No recording file for this session (or an unsupported format).' : 'Media error ' + code);
+    videoWrap.append(el('div', { class: 'overlay' }, el('span', { class: 'reason' }, 'The recording cannot be played'), why));
+    // The gateway stops serving at the first record that fails to
+    // authenticate: say so rather than blame the format.
+    if (integrity) integrity.then((r) => {
+      if (!r.verified) why.textContent = 'The recording file failed its integrity check (see the warning above): the gateway serves only the part it can authenticate.';
+    }, () => {});
   });
   video.addEventListener('loadedmetadata', () => {
     if (started) return;
@@ -234,8 +239,10 @@ export function renderPlayer(view, id, params, ctx) {
   // Whether the recording and events match their signed hash chain: a badge
   // when they do, a warning naming the first difference when they do not.
   const verifyBadge = el('div', { class: 'integrity pending', id: 'integrity' }, 'Checking integrity…');
+  let integrity = null;  // the /verify answer, once asked
   function checkIntegrity() {
-    api('/api/sessions/' + enc + '/verify').then((r) => {
+    integrity = api('/api/sessions/' + enc + '/verify');
+    integrity.then((r) => {
       verifyBadge.className = 'integrity ' + (r.verified ? 'ok' : 'bad');
       verifyBadge.replaceChildren(
         el('strong', {}, r.verified ? '✔ Verified' : '⚠ Integrity check failed'),
