@@ -149,8 +149,30 @@ void Forwarder::growBackoff() {
 
 void Forwarder::delivered(std::size_t n) {
   backoff_ = std::chrono::milliseconds(0);
+  std::string why;
+  const std::uint64_t refused = transport_->takeRefused(why);
+  if (refused > 0) {
+    if (refused_pending_ == 0)
+      spdlog::error("event=siem_refused output={} to={} reason=\"{}\" action=\"dropped, not retried: the "
+                    "receiver refuses the message itself\"",
+                    opt_.name, transport_->describe(), why);
+    refused_pending_ += refused;
+    last_refusal_ = why;
+  }
   std::lock_guard lock(mu_);
-  stats_.sent += n;
+  stats_.sent += n - std::min<std::size_t>(n, refused);
+  stats_.refused += refused;
+}
+
+void Forwarder::reportRefused(bool force) {
+  if (refused_pending_ == 0) return;
+  const auto now = Clock::now();
+  if (!force && now - last_refused_report_ < opt_.refused_every) return;
+  last_refused_report_ = now;
+  spdlog::error("event=siem_refused_reported output={} refused={} reason=\"{}\"", opt_.name, refused_pending_,
+                last_refusal_);
+  if (opt_.on_refused) opt_.on_refused(refused_pending_, last_refusal_);
+  refused_pending_ = 0;
 }
 
 void Forwarder::disconnected(const std::string& why) {
@@ -199,8 +221,14 @@ void Forwarder::run() {
       std::unique_lock lock(mu_);
       const auto has_work = [this] { return stopping_ || !queue_.empty(); };
       if (!has_work()) {
-        if (spool_->empty()) wake_.wait(lock, has_work);
-        else if (!connected_) wake_.wait_until(lock, next_try_, has_work);
+        // Refusals still to report are due at report_at, even if nothing else comes.
+        const auto report_at = last_refused_report_ + opt_.refused_every;
+        if (spool_->empty()) {
+          if (refused_pending_ > 0) wake_.wait_until(lock, report_at, has_work);
+          else wake_.wait(lock, has_work);
+        } else if (!connected_) {
+          wake_.wait_until(lock, refused_pending_ > 0 ? std::min(next_try_, report_at) : next_try_, has_work);
+        }
       }
       batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
       queue_.clear();
@@ -244,6 +272,7 @@ void Forwarder::run() {
     if (spool_->empty()) flushNotice(false);
     drainSpool(stopping ? deadline : slice());
     if (stopping) flushNotice(true);
+    reportRefused(stopping);
     {
       std::lock_guard lock(mu_);
       stats_.spool_count = spool_->count();

@@ -33,10 +33,15 @@ struct ForwarderOptions {
   // The message that reports `lost` messages dropped since the last notice
   // (the spool and the queue were full). Called on the sender thread.
   std::function<std::string(std::uint64_t lost)> overflow_notice;
+  // Reports `refused` messages the receiver refused for good (`why`: its
+  // last answer), at most every `refused_every`. Called on the sender
+  // thread; not sent to the receiver, which refuses things already.
+  std::function<void(std::uint64_t refused, const std::string& why)> on_refused;
+  std::chrono::milliseconds refused_every{10'000};
 };
 
 struct ForwarderStats {
-  std::uint64_t submitted = 0, sent = 0, spooled = 0, lost = 0, notices = 0;
+  std::uint64_t submitted = 0, sent = 0, spooled = 0, lost = 0, notices = 0, refused = 0;
   std::uint64_t spool_count = 0, spool_bytes = 0;
   bool connected = false;
 };
@@ -70,6 +75,7 @@ class Forwarder {
   void disconnected(const std::string& why);
   void growBackoff();
   void delivered(std::size_t n);
+  void reportRefused(bool force);  // counts the transport's refusals, reports them when due
 
   std::unique_ptr<Transport> transport_;
   ForwarderOptions opt_;
@@ -87,6 +93,9 @@ class Forwarder {
   // Sender thread only:
   bool connected_ = false;
   std::uint64_t lost_pending_ = 0;  // not yet reported by a notice
+  std::uint64_t refused_pending_ = 0;  // not yet reported to on_refused
+  std::string last_refusal_;
+  std::chrono::steady_clock::time_point last_refused_report_{};
   std::chrono::milliseconds backoff_{0};
   std::chrono::steady_clock::time_point next_try_{};
   std::string last_error_;

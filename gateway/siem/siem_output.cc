@@ -66,6 +66,7 @@ Result<std::unique_ptr<SiemOutput>> SiemOutput::start(const Config& config, cons
     o.overflow_notice = [self](std::uint64_t lost) {
       return self->webhook_format_->format(self->overflowEvent("webhook", lost));
     };
+    o.on_refused = [self](std::uint64_t refused, const std::string& why) { self->refusedAlert("webhook", refused, why); };
     auto f = Forwarder::start(std::move(t.value()), std::move(o));
     if (!f) return Status::Error("[siem] webhook: " + f.message());
     out->webhook_ = std::move(f.value());
@@ -122,6 +123,18 @@ SiemEvent SiemOutput::overflowEvent(const std::string& output, std::uint64_t los
            " bytes) while the receiver was unreachable";
   if (on_overflow_) on_overflow_(e);
   return e;
+}
+
+void SiemOutput::refusedAlert(const std::string& output, std::uint64_t refused, const std::string& why) const {
+  SiemEvent e;
+  e.at = epochNowMs();
+  e.kind = EventKind::Alert;
+  e.rule = "siem_refused";
+  e.severity = Severity::High;
+  e.action = "alert";
+  e.text = "siem_refused: the " + output + " receiver refused " + std::to_string(refused) +
+           " messages for good (last: " + why + "); they were dropped, not retried";
+  if (on_overflow_) on_overflow_(e);
 }
 
 void SiemOutput::onSessionEvent(const gateway::SessionInfo& session, const Event& e) {

@@ -21,8 +21,9 @@ class SiemOutput final : public gateway::SessionEventObserver {
   // Starts the outputs `config.siem` names (it must be set). Fails if a
   // spool or the CA file cannot be opened (fail closed: the operator asked
   // for SIEM output). `version` goes into CEF and JSON.
-  // `on_overflow` (optional) also gets each overflow alert, on the sender's
-  // thread, e.g. to list it with the other alerts (`vigil serve` stores it).
+  // `on_overflow` (optional) also gets each overflow alert, and each alert
+  // for messages a receiver refused for good, on the sender's thread, e.g.
+  // to list it with the other alerts (`vigil serve` stores it).
   using OverflowListener = std::function<void(const SiemEvent& alert)>;
   static Result<std::unique_ptr<SiemOutput>> start(const Config& config, const std::string& version,
                                                    OverflowListener on_overflow = {});
@@ -40,6 +41,8 @@ class SiemOutput final : public gateway::SessionEventObserver {
  private:
   SiemOutput(const Config& config, const std::string& version);
   SiemEvent overflowEvent(const std::string& output, std::uint64_t lost) const;
+  // Stores an alert (through the overflow listener) for messages a receiver refused for good.
+  void refusedAlert(const std::string& output, std::uint64_t refused, const std::string& why) const;
 
   SiemConfig cfg_;
   std::vector<RuleConfig> rules_;

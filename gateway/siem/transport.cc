@@ -1,5 +1,7 @@
 #include "gateway/siem/transport.h"
 
+#include <utility>
+
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -151,8 +153,18 @@ Status WebhookTransport::post(const std::string& body) {
   if (head.rfind("HTTP/1.", 0) != 0 || sp == std::string::npos || head.size() < sp + 4)
     return Status::Error("webhook " + origin_ + ": no HTTP answer");
   const std::string code = head.substr(sp + 1, 3);
+  if (code == "400" || code == "413" || code == "415" || code == "422") {
+    ++refused_;
+    last_refusal_ = "answered " + code;
+    return Status::Ok();
+  }
   if (code[0] != '2') return Status::Error("webhook " + origin_ + " answered " + code);
   return Status::Ok();
+}
+
+std::uint64_t WebhookTransport::takeRefused(std::string& why) {
+  why = last_refusal_;
+  return std::exchange(refused_, 0);
 }
 
 }  // namespace vigil::siem

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -29,6 +30,13 @@ class Transport {
   virtual bool healthy() = 0;
   virtual void close() = 0;
   virtual std::string describe() const = 0;
+  // Messages the receiver refused for good since the last call (it would
+  // refuse them again): send() counted them done and they are not resent.
+  // `why` gets the last refusal ("answered 400").
+  virtual std::uint64_t takeRefused(std::string& why) {
+    (void)why;
+    return 0;
+  }
 };
 
 // RFC 5424 messages, octet-counted, over TCP or (tls non-null) TLS.
@@ -68,6 +76,10 @@ class SyslogUdpTransport final : public Transport {
 };
 
 // Each message is a JSON body POSTed to the URL; any 2xx answer is delivery.
+// 400, 413, 415 and 422 refuse that message for good: it is dropped and
+// counted (takeRefused), so it does not hold back every message after it.
+// Any other answer (401, 404, 429, 5xx...) is retried: a fixed receiver or
+// configuration then gets what waited in the spool.
 class WebhookTransport final : public Transport {
  public:
   // `url`: http://HOST[:PORT]/PATH or https://... (tls non-null).
@@ -81,10 +93,13 @@ class WebhookTransport final : public Transport {
   void close() override {}
   // scheme://host:port only: a hook's path often holds its token.
   std::string describe() const override { return origin_; }
+  std::uint64_t takeRefused(std::string& why) override;
 
  private:
   WebhookTransport() = default;
   Status post(const std::string& body);
+  std::uint64_t refused_ = 0;
+  std::string last_refusal_;
   std::string origin_, host_, path_;  // path_ is secret (never logged)
   std::uint16_t port_ = 0;
   std::shared_ptr<TlsContext> tls_;

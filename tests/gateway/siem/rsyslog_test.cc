@@ -13,6 +13,8 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -419,7 +421,11 @@ TEST_F(SiemRsyslogTest, SpoolSurvivesARestartOfVigil) {
 // and keeps every body.
 class HookListener {
  public:
-  HookListener() {
+  // The status line answered to request `n` (0-based) carrying `body`.
+  using Answer = std::function<std::string(int n, const std::string& body)>;
+  explicit HookListener(Answer answer = [](int n, const std::string&) {
+    return n == 0 ? std::string("503 Busy") : std::string("204 No Content");
+  }) : answer_(std::move(answer)) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -466,17 +472,19 @@ class HookListener {
         }
         if (need != std::string::npos && req.size() >= need) break;
       }
+      const std::string body = req.substr(std::min(req.size(), req.find("\r\n\r\n") + 4));
+      const std::string status = answer_(n, body);
       {
         std::lock_guard lock(mu_);
         request_lines_.push_back(req.substr(0, req.find("\r\n")));
-        if (n > 0) bodies_.push_back(req.substr(req.find("\r\n\r\n") + 4));
+        if (status[0] == '2') bodies_.push_back(body);
       }
-      const std::string answer = n == 0 ? "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"
-                                        : "HTTP/1.1 204 No Content\r\n\r\n";
+      const std::string answer = "HTTP/1.1 " + status + "\r\nContent-Length: 0\r\n\r\n";
       (void)send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
       close(c);
     }
   }
+  Answer answer_;
   int fd_;
   std::uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
@@ -505,6 +513,43 @@ TEST_F(SiemRsyslogTest, WebhookPostsAlertsAsJsonAndRetries) {
   EXPECT_EQ(j["actor"]["user"]["name"], "vendor1");
   EXPECT_EQ(j["dst_endpoint"]["hostname"], "dc01");
   EXPECT_EQ(j["session"]["uid"], id);
+}
+
+// A message the receiver refuses for good (400) is dropped and reported once
+// as an alert; it does not hold back the messages after it. A 5xx is retried
+// (the test above).
+TEST_F(SiemRsyslogTest, WebhookDropsWhatTheReceiverRefusesForGoodAndReportsIt) {
+  HookListener hook([](int, const std::string& body) {
+    return body.find("mysql") != std::string::npos ? std::string("400 Bad Request") : std::string("204 No Content");
+  });
+  const Config c = config("webhook = \"http://127.0.0.1:" + std::to_string(hook.port()) + "/hooks/T0KEN\"\n" +
+                          "webhook_kinds = [\"lifecycle\", \"alert\"]\n");
+  std::mutex mu;
+  std::vector<SiemEvent> alerts;
+  auto out = SiemOutput::start(c, "0.1.0", [&](const SiemEvent& e) {
+    std::lock_guard lock(mu);
+    alerts.push_back(e);
+  });
+  ASSERT_TRUE(out.ok()) << out.message();
+  const std::string id = runSession(c, out->get());
+  ASSERT_TRUE((*out)->webhook()->waitIdle(5s));
+  // The alert (its title names mysql) was refused; the session's end came after it and arrived.
+  const auto bodies = hook.bodies();
+  ASSERT_FALSE(bodies.empty());
+  EXPECT_NE(nlohmann::json::parse(bodies.back()).dump().find("end"), std::string::npos) << bodies.back();
+  for (const auto& b : bodies) EXPECT_EQ(b.find("mysql"), std::string::npos) << b;
+  const ForwarderStats st = (*out)->webhook()->stats();
+  EXPECT_EQ(st.refused, 1u);
+  EXPECT_EQ(st.spool_count, 0u);
+  ASSERT_TRUE(testbed::waitFor([&] {
+    std::lock_guard lock(mu);
+    return !alerts.empty();
+  }, 2s));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule, "siem_refused");
+  EXPECT_NE(alerts[0].text.find("refused 1 messages for good (last: answered 400)"), std::string::npos)
+      << alerts[0].text;
 }
 
 }  // namespace
