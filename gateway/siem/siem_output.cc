@@ -111,30 +111,29 @@ SiemEvent SiemOutput::toSiemEvent(const gateway::SessionInfo& s, const Event& e)
   return out;
 }
 
-SiemEvent SiemOutput::overflowEvent(const std::string& output, std::uint64_t lost) const {
+// One of the gateway's own alerts about its SIEM output: stored through the
+// overflow listener like a rule's alert.
+SiemEvent SiemOutput::ownAlert(const std::string& rule, const std::string& detail) const {
   SiemEvent e;
   e.at = epochNowMs();
   e.kind = EventKind::Alert;
-  e.rule = "siem_spool_overflow";
+  e.rule = rule;
   e.severity = Severity::High;
   e.action = "alert";
-  e.text = "siem_spool_overflow: " + std::to_string(lost) + " " + output +
-           " messages were dropped because the spool was full (spool_max " + std::to_string(cfg_.spool_max) +
-           " bytes) while the receiver was unreachable";
+  e.text = rule + ": " + detail;
   if (on_overflow_) on_overflow_(e);
   return e;
 }
 
+SiemEvent SiemOutput::overflowEvent(const std::string& output, std::uint64_t lost) const {
+  return ownAlert("siem_spool_overflow", std::to_string(lost) + " " + output +
+                                             " messages were dropped because the spool was full (spool_max " +
+                                             std::to_string(cfg_.spool_max) + " bytes) while the receiver was unreachable");
+}
+
 void SiemOutput::refusedAlert(const std::string& output, std::uint64_t refused, const std::string& why) const {
-  SiemEvent e;
-  e.at = epochNowMs();
-  e.kind = EventKind::Alert;
-  e.rule = "siem_refused";
-  e.severity = Severity::High;
-  e.action = "alert";
-  e.text = "siem_refused: the " + output + " receiver refused " + std::to_string(refused) +
-           " messages for good (last: " + why + "); they were dropped, not retried";
-  if (on_overflow_) on_overflow_(e);
+  (void)ownAlert("siem_refused", "the " + output + " receiver refused " + std::to_string(refused) +
+                                     " messages for good (last: " + why + "); they were dropped, not retried");
 }
 
 void SiemOutput::onSessionEvent(const gateway::SessionInfo& session, const Event& e) {

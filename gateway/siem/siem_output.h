@@ -40,6 +40,7 @@ class SiemOutput final : public gateway::SessionEventObserver {
 
  private:
   SiemOutput(const Config& config, const std::string& version);
+  SiemEvent ownAlert(const std::string& rule, const std::string& detail) const;
   SiemEvent overflowEvent(const std::string& output, std::uint64_t lost) const;
   // Stores an alert (through the overflow listener) for messages a receiver refused for good.
   void refusedAlert(const std::string& output, std::uint64_t refused, const std::string& why) const;
