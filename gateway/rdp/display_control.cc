@@ -3,16 +3,16 @@
 #include <freerdp/server/disp.h>
 #include <freerdp/channels/wtsvc.h>
 #include <spdlog/spdlog.h>
+#include <winpr/synch.h>
 
 #include "gateway/callback_guard.h"
 
 namespace vigil::gateway::rdp {
 namespace {
 
-using namespace std::chrono_literals;
 // How long after the client's dynamic channels are up a target that has
 // not offered Display Control is reported as not having it.
-constexpr auto kOfferWait = 5s;
+constexpr std::chrono::seconds kOfferWait{5};
 
 UINT layoutHook(DispServerContext* ctx, const DISPLAY_CONTROL_MONITOR_LAYOUT_PDU* pdu) {
   return guarded("rdp: display control layout", static_cast<UINT>(CHANNEL_RC_OK), [&]() -> UINT {
@@ -32,16 +32,39 @@ UINT layoutHook(DispServerContext* ctx, const DISPLAY_CONTROL_MONITOR_LAYOUT_PDU
 }  // namespace
 
 ClientDisplayControl::ClientDisplayControl(int max_width, int max_height, Forward forward)
-    : max_width_(max_width), max_height_(max_height), forward_(std::move(forward)) {}
+    : max_width_(max_width), max_height_(max_height), forward_(std::move(forward)) {
+  offered_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
+}
 
-ClientDisplayControl::~ClientDisplayControl() { close(); }
+ClientDisplayControl::~ClientDisplayControl() {
+  close();
+  stopTimer();
+  if (offered_) CloseHandle(offered_);
+}
+
+void ClientDisplayControl::stopTimer() {
+  if (overdue_) CloseHandle(overdue_);
+  overdue_ = nullptr;
+}
 
 void ClientDisplayControl::targetOffers(const DisplayCaps& caps) {
-  std::lock_guard lock(mutex_);
-  target_caps_ = caps;
+  {
+    std::lock_guard lock(mutex_);
+    target_caps_ = caps;
+  }
+  if (offered_) SetEvent(offered_);
+}
+
+int ClientDisplayControl::waitHandles(void** out) const {
+  int n = 0;
+  if (offered_) out[n++] = offered_;
+  if (overdue_) out[n++] = overdue_;
+  return n;
 }
 
 void ClientDisplayControl::poll(void* vcm, rdp_context* context, const std::string& session_id) {
+  // Reset before reading the offer: an offer after this sets it again.
+  if (offered_) ResetEvent(offered_);
   if (server_ || vcm == nullptr) return;
   if (!WTSVirtualChannelManagerIsChannelJoined(vcm, "drdynvc") ||
       WTSVirtualChannelManagerGetDrdynvcState(vcm) != DRDYNVC_STATE_READY)
@@ -51,16 +74,25 @@ void ClientDisplayControl::poll(void* vcm, rdp_context* context, const std::stri
     std::lock_guard lock(mutex_);
     target = target_caps_;
   }
+  const auto now = std::chrono::steady_clock::now();
   if (!target) {
-    const auto now = std::chrono::steady_clock::now();
-    if (!dynamic_since_) dynamic_since_ = now;
-    if (!said_missing_ && now - *dynamic_since_ >= kOfferWait) {
+    if (said_missing_) return;
+    if (!offer_due_) {
+      offer_due_ = now + kOfferWait;
+      overdue_ = CreateWaitableTimerA(nullptr, FALSE, nullptr);
+      LARGE_INTEGER due{};
+      due.QuadPart = -std::chrono::duration_cast<std::chrono::microseconds>(kOfferWait).count() * 10 - 10000;
+      if (overdue_ && !SetWaitableTimer(overdue_, &due, 0, nullptr, nullptr, FALSE)) stopTimer();
+    }
+    if (now >= *offer_due_) {
       said_missing_ = true;
+      stopTimer();
       spdlog::info("rdp: session={} the target does not offer Display Control: the client's window size "
                    "is not passed on", session_id);
     }
     return;
   }
+  stopTimer();
   session_id_ = session_id;
   caps_ = boundedCaps(*target, max_width_, max_height_);
   DispServerContext* s = disp_server_context_new(vcm);

@@ -36,6 +36,11 @@ class ClientDisplayControl {
 
   // The target sent its Display Control capabilities.
   void targetOffers(const DisplayCaps& caps);
+  // Handles (HANDLE) the peer loop waits on besides its own, so that poll()
+  // runs when the target offers and when the offer is overdue: writes at
+  // most kMaxWaitHandles into `out` and returns how many.
+  static constexpr int kMaxWaitHandles = 2;
+  int waitHandles(void** out) const;
   // Each turn of the peer loop: opens the channel once the client's dynamic
   // channels are ready and the target offered; says once (info) when the
   // target has not offered within a few seconds of that. `vcm` is the
@@ -56,7 +61,12 @@ class ClientDisplayControl {
   _disp_server_context* server_ = nullptr;
   DisplayCaps caps_;  // what the client was told; read by onLayout after open
   std::string session_id_;
-  std::optional<std::chrono::steady_clock::time_point> dynamic_since_;
+  void* offered_ = nullptr;  // HANDLE, manual reset: targetOffers() was called
+  // HANDLE, a one-shot timer that wakes the peer loop when the offer is
+  // overdue; closed once it has served.
+  void* overdue_ = nullptr;
+  std::optional<std::chrono::steady_clock::time_point> offer_due_;
+  void stopTimer();
   bool said_missing_ = false;
 };
 

@@ -297,7 +297,8 @@ void RdpConnection::run() {
     // handshake runs past it, wherever FreeRDP is blocked.
     HANDLE handles[MAXIMUM_WAIT_OBJECTS];
     for (;;) {
-      DWORD n = peer_->GetEventHandles(peer_, handles, MAXIMUM_WAIT_OBJECTS - 4);
+      DWORD n = peer_->GetEventHandles(peer_, handles,
+                                       MAXIMUM_WAIT_OBJECTS - 4 - ClientDisplayControl::kMaxWaitHandles);
       if (n == 0) {
         reason = "client connection failed";
         break;
@@ -306,6 +307,7 @@ void RdpConnection::run() {
       handles[n++] = stop_event_;
       handles[n++] = target_done_;
       handles[n++] = refresh_;
+      n += static_cast<DWORD>(display_.waitHandles(handles + n));
       if (WaitForMultipleObjects(n, handles, FALSE, INFINITE) == WAIT_FAILED) {
         reason = "wait failed";
         break;

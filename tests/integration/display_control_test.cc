@@ -7,7 +7,9 @@
 // what is checked, and the session stays recorded and searchable.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <random>
+#include <sstream>
 #include <regex>
 
 #include "tests/integration/gateway_fixture.h"
@@ -65,6 +67,15 @@ std::string liveSession(const GatewayFixture& f, const std::string& target) {
   }, 5s, 250ms);
   if (!found) return ::testing::AssertionFailure() << "the line is not searchable in session " << id;
   return ::testing::AssertionSuccess();
+}
+
+// The gateway's log lines about sizes, printed with the test's result.
+void printResizeLines(const GatewayFixture& f) {
+  std::istringstream log(f.gatewayLog());
+  for (std::string line; std::getline(log, line);)
+    if (line.find("resize") != std::string::npos || line.find("layout") != std::string::npos ||
+        line.find("Display Control") != std::string::npos || line.find("display control") != std::string::npos)
+      std::printf("[ gateway ] %s\n", line.c_str());
 }
 
 class DisplayControl : public ::testing::Test {
@@ -144,6 +155,7 @@ TEST_F(DisplayControl, VncViewerResizeReachesXvnc) {
   std::string probe;
   auto rc = testbed::run({"sh", "-c", "ffmpeg -nostdin -v error -i '" + out + "' -f null - 2>&1"}, {}, &probe, 60s);
   EXPECT_TRUE(rc.ok() && *rc == 0 && probe.empty()) << "ffmpeg says:\n" << probe;
+  printResizeLines(f);
 }
 
 TEST_F(DisplayControl, VncTargetWithoutResizeKeepsItsSizeAndTheSession) {
@@ -156,14 +168,19 @@ TEST_F(DisplayControl, VncTargetWithoutResizeKeepsItsSizeAndTheSession) {
   if (HasFatalFailure()) return;
 
   ASSERT_TRUE(client_->run({"xdotool", "windowsize", win_, "1000", "650"}).ok());
-  // The viewer is told no (ExtendedDesktopSize "resize prohibited").
+  // x11vnc says no, and so is the viewer told (ExtendedDesktopSize status
+  // "resize prohibited", in libvncserver's words).
   EXPECT_TRUE(testbed::waitFor([&] {
-    return f.gatewayLog().find("event=resize_refused") != std::string::npos;
+    const std::string log = f.gatewayLog();
+    return log.find("event=resize_refused_by_target size=" + before) != std::string::npos &&
+           log.find("for size (" + std::string(before).replace(before.find('x'), 1, "x") + ") resize prohibited") !=
+               std::string::npos;
   }, 10s, 250ms)) << f.gatewayLog();
   EXPECT_EQ(screenSize(f.display().env()), before);
   f.focusTerminal();
   EXPECT_TRUE(typedLineRunsAndIsSearchable(f, *client_, win_, dir_, id_)) << viewerLog() << f.gatewayLog();
   EXPECT_FALSE(liveSession(f, "desk-vnc").empty()) << "the session ended\n" << f.gatewayLog();
+  printResizeLines(f);
 }
 
 // xfreerdp /dynamic-resolution through the gateway to xrdp 0.9.21, whose
@@ -223,6 +240,7 @@ TEST_F(DisplayControl, RdpClientResizeReachesXrdp) {
     return log.find("rdp: client activated") != log.rfind("rdp: client activated");
   }, 10s, 250ms)) << f.gatewayLog();
   EXPECT_TRUE(typedLineRunsAndIsSearchable(f, *client_, win_, dir_, id_)) << viewerLog() << f.gatewayLog();
+  printResizeLines(f);
 }
 
 // A target without Display Control (freerdp-shadow): the client's resize
@@ -264,6 +282,7 @@ TEST_F(DisplayControl, RdpTargetWithoutDisplayControlCarriesOn) {
   const std::string log = f.gatewayLog();
   EXPECT_EQ(log.find(line), log.rfind(line)) << "said more than once\n" << log;
   EXPECT_FALSE(liveSession(f, "desk-rdp").empty()) << "the session ended\n" << log;
+  printResizeLines(f);
 }
 
 }  // namespace
