@@ -458,7 +458,10 @@ int VncRelay::onClientDesktopSize(int width, int height, int screens, const rfbE
     const rfbExtDesktopScreen& s = layout[i];
     valid = s.width > 0 && s.height > 0 && s.x + s.width <= width && s.y + s.height <= height;
   }
-  if (!valid) return rfbExtDesktopSize_InvalidScreenLayout;
+  if (!valid) {
+    spdlog::info("vnc session={} event=resize_refused size={}x{}: invalid layout", session_->id(), width, height);
+    return rfbExtDesktopSize_InvalidScreenLayout;
+  }
   {
     std::lock_guard lock(input_mutex_);
     resize_request_ = std::make_pair(width, height);  // a newer request replaces one not yet sent

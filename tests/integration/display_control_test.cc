@@ -127,6 +127,7 @@ TEST_F(DisplayControl, VncViewerResizeReachesXvnc) {
   ASSERT_TRUE(testbed::waitForPort(rfb, 10s));
 
   FixtureOptions o;
+  o.extra_gateway_toml = "max_desktop = \"1600x1000\"\n";
   o.extra_toml = std::string("[[targets]]\nname = \"") + kTarget + "\"\nprotocol = \"vnc\"\nhost = \"127.0.0.1\"\n" +
                  "port = " + std::to_string(rfb) + "\npassword = \"" + kPassword + "\"\nvnc_listen = \"127.0.0.1:" +
                  std::to_string(listen) + "\"\n[[grants]]\nuser = \"vendor1\"\ntarget = \"" + kTarget + "\"\n";
@@ -144,6 +145,19 @@ TEST_F(DisplayControl, VncViewerResizeReachesXvnc) {
   EXPECT_TRUE(testbed::waitFor([&] { return (size = screenSize((*target)->env())) == "1200x700"; }, 15s, 250ms))
       << "the target's screen is " << size << "\n" << viewerLog() << f.gatewayLog();
   EXPECT_NE(f.gatewayLog().find("event=resize_granted size=1200x700"), std::string::npos) << f.gatewayLog();
+
+  // Beyond max_desktop, or too small: refused by the gateway, the target
+  // keeps its size.
+  ASSERT_TRUE(client_->run({"xdotool", "windowsize", win_, "1700", "900"}).ok());
+  EXPECT_TRUE(testbed::waitFor([&] {
+    return f.gatewayLog().find("event=resize_refused size=1700x900: beyond max_desktop") != std::string::npos;
+  }, 10s, 250ms)) << f.gatewayLog();
+  ASSERT_TRUE(client_->run({"xdotool", "windowsize", win_, "50", "40"}).ok());
+  EXPECT_TRUE(testbed::waitFor([&] {
+    return f.gatewayLog().find("event=resize_refused size=50x40: invalid layout") != std::string::npos;
+  }, 10s, 250ms)) << f.gatewayLog();
+  EXPECT_EQ(screenSize((*target)->env()), "1200x700");
+  ASSERT_TRUE(client_->run({"xdotool", "windowsize", win_, "1200", "700"}).ok());
 
   // The session carries on at the new size: typing, search, the recording.
   EXPECT_TRUE(typedLineRunsAndIsSearchable(f, *client_, win_, dir_, id_)) << viewerLog() << f.gatewayLog();
