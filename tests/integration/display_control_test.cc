@@ -207,6 +207,7 @@ TEST_F(DisplayControl, RdpClientResizeReachesXrdp) {
                                          GatewayFixture::kTerminalTitle);
   ASSERT_TRUE(xrdp.ok()) << xrdp.message();
   FixtureOptions o;
+  o.extra_gateway_toml = "max_desktop = \"1600x1000\"\n";
   o.extra_toml = "[[targets]]\nname = \"desk-xrdp\"\nprotocol = \"rdp\"\nhost = \"127.0.0.1\"\nport = " +
                  std::to_string((*xrdp)->port()) + "\nusername = \"" + kUser + "\"\npassword = \"" + kPassword +
                  "\"\nlogon_confirmation = false\n[[grants]]\nuser = \"vendor1\"\ntarget = \"desk-xrdp\"\n";
@@ -254,6 +255,16 @@ TEST_F(DisplayControl, RdpClientResizeReachesXrdp) {
     return log.find("rdp: client activated") != log.rfind("rdp: client activated");
   }, 10s, 250ms)) << f.gatewayLog();
   EXPECT_TRUE(typedLineRunsAndIsSearchable(f, *client_, win_, dir_, id_)) << viewerLog() << f.gatewayLog();
+
+  // A layout beyond max_desktop is dropped by the gateway: the target keeps
+  // its size and the session goes on.
+  ASSERT_TRUE(client_->run({"xdotool", "windowsize", win_, "1700", "900"}).ok());
+  EXPECT_TRUE(testbed::waitFor([&] {
+    return f.gatewayLog().find("event=layout_refused: desktop 1700x900 exceeds max_desktop 1600x1000") !=
+           std::string::npos;
+  }, 10s, 250ms)) << f.gatewayLog();
+  EXPECT_EQ(screenSize(target_env), "1200x700");
+  EXPECT_FALSE(liveSession(f, "desk-xrdp").empty()) << "the session ended\n" << f.gatewayLog();
   printResizeLines(f);
 }
 
