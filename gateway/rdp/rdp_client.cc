@@ -4,6 +4,7 @@
 #include <freerdp/client/channels.h>
 #include <freerdp/client/cliprdr.h>
 #include <freerdp/client/cmdline.h>
+#include <freerdp/client/disp.h>
 #include <freerdp/client/rdpgfx.h>
 #include <freerdp/event.h>
 #include <freerdp/gdi/gdi.h>
@@ -100,6 +101,11 @@ struct RdpClient::Impl {
   bool post_connected = false;        // the connection reached PostConnect
 
   CliprdrClientContext* cliprdr = nullptr;
+  // The Display Control channel; `disp_ready` once the target sent its
+  // capabilities. Guarded by disp_mutex (layouts come from other threads).
+  std::mutex disp_mutex;
+  DispClientContext* disp = nullptr;
+  bool disp_ready = false;
   TextClipboard<CliprdrClientContext> clipboard;
   int last_w = 0, last_h = 0;
   // The framebuffer FreeRDP's GDI draws into (its primary buffer), so the
@@ -137,6 +143,7 @@ struct RdpClient::Impl {
   static BOOL pointerLarge(rdpContext* ctx, const POINTER_LARGE_UPDATE* p);
   static BOOL pointerCached(rdpContext* ctx, const POINTER_CACHED_UPDATE* p);
   static void channelConnected(void* ctx, ChannelConnectedEventArgs* e);
+  static UINT dispCaps(DispClientContext* ctx, UINT32 max_monitors, UINT32 factor_a, UINT32 factor_b);
   static void channelDisconnected(void* ctx, ChannelDisconnectedEventArgs* e);
   static void channelConnectedBody(void* ctx, ChannelConnectedEventArgs* e);
   static void channelDisconnectedBody(void* ctx, ChannelDisconnectedEventArgs* e);
@@ -583,6 +590,13 @@ void RdpClient::Impl::channelConnectedBody(void* ctx, ChannelConnectedEventArgs*
   if (std::strcmp(e->name, RDPGFX_DVC_CHANNEL_NAME) == 0) {
     gdi_graphics_pipeline_init(context->gdi, static_cast<RdpgfxClientContext*>(e->pInterface));
     spdlog::debug("rdp-client: graphics pipeline up");
+  } else if (std::strcmp(e->name, DISP_DVC_CHANNEL_NAME) == 0) {
+    auto* disp = static_cast<DispClientContext*>(e->pInterface);
+    disp->custom = self;
+    disp->DisplayControlCaps = dispCaps;
+    std::lock_guard lock(self->disp_mutex);
+    self->disp = disp;
+    self->disp_ready = false;
   } else if (std::strcmp(e->name, CLIPRDR_SVC_CHANNEL_NAME) == 0) {
     auto* cliprdr = static_cast<CliprdrClientContext*>(e->pInterface);
     self->cliprdr = cliprdr;
@@ -602,6 +616,23 @@ void RdpClient::Impl::channelConnectedBody(void* ctx, ChannelConnectedEventArgs*
   }
 }
 
+// MS-RDPEDISP 2.2.2.1: the target opened Display Control and says what
+// layouts it takes.
+UINT RdpClient::Impl::dispCaps(DispClientContext* ctx, UINT32 max_monitors, UINT32 factor_a, UINT32 factor_b) {
+  return guarded("rdp-client: display control caps", static_cast<UINT>(ERROR_INTERNAL_ERROR), [&]() -> UINT {
+    auto* self = static_cast<Impl*>(ctx->custom);
+    {
+      std::lock_guard lock(self->disp_mutex);
+      if (self->disp != ctx) return CHANNEL_RC_OK;
+      self->disp_ready = true;
+    }
+    spdlog::debug("rdp-client: target {} offers display control monitors={} area={}x{}", self->targetName(),
+                  max_monitors, factor_a, factor_b);
+    self->observer->onDisplayControl(DisplayCaps{max_monitors, factor_a, factor_b});
+    return CHANNEL_RC_OK;
+  });
+}
+
 void RdpClient::Impl::channelDisconnected(void* ctx, ChannelDisconnectedEventArgs* e) {
   guardedVoid("rdp-client: channel disconnected", [&] { channelDisconnectedBody(ctx, e); });
 }
@@ -611,6 +642,10 @@ void RdpClient::Impl::channelDisconnectedBody(void* ctx, ChannelDisconnectedEven
   Impl* self = of(context);
   if (std::strcmp(e->name, RDPGFX_DVC_CHANNEL_NAME) == 0) {
     gdi_graphics_pipeline_uninit(context->gdi, static_cast<RdpgfxClientContext*>(e->pInterface));
+  } else if (std::strcmp(e->name, DISP_DVC_CHANNEL_NAME) == 0) {
+    std::lock_guard lock(self->disp_mutex);
+    self->disp = nullptr;
+    self->disp_ready = false;
   } else if (std::strcmp(e->name, CLIPRDR_SVC_CHANNEL_NAME) == 0) {
     self->clipboard.detach();
     self->cliprdr = nullptr;
@@ -776,6 +811,7 @@ Status RdpClient::connect() {
             setBool(s, FreeRDP_GfxAVC444, o.gfx) &&
             setBool(s, FreeRDP_GfxAVC444v2, o.gfx) &&
             setBool(s, FreeRDP_RedirectClipboard, o.clipboard) &&
+            setBool(s, FreeRDP_SupportDisplayControl, o.display_control) &&
             setBool(s, FreeRDP_ColorPointerFlag, true) &&
             setU32(s, FreeRDP_PointerCacheSize, static_cast<UINT32>(d.pointer_slots)) &&
             setU32(s, FreeRDP_LargePointerFlag,
@@ -992,6 +1028,30 @@ bool RdpClient::tapKey(std::uint8_t scancode, bool extended) {
 
 bool RdpClient::setClipboardText(const std::string& text) {
   return impl_->clipboard.setText(text);
+}
+
+bool RdpClient::sendMonitorLayout(const std::vector<MonitorLayout>& layout) {
+  if (layout.empty() || layout.size() > kMaxLayoutMonitors) return false;
+  std::vector<DISPLAY_CONTROL_MONITOR_LAYOUT> monitors(layout.size());
+  for (std::size_t i = 0; i < layout.size(); ++i) {
+    const MonitorLayout& m = layout[i];
+    DISPLAY_CONTROL_MONITOR_LAYOUT& d = monitors[i];
+    d.Flags = m.primary ? DISPLAY_CONTROL_MONITOR_PRIMARY : 0;
+    d.Left = m.left;
+    d.Top = m.top;
+    d.Width = m.width;
+    d.Height = m.height;
+    d.PhysicalWidth = m.physical_width;
+    d.PhysicalHeight = m.physical_height;
+    d.Orientation = m.orientation;
+    d.DesktopScaleFactor = m.desktop_scale;
+    d.DeviceScaleFactor = m.device_scale;
+  }
+  // The channel writes through FreeRDP's channel queue: safe from any thread.
+  std::lock_guard lock(impl_->disp_mutex);
+  if (!impl_->disp || !impl_->disp_ready) return false;
+  return impl_->disp->SendMonitorLayout(impl_->disp, static_cast<UINT32>(monitors.size()), monitors.data()) ==
+         CHANNEL_RC_OK;
 }
 
 }  // namespace vigil::gateway::rdp

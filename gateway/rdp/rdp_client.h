@@ -16,6 +16,7 @@
 #include "core/event.h"
 #include "core/frame.h"
 #include "core/status.h"
+#include "gateway/rdp/monitor_layout.h"
 
 namespace vigil::gateway::rdp {
 
@@ -31,6 +32,10 @@ struct RdpClientOptions {
   bool remotefx = true;   // offer RemoteFX surface bits
   int color_depth = 32;   // 32 (planar bitmaps), 24/16/15 (interleaved)
   bool clipboard = true;  // join the cliprdr channel (text only)
+  // Load the Display Control channel (disp): a target that offers it says
+  // so through RdpClientObserver::onDisplayControl, and then takes layouts
+  // (sendMonitorLayout).
+  bool display_control = true;
   // Pointer shapes: slots announced in the Pointer Capability Set (0: the
   // server may only send system pointers; at most kMaxPointerCacheSize), and
   // whether shapes above 32x32 (up to 96x96, and Large Pointer Updates up to
@@ -122,6 +127,9 @@ class RdpClientObserver {
   virtual void onResize(int width, int height) { (void)width; (void)height; }
   // Text the server put on its clipboard (UTF-8, already bounded).
   virtual void onClipboardText(const std::string& text) { (void)text; }
+  // The target offers Display Control (its capabilities PDU arrived): from
+  // now on sendMonitorLayout reaches it. On the client's event thread.
+  virtual void onDisplayControl(const DisplayCaps& caps) { (void)caps; }
   // The server changed or moved the pointer. Only valid during the call.
   virtual void onPointer(const PointerUpdate& update) { (void)update; }
   // The connection ended (server disconnect, network error, stop()).
@@ -176,6 +184,10 @@ class RdpClient {
   bool tapKey(std::uint8_t scancode, bool extended = false);
   // Offers `text` on the clipboard to the server (UTF-8).
   bool setClipboardText(const std::string& text);
+  // Asks the target for this monitor layout over Display Control (checked
+  // by the caller with checkMonitorLayout). False if the target has not
+  // offered Display Control or the write failed. Any thread.
+  bool sendMonitorLayout(const std::vector<MonitorLayout>& layout);
 
   struct Impl;
 

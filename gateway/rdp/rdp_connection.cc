@@ -189,7 +189,14 @@ RdpConnection::RdpConnection(freerdp_peer* peer, std::string client_addr, RdpCon
       deps_(std::move(deps)),
       client_addr_(client_addr),
       core_(ConnectionDeps{deps_.cfg, deps_.gk, deps_.sm}, Protocol::Rdp, std::move(client_addr),
-            std::move(pass)) {
+            std::move(pass)),
+      display_(deps_.cfg->front_door.max_desktop_width, deps_.cfg->front_door.max_desktop_height,
+               [this](const std::vector<MonitorLayout>& layout) {
+                 std::lock_guard lock(mutex_);
+                 if (!target_) return Status::Error("no target");
+                 return target_->sendMonitorLayout(layout) ? Status::Ok()
+                                                           : Status::Error("the target's channel refused it");
+               }) {
   stop_event_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
   target_done_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
   refresh_ = CreateEventA(nullptr, FALSE, FALSE, nullptr);
@@ -290,7 +297,8 @@ void RdpConnection::run() {
     // handshake runs past it, wherever FreeRDP is blocked.
     HANDLE handles[MAXIMUM_WAIT_OBJECTS];
     for (;;) {
-      DWORD n = peer_->GetEventHandles(peer_, handles, MAXIMUM_WAIT_OBJECTS - 4);
+      DWORD n = peer_->GetEventHandles(peer_, handles,
+                                       MAXIMUM_WAIT_OBJECTS - 4 - ClientDisplayControl::kMaxWaitHandles);
       if (n == 0) {
         reason = "client connection failed";
         break;
@@ -299,6 +307,7 @@ void RdpConnection::run() {
       handles[n++] = stop_event_;
       handles[n++] = target_done_;
       handles[n++] = refresh_;
+      n += static_cast<DWORD>(display_.waitHandles(handles + n));
       if (WaitForMultipleObjects(n, handles, FALSE, INFINITE) == WAIT_FAILED) {
         reason = "wait failed";
         break;
@@ -316,6 +325,7 @@ void RdpConnection::run() {
         reason = "client channel error";
         break;
       }
+      display_.poll(vcm_, peer_->context, session_ ? session_->id() : "");
     }
   }
   reason = endReason(reason);
@@ -337,6 +347,7 @@ void RdpConnection::run() {
     target = std::move(target_);
   }
   if (target) target->stop();
+  display_.close();
   stopClipboard();
   {
     std::lock_guard lock(screen_mutex_);

@@ -23,6 +23,7 @@
 #include "gateway/listener.h"
 #include "gateway/rdp/client_encoder.h"
 #include "gateway/rdp/clipboard.h"
+#include "gateway/rdp/display_control.h"
 #include "gateway/rdp/keymap.h"
 #include "gateway/rdp/pointer_relay.h"
 #include "gateway/rdp/rdp_client.h"
@@ -78,6 +79,7 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   void onResize(int width, int height) override;
   void onClipboardText(const std::string& text) override;
   void onPointer(const PointerUpdate& update) override;
+  void onDisplayControl(const DisplayCaps& caps) override { display_.targetOffers(caps); }
   void onDisconnected(const std::string& reason) override;
 
  private:
@@ -133,6 +135,7 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
 
   CliprdrServerContext* cliprdr_ = nullptr;
   TextClipboard<CliprdrServerContext> clipboard_;
+  ClientDisplayControl display_;  // the client's window size, on to the target
 };
 
 }  // namespace vigil::gateway::rdp

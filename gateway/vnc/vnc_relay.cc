@@ -40,6 +40,10 @@ constexpr int kRfbNormal = rfbClientRec::RFB_NORMAL;
 // connection is closed (as libvncclient does for classic text over 1 MiB).
 constexpr std::size_t kMaxTargetCutRead = 1u << 20;
 constexpr std::size_t kMaxTargetCutDrain = 16u << 20;
+// A viewer's size request: smaller sides are refused as an invalid layout
+// (max_desktop bounds the other end); the target gets this long to answer.
+constexpr int kMinDesktopSide = 64;
+constexpr std::int64_t kResizeAnswerMs = 5000;
 
 std::int64_t steadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -96,6 +100,10 @@ void cutTextHook(char* str, int len, rfbClientPtr cl) {
 }
 void cutTextUtf8Hook(char* str, int len, rfbClientPtr cl) {
   guardedVoid("vnc: cut text", [&] { relayOf(cl)->onClientCutText(str, len, true); });
+}
+int setDesktopSizeHook(int w, int h, int n, rfbExtDesktopScreen* screens, rfbClientPtr cl) {
+  return guarded("vnc: desktop size", static_cast<int>(rfbExtDesktopSize_ResizeProhibited),
+                 [&] { return relayOf(cl)->onClientDesktopSize(w, h, n, screens); });
 }
 
 // --- libvncclient hooks (target-leg thread; during the handshake, the
@@ -269,6 +277,7 @@ bool VncRelay::setUpScreen() {
   s->ptrAddEvent = pointerHook;
   s->setXCutText = cutTextHook;
   s->setXCutTextUTF8 = cutTextUtf8Hook;
+  s->setDesktopSizeHook = setDesktopSizeHook;
   // No server-drawn cursor: the target draws its own into the framebuffer,
   // and libvncserver must never write into the shared pixels.
   s->cursor = nullptr;
@@ -326,6 +335,7 @@ void VncRelay::applyTargetOutput() {
   DirtyRegion damage;
   std::deque<std::string> cuts;
   int bells = 0;
+  std::optional<int> resize_answer;
   {
     std::lock_guard lock(share_mutex_);
     if (resize_pending_ && !staging_.empty()) {
@@ -348,8 +358,16 @@ void VncRelay::applyTargetOutput() {
       for (const Rect& r : damage.rects()) served_->copyRect(staging_, r);
     cuts.swap(server_cut_);
     bells = std::exchange(bells_, 0);
+    resize_answer = std::exchange(resize_answer_, std::nullopt);
   }
   if (client_->state != kRfbNormal) return;  // only the resize may happen earlier
+  if (resize_answer) {
+    // The target kept its size: the viewer's request is answered with the
+    // current one and the status (a size change answers on its own).
+    client_->requestedDesktopSizeChange = rfbExtDesktopSize_ClientRequestedChange;
+    client_->lastDesktopSizeChangeError = *resize_answer;
+    client_->newFBSizePending = TRUE;
+  }
   for (const Rect& r : damage.rects()) {
     rfbMarkRectAsModified(screen_.get(), r.x, r.y, r.x + r.w, r.y + r.h);
   }
@@ -421,6 +439,35 @@ void VncRelay::onClientCutText(const char* text, int len, bool utf8) {
                           : extclip::latin1ToUtf8(raw.substr(0, opts_.max_clipboard_bytes));
   // Queued as UTF-8: the target leg converts for a Latin-1-only target.
   if (session_->input(ClipboardInput{clip, Direction::ClientToServer})) queueInput(std::move(clip));
+}
+
+int VncRelay::onClientDesktopSize(int width, int height, int screens, const rfbExtDesktopScreen* layout) {
+  if (!session_) return rfbExtDesktopSize_ResizeProhibited;
+  if (!target_sizes_) {
+    spdlog::info("vnc session={} event=resize_refused size={}x{}: the target does not take size requests",
+                 session_->id(), width, height);
+    return rfbExtDesktopSize_ResizeProhibited;
+  }
+  if (!core_.desktopAllowed(width, height)) {
+    spdlog::info("vnc session={} event=resize_refused size={}x{}: beyond max_desktop", session_->id(), width,
+                 height);
+    return rfbExtDesktopSize_OutOfResources;
+  }
+  bool valid = width >= kMinDesktopSide && height >= kMinDesktopSide && screens >= 1 && layout != nullptr;
+  for (int i = 0; valid && i < screens; ++i) {
+    const rfbExtDesktopScreen& s = layout[i];
+    valid = s.width > 0 && s.height > 0 && s.x + s.width <= width && s.y + s.height <= height;
+  }
+  if (!valid) {
+    spdlog::info("vnc session={} event=resize_refused size={}x{}: invalid layout", session_->id(), width, height);
+    return rfbExtDesktopSize_InvalidScreenLayout;
+  }
+  {
+    std::lock_guard lock(input_mutex_);
+    resize_request_ = std::make_pair(width, height);  // a newer request replaces one not yet sent
+  }
+  wakeTargetLeg();
+  return rfbExtDesktopSize_Success;
 }
 
 void VncRelay::queueInput(QueuedInput in) {
@@ -576,7 +623,7 @@ void VncRelay::runTargetLeg() {
     // The target leg owns the frame's pixels, so it alone may hand them on.
     if (refresh_wanted_.exchange(false) && target_running_ && target_frame_)
       session_->frame(*target_frame_, DirtyRegion{});
-    if (!sendQueuedInput()) {
+    if (!sendQueuedInput() || !sendTargetResize()) {
       why = "write failed";
       break;
     }
@@ -589,6 +636,7 @@ void VncRelay::runTargetLeg() {
         if (why.empty()) why = "connection lost";
         break;
       }
+      checkTargetResize();
     }
   }
   if (!closing_) {
@@ -619,6 +667,82 @@ bool VncRelay::sendQueuedInput() {
     if (!ok) return false;
   }
   return true;
+}
+
+// --- The viewer's size requests on the target leg (target-leg thread only) ---
+
+bool VncRelay::sendTargetResize() {
+  rfbClient* c = target_client_.get();
+  if (resize_inflight_) {
+    if (steadyMs() - resize_sent_ms_ < kResizeAnswerMs) return true;
+    resize_inflight_ = false;
+    spdlog::info("vnc session={} event=resize_unanswered size={}x{}", session_->id(), resize_w_, resize_h_);
+    answerClientResize(rfbExtDesktopSize_ResizeProhibited);
+  }
+  std::optional<std::pair<int, int>> req;
+  {
+    std::lock_guard lock(input_mutex_);
+    req = std::exchange(resize_request_, std::nullopt);
+  }
+  if (!req) return true;
+  resize_w_ = req->first;
+  resize_h_ = req->second;
+  if (c->width == resize_w_ && c->height == resize_h_) {
+    answerClientResize(rfbExtDesktopSize_Success);
+    return true;
+  }
+  // SetDesktopSize with one screen covering the desktop, under the target's
+  // own screen id (libvncclient's SendExtDesktopSize leaves the id, position
+  // and flags unset).
+  std::string msg{static_cast<char>(rfbSetDesktopSize), 0};
+  auto put16 = [&](int v) {
+    msg.push_back(static_cast<char>((v >> 8) & 0xFF));
+    msg.push_back(static_cast<char>(v & 0xFF));
+  };
+  put16(resize_w_);
+  put16(resize_h_);
+  msg.push_back(1);  // number of screens
+  msg.push_back(0);
+  msg.append(reinterpret_cast<const char*>(&target_screen_id_), 4);  // already network order
+  put16(0);
+  put16(0);
+  put16(resize_w_);
+  put16(resize_h_);
+  msg.append(4, '\0');  // flags
+  // libvncclient writes the screen of each ExtendedDesktopSize it reads
+  // here: cleared, it tells us when the target's answer has come.
+  c->screen.width = 0;
+  resize_inflight_ = true;
+  resize_sent_ms_ = steadyMs();
+  resize_from_w_ = c->width;
+  resize_from_h_ = c->height;
+  spdlog::info("vnc session={} event=resize_requested size={}x{} from={}x{}", session_->id(), resize_w_,
+               resize_h_, c->width, c->height);
+  return WriteToRFBServer(c, msg.data(), static_cast<unsigned>(msg.size())) != FALSE;
+}
+
+void VncRelay::checkTargetResize() {
+  rfbClient* c = target_client_.get();
+  if (c->screen.width == 0) return;
+  if (!target_sizes_.exchange(true))
+    spdlog::debug("vnc target={} event=extended_desktop_size", target_.name);
+  target_screen_id_ = c->screen.id;
+  if (!resize_inflight_) return;
+  resize_inflight_ = false;
+  // A change (the size asked for, or the nearest the target could do)
+  // reaches the viewer through the new framebuffer; no change is a refusal.
+  const bool changed = c->width != resize_from_w_ || c->height != resize_from_h_;
+  spdlog::info("vnc session={} event={} size={}x{}", session_->id(),
+               changed ? "resize_granted" : "resize_refused_by_target", c->width, c->height);
+  if (!changed) answerClientResize(rfbExtDesktopSize_ResizeProhibited);
+}
+
+void VncRelay::answerClientResize(int status) {
+  {
+    std::lock_guard lock(share_mutex_);
+    resize_answer_ = status;
+  }
+  wakeClientLeg();
 }
 
 bool VncRelay::onTargetMallocFrameBuffer(rfbClient* c) {

@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -42,6 +43,7 @@
 struct _rfbScreenInfo;
 struct _rfbClientRec;
 struct _rfbClient;
+struct rfbExtDesktopScreen;
 
 namespace vigil::gateway::vnc {
 
@@ -68,6 +70,9 @@ class VncRelay final : public Relay, public ClientConnection {
   void onClientKey(bool down, std::uint32_t keysym);
   void onClientPointer(int buttons, int x, int y);
   void onClientCutText(const char* text, int len, bool utf8);
+  // SetDesktopSize from the viewer: an ExtendedDesktopSize status (0 while
+  // the request goes on to the target; its answer comes back later).
+  int onClientDesktopSize(int width, int height, int screens, const rfbExtDesktopScreen* layout);
   bool onTargetMallocFrameBuffer(_rfbClient* c);
   void onTargetRect(int x, int y, int w, int h);
   void onTargetUpdateFinished();
@@ -102,6 +107,11 @@ class VncRelay final : public Relay, public ClientConnection {
   bool onTargetExtended(const extclip::Message& m);
   bool sendTargetClipboard(const std::string& utf8);
   void onTargetClipboard(std::string utf8);
+  // Target-leg thread: the viewer's size request towards a target that
+  // speaks ExtendedDesktopSize, and what its answer means for the viewer.
+  bool sendTargetResize();
+  void checkTargetResize();
+  void answerClientResize(int status);
   void wakeClientLeg();
   void wakeTargetLeg();
   void setEndReason(const std::string& reason);
@@ -145,6 +155,13 @@ class VncRelay final : public Relay, public ClientConnection {
   bool ext_offered_ = false;     // our SetEncodings named the Extended Clipboard
   bool target_ext_ = false;      // the target answered with its capabilities
   std::uint32_t target_ext_flags_ = 0;
+  std::uint32_t target_screen_id_ = 0;  // network order, from the target's layout
+  bool resize_inflight_ = false;        // our SetDesktopSize awaits the target's answer
+  std::int64_t resize_sent_ms_ = 0;
+  int resize_w_ = 0, resize_h_ = 0;            // asked for
+  int resize_from_w_ = 0, resize_from_h_ = 0;  // the target's size when asked
+  // The target announced ExtendedDesktopSize (set by the target leg).
+  std::atomic<bool> target_sizes_{false};
   std::string client_clip_;      // the client's latest text, for a target's Request
   bool have_client_clip_ = false;
 
@@ -160,11 +177,13 @@ class VncRelay final : public Relay, public ClientConnection {
   DirtyRegion damage_;      // staged, not yet copied into served_
   std::deque<std::string> server_cut_;  // UTF-8; Latin-1 only for a viewer without the extension
   int bells_ = 0;
+  std::optional<int> resize_answer_;  // ExtendedDesktopSize status for the viewer
 
   // Client leg -> target leg.
   std::mutex input_mutex_;  // guards input_, input_bytes_
   std::deque<QueuedInput> input_;
   std::size_t input_bytes_ = 0;
+  std::optional<std::pair<int, int>> resize_request_;  // latest size the viewer asked for
 };
 
 }  // namespace vigil::gateway::vnc
