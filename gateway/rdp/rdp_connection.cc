@@ -193,6 +193,7 @@ RdpConnection::RdpConnection(freerdp_peer* peer, std::string client_addr, RdpCon
   stop_event_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
   target_done_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
   refresh_ = CreateEventA(nullptr, FALSE, FALSE, nullptr);
+  gfx_wake_ = CreateEventA(nullptr, FALSE, FALSE, nullptr);
 }
 
 RdpConnection::~RdpConnection() {
@@ -200,6 +201,7 @@ RdpConnection::~RdpConnection() {
   if (stop_event_) CloseHandle(stop_event_);
   if (target_done_) CloseHandle(target_done_);
   if (refresh_) CloseHandle(refresh_);
+  if (gfx_wake_) CloseHandle(gfx_wake_);
 }
 
 void RdpConnection::refreshScreen() { SetEvent(refresh_); }
@@ -259,7 +261,7 @@ void RdpConnection::run() {
             setBool(s, FreeRDP_NSCodec, false) && setBool(s, FreeRDP_SurfaceCommandsEnabled, true) &&
             setBool(s, FreeRDP_FrameMarkerCommandEnabled, true) &&
             setBool(s, FreeRDP_SurfaceFrameMarkerEnabled, true) &&
-            setBool(s, FreeRDP_SupportGraphicsPipeline, false) &&
+            setBool(s, FreeRDP_SupportGraphicsPipeline, deps_.opts.client_gfx) &&
             setBool(s, FreeRDP_RefreshRect, true) && setBool(s, FreeRDP_SuppressOutput, true) &&
             setBool(s, FreeRDP_UnicodeInput, true) && setBool(s, FreeRDP_HasHorizontalWheel, true) &&
             setBool(s, FreeRDP_HasExtendedMouseEvent, true) &&
@@ -290,7 +292,7 @@ void RdpConnection::run() {
     // handshake runs past it, wherever FreeRDP is blocked.
     HANDLE handles[MAXIMUM_WAIT_OBJECTS];
     for (;;) {
-      DWORD n = peer_->GetEventHandles(peer_, handles, MAXIMUM_WAIT_OBJECTS - 4);
+      DWORD n = peer_->GetEventHandles(peer_, handles, MAXIMUM_WAIT_OBJECTS - 5);
       if (n == 0) {
         reason = "client connection failed";
         break;
@@ -299,6 +301,7 @@ void RdpConnection::run() {
       handles[n++] = stop_event_;
       handles[n++] = target_done_;
       handles[n++] = refresh_;
+      handles[n++] = gfx_wake_;
       if (WaitForMultipleObjects(n, handles, FALSE, INFINITE) == WAIT_FAILED) {
         reason = "wait failed";
         break;
@@ -316,6 +319,8 @@ void RdpConnection::run() {
         reason = "client channel error";
         break;
       }
+      maybeOpenGfx();
+      if (WaitForSingleObject(gfx_wake_, 0) == WAIT_OBJECT_0) onGfxWake();
     }
   }
   reason = endReason(reason);
@@ -340,6 +345,7 @@ void RdpConnection::run() {
   stopClipboard();
   {
     std::lock_guard lock(screen_mutex_);
+    gfx_.reset();  // joins the rdpgfx thread before the channel manager closes
     encoder_.reset();
     client_active_ = false;
   }
@@ -518,9 +524,67 @@ void RdpConnection::sendScreen(const Frame& screen, const DirtyRegion& region) {
   all.add(region);
   pending_.clear();
   all.clipTo(screen.width(), screen.height());
+  if (gfx_) {
+    switch (gfx_->send(screen, all)) {
+      case GfxEncoder::SendResult::Sent:
+        gfx_showing_ = true;
+        return;
+      case GfxEncoder::SendResult::Busy:
+        // The client lags: merge into one later frame (sent on its ack).
+        pending_ = all;
+        return;
+      case GfxEncoder::SendResult::Unavailable:
+        // Not (or no longer) usable: the legacy codec repaints everything
+        // the surface showed.
+        if (gfx_showing_) all = DirtyRegion(screen.bounds());
+        gfx_showing_ = false;
+        break;
+    }
+  }
+  if (all.empty()) return;
   if (!encoder_->send(screen, all)) {
     spdlog::debug("rdp: sending the screen to the client failed");
   }
+}
+
+void RdpConnection::maybeOpenGfx() {
+  if (gfx_tried_ || !deps_.opts.client_gfx || !peer_->activated) return;
+  if (!getBool(peer_->settings, FreeRDP_SupportGraphicsPipeline)) {
+    gfx_tried_ = true;  // the client did not ask for GFX
+    return;
+  }
+  if (!WTSVirtualChannelManagerIsChannelJoined(vcm_, "drdynvc") ||
+      WTSVirtualChannelManagerGetDrdynvcState(vcm_) != DRDYNVC_STATE_READY) {
+    return;
+  }
+  gfx_tried_ = true;
+  auto gfx = std::make_unique<GfxEncoder>(peer_, vcm_, [wake = gfx_wake_] { SetEvent(wake); });
+  if (!gfx->open()) {
+    spdlog::info("rdp: session={} the client's graphics pipeline did not open, staying on codec={}",
+                 session_ ? session_->id() : "", encoder_ ? encoder_->codecName() : "none");
+    return;
+  }
+  std::lock_guard lock(screen_mutex_);
+  gfx_ = std::move(gfx);
+}
+
+void RdpConnection::onGfxWake() {
+  withScreen([this](const Frame& screen) {
+    if (!gfx_) return;
+    const GfxEncoder::State state = gfx_->state();
+    if (state != gfx_logged_) {
+      gfx_logged_ = state;
+      const std::string_view legacy = encoder_ ? encoder_->codecName() : "none";
+      if (state == GfxEncoder::State::Avc420) {
+        spdlog::info("rdp: client graphics pipeline session={} version=0x{:x} codec=avc420",
+                     session_ ? session_->id() : "", gfx_->version());
+      } else {
+        spdlog::info("rdp: client graphics pipeline session={} version=0x{:x} without AVC420, codec={}",
+                     session_ ? session_->id() : "", gfx_->version(), legacy);
+      }
+    }
+    sendScreen(screen, DirtyRegion{});
+  });
 }
 
 void RdpConnection::onPaint(const Frame& screen, const DirtyRegion& changed) {

@@ -23,6 +23,7 @@
 #include "gateway/listener.h"
 #include "gateway/rdp/client_encoder.h"
 #include "gateway/rdp/clipboard.h"
+#include "gateway/rdp/gfx_encoder.h"
 #include "gateway/rdp/keymap.h"
 #include "gateway/rdp/pointer_relay.h"
 #include "gateway/rdp/rdp_client.h"
@@ -89,6 +90,10 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   // screen_mutex_ (the target leg calls onPaint holding its screen).
   void withScreen(const std::function<void(const Frame&)>& fn);
   void sendScreen(const Frame& screen, const DirtyRegion& region);  // screen_mutex_ held
+  // Opens the graphics pipeline once drdynvc is up, if the client asked for
+  // GFX (peer thread).
+  void maybeOpenGfx();
+  void onGfxWake();  // peer thread: the pipeline is ready or has room again
   bool clientShowing() const;                  // screen_mutex_ held
   void resendPointer();                        // screen_mutex_ held, client showing
   std::string endReason(const std::string& fallback);
@@ -106,6 +111,7 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   void* stop_event_ = nullptr;   // HANDLE: close() was called
   void* target_done_ = nullptr;  // HANDLE: the target leg ended
   void* refresh_ = nullptr;      // HANDLE (auto-reset): refreshScreen() was called
+  void* gfx_wake_ = nullptr;     // HANDLE (auto-reset): GfxEncoder's wake
 
   std::shared_ptr<Session> session_;
   std::unique_ptr<RdpClient> target_;  // set by the peer thread before attach
@@ -121,6 +127,10 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   // thread on activation/refresh). The pixels are the target leg's own.
   std::mutex screen_mutex_;
   std::unique_ptr<ClientEncoder> encoder_;
+  std::unique_ptr<GfxEncoder> gfx_;  // AVC420 over GFX, when negotiated; else encoder_
+  bool gfx_tried_ = false;            // peer thread
+  bool gfx_showing_ = false;          // the client shows the GFX surface, not legacy updates
+  GfxEncoder::State gfx_logged_ = GfxEncoder::State::Negotiating;
   bool client_active_ = false;
   bool client_visible_ = true;
   DirtyRegion pending_;  // damage not yet sent to the client

@@ -1,0 +1,84 @@
+// Internal (FreeRDP types): the graphics pipeline (MS-RDPEGFX) towards the
+// RDP client, over drdynvc, with each update one AVC420 (H.264) frame whose
+// metablock names the changed rects. Used only when the client advertised
+// GFX with AVC420 and FreeRDP has an H.264 encoder; else the connection keeps
+// ClientEncoder (RemoteFX, planar, interleaved).
+// Threads: open()/send() on the connection's screen path (screen_mutex_
+// held); the caps and frame acknowledgements arrive on FreeRDP's rdpgfx
+// thread, which only updates state here and calls `wake`.
+#pragma once
+
+#include <freerdp/codec/h264.h>
+#include <freerdp/peer.h>
+#include <freerdp/server/rdpgfx.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "core/frame.h"
+
+namespace vigil::gateway::rdp {
+
+class GfxEncoder {
+ public:
+  enum class State { Negotiating, Avc420, NoAvc, Failed };
+  enum class SendResult { Sent, Busy, Unavailable };
+
+  // `vcm` is the peer's virtual channel manager with drdynvc ready; both
+  // must outlive this. `wake` runs on the rdpgfx thread when the pipeline
+  // becomes usable or an acknowledgement frees room for a frame: the owner
+  // then calls send() with its pending damage (which may be empty).
+  GfxEncoder(freerdp_peer* peer, void* vcm, std::function<void()> wake);
+  ~GfxEncoder();  // closes the channel (joins its thread)
+  GfxEncoder(const GfxEncoder&) = delete;
+  GfxEncoder& operator=(const GfxEncoder&) = delete;
+
+  // Opens the RDPGFX channel; false when the client cannot have it.
+  bool open();
+  State state() const { return state_.load(); }
+  // The confirmed RDPGFX capability version (0 before the confirm).
+  std::uint32_t version() const { return version_.load(); }
+
+  // Sends `region` of `fb` as one frame. The first frame on a surface (and
+  // after a resize: Reset Graphics + a new surface) covers the whole screen.
+  // Busy: too many frames unacknowledged, keep the damage for later.
+  // Unavailable: no AVC420 (now or any more): use the legacy path.
+  SendResult send(const Frame& fb, const DirtyRegion& region);
+
+  // FreeRDP callbacks (rdpgfx thread).
+  UINT onCapsAdvertise(const RDPGFX_CAPS_ADVERTISE_PDU* caps);
+  UINT onFrameAcknowledge(const RDPGFX_FRAME_ACKNOWLEDGE_PDU* ack);
+
+ private:
+  struct ContextFree {
+    void operator()(RdpgfxServerContext* c) const;
+  };
+  struct H264Free {
+    void operator()(H264_CONTEXT* c) const { h264_context_free(c); }
+  };
+
+  bool createSurface(int width, int height);
+
+  freerdp_peer* peer_;
+  std::function<void()> wake_;
+  std::unique_ptr<RdpgfxServerContext, ContextFree> gfx_;
+  std::unique_ptr<H264_CONTEXT, H264Free> h264_;  // made at the caps: tells whether AVC420 is possible
+  bool opened_ = false;
+  std::atomic<State> state_{State::Negotiating};
+  std::atomic<std::uint32_t> version_{0};
+
+  // Frame flow (screen path writes sent_, rdpgfx thread writes acked_).
+  std::atomic<std::uint32_t> sent_{0};   // last frame id sent
+  std::atomic<std::uint32_t> acked_{0};  // last frame id the client acknowledged
+  std::atomic<bool> acks_suspended_{false};
+  std::atomic<bool> need_surface_{true};  // set by a caps confirm
+
+  // Surface (screen path only).
+  int surface_w_ = 0, surface_h_ = 0;
+  bool surface_ = false;
+};
+
+}  // namespace vigil::gateway::rdp
