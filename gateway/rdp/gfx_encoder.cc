@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -22,6 +23,7 @@ constexpr std::uint16_t kSurfaceId = 0;
 // The quality the metablock states for every rect (informational for the
 // client; x264 picks its own quantiser).
 constexpr BYTE kQp = 22;
+constexpr int kTile = 64;  // planar refinement tiles
 
 GfxEncoder* self(RdpgfxServerContext* c) { return static_cast<GfxEncoder*>(c->custom); }
 
@@ -68,6 +70,13 @@ GfxEncoder::GfxEncoder(freerdp_peer* peer, void* vcm, std::function<void()> wake
 GfxEncoder::~GfxEncoder() {
   // Join the channel's thread before anything it calls into goes away.
   if (gfx_ && opened_) gfx_->Close(gfx_.get());
+  if (avc_frames_ > 0)
+    spdlog::info("rdp: client graphics pipeline closed avc420_frames={} refinements={} bytes={}", avc_frames_,
+                 refinements_, bytes_);
+}
+
+bool GfxEncoder::busy() const {
+  return !acks_suspended_ && sent_.load() - acked_.load() >= kMaxFramesInFlight;
 }
 
 bool GfxEncoder::open() {
@@ -167,7 +176,7 @@ bool GfxEncoder::createSurface(int width, int height) {
 GfxEncoder::SendResult GfxEncoder::send(const Frame& fb, const DirtyRegion& region) {
   if (state_ != State::Avc420 || !h264_) return SendResult::Unavailable;
   if (fb.empty()) return SendResult::Sent;
-  if (!acks_suspended_ && sent_.load() - acked_.load() >= kMaxFramesInFlight) return SendResult::Busy;
+  if (busy()) return SendResult::Busy;
   const bool new_surface = need_surface_.exchange(false) || !surface_ || surface_w_ != fb.width() ||
                            surface_h_ != fb.height();
   if (!new_surface && region.empty()) return SendResult::Sent;
@@ -223,7 +232,7 @@ GfxEncoder::SendResult GfxEncoder::send(const Frame& fb, const DirtyRegion& regi
   cmd.width = cmd.right;
   cmd.height = cmd.bottom;
   cmd.extra = &avc;
-  const std::uint32_t id = sent_.load() + 1;
+  const std::uint32_t id = nextFrameId();
   RDPGFX_START_FRAME_PDU start{};
   start.frameId = id;
   start.timestamp = timestamp();
@@ -234,6 +243,81 @@ GfxEncoder::SendResult GfxEncoder::send(const Frame& fb, const DirtyRegion& regi
     return SendResult::Unavailable;
   }
   sent_ = id;
+  ++avc_frames_;
+  bytes_ += length;
+  lossy_.add(damage);
+  return SendResult::Sent;
+}
+
+GfxEncoder::SendResult GfxEncoder::refine(const Frame& fb) {
+  if (state_ != State::Avc420 || !surface_) return SendResult::Unavailable;
+  if (lossy_.empty() || fb.width() != surface_w_ || fb.height() != surface_h_) return SendResult::Sent;
+  if (busy()) return SendResult::Busy;
+  if (!planar_) {
+    planar_.reset(freerdp_bitmap_planar_context_new(PLANAR_FORMAT_HEADER_RLE | PLANAR_FORMAT_HEADER_NA,
+                                                    kTile, kTile));
+    if (!planar_) return SendResult::Unavailable;
+    tile_.resize(kTile * kTile * 4 + 256);  // planar never exceeds raw plus its header
+    flipped_.resize(kTile * kTile * 4);
+  }
+  // The 64x64 cells the lossy rects touch, each once.
+  const int cols = (fb.width() + kTile - 1) / kTile, rows = (fb.height() + kTile - 1) / kTile;
+  std::vector<char> touched(static_cast<std::size_t>(cols) * rows, 0);
+  for (const Rect& r : lossy_.rects()) {
+    const Rect c = r.intersect(fb.bounds());
+    if (c.empty()) continue;
+    for (int ty = c.y / kTile; ty <= (c.y + c.h - 1) / kTile; ++ty)
+      for (int tx = c.x / kTile; tx <= (c.x + c.w - 1) / kTile; ++tx)
+        touched[static_cast<std::size_t>(ty) * cols + tx] = 1;
+  }
+  const std::uint32_t id = nextFrameId();
+  RDPGFX_START_FRAME_PDU start{};
+  start.frameId = id;
+  start.timestamp = timestamp();
+  if (gfx_->StartFrame(gfx_.get(), &start) != CHANNEL_RC_OK) return SendResult::Unavailable;
+  bool ok = true;
+  for (int ty = 0; ty < rows && ok; ++ty) {
+    for (int tx = 0; tx < cols && ok; ++tx) {
+      if (!touched[static_cast<std::size_t>(ty) * cols + tx]) continue;
+      const int x = tx * kTile, y = ty * kTile;
+      const int w = std::min(kTile, fb.width() - x), h = std::min(kTile, fb.height() - y);
+      // FreeRDP's planar encoder writes rows bottom-up (as legacy bitmap
+      // updates want); a GFX surface command is read top-down: flip first.
+      for (int row = 0; row < h; ++row)
+        std::memcpy(flipped_.data() + static_cast<std::size_t>(h - 1 - row) * w * 4,
+                    fb.row(y + row) + static_cast<std::size_t>(x) * 4, static_cast<std::size_t>(w) * 4);
+      UINT32 size = 0;
+      if (!freerdp_bitmap_compress_planar(planar_.get(), flipped_.data(), PIXEL_FORMAT_BGRX32,
+                                          static_cast<UINT32>(w), static_cast<UINT32>(h),
+                                          static_cast<UINT32>(w) * 4, tile_.data(), &size)) {
+        ok = false;
+        break;
+      }
+      RDPGFX_SURFACE_COMMAND cmd{};
+      cmd.surfaceId = kSurfaceId;
+      cmd.codecId = RDPGFX_CODECID_PLANAR;
+      cmd.format = PIXEL_FORMAT_BGRX32;
+      cmd.left = static_cast<UINT32>(x);
+      cmd.top = static_cast<UINT32>(y);
+      cmd.right = static_cast<UINT32>(x + w);
+      cmd.bottom = static_cast<UINT32>(y + h);
+      cmd.width = static_cast<UINT32>(w);
+      cmd.height = static_cast<UINT32>(h);
+      cmd.length = size;
+      cmd.data = tile_.data();
+      ok = gfx_->SurfaceCommand(gfx_.get(), &cmd) == CHANNEL_RC_OK;
+      bytes_ += size;
+    }
+  }
+  RDPGFX_END_FRAME_PDU end{};
+  end.frameId = id;
+  if (gfx_->EndFrame(gfx_.get(), &end) != CHANNEL_RC_OK || !ok) {
+    state_ = State::Failed;
+    return SendResult::Unavailable;
+  }
+  sent_ = id;
+  ++refinements_;
+  lossy_.clear();
   return SendResult::Sent;
 }
 

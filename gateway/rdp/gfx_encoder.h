@@ -9,6 +9,7 @@
 #pragma once
 
 #include <freerdp/codec/h264.h>
+#include <freerdp/codec/planar.h>
 #include <freerdp/peer.h>
 #include <freerdp/server/rdpgfx.h>
 
@@ -17,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "core/frame.h"
 
@@ -47,6 +49,12 @@ class GfxEncoder {
   // Busy: too many frames unacknowledged, keep the damage for later.
   // Unavailable: no AVC420 (now or any more): use the legacy path.
   SendResult send(const Frame& fb, const DirtyRegion& region);
+  // Sends what AVC420 has shown since the last call again, losslessly
+  // (planar), so a still screen ends pixel-exact; the owner calls it once
+  // the screen has been still for a moment. Same results as send().
+  SendResult refine(const Frame& fb);
+  // AVC420 frames sent so far (screen path).
+  std::uint64_t avcFrames() const { return avc_frames_; }
 
   // FreeRDP callbacks (rdpgfx thread).
   UINT onCapsAdvertise(const RDPGFX_CAPS_ADVERTISE_PDU* caps);
@@ -60,7 +68,13 @@ class GfxEncoder {
     void operator()(H264_CONTEXT* c) const { h264_context_free(c); }
   };
 
+  struct PlanarFree {
+    void operator()(BITMAP_PLANAR_CONTEXT* c) const { freerdp_bitmap_planar_context_free(c); }
+  };
+
   bool createSurface(int width, int height);
+  bool busy() const;
+  std::uint32_t nextFrameId() const { return sent_.load() + 1; }
 
   freerdp_peer* peer_;
   std::function<void()> wake_;
@@ -79,6 +93,10 @@ class GfxEncoder {
   // Surface (screen path only).
   int surface_w_ = 0, surface_h_ = 0;
   bool surface_ = false;
+  DirtyRegion lossy_;  // shown by AVC420 since the last refinement
+  std::unique_ptr<BITMAP_PLANAR_CONTEXT, PlanarFree> planar_;
+  std::vector<BYTE> tile_, flipped_;
+  std::uint64_t avc_frames_ = 0, refinements_ = 0, bytes_ = 0;
 };
 
 }  // namespace vigil::gateway::rdp

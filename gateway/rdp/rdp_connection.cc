@@ -28,6 +28,10 @@ struct PeerContext {
   RdpConnection* conn;
 };
 
+// How long the screen must be still before GFX sends it losslessly.
+constexpr std::chrono::milliseconds kGfxTick{250};
+constexpr int kGfxStillTicks = 4;
+
 RdpConnection* conn(rdpContext* ctx) { return reinterpret_cast<PeerContext*>(ctx)->conn; }
 RdpConnection* conn(freerdp_peer* p) { return conn(p->context); }
 RdpConnection* conn(rdpInput* in) { return conn(in->context); }
@@ -302,7 +306,14 @@ void RdpConnection::run() {
       handles[n++] = target_done_;
       handles[n++] = refresh_;
       handles[n++] = gfx_wake_;
-      if (WaitForMultipleObjects(n, handles, FALSE, INFINITE) == WAIT_FAILED) {
+      // With GFX, a tick: a screen still for one tick gets its lossless pass.
+      const auto now = std::chrono::steady_clock::now();
+      if (gfx_ && now - gfx_tick_ >= kGfxTick) {
+        gfx_tick_ = now;
+        onGfxTick();
+      }
+      const DWORD timeout = gfx_ ? static_cast<DWORD>(kGfxTick.count()) : INFINITE;
+      if (WaitForMultipleObjects(n, handles, FALSE, timeout) == WAIT_FAILED) {
         reason = "wait failed";
         break;
       }
@@ -584,6 +595,26 @@ void RdpConnection::onGfxWake() {
       }
     }
     sendScreen(screen, DirtyRegion{});
+  });
+}
+
+void RdpConnection::onGfxTick() {
+  withScreen([this](const Frame& screen) {
+    if (!gfx_ || !clientShowing() || screen.empty()) return;
+    const std::uint64_t frames = gfx_->avcFrames();
+    if (frames != gfx_frames_seen_) {
+      gfx_frames_seen_ = frames;  // still moving
+      gfx_still_ticks_ = 0;
+      return;
+    }
+    // A scrolling terminal pauses between bursts: refine only a screen
+    // still for kGfxStillTicks, or the lossless pass outweighs the video.
+    if (++gfx_still_ticks_ < kGfxStillTicks) return;  // then every tick: a no-op once refined
+    if (gfx_->refine(screen) == GfxEncoder::SendResult::Unavailable && gfx_showing_) {
+      gfx_showing_ = false;
+      if (!encoder_->send(screen, DirtyRegion(screen.bounds())))
+        spdlog::debug("rdp: sending the screen to the client failed");
+    }
   });
 }
 

@@ -11,6 +11,7 @@
 #include <freerdp/server/cliprdr.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -94,6 +95,7 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   // GFX (peer thread).
   void maybeOpenGfx();
   void onGfxWake();  // peer thread: the pipeline is ready or has room again
+  void onGfxTick();  // peer thread, every kGfxTick while GFX is open: refine a still screen
   bool clientShowing() const;                  // screen_mutex_ held
   void resendPointer();                        // screen_mutex_ held, client showing
   std::string endReason(const std::string& fallback);
@@ -131,6 +133,9 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   bool gfx_tried_ = false;            // peer thread
   bool gfx_showing_ = false;          // the client shows the GFX surface, not legacy updates
   GfxEncoder::State gfx_logged_ = GfxEncoder::State::Negotiating;
+  std::uint64_t gfx_frames_seen_ = 0;  // avcFrames() at the last tick
+  int gfx_still_ticks_ = 0;            // ticks since avcFrames() last moved
+  std::chrono::steady_clock::time_point gfx_tick_{};  // peer thread
   bool client_active_ = false;
   bool client_visible_ = true;
   DirtyRegion pending_;  // damage not yet sent to the client
