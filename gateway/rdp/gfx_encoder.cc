@@ -34,8 +34,9 @@ UINT cbFrameAcknowledge(RdpgfxServerContext* c, const RDPGFX_FRAME_ACKNOWLEDGE_P
   return self(c)->onFrameAcknowledge(pdu);
 }
 
-// Versions this server confirms, best first; all carry AVC420 unless the
-// client set its AVC-disabled flag (10.x) or left AVC420 off (8.1).
+// Versions this server confirms, best first (8.0 last, it has no AVC);
+// AVC420 unless the client set its AVC-disabled flag (10.x) or left AVC420
+// off (8.1).
 constexpr std::array<UINT32, 10> kVersions = {
     RDPGFX_CAPVERSION_107, RDPGFX_CAPVERSION_106, RDPGFX_CAPVERSION_106_ERR, RDPGFX_CAPVERSION_105,
     RDPGFX_CAPVERSION_104, RDPGFX_CAPVERSION_103, RDPGFX_CAPVERSION_102, RDPGFX_CAPVERSION_101,
@@ -55,6 +56,28 @@ UINT32 timestamp() {
 }
 
 }  // namespace
+
+std::optional<GfxCapsChoice> chooseGfxCaps(const RDPGFX_CAPSET* sets, std::size_t count, bool have_h264) {
+  if (!sets) return std::nullopt;
+  // The highest version that allows AVC420, else the highest version.
+  const RDPGFX_CAPSET* chosen = nullptr;
+  for (int pass = have_h264 ? 0 : 1; pass < 2 && !chosen; ++pass) {
+    for (UINT32 v : kVersions) {
+      for (std::size_t i = 0; i < count && !chosen; ++i)
+        if (sets[i].version == v && (pass == 1 || avcAllowed(sets[i]))) chosen = &sets[i];
+      if (chosen) break;
+    }
+  }
+  for (std::size_t i = 0; i < count && !chosen; ++i)
+    if (sets[i].version == RDPGFX_CAPVERSION_8) chosen = &sets[i];
+  if (!chosen) return std::nullopt;
+  GfxCapsChoice c{*chosen, have_h264 && avcAllowed(*chosen)};
+  if (!c.avc420) {
+    if (c.caps.version == RDPGFX_CAPVERSION_81) c.caps.flags &= ~RDPGFX_CAPS_FLAG_AVC420_ENABLED;
+    else if (c.caps.version != RDPGFX_CAPVERSION_8) c.caps.flags |= RDPGFX_CAPS_FLAG_AVC_DISABLED;
+  }
+  return c;
+}
 
 void GfxEncoder::ContextFree::operator()(RdpgfxServerContext* c) const { rdpgfx_server_context_free(c); }
 
@@ -91,26 +114,14 @@ UINT GfxEncoder::onCapsAdvertise(const RDPGFX_CAPS_ADVERTISE_PDU* pdu) {
   // An H.264 encoder from FreeRDP's build (Debian's: libavcodec/x264);
   // without one, GFX is confirmed with AVC off and the legacy path serves.
   if (!h264_) h264_.reset(h264_context_new(TRUE));
-  const bool have_h264 = h264_ != nullptr;
-  const RDPGFX_CAPSET* chosen = nullptr;
-  for (UINT32 v : kVersions) {
-    for (UINT16 i = 0; i < pdu->capsSetCount && !chosen; ++i)
-      if (pdu->capsSets[i].version == v) chosen = &pdu->capsSets[i];
-    if (chosen) break;
-  }
-  for (UINT16 i = 0; i < pdu->capsSetCount && !chosen; ++i)
-    if (pdu->capsSets[i].version == RDPGFX_CAPVERSION_8) chosen = &pdu->capsSets[i];
-  if (!chosen) {
+  const auto choice = chooseGfxCaps(pdu->capsSets, pdu->capsSetCount, h264_ != nullptr);
+  if (!choice) {
     state_ = State::Failed;
     if (wake_) wake_();
     return CHANNEL_RC_UNSUPPORTED_VERSION;
   }
-  RDPGFX_CAPSET caps = *chosen;
-  const bool avc = have_h264 && avcAllowed(caps);
-  if (!avc) {
-    if (caps.version == RDPGFX_CAPVERSION_81) caps.flags &= ~RDPGFX_CAPS_FLAG_AVC420_ENABLED;
-    else if (caps.version != RDPGFX_CAPVERSION_8) caps.flags |= RDPGFX_CAPS_FLAG_AVC_DISABLED;
-  }
+  RDPGFX_CAPSET caps = choice->caps;
+  const bool avc = choice->avc420;
   RDPGFX_CAPS_CONFIRM_PDU confirm{};
   confirm.capsSet = &caps;
   const UINT rc = gfx_->CapsConfirm(gfx_.get(), &confirm);

@@ -18,11 +18,22 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "core/frame.h"
 
 namespace vigil::gateway::rdp {
+
+// The capability set to confirm from those a client advertised (the
+// highest version known here in which the client allows AVC, if
+// `have_h264`; else the highest) and whether AVC420 is on in it. The set's flags are those
+// to confirm (AVC switched off when not used). nullopt: no known version.
+struct GfxCapsChoice {
+  RDPGFX_CAPSET caps;
+  bool avc420;
+};
+std::optional<GfxCapsChoice> chooseGfxCaps(const RDPGFX_CAPSET* sets, std::size_t count, bool have_h264);
 
 class GfxEncoder {
  public:
