@@ -5,7 +5,9 @@
 // Per round: the bytes the gateway's socket to the client had acknowledged
 // (ss's tcp_info bytes_acked) over S seconds of scrolling; then the scroll
 // pauses and the client's screen is compared with the target's (PSNR), so
-// both codecs are judged at the legibility they reach.
+// both codecs are judged at the legibility they reach. Also vigil serve's
+// resident memory with the one session, over what it had before it.
+// GFX_BENCH_SHOTS=DIR saves each codec's last client and target screens (PPM).
 //
 // Usage: gfx_bench [--seconds S] [--rounds R] [--out FILE.json]
 //        (defaults 15 3; raw samples to FILE when given)
@@ -42,6 +44,7 @@ struct Sample {
   std::uint64_t bytes = 0;        // while scrolling
   std::uint64_t settle_bytes = 0; // after the scroll paused, until the client's screen is still
   double psnr_db = 0;
+  double rss_mib = 0;  // vigil serve's resident memory while this one session scrolls, less before it
   std::string gateway_said;  // the gateway's codec log line
   std::string error;
 };
@@ -58,6 +61,14 @@ long long bytesAcked(std::uint16_t port) {
   for (std::sregex_iterator it(out.begin(), out.end(), kAcked), end; it != end; ++it)
     total += std::stoll((*it)[1]);
   return total;
+}
+
+// Resident set of a process in MiB (VmRSS), or -1.
+double rssMiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  return -1;
 }
 
 int liveSessions(const GatewayFixture& f) {
@@ -95,6 +106,7 @@ Sample measure(GatewayFixture& f, const testbed::XDisplay& cd, const std::string
   argv.insert(argv.end(), args.begin(), args.end());
   const std::string xlog = f.dir() + "/gfx-bench-" + codec + std::to_string(round) + ".log";
   std::ofstream(flag).put('1');  // scroll
+  const double rss0 = rssMiB(f.gatewayPid());
   auto client = cd.spawn(argv, xlog);
   if (!client.ok()) {
     s.error = client.message();
@@ -109,6 +121,7 @@ Sample measure(GatewayFixture& f, const testbed::XDisplay& cd, const std::string
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(secs));
   const long long b1 = bytesAcked(f.rdpPort());
+  s.rss_mib = rssMiB(f.gatewayPid()) - rss0;
   s.secs = std::chrono::duration<double>(Clock::now() - t0).count();
   if (b0 < 0 || b1 < b0) s.error = "ss gave no byte counts";
   else s.bytes = static_cast<std::uint64_t>(b1 - b0);
@@ -175,8 +188,8 @@ int runBench(const Args& a) {
     int n = 0;
   } avc, rfx;
   bool errors = false;
-  std::printf("\n%-9s %5s %8s %12s %10s %10s %9s  %s\n", "codec", "round", "seconds", "bytes", "kB/s",
-              "settle B", "PSNR dB", "gateway said");
+  std::printf("\n%-9s %5s %8s %12s %10s %10s %9s %8s  %s\n", "codec", "round", "seconds", "bytes", "kB/s",
+              "settle B", "PSNR dB", "+RSS MiB", "gateway said");
   for (const Sample& s : samples) {
     Total& t = s.codec == "avc420" ? avc : rfx;
     t.secs += s.secs;
@@ -186,9 +199,9 @@ int runBench(const Args& a) {
     t.psnr_sum += s.psnr_db;
     ++t.n;
     errors = errors || !s.error.empty();
-    std::printf("%-9s %5d %8.1f %12llu %10.1f %10llu %9.1f  %s%s%s\n", s.codec.c_str(), s.round, s.secs,
+    std::printf("%-9s %5d %8.1f %12llu %10.1f %10llu %9.1f %8.1f  %s%s%s\n", s.codec.c_str(), s.round, s.secs,
                 static_cast<unsigned long long>(s.bytes), s.secs > 0 ? s.bytes / s.secs / 1000 : 0,
-                static_cast<unsigned long long>(s.settle_bytes), s.psnr_db, s.gateway_said.c_str(), s.error.empty() ? "" : "  error: ", s.error.c_str());
+                static_cast<unsigned long long>(s.settle_bytes), s.psnr_db, s.rss_mib, s.gateway_said.c_str(), s.error.empty() ? "" : "  error: ", s.error.c_str());
   }
   const double avc_rate = avc.secs > 0 ? avc.bytes / avc.secs : 0;
   const double rfx_rate = rfx.secs > 0 ? rfx.bytes / rfx.secs : 0;
@@ -212,6 +225,7 @@ int runBench(const Args& a) {
     for (const Sample& s : samples) {
       j["samples"].push_back({{"codec", s.codec}, {"round", s.round}, {"seconds", s.secs},
                               {"bytes_acked", s.bytes}, {"settle_bytes_acked", s.settle_bytes}, {"client_vs_target_psnr_db", s.psnr_db},
+                              {"rss_growth_mib", s.rss_mib},
                               {"gateway_log", s.gateway_said}, {"error", s.error}});
     }
     std::ofstream(a.out) << j.dump(2) << "\n";

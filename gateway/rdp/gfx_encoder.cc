@@ -42,9 +42,13 @@ constexpr std::array<UINT32, 10> kVersions = {
     RDPGFX_CAPVERSION_104, RDPGFX_CAPVERSION_103, RDPGFX_CAPVERSION_102, RDPGFX_CAPVERSION_101,
     RDPGFX_CAPVERSION_10,  RDPGFX_CAPVERSION_81};
 
-bool avcAllowed(const RDPGFX_CAPSET& caps) {
+// `avc_off_in_10` : the client set AVC_DISABLED in a 10.x set that has
+// flags. 10.1 has none (FreeRDP's client sends it even with H.264 off), so
+// it allows AVC only when no other 10.x set refuses it.
+bool avcAllowed(const RDPGFX_CAPSET& caps, bool avc_off_in_10) {
   if (caps.version == RDPGFX_CAPVERSION_81) return (caps.flags & RDPGFX_CAPS_FLAG_AVC420_ENABLED) != 0;
   if (caps.version == RDPGFX_CAPVERSION_8) return false;
+  if (caps.version == RDPGFX_CAPVERSION_101) return !avc_off_in_10;
   return (caps.flags & RDPGFX_CAPS_FLAG_AVC_DISABLED) == 0;
 }
 
@@ -59,19 +63,26 @@ UINT32 timestamp() {
 
 std::optional<GfxCapsChoice> chooseGfxCaps(const RDPGFX_CAPSET* sets, std::size_t count, bool have_h264) {
   if (!sets) return std::nullopt;
+  bool avc_off_in_10 = false;
+  for (std::size_t i = 0; i < count; ++i) {
+    const UINT32 v = sets[i].version;
+    if (v >= RDPGFX_CAPVERSION_10 && v != RDPGFX_CAPVERSION_101 &&
+        (sets[i].flags & RDPGFX_CAPS_FLAG_AVC_DISABLED) != 0)
+      avc_off_in_10 = true;
+  }
   // The highest version that allows AVC420, else the highest version.
   const RDPGFX_CAPSET* chosen = nullptr;
   for (int pass = have_h264 ? 0 : 1; pass < 2 && !chosen; ++pass) {
     for (UINT32 v : kVersions) {
       for (std::size_t i = 0; i < count && !chosen; ++i)
-        if (sets[i].version == v && (pass == 1 || avcAllowed(sets[i]))) chosen = &sets[i];
+        if (sets[i].version == v && (pass == 1 || avcAllowed(sets[i], avc_off_in_10))) chosen = &sets[i];
       if (chosen) break;
     }
   }
   for (std::size_t i = 0; i < count && !chosen; ++i)
     if (sets[i].version == RDPGFX_CAPVERSION_8) chosen = &sets[i];
   if (!chosen) return std::nullopt;
-  GfxCapsChoice c{*chosen, have_h264 && avcAllowed(*chosen)};
+  GfxCapsChoice c{*chosen, have_h264 && avcAllowed(*chosen, avc_off_in_10)};
   if (!c.avc420) {
     if (c.caps.version == RDPGFX_CAPVERSION_81) c.caps.flags &= ~RDPGFX_CAPS_FLAG_AVC420_ENABLED;
     else if (c.caps.version != RDPGFX_CAPVERSION_8) c.caps.flags |= RDPGFX_CAPS_FLAG_AVC_DISABLED;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 #include <thread>
 
@@ -147,6 +148,17 @@ TEST(RdpCompat, XfreerdpEveryColourDepthShowsTheTargetScreen) {
     xfreerdp->stop();
     ASSERT_TRUE(testbed::waitFor([&] { return liveRdpSessions(f) == 0; }, 15s, 250ms))
         << f.gatewayLog();
+    if (row.gfx_log == "codec=avc420") {
+      // The screen really went as H.264: the pipeline counted its frames.
+      const std::string log = f.gatewayLog();
+      const std::string key = "client graphics pipeline closed avc420_frames=";
+      const auto at = log.rfind(key);
+      ASSERT_NE(at, std::string::npos) << "no AVC420 frame count in the gateway's log";
+      const long frames = std::strtol(log.c_str() + at + key.size(), nullptr, 10);
+      std::printf("[ metrics ] xfreerdp %s: %ld AVC420 frames (%s)\n", row.name.c_str(), frames,
+                  log.substr(at, log.find('\n', at) - at).c_str());
+      EXPECT_GT(frames, 0);
+    }
   }
 }
 

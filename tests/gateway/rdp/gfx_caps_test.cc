@@ -14,8 +14,10 @@ std::vector<RDPGFX_CAPSET> xfreerdpSets(bool h264) {
   // As FreeRDP 2.11's client advertises them.
   const UINT32 avc81 = h264 ? RDPGFX_CAPS_FLAG_AVC420_ENABLED : 0;
   const UINT32 avc10 = RDPGFX_CAPS_FLAG_AVC_DISABLED;  // "no AVC444" to FreeRDP 2.11's client
+  // 10.1 has no flags: FreeRDP sends it with 0 whatever it asked for.
   return {{RDPGFX_CAPVERSION_8, 4, 0},      {RDPGFX_CAPVERSION_81, 4, avc81},
-          {RDPGFX_CAPVERSION_10, 4, avc10}, {RDPGFX_CAPVERSION_107, 4, avc10}};
+          {RDPGFX_CAPVERSION_10, 4, avc10}, {RDPGFX_CAPVERSION_101, 16, 0},
+          {RDPGFX_CAPVERSION_107, 4, avc10}};
 }
 
 TEST(GfxCaps, AvcDisabledOnTenMeansEightOneWithAvc420) {
@@ -24,7 +26,8 @@ TEST(GfxCaps, AvcDisabledOnTenMeansEightOneWithAvc420) {
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->caps.version, static_cast<UINT32>(RDPGFX_CAPVERSION_81));
   EXPECT_TRUE(c->avc420) << "8.1 allows AVC420 where the client disabled AVC in its 10.x sets";
-  // Without H.264 asked for, the highest version, AVC off.
+  // Without H.264 asked for (/gfx, /gfx:rfx), the highest version, AVC off:
+  // 10.1's missing flags do not override the AVC_DISABLED of the others.
   const auto plain = xfreerdpSets(false);
   const auto p = chooseGfxCaps(plain.data(), plain.size(), true);
   ASSERT_TRUE(p.has_value());
@@ -38,6 +41,11 @@ TEST(GfxCaps, AvcDisabledOnTenMeansEightOneWithAvc420) {
   EXPECT_EQ(o->caps.version, static_cast<UINT32>(RDPGFX_CAPVERSION_106));
   EXPECT_TRUE(o->avc420);
   EXPECT_EQ(o->caps.flags & RDPGFX_CAPS_FLAG_AVC_DISABLED, 0u);
+  // 10.1 alone (no flags to refuse with) allows AVC.
+  std::vector<RDPGFX_CAPSET> ten1 = {{RDPGFX_CAPVERSION_101, 16, 0}};
+  const auto t = chooseGfxCaps(ten1.data(), ten1.size(), true);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_TRUE(t->avc420);
 }
 
 TEST(GfxCaps, EightOneWithAvc420IsChosenWhenItIsTheBestWithAvc) {
