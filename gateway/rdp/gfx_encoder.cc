@@ -59,6 +59,10 @@ UINT32 timestamp() {
          static_cast<UINT32>(t.wSecond) << 10 | t.wMilliseconds;
 }
 
+double msSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
 }  // namespace
 
 std::optional<GfxCapsChoice> chooseGfxCaps(const RDPGFX_CAPSET* sets, std::size_t count, bool have_h264) {
@@ -105,8 +109,9 @@ GfxEncoder::~GfxEncoder() {
   // Join the channel's thread before anything it calls into goes away.
   if (gfx_ && opened_) gfx_->Close(gfx_.get());
   if (avc_frames_ > 0)
-    spdlog::info("rdp: client graphics pipeline closed avc420_frames={} refinements={} bytes={}", avc_frames_,
-                 refinements_, bytes_);
+    spdlog::info("rdp: client graphics pipeline closed avc420_frames={} refinements={} bytes={} "
+                 "max_avc420_ms={:.1f} max_refine_ms={:.1f}",
+                 avc_frames_, refinements_, bytes_, max_avc_ms_, max_refine_ms_);
 }
 
 bool GfxEncoder::busy() const {
@@ -218,6 +223,7 @@ GfxEncoder::SendResult GfxEncoder::send(const Frame& fb, const DirtyRegion& regi
 
   // The whole screen is encoded (unchanged macroblocks cost almost
   // nothing); the metablock tells the client which rects to take from it.
+  const auto t0 = std::chrono::steady_clock::now();
   BYTE* data = nullptr;
   UINT32 length = 0;
   if (avc420_compress(h264_.get(), fb.data(), PIXEL_FORMAT_BGRX32, static_cast<UINT32>(fb.stride()),
@@ -265,6 +271,7 @@ GfxEncoder::SendResult GfxEncoder::send(const Frame& fb, const DirtyRegion& regi
     return SendResult::Unavailable;
   }
   sent_ = id;
+  max_avc_ms_ = std::max(max_avc_ms_, msSince(t0));
   ++avc_frames_;
   bytes_ += length;
   lossy_.add(damage);
@@ -292,6 +299,7 @@ GfxEncoder::SendResult GfxEncoder::refine(const Frame& fb) {
       for (int tx = c.x / kTile; tx <= (c.x + c.w - 1) / kTile; ++tx)
         touched[static_cast<std::size_t>(ty) * cols + tx] = 1;
   }
+  const auto t0 = std::chrono::steady_clock::now();
   const std::uint32_t id = nextFrameId();
   RDPGFX_START_FRAME_PDU start{};
   start.frameId = id;
@@ -338,6 +346,7 @@ GfxEncoder::SendResult GfxEncoder::refine(const Frame& fb) {
     return SendResult::Unavailable;
   }
   sent_ = id;
+  max_refine_ms_ = std::max(max_refine_ms_, msSince(t0));
   ++refinements_;
   lossy_.clear();
   return SendResult::Sent;

@@ -14,6 +14,7 @@
 #include <freerdp/server/rdpgfx.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -108,6 +109,7 @@ class GfxEncoder {
   std::unique_ptr<BITMAP_PLANAR_CONTEXT, PlanarFree> planar_;
   std::vector<BYTE> tile_, flipped_;
   std::uint64_t avc_frames_ = 0, refinements_ = 0, bytes_ = 0;
+  double max_avc_ms_ = 0, max_refine_ms_ = 0;  // longest encode + send of each kind, for the log
 };
 
 }  // namespace vigil::gateway::rdp
