@@ -28,6 +28,10 @@ struct PeerContext {
   RdpConnection* conn;
 };
 
+// How long the screen must be still before GFX sends it losslessly.
+constexpr std::chrono::milliseconds kGfxTick{250};
+constexpr int kGfxStillTicks = 4;
+
 RdpConnection* conn(rdpContext* ctx) { return reinterpret_cast<PeerContext*>(ctx)->conn; }
 RdpConnection* conn(freerdp_peer* p) { return conn(p->context); }
 RdpConnection* conn(rdpInput* in) { return conn(in->context); }
@@ -200,6 +204,7 @@ RdpConnection::RdpConnection(freerdp_peer* peer, std::string client_addr, RdpCon
   stop_event_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
   target_done_ = CreateEventA(nullptr, TRUE, FALSE, nullptr);
   refresh_ = CreateEventA(nullptr, FALSE, FALSE, nullptr);
+  gfx_wake_ = CreateEventA(nullptr, FALSE, FALSE, nullptr);
 }
 
 RdpConnection::~RdpConnection() {
@@ -207,6 +212,7 @@ RdpConnection::~RdpConnection() {
   if (stop_event_) CloseHandle(stop_event_);
   if (target_done_) CloseHandle(target_done_);
   if (refresh_) CloseHandle(refresh_);
+  if (gfx_wake_) CloseHandle(gfx_wake_);
 }
 
 void RdpConnection::refreshScreen() { SetEvent(refresh_); }
@@ -266,7 +272,7 @@ void RdpConnection::run() {
             setBool(s, FreeRDP_NSCodec, false) && setBool(s, FreeRDP_SurfaceCommandsEnabled, true) &&
             setBool(s, FreeRDP_FrameMarkerCommandEnabled, true) &&
             setBool(s, FreeRDP_SurfaceFrameMarkerEnabled, true) &&
-            setBool(s, FreeRDP_SupportGraphicsPipeline, false) &&
+            setBool(s, FreeRDP_SupportGraphicsPipeline, deps_.opts.client_gfx) &&
             setBool(s, FreeRDP_RefreshRect, true) && setBool(s, FreeRDP_SuppressOutput, true) &&
             setBool(s, FreeRDP_UnicodeInput, true) && setBool(s, FreeRDP_HasHorizontalWheel, true) &&
             setBool(s, FreeRDP_HasExtendedMouseEvent, true) &&
@@ -298,7 +304,7 @@ void RdpConnection::run() {
     HANDLE handles[MAXIMUM_WAIT_OBJECTS];
     for (;;) {
       DWORD n = peer_->GetEventHandles(peer_, handles,
-                                       MAXIMUM_WAIT_OBJECTS - 4 - ClientDisplayControl::kMaxWaitHandles);
+                                       MAXIMUM_WAIT_OBJECTS - 5 - ClientDisplayControl::kMaxWaitHandles);
       if (n == 0) {
         reason = "client connection failed";
         break;
@@ -308,7 +314,15 @@ void RdpConnection::run() {
       handles[n++] = target_done_;
       handles[n++] = refresh_;
       n += static_cast<DWORD>(display_.waitHandles(handles + n));
-      if (WaitForMultipleObjects(n, handles, FALSE, INFINITE) == WAIT_FAILED) {
+      handles[n++] = gfx_wake_;
+      // With GFX, a tick: a screen still for one tick gets its lossless pass.
+      const auto now = std::chrono::steady_clock::now();
+      if (gfx_ && now - gfx_tick_ >= kGfxTick) {
+        gfx_tick_ = now;
+        onGfxTick();
+      }
+      const DWORD timeout = gfx_ ? static_cast<DWORD>(kGfxTick.count()) : INFINITE;
+      if (WaitForMultipleObjects(n, handles, FALSE, timeout) == WAIT_FAILED) {
         reason = "wait failed";
         break;
       }
@@ -326,6 +340,8 @@ void RdpConnection::run() {
         break;
       }
       display_.poll(vcm_, peer_->context, session_ ? session_->id() : "");
+      maybeOpenGfx();
+      if (WaitForSingleObject(gfx_wake_, 0) == WAIT_OBJECT_0) onGfxWake();
     }
   }
   reason = endReason(reason);
@@ -351,6 +367,7 @@ void RdpConnection::run() {
   stopClipboard();
   {
     std::lock_guard lock(screen_mutex_);
+    gfx_.reset();  // joins the rdpgfx thread before the channel manager closes
     encoder_.reset();
     client_active_ = false;
   }
@@ -529,9 +546,87 @@ void RdpConnection::sendScreen(const Frame& screen, const DirtyRegion& region) {
   all.add(region);
   pending_.clear();
   all.clipTo(screen.width(), screen.height());
+  if (gfx_) {
+    switch (gfx_->send(screen, all)) {
+      case GfxEncoder::SendResult::Sent:
+        gfx_showing_ = true;
+        return;
+      case GfxEncoder::SendResult::Busy:
+        // The client lags: merge into one later frame (sent on its ack).
+        pending_ = all;
+        return;
+      case GfxEncoder::SendResult::Unavailable:
+        // Not (or no longer) usable: the legacy codec repaints everything
+        // the surface showed.
+        if (gfx_showing_) all = DirtyRegion(screen.bounds());
+        gfx_showing_ = false;
+        break;
+    }
+  }
+  if (all.empty()) return;
   if (!encoder_->send(screen, all)) {
     spdlog::debug("rdp: sending the screen to the client failed");
   }
+}
+
+void RdpConnection::maybeOpenGfx() {
+  if (gfx_tried_ || !deps_.opts.client_gfx || !peer_->activated) return;
+  if (!getBool(peer_->settings, FreeRDP_SupportGraphicsPipeline)) {
+    gfx_tried_ = true;  // the client did not ask for GFX
+    return;
+  }
+  if (!WTSVirtualChannelManagerIsChannelJoined(vcm_, "drdynvc") ||
+      WTSVirtualChannelManagerGetDrdynvcState(vcm_) != DRDYNVC_STATE_READY) {
+    return;
+  }
+  gfx_tried_ = true;
+  auto gfx = std::make_unique<GfxEncoder>(peer_, vcm_, [wake = gfx_wake_] { SetEvent(wake); });
+  if (!gfx->open()) {
+    spdlog::info("rdp: session={} the client's graphics pipeline did not open, staying on codec={}",
+                 session_ ? session_->id() : "", encoder_ ? encoder_->codecName() : "none");
+    return;
+  }
+  std::lock_guard lock(screen_mutex_);
+  gfx_ = std::move(gfx);
+}
+
+void RdpConnection::onGfxWake() {
+  withScreen([this](const Frame& screen) {
+    if (!gfx_) return;
+    const GfxEncoder::State state = gfx_->state();
+    if (state != gfx_logged_) {
+      gfx_logged_ = state;
+      const std::string_view legacy = encoder_ ? encoder_->codecName() : "none";
+      if (state == GfxEncoder::State::Avc420) {
+        spdlog::info("rdp: client graphics pipeline session={} version=0x{:x} codec=avc420",
+                     session_ ? session_->id() : "", gfx_->version());
+      } else {
+        spdlog::info("rdp: client graphics pipeline session={} version=0x{:x} without AVC420, codec={}",
+                     session_ ? session_->id() : "", gfx_->version(), legacy);
+      }
+    }
+    sendScreen(screen, DirtyRegion{});
+  });
+}
+
+void RdpConnection::onGfxTick() {
+  withScreen([this](const Frame& screen) {
+    if (!gfx_ || !clientShowing() || screen.empty()) return;
+    const std::uint64_t frames = gfx_->avcFrames();
+    if (frames != gfx_frames_seen_) {
+      gfx_frames_seen_ = frames;  // still moving
+      gfx_still_ticks_ = 0;
+      return;
+    }
+    // A scrolling terminal pauses between bursts: refine only a screen
+    // still for kGfxStillTicks, or the lossless pass outweighs the video.
+    if (++gfx_still_ticks_ < kGfxStillTicks) return;  // then every tick: a no-op once refined
+    if (gfx_->refine(screen) == GfxEncoder::SendResult::Unavailable && gfx_showing_) {
+      gfx_showing_ = false;
+      if (!encoder_->send(screen, DirtyRegion(screen.bounds())))
+        spdlog::debug("rdp: sending the screen to the client failed");
+    }
+  });
 }
 
 void RdpConnection::onPaint(const Frame& screen, const DirtyRegion& changed) {

@@ -11,6 +11,7 @@
 #include <freerdp/server/cliprdr.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,7 @@
 #include "gateway/rdp/client_encoder.h"
 #include "gateway/rdp/clipboard.h"
 #include "gateway/rdp/display_control.h"
+#include "gateway/rdp/gfx_encoder.h"
 #include "gateway/rdp/keymap.h"
 #include "gateway/rdp/pointer_relay.h"
 #include "gateway/rdp/rdp_client.h"
@@ -91,6 +93,11 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   // screen_mutex_ (the target leg calls onPaint holding its screen).
   void withScreen(const std::function<void(const Frame&)>& fn);
   void sendScreen(const Frame& screen, const DirtyRegion& region);  // screen_mutex_ held
+  // Opens the graphics pipeline once drdynvc is up, if the client asked for
+  // GFX (peer thread).
+  void maybeOpenGfx();
+  void onGfxWake();  // peer thread: the pipeline is ready or has room again
+  void onGfxTick();  // peer thread, every kGfxTick while GFX is open: refine a still screen
   bool clientShowing() const;                  // screen_mutex_ held
   void resendPointer();                        // screen_mutex_ held, client showing
   std::string endReason(const std::string& fallback);
@@ -108,6 +115,7 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   void* stop_event_ = nullptr;   // HANDLE: close() was called
   void* target_done_ = nullptr;  // HANDLE: the target leg ended
   void* refresh_ = nullptr;      // HANDLE (auto-reset): refreshScreen() was called
+  void* gfx_wake_ = nullptr;     // HANDLE (auto-reset): GfxEncoder's wake
 
   std::shared_ptr<Session> session_;
   std::unique_ptr<RdpClient> target_;  // set by the peer thread before attach
@@ -123,6 +131,13 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   // thread on activation/refresh). The pixels are the target leg's own.
   std::mutex screen_mutex_;
   std::unique_ptr<ClientEncoder> encoder_;
+  std::unique_ptr<GfxEncoder> gfx_;  // AVC420 over GFX, when negotiated; else encoder_
+  bool gfx_tried_ = false;            // peer thread
+  bool gfx_showing_ = false;          // the client shows the GFX surface, not legacy updates
+  GfxEncoder::State gfx_logged_ = GfxEncoder::State::Negotiating;
+  std::uint64_t gfx_frames_seen_ = 0;  // avcFrames() at the last tick
+  int gfx_still_ticks_ = 0;            // ticks since avcFrames() last moved
+  std::chrono::steady_clock::time_point gfx_tick_{};  // peer thread
   bool client_active_ = false;
   bool client_visible_ = true;
   DirtyRegion pending_;  // damage not yet sent to the client

@@ -27,6 +27,8 @@ struct RdpOptions {
   // logon_timeout_ms); NLA targets confirm during the connect.
   int target_logon_timeout_ms = 20000;
   bool target_gfx = true;              // offer the graphics pipeline (GFX/AVC) to targets
+  // Offer the graphics pipeline to clients: AVC420 to those that take it.
+  bool client_gfx = true;
   bool clipboard = true;               // relay and record clipboard text (cliprdr)
   int max_width = 4096, max_height = 2160;  // bigger client requests are clamped
   // The node's listeners whose handshake caps count together; null: alone.

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 #include <thread>
 
@@ -75,11 +76,16 @@ TEST(RdpCompat, XfreerdpEveryColourDepthShowsTheTargetScreen) {
   struct Row {
     std::string name;
     std::vector<std::string> args;
+    std::string gfx_log;  // what the gateway must log about the graphics pipeline ("": nothing)
   };
   const std::vector<Row> rows = {
       {"bpp8", {"/bpp:8"}},   {"bpp15", {"/bpp:15"}},         {"bpp16", {"/bpp:16"}},
       {"bpp24", {"/bpp:24"}}, {"bpp32", {"/bpp:32"}},         {"rfx", {"/bpp:32", "/rfx"}},
       {"gfx", {"/bpp:32", "/gfx"}},
+      // GFX with H.264 asked for: the gateway must answer with AVC420.
+      {"gfx-avc420", {"/bpp:32", "/gfx:avc420"}, "codec=avc420"},
+      // GFX without H.264: the pipeline opens without AVC, legacy codec.
+      {"gfx-rfx", {"/bpp:32", "/gfx:rfx"}, "without AVC420, codec=remotefx"},
   };
   for (const Row& row : rows) {
     SCOPED_TRACE(row.name);
@@ -126,6 +132,13 @@ TEST(RdpCompat, XfreerdpEveryColourDepthShowsTheTargetScreen) {
       const std::string log = f.gatewayLog();
       const auto at = log.rfind("client activated");
       if (at != std::string::npos) codec = log.substr(at, log.find('\n', at) - at);
+      const auto gfx_at = log.rfind("client graphics pipeline");
+      if (gfx_at != std::string::npos && gfx_at > at)
+        codec += "; " + log.substr(gfx_at, log.find('\n', gfx_at) - gfx_at);
+    }
+    if (!row.gfx_log.empty()) {
+      EXPECT_NE(codec.find(row.gfx_log), std::string::npos)
+          << "the gateway did not log \"" << row.gfx_log << "\" for " << row.name << ": " << codec;
     }
     std::printf("[ metrics ] xfreerdp %s: client screen vs target PSNR %.1f dB, line on target %s, "
                 "searchable %s (%s)\n",
@@ -135,6 +148,17 @@ TEST(RdpCompat, XfreerdpEveryColourDepthShowsTheTargetScreen) {
     xfreerdp->stop();
     ASSERT_TRUE(testbed::waitFor([&] { return liveRdpSessions(f) == 0; }, 15s, 250ms))
         << f.gatewayLog();
+    if (row.gfx_log == "codec=avc420") {
+      // The screen really went as H.264: the pipeline counted its frames.
+      const std::string log = f.gatewayLog();
+      const std::string key = "client graphics pipeline closed avc420_frames=";
+      const auto at = log.rfind(key);
+      ASSERT_NE(at, std::string::npos) << "no AVC420 frame count in the gateway's log";
+      const long frames = std::strtol(log.c_str() + at + key.size(), nullptr, 10);
+      std::printf("[ metrics ] xfreerdp %s: %ld AVC420 frames (%s)\n", row.name.c_str(), frames,
+                  log.substr(at, log.find('\n', at) - at).c_str());
+      EXPECT_GT(frames, 0);
+    }
   }
 }
 
