@@ -26,7 +26,7 @@ struct RdpOptions {
   // A TLS-only target must confirm the logon within this (RdpClientOptions::
   // logon_timeout_ms); NLA targets confirm during the connect.
   int target_logon_timeout_ms = 20000;
-  bool target_gfx = true;              // offer the graphics pipeline (GFX/AVC) to targets
+  bool target_gfx = false;             // offer the graphics pipeline (GFX/AVC) to targets
   bool clipboard = true;               // relay and record clipboard text (cliprdr)
   int max_width = 4096, max_height = 2160;  // bigger client requests are clamped
   // The node's listeners whose handshake caps count together; null: alone.
