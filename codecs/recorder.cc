@@ -428,6 +428,7 @@ Result<std::unique_ptr<Recorder>> Recorder::open(const std::string& path, Record
   r->engine_ = std::make_unique<RecorderEngine>(r->opts_, std::move(muxer.value()));
   r->worker_ = std::thread([self] {
     nameThisThread("record");
+    lowerThisThreadPriority();  // the relay must not wait for CPU behind x264
     self->run();
   });
   spdlog::debug("event=recording_opened path={}", path);

@@ -46,6 +46,7 @@ void OcrPool::close() {
 
 void OcrPool::run(int index) {
   nameThisThread("ocr-" + std::to_string(index));
+  lowerThisThreadPriority();  // titles can wait; the relay cannot
   auto created = TitleReader::create(options_);
   std::unique_ptr<TitleReader> reader;
   {

@@ -26,7 +26,7 @@ struct RdpOptions {
   // A TLS-only target must confirm the logon within this (RdpClientOptions::
   // logon_timeout_ms); NLA targets confirm during the connect.
   int target_logon_timeout_ms = 20000;
-  bool target_gfx = true;              // offer the graphics pipeline (GFX/AVC) to targets
+  bool target_gfx = false;             // offer the graphics pipeline (GFX/AVC) to targets
   // Offer the graphics pipeline to clients: AVC420 to those that take it.
   bool client_gfx = true;
   bool clipboard = true;               // relay and record clipboard text (cliprdr)

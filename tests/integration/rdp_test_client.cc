@@ -45,7 +45,7 @@ bool usScancode(char c, std::uint8_t* scancode, bool* shift) {
   return false;
 }
 
-RdpTestClient::RdpTestClient(const Options& opts) {
+RdpTestClient::RdpTestClient(const Options& opts) : on_paint_(opts.on_paint) {
   gateway::rdp::RdpClientOptions o;
   o.host = opts.host;
   o.port = opts.port;
@@ -93,9 +93,10 @@ Frame RdpTestClient::snapshot() const {
   return copy;
 }
 
-void RdpTestClient::onPaint(const Frame&, const DirtyRegion& changed) {
+void RdpTestClient::onPaint(const Frame& screen, const DirtyRegion& changed) {
   ++updates_;
   pixels_ += static_cast<std::uint64_t>(changed.area());
+  if (on_paint_) on_paint_(screen, changed);
 }
 
 void RdpTestClient::onDisconnected(const std::string&) { disconnected_ = true; }

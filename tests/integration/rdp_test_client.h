@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,9 @@ class RdpTestClient final : public gateway::rdp::RdpClientObserver {
     bool gfx = false;         // the gateway offers no GFX to clients; keep both paths alike
     bool remotefx = true;
     int connect_timeout_ms = 30000;
+    // Called after each paint on the client's event thread, with the screen
+    // as the client now shows it (for benches that read what was reached).
+    std::function<void(const Frame& screen, const DirtyRegion& changed)> on_paint;
   };
 
   // Connects (blocking: TLS, logon, activation) and starts reading. Fails
@@ -60,6 +64,7 @@ class RdpTestClient final : public gateway::rdp::RdpClientObserver {
 
  private:
   explicit RdpTestClient(const Options& opts);
+  std::function<void(const Frame&, const DirtyRegion&)> on_paint_;
   std::unique_ptr<gateway::rdp::RdpClient> client_;
   std::atomic<std::uint64_t> updates_{0}, pixels_{0};
   std::atomic<bool> disconnected_{false};
