@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <exception>
@@ -48,6 +49,9 @@ using EventHandle = std::unique_ptr<void, HandleCloser>;
 // the Early User Authorization Result PDU. FreeRDP 2 keeps the names private.
 constexpr UINT32 kProtocolHybrid = 0x00000002;
 constexpr UINT32 kProtocolHybridEx = 0x00000008;
+
+// The longest a surface frame's paints are held waiting for its end marker.
+constexpr auto kMaxFrameHold = std::chrono::milliseconds(200);
 
 }  // namespace
 
@@ -114,6 +118,14 @@ struct RdpClient::Impl {
   Frame screen;
   mutable std::mutex paint_mutex;
   int paint_depth = 0;  // paint brackets may nest; the holding thread only
+  // Inside a surface frame (frame markers), paints are held and reported
+  // once at its end: a target sends one picture as several surface
+  // commands, and passing each on made the client (and the recording) show
+  // torn pictures at a fraction of the target's rate. Event thread only.
+  pSurfaceFrameMarker gdi_frame_marker = nullptr;  // GDI's own handler, chained
+  bool in_frame = false;
+  std::chrono::steady_clock::time_point frame_began{};
+  DirtyRegion frame_region;
   int pointer_slots = 0;          // the pointer cache size announced to the server
   bool pointer_warned = false;    // a rejected shape is logged once per connection
 
@@ -129,6 +141,8 @@ struct RdpClient::Impl {
   static void postDisconnect(freerdp* inst);
   static BOOL beginPaint(rdpContext* ctx);
   static BOOL endPaint(rdpContext* ctx);
+  static BOOL frameMarker(rdpContext* ctx, const SURFACE_FRAME_MARKER* marker);
+  void flushFrame();
   static BOOL desktopResize(rdpContext* ctx);
   static int verifyX509(freerdp* inst, const BYTE* data, size_t length, const char* host,
                         UINT16 port, DWORD flags);
@@ -286,6 +300,8 @@ BOOL RdpClient::Impl::postConnectBody(freerdp* inst) {
   }
   inst->update->BeginPaint = beginPaint;
   inst->update->EndPaint = endPaint;
+  d->gdi_frame_marker = inst->update->SurfaceFrameMarker;
+  inst->update->SurfaceFrameMarker = frameMarker;
   inst->update->DesktopResize = desktopResize;
   // Pointer updates go to the observer as they come (FreeRDP's own pointer
   // cache, registered before PostConnect, would only draw them).
@@ -370,7 +386,41 @@ void RdpClient::Impl::reportPaint() {
   // screen when its client activates, after connect() returned.
   if (!gateOpen()) return;
   region.clipTo(screen.width(), screen.height());
+  if (region.empty()) return;
+  // A frame left open (a lost or hostile end marker) is passed on anyway.
+  if (in_frame && std::chrono::steady_clock::now() - frame_began < kMaxFrameHold) {
+    frame_region.add(region);
+    return;
+  }
+  frame_region.add(region);
+  flushFrame();
+}
+
+// Called with the paint lock held (or from the event thread between paints:
+// the screen then changes only on this thread).
+void RdpClient::Impl::flushFrame() {
+  if (frame_region.empty()) return;
+  DirtyRegion region;
+  std::swap(region, frame_region);
+  region.clipTo(screen.width(), screen.height());
   if (!region.empty()) observer->onPaint(screen, region);
+}
+
+BOOL RdpClient::Impl::frameMarker(rdpContext* ctx, const SURFACE_FRAME_MARKER* marker) {
+  Impl* self = of(ctx);
+  const BOOL ok = self->gdi_frame_marker ? self->gdi_frame_marker(ctx, marker) : TRUE;
+  guardedVoid("rdp-client: frame marker", [&] {
+    if (marker->frameAction == SURFACECMD_FRAMEACTION_BEGIN) {
+      self->in_frame = true;
+      self->frame_began = std::chrono::steady_clock::now();
+      return;
+    }
+    self->in_frame = false;
+    self->lockPaint();
+    self->flushFrame();
+    self->unlockPaint();
+  });
+  return ok;
 }
 
 // Resizes the screen and points GDI at its (possibly moved) pixels.
@@ -662,10 +712,24 @@ void RdpClient::Impl::run() {
       break;
     }
     handles[n++] = stop_event.get();
-    const DWORD st = WaitForMultipleObjects(n, handles, FALSE, INFINITE);
+    // Paints held for a frame whose end never comes go out when it is due.
+    DWORD timeout = INFINITE;
+    if (in_frame && !frame_region.empty()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          frame_began + kMaxFrameHold - std::chrono::steady_clock::now());
+      timeout = static_cast<DWORD>(std::max<std::int64_t>(0, left.count()));
+    }
+    const DWORD st = WaitForMultipleObjects(n, handles, FALSE, timeout);
     if (st == WAIT_FAILED) {
       reason = "wait failed";
       break;
+    }
+    if (st == WAIT_TIMEOUT) {
+      in_frame = false;
+      lockPaint();
+      guardedVoid("rdp-client: held frame", [&] { flushFrame(); });
+      unlockPaint();
+      continue;
     }
     if (WaitForSingleObject(stop_event.get(), 0) == WAIT_OBJECT_0) {
       reason = "closed";
