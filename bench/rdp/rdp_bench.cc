@@ -166,21 +166,8 @@ Result<Grid> findGrid(const testbed::XDisplay& d) {
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// Resident set of a process in MiB (VmRSS), or -1.
-double rssMiB(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
-  return -1;
-}
-
-int liveSessions(const GatewayFixture& f) {
-  nlohmann::json j = f.vigilJson({"sessions", "--live", "--limit", "10000"});
-  return j.is_object() ? static_cast<int>(j["sessions"].size()) : -1;
-}
-
 bool waitNoLiveSessions(const GatewayFixture& f) {
-  return testbed::waitFor([&] { return liveSessions(f) == 0; }, 30s, 100ms);
+  return testbed::waitFor([&] { return f.liveSessionCount() == 0; }, 30s, 100ms);
 }
 
 struct RoundSample {
@@ -320,10 +307,9 @@ int runBench(const Args& a) {
   std::this_thread::sleep_for(2s);
 
   // 2. Memory per idle session (static screen).
-  const pid_t pid = f.gatewayPid();
   waitNoLiveSessions(f);
   std::this_thread::sleep_for(2s);
-  const double rss0 = rssMiB(pid);
+  const double rss0 = f.gatewayRssMiB();
   std::vector<std::unique_ptr<RdpTestClient>> idle;
   std::string idle_error;
   for (int i = 0; i < a.idle; ++i) {
@@ -339,20 +325,20 @@ int runBench(const Args& a) {
     return true;
   }, 30s);
   if (a.idle > 0) std::this_thread::sleep_for(5s);  // let encoders and OCR settle on the still screen
-  const double rss_n_fresh = rssMiB(pid);
+  const double rss_n_fresh = f.gatewayRssMiB();
   if (a.idle > 0) {
     std::printf("idle sessions: holding %d s of still screen ...\n", a.still);
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::seconds(std::max(0, a.still - 5)));
   }
-  const double rss_n = rssMiB(pid);
+  const double rss_n = f.gatewayRssMiB();
   const int n_idle = static_cast<int>(idle.size());
-  const int live_n = liveSessions(f);
+  const int live_n = f.liveSessionCount();
   for (auto& c : idle) c->disconnect();
   idle.clear();
   waitNoLiveSessions(f);
   std::this_thread::sleep_for(2s);
-  const double rss_after_idle = rssMiB(pid);
+  const double rss_after_idle = f.gatewayRssMiB();
 
   // 3. Growth over connect/disconnect cycles (after a warm-up of 10).
   std::string cycle_error;
@@ -370,14 +356,14 @@ int runBench(const Args& a) {
   std::fflush(stdout);
   for (int i = 0; i < (a.cycles > 0 ? 10 : 0) && cycle_error.empty(); ++i) cycle();
   std::this_thread::sleep_for(2s);
-  const double rss_c0 = rssMiB(pid);
+  const double rss_c0 = f.gatewayRssMiB();
   const auto c_t0 = Clock::now();
   int done = 0;
   for (; done < a.cycles && cycle_error.empty(); ++done)
     if (!cycle()) break;
   const double cycle_secs = seconds(Clock::now() - c_t0);
   std::this_thread::sleep_for(2s);
-  const double rss_c1 = rssMiB(pid);
+  const double rss_c1 = f.gatewayRssMiB();
 
   // Report.
   const double ratio = direct.pps() > 0 ? via_gateway.pps() / direct.pps() : 0;

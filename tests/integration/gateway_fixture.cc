@@ -250,6 +250,18 @@ nlohmann::json GatewayFixture::vigilJson(std::vector<std::string> args) const {
   return nlohmann::json::parse(r.out, nullptr, false);
 }
 
+int GatewayFixture::liveSessionCount() const {
+  nlohmann::json j = vigilJson({"sessions", "--live", "--limit", "10000"});
+  return j.is_object() ? static_cast<int>(j["sessions"].size()) : -1;
+}
+
+double GatewayFixture::gatewayRssMiB() const {
+  std::ifstream in("/proc/" + std::to_string(gatewayPid()) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  return -1;
+}
+
 std::string GatewayFixture::grantCode(const std::string& target) const {
   nlohmann::json j = vigilJson({"grant", "--user", "vendor1", "--target", target, "--ttl", "10m"});
   return j.is_object() ? j.value("code", "") : "";

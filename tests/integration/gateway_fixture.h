@@ -94,6 +94,10 @@ class GatewayFixture {
   // Runs `vigil ARGS --config <generated>`.
   VigilRun vigil(std::vector<std::string> args) const;
   nlohmann::json vigilJson(std::vector<std::string> args) const;  // adds --json
+  // Sessions live now, per `vigil sessions --live` (-1 if it failed).
+  int liveSessionCount() const;
+  // `vigil serve`'s resident set in MiB (VmRSS), -1 if it is gone.
+  double gatewayRssMiB() const;
   std::string grantCode(const std::string& target = "desk-vnc") const;
 
   Status startGateway();      // (re)starts `vigil serve`

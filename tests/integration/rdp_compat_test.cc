@@ -38,21 +38,6 @@ int liveRdpSessions(const GatewayFixture& f) {
   return n;
 }
 
-// The client's whole display once it stops changing (xfreerdp fills a
-// display of the session's size at 0,0: no window manager, no decorations).
-Frame settledScreen(const testbed::XDisplay& d) {
-  Frame last;
-  for (int i = 0; i < 20; ++i) {
-    auto shot = d.screenshot();
-    if (shot.ok()) {
-      if (!last.empty() && testbed::psnr(last, *shot) > 60.0) return *shot;
-      last = *shot;
-    }
-    std::this_thread::sleep_for(300ms);
-  }
-  return last;
-}
-
 bool searchable(const GatewayFixture& f, const std::string& marker, const std::string& line) {
   nlohmann::json r = f.vigilJson({"search", marker, "--limit", "100"});
   if (!r.is_object()) return false;
@@ -123,7 +108,7 @@ TEST(RdpCompat, XfreerdpEveryColourDepthShowsTheTargetScreen) {
     EXPECT_TRUE(found) << "the line typed in xfreerdp is not searchable";
 
     std::this_thread::sleep_for(1000ms);
-    const Frame client = settledScreen(cd);
+    const Frame client = cd.settledScreenshot();  // xfreerdp fills the display at 0,0
     auto target = f.display().screenshot();
     ASSERT_TRUE(target.ok()) << target.message();
     const double db = testbed::psnr(client, *target);

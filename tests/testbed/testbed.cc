@@ -447,6 +447,19 @@ Result<Frame> XDisplay::screenshot() const {
   return parsePpm(out);
 }
 
+Frame XDisplay::settledScreenshot() const {
+  Frame last;
+  for (int i = 0; i < 20; ++i) {
+    auto shot = screenshot();
+    if (shot.ok()) {
+      if (!last.empty() && psnr(last, *shot) > 60.0) return *shot;
+      last = *shot;
+    }
+    std::this_thread::sleep_for(300ms);
+  }
+  return last;
+}
+
 Result<Process> startX11vnc(const XDisplay& display, std::uint16_t port, const std::string& password,
                             const std::string& log_path) {
   auto p = display.spawn({"x11vnc", "-display", display.name(), "-rfbport", std::to_string(port),

@@ -116,6 +116,9 @@ class XDisplay {
   Result<int> run(std::vector<std::string> argv, std::string* out = nullptr) const;
   // The whole screen as the server sees it (ImageMagick `import`).
   Result<Frame> screenshot() const;
+  // The screen once two shots 300 ms apart agree (> 60 dB), or the last of
+  // 20 tries: a client's display after it has finished drawing.
+  Frame settledScreenshot() const;
 
  private:
   XDisplay() = default;
