@@ -302,6 +302,11 @@ void RdpConnection::run() {
     // No deadline here: the front door shuts the socket down when the
     // handshake runs past it, wherever FreeRDP is blocked.
     HANDLE handles[MAXIMUM_WAIT_OBJECTS];
+    // The longest the loop was away from the client's input (what a key
+    // waits at most), and how often that exceeded 50 ms.
+    std::chrono::steady_clock::time_point busy_from{};
+    double max_busy_ms = 0;
+    std::uint64_t slow_turns = 0;
     for (;;) {
       DWORD n = peer_->GetEventHandles(peer_, handles,
                                        MAXIMUM_WAIT_OBJECTS - 5 - ClientDisplayControl::kMaxWaitHandles);
@@ -322,10 +327,18 @@ void RdpConnection::run() {
         onGfxTick();
       }
       const DWORD timeout = gfx_ ? static_cast<DWORD>(kGfxTick.count()) : INFINITE;
+      const auto idle_from = std::chrono::steady_clock::now();
+      // Measured from 3 s after activation (the bench's window), not the handshake.
+      if (busy_from > activated_at_ + std::chrono::seconds(3) && activated_at_.time_since_epoch().count()) {
+        const double ms = std::chrono::duration<double, std::milli>(idle_from - busy_from).count();
+        max_busy_ms = std::max(max_busy_ms, ms);
+        if (ms > 50) ++slow_turns;
+      }
       if (WaitForMultipleObjects(n, handles, FALSE, timeout) == WAIT_FAILED) {
         reason = "wait failed";
         break;
       }
+      busy_from = std::chrono::steady_clock::now();
       if (WaitForSingleObject(stop_event_, 0) == WAIT_OBJECT_0) break;
       if (WaitForSingleObject(target_done_, 0) == WAIT_OBJECT_0) break;
       if (WaitForSingleObject(refresh_, 0) == WAIT_OBJECT_0) {
@@ -343,6 +356,9 @@ void RdpConnection::run() {
       maybeOpenGfx();
       if (WaitForSingleObject(gfx_wake_, 0) == WAIT_OBJECT_0) onGfxWake();
     }
+    if (admitted_)
+      spdlog::info("rdp: client input loop session={} longest_busy_ms={:.1f} turns_over_50ms={}",
+                   session_ ? session_->id() : "", max_busy_ms, slow_turns);
   }
   reason = endReason(reason);
   if (!admitted_) {
@@ -489,6 +505,7 @@ bool RdpConnection::onPostConnect() {
 }
 
 bool RdpConnection::onActivate() {
+  activated_at_ = std::chrono::steady_clock::now();
   withScreen([this](const Frame& screen) {
     encoder_ = std::make_unique<ClientEncoder>(peer_);
     client_active_ = true;

@@ -139,6 +139,7 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   int gfx_still_ticks_ = 0;            // ticks since avcFrames() last moved
   std::chrono::steady_clock::time_point gfx_tick_{};  // peer thread
   bool client_active_ = false;
+  std::chrono::steady_clock::time_point activated_at_{};  // peer thread: the last activation
   bool client_visible_ = true;
   DirtyRegion pending_;  // damage not yet sent to the client
   PointerRelay pointer_;
