@@ -143,6 +143,8 @@ Sample measure(GatewayFixture& f, const testbed::XDisplay& cd, const std::string
   if (!args.empty() && args[0].rfind("/gfx", 0) == 0) s.gateway_said += "; " + gfx;
   client->stop();
   testbed::waitFor([&] { return liveSessions(f) == 0; }, 20s, 250ms);
+  // How long the client's input could wait behind the screen path.
+  s.gateway_said += "; " + lastLine(f.gatewayLog(), "client input loop");
   return s;
 }
 

@@ -3,8 +3,10 @@
 // metablock names the changed rects. Used only when the client advertised
 // GFX with AVC420 and FreeRDP has an H.264 encoder; else the connection keeps
 // ClientEncoder (RemoteFX, planar, interleaved).
-// Threads: open()/send() on the connection's screen path (screen_mutex_
-// held); the caps and frame acknowledgements arrive on FreeRDP's rdpgfx
+// Threads: open() on the peer thread, then send()/refine()/canSend()/
+// needsSurface() on the connection's GFX sender thread only (no lock held:
+// writes go through the channel manager's queue, drained by the peer
+// thread); the caps and frame acknowledgements arrive on FreeRDP's rdpgfx
 // thread, which only updates state here and calls `wake`.
 #pragma once
 
@@ -65,7 +67,11 @@ class GfxEncoder {
   // (planar), so a still screen ends pixel-exact; the owner calls it once
   // the screen has been still for a moment. Same results as send().
   SendResult refine(const Frame& fb);
-  // AVC420 frames sent so far (screen path).
+  // Room for another frame (fewer than N unacknowledged).
+  bool canSend() const { return !busy(); }
+  // The next send() starts a new surface (covering the whole screen).
+  bool needsSurface() const { return need_surface_.load() || !surface_; }
+  // AVC420 frames sent so far (sender thread).
   std::uint64_t avcFrames() const { return avc_frames_; }
 
   // FreeRDP callbacks (rdpgfx thread).

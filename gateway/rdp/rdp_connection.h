@@ -4,7 +4,9 @@
 // admission and target connect through the shared ConnectionCore, then
 // client input → target (never waits for the screen path). The target
 // leg's event thread decodes the target's screen into the session frame and
-// sends damage to the client. The cliprdr server thread handles clipboard.
+// sends damage to the client (legacy codecs), or hands it to the GFX sender
+// thread, which copies the changed area under the paint lock and encodes
+// AVC420 outside it. The cliprdr server thread handles clipboard.
 #pragma once
 
 #include <freerdp/peer.h>
@@ -12,11 +14,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "core/config.h"
 #include "gateway/connection.h"
@@ -96,8 +100,16 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   // Opens the graphics pipeline once drdynvc is up, if the client asked for
   // GFX (peer thread).
   void maybeOpenGfx();
-  void onGfxWake();  // peer thread: the pipeline is ready or has room again
-  void onGfxTick();  // peer thread, every kGfxTick while GFX is open: refine a still screen
+  // The GFX sender thread: encodes and writes the pipeline, so neither the
+  // peer thread (input) nor the target leg (paints) waits on AVC420.
+  void gfxLoop();
+  void kickGfx();        // any thread: damage, an acknowledgement or a caps confirm
+  void stopGfxThread();  // peer thread: joins it
+  void logGfxState();    // GFX thread
+  // GFX thread: copies pending_ (or the whole screen) into gfx_frame_ under
+  // the paint lock; false when the client shows nothing now.
+  bool takeGfxDamage(DirtyRegion& damage);
+  void gfxResult(GfxEncoder::SendResult result, const DirtyRegion& damage);  // GFX thread, no lock held
   bool clientShowing() const;                  // screen_mutex_ held
   void resendPointer();                        // screen_mutex_ held, client showing
   std::string endReason(const std::string& fallback);
@@ -115,7 +127,6 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   void* stop_event_ = nullptr;   // HANDLE: close() was called
   void* target_done_ = nullptr;  // HANDLE: the target leg ended
   void* refresh_ = nullptr;      // HANDLE (auto-reset): refreshScreen() was called
-  void* gfx_wake_ = nullptr;     // HANDLE (auto-reset): GfxEncoder's wake
 
   std::shared_ptr<Session> session_;
   std::unique_ptr<RdpClient> target_;  // set by the peer thread before attach
@@ -134,14 +145,20 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   std::unique_ptr<GfxEncoder> gfx_;  // AVC420 over GFX, when negotiated; else encoder_
   bool gfx_tried_ = false;            // peer thread
   bool gfx_showing_ = false;          // the client shows the GFX surface, not legacy updates
-  GfxEncoder::State gfx_logged_ = GfxEncoder::State::Negotiating;
-  std::uint64_t gfx_frames_seen_ = 0;  // avcFrames() at the last tick
-  int gfx_still_ticks_ = 0;            // ticks since avcFrames() last moved
-  std::chrono::steady_clock::time_point gfx_tick_{};  // peer thread
   bool client_active_ = false;
+  std::chrono::steady_clock::time_point activated_at_{};  // peer thread: the last activation
   bool client_visible_ = true;
   DirtyRegion pending_;  // damage not yet sent to the client
   PointerRelay pointer_;
+
+  // GFX sender thread (started with gfx_, joined before it and the target
+  // leg go). gfx_mutex_ comes after screen_mutex_ in the lock order.
+  std::thread gfx_thread_;
+  std::mutex gfx_mutex_;
+  std::condition_variable gfx_cv_;
+  bool gfx_kick_ = false, gfx_stop_ = false;  // gfx_mutex_
+  Frame gfx_frame_;  // GFX thread: the screen as last handed to the encoder
+  GfxEncoder::State gfx_logged_ = GfxEncoder::State::Negotiating;  // GFX thread
 
   // Input state (peer thread).
   KeyMapper keymap_;

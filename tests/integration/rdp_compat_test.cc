@@ -7,8 +7,10 @@
 // holds the figures.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -236,6 +238,67 @@ TEST(RdpCompat, Rdesktop19IsRefusedWithTheDocumentedMessages) {
   EXPECT_NE(log.find(" info rdp: connection ended before authentication client=127.0.0.1:"), std::string::npos);
   EXPECT_NE(log.find("build 2600"), std::string::npos) << "the line does not name rdesktop's build\n" << log;
   EXPECT_EQ(f.rdpTargetConnections(), 0);
+}
+
+// GFX AVC420 encodes on its own thread: sessions ended while the screen
+// scrolls (by the gateway's terminate, by the client going away) end at
+// once, with frames sent, and the gateway stays up for the next one.
+TEST(RdpCompat, GfxSessionsEndWhileScrolling) {
+  auto fx = startFixture();
+  ASSERT_TRUE(fx.ok()) << fx.message();
+  GatewayFixture& f = **fx;
+  auto client_display = testbed::XDisplay::start(1280, 800, false);
+  ASSERT_TRUE(client_display.ok()) << client_display.message();
+  const testbed::XDisplay& cd = **client_display;
+  auto scroller = f.display().spawn(
+      {"xterm", "-geometry", "170x50+0+0", "-e", "sh", "-c",
+       "i=0; while :; do i=$((i+1)); echo \"$i the quick brown fox jumps over the lazy dog $i\"; sleep 0.01; done"});
+  ASSERT_TRUE(scroller.ok()) << scroller.message();
+
+  for (int round = 0; round < 3; ++round) {
+    const std::string xlog = f.dir() + "/gfx-end-" + std::to_string(round) + ".log";
+    auto xfreerdp = cd.spawn({"xfreerdp", "/v:127.0.0.1:" + std::to_string(f.rdpPort()), std::string("/u:") + kLogin,
+                              std::string("/p:") + GatewayFixture::kVendorPassword, "/cert:ignore",
+                              "/size:1280x800", "/bpp:32", "/gfx:avc420"},
+                             xlog);
+    ASSERT_TRUE(xfreerdp.ok()) << xfreerdp.message();
+    ASSERT_TRUE(testbed::waitFor([&] { return liveRdpSessions(f) == 1; }, 30s, 250ms))
+        << testbed::readFile(xlog) << "\n" << f.gatewayLog();
+    std::string id;
+    const nlohmann::json sessions = f.vigilJson({"sessions", "--live"});
+    if (sessions.is_object())
+      for (const auto& s : sessions["sessions"]) id = s.value("id", "");
+    ASSERT_FALSE(id.empty());
+    ASSERT_TRUE(testbed::waitFor([&] {
+      return f.gatewayLog().find("session=" + id + " version=") != std::string::npos;
+    }, 15s, 250ms)) << "no graphics pipeline for " << id << "\n" << f.gatewayLog();
+    std::this_thread::sleep_for(1500ms);  // AVC420 frames in flight, the client acknowledging
+
+    const auto t0 = std::chrono::steady_clock::now();
+    if (round % 2 == 0) {
+      const VigilRun r = f.vigil({"terminate", id});
+      EXPECT_EQ(r.exit_code, 0) << r.out;
+    } else {
+      xfreerdp->stop();
+    }
+    EXPECT_TRUE(testbed::waitFor([&] { return liveRdpSessions(f) == 0; }, 10s, 100ms))
+        << "round " << round << ": the session did not end\n" << f.gatewayLog();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("[ metrics ] round %d (%s): session ended %.2f s after the request\n", round,
+                round % 2 == 0 ? "terminate" : "client gone", secs);
+    xfreerdp->stop();
+    EXPECT_EQ(::kill(f.gatewayPid(), 0), 0) << "the gateway is gone";
+  }
+  // Every session sent AVC420 frames from its GFX thread and closed it.
+  const std::string log = f.gatewayLog();
+  int closed = 0;
+  for (std::size_t at = log.find("graphics pipeline closed avc420_frames="); at != std::string::npos;
+       at = log.find("graphics pipeline closed avc420_frames=", at + 1)) {
+    const long frames = std::strtol(log.c_str() + at + 39, nullptr, 10);
+    EXPECT_GT(frames, 0) << log.substr(at, 120);
+    ++closed;
+  }
+  EXPECT_EQ(closed, 3) << log;
 }
 
 }  // namespace
