@@ -63,32 +63,6 @@ long long bytesAcked(std::uint16_t port) {
   return total;
 }
 
-// Resident set of a process in MiB (VmRSS), or -1.
-double rssMiB(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
-  return -1;
-}
-
-int liveSessions(const GatewayFixture& f) {
-  nlohmann::json j = f.vigilJson({"sessions", "--live", "--limit", "100"});
-  return j.is_object() ? static_cast<int>(j["sessions"].size()) : -1;
-}
-
-Frame settledScreen(const testbed::XDisplay& d) {
-  Frame last;
-  for (int i = 0; i < 20; ++i) {
-    auto shot = d.screenshot();
-    if (shot.ok()) {
-      if (!last.empty() && testbed::psnr(last, *shot) > 60.0) return *shot;
-      last = *shot;
-    }
-    std::this_thread::sleep_for(300ms);
-  }
-  return last;
-}
-
 std::string lastLine(const std::string& log, const std::string& what) {
   const auto at = log.rfind(what);
   return at == std::string::npos ? "" : log.substr(at, log.find('\n', at) - at);
@@ -106,13 +80,13 @@ Sample measure(GatewayFixture& f, const testbed::XDisplay& cd, const std::string
   argv.insert(argv.end(), args.begin(), args.end());
   const std::string xlog = f.dir() + "/gfx-bench-" + codec + std::to_string(round) + ".log";
   std::ofstream(flag).put('1');  // scroll
-  const double rss0 = rssMiB(f.gatewayPid());
+  const double rss0 = f.gatewayRssMiB();
   auto client = cd.spawn(argv, xlog);
   if (!client.ok()) {
     s.error = client.message();
     return s;
   }
-  if (!testbed::waitFor([&] { return liveSessions(f) == 1; }, 30s, 250ms)) {
+  if (!testbed::waitFor([&] { return f.liveSessionCount() == 1; }, 30s, 250ms)) {
     s.error = "no live session";
     return s;
   }
@@ -121,14 +95,14 @@ Sample measure(GatewayFixture& f, const testbed::XDisplay& cd, const std::string
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(secs));
   const long long b1 = bytesAcked(f.rdpPort());
-  s.rss_mib = rssMiB(f.gatewayPid()) - rss0;
+  s.rss_mib = f.gatewayRssMiB() - rss0;
   s.secs = std::chrono::duration<double>(Clock::now() - t0).count();
   if (b0 < 0 || b1 < b0) s.error = "ss gave no byte counts";
   else s.bytes = static_cast<std::uint64_t>(b1 - b0);
 
   std::remove(flag.c_str());  // pause the scroll: judge the still screen
   std::this_thread::sleep_for(1500ms);
-  const Frame shown = settledScreen(cd);
+  const Frame shown = cd.settledScreenshot();
   auto target = f.display().screenshot();
   if (target.ok()) s.psnr_db = testbed::psnr(shown, *target);
   if (const char* dbg = std::getenv("GFX_BENCH_SHOTS"); dbg && target.ok()) {
@@ -142,7 +116,7 @@ Sample measure(GatewayFixture& f, const testbed::XDisplay& cd, const std::string
   const std::string gfx = lastLine(log, "client graphics pipeline");
   if (!args.empty() && args[0].rfind("/gfx", 0) == 0) s.gateway_said += "; " + gfx;
   client->stop();
-  testbed::waitFor([&] { return liveSessions(f) == 0; }, 20s, 250ms);
+  testbed::waitFor([&] { return f.liveSessionCount() == 0; }, 20s, 250ms);
   // How long the client's input could wait behind the screen path.
   s.gateway_said += "; " + lastLine(f.gatewayLog(), "client input loop");
   return s;
