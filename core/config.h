@@ -164,6 +164,9 @@ struct Config {
   std::string web_public_url;
   HostPort rdp_listen{"127.0.0.1", 3389};
   std::string rdp_tls_cert, rdp_tls_key;
+  // [rdp] avc420: offer clients the graphics pipeline with H.264 (AVC420):
+  // ~0.06x RemoteFX's bytes, but x264 costs CPU and ~40-75 MiB per session.
+  bool rdp_avc420 = true;
 
   std::vector<UserConfig> users;
   std::vector<TargetConfig> targets;

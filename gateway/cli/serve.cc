@@ -200,6 +200,7 @@ int serve(const Common& c) {
     if (!tls) return fail(tls.message());
     gateway::rdp::RdpOptions rdp_opts;
     rdp_opts.door_group = door;
+    rdp_opts.client_gfx = config.rdp_avc420;
     auto listener =
         gateway::rdp::RdpListener::start(config.rdp_listen, *tls, config, gatekeeper, sessions, rdp_opts);
     if (!listener) return fail("RDP listener on " + config.rdp_listen.str() + ": " + listener.message());

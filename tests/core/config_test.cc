@@ -338,6 +338,13 @@ TEST(Config, WebPublicUrlIsAccepted) {
   expectError(kTarget + "[web]\npublic_url = \"vigil.example.com\"\n", {"public_url", "https://"});
 }
 
+// AVC420 towards clients is on unless [rdp] avc420 turns it off.
+TEST(Config, RdpAvc420IsOnUnlessTurnedOff) {
+  EXPECT_TRUE(Config::parse(kTarget, "vigil.toml").rdp_avc420);
+  EXPECT_FALSE(Config::parse(kTarget + "[rdp]\navc420 = false\n", "vigil.toml").rdp_avc420);
+  expectError(kTarget + "[rdp]\navc420 = \"off\"\n", {"[rdp] avc420", "true or false"});
+}
+
 // xrdp 0.9 never confirms a logon: an operator may say so per RDP target;
 // every other target keeps the gate.
 TEST(Config, LogonConfirmationIsOnUnlessAnRdpTargetTurnsItOff) {
