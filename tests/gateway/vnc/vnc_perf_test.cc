@@ -54,7 +54,14 @@ class AnimatedTarget {
       me->received_[y * kW + x] = nowUs();
     };
     rfbInitServer(screen_);
-    rfbRunEventLoop(screen_, -1, TRUE);
+    // One thread serves clients (not libvncserver's thread per client):
+    // 0.9.14 writes its Extended Clipboard capability, which the gateway
+    // asks for after its first update request, without the send lock, so a
+    // threaded server can splice it into an update being sent
+    // (docs/vnc.md, Known limits).
+    server_ = std::thread([this] {
+      while (!stop_) rfbProcessEvents(screen_, 5000);
+    });
     animator_ = std::thread([this] {
       int i = 0;
       while (!stop_) {
@@ -69,6 +76,7 @@ class AnimatedTarget {
   ~AnimatedTarget() {
     stop_ = true;
     animator_.join();
+    server_.join();
     rfbShutdownServer(screen_, TRUE);
     rfbScreenCleanup(screen_);
   }
@@ -84,7 +92,7 @@ class AnimatedTarget {
   rfbScreenInfoPtr screen_ = nullptr;
   char* passwords_[2] = {nullptr, nullptr};
   std::atomic<bool> stop_{false};
-  std::thread animator_;
+  std::thread animator_, server_;
   std::mutex mu_;
   std::map<int, std::int64_t> received_;
 };
