@@ -421,7 +421,7 @@ Config Config::parse(const std::string& text, const std::string& path) {
               path, "[gateway]");
   if (auto* t = root["retention"].as_table()) checkKeys(*t, {"refused_days", "audit_days"}, path, "[retention]");
   if (auto* t = root["web"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key", "public_url"}, path, "[web]");
-  if (auto* t = root["rdp"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key", "avc420"}, path, "[rdp]");
+  if (auto* t = root["rdp"].as_table()) checkKeys(*t, {"listen", "tls_cert", "tls_key", "avc420", "pass_remotefx"}, path, "[rdp]");
   if (auto* t = root["redis"].as_table()) c.redis_url = str(*t, "url", path, "[redis]", false, c.redis_url);
   if (auto* t = root["recordings"].as_table()) {
     c.recordings_dir = str(*t, "dir", path, "[recordings]", false, c.recordings_dir);
@@ -486,6 +486,11 @@ Config Config::parse(const std::string& text, const std::string& path) {
       const auto* v = a->as_boolean();
       if (!v) fail(path, "[rdp] avc420 must be true or false (unquoted)");
       c.rdp_avc420 = v->get();
+    }
+    if (const toml::node* a = t->get("pass_remotefx")) {
+      const auto* v = a->as_boolean();
+      if (!v) fail(path, "[rdp] pass_remotefx must be true or false (unquoted)");
+      c.rdp_pass_remotefx = v->get();
     }
   }
   if (c.node_id.empty()) {

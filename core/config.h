@@ -167,6 +167,11 @@ struct Config {
   // [rdp] avc420: offer clients the graphics pipeline with H.264 (AVC420):
   // ~0.06x RemoteFX's bytes, but x264 costs CPU and ~40-75 MiB per session.
   bool rdp_avc420 = true;
+  // [rdp] pass_remotefx: send a RemoteFX client the target's own RemoteFX
+  // messages (once the gateway decoded them cleanly) instead of re-encoding
+  // the screen: about twice the pictures per second. false: the client never
+  // gets a byte the target encoded.
+  bool rdp_pass_remotefx = true;
 
   std::vector<UserConfig> users;
   std::vector<TargetConfig> targets;

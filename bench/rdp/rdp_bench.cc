@@ -305,6 +305,14 @@ int runBench(const Args& a) {
   }
   scroller->stop();
   std::this_thread::sleep_for(2s);
+  // How the gateway fed its client: the target's RemoteFX as it came, or re-encoded.
+  std::string feed;
+  {
+    std::istringstream log(f.gatewayLog());
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("passed_through=") != std::string::npos) feed += line.substr(line.find("passed_through=")) + "\n";
+    }
+  }
 
   // 2. Memory per idle session (static screen).
   waitNoLiveSessions(f);
@@ -386,10 +394,12 @@ int runBench(const Args& a) {
   row("through vigil serve", via_gateway);
   std::printf("\ncomplete pictures, gateway / direct: %.2f  (target >= 0.90)\n", ratio);
   std::printf("(updates, gateway / direct: %.2f; torn = paints that left a partial picture)\n", update_ratio);
+  std::printf("gateway's feed per session: %s", feed.empty() ? "(no RemoteFX line in its log)\n" : feed.c_str());
   if (!a.json.empty()) {
     nlohmann::json j;
     j["bench"] = "rdp_bench";
     j["seconds"] = a.seconds;
+    j["gateway_feed"] = feed;
     j["picture_ratio_gateway_over_direct"] = ratio;
     const auto path = [](const PathResult& r) {
       nlohmann::json p;

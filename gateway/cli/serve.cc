@@ -201,6 +201,7 @@ int serve(const Common& c) {
     gateway::rdp::RdpOptions rdp_opts;
     rdp_opts.door_group = door;
     rdp_opts.client_gfx = config.rdp_avc420;
+    rdp_opts.pass_remotefx = config.rdp_pass_remotefx;
     auto listener =
         gateway::rdp::RdpListener::start(config.rdp_listen, *tls, config, gatekeeper, sessions, rdp_opts);
     if (!listener) return fail("RDP listener on " + config.rdp_listen.str() + ": " + listener.message());

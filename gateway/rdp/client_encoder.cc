@@ -68,6 +68,7 @@ bool ClientEncoder::sendRemoteFx(const Frame& fb, const DirtyRegion& region) {
     rfx_context_set_pixel_format(rfx_, PIXEL_FORMAT_BGRX32);
   }
   if (rfx_w_ != fb.width() || rfx_h_ != fb.height()) {
+    rfx_header_.reset();
     if (!rfx_context_reset(rfx_, static_cast<UINT32>(fb.width()), static_cast<UINT32>(fb.height())))
       return false;
     rfx_w_ = fb.width();
@@ -118,6 +119,7 @@ bool ClientEncoder::sendRemoteFxRects(const Frame& fb, const std::vector<RFX_REC
       } else {
         cmd.bmp.bitmapDataLength = static_cast<UINT32>(Stream_GetPosition(stream_));
         cmd.bmp.bitmapData = Stream_Buffer(stream_);
+        if (auto h = readRfxHeader({cmd.bmp.bitmapData, cmd.bmp.bitmapDataLength})) rfx_header_ = h;
         ok = peer_->update->SurfaceBits(peer_->update->context, &cmd);
       }
     }
@@ -126,6 +128,46 @@ bool ClientEncoder::sendRemoteFxRects(const Frame& fb, const std::vector<RFX_REC
   free(shared_rects);
   free(messages);
   return ok;
+}
+
+bool ClientEncoder::canPass(const RfxMessage& m, const Frame& fb) const {
+  // Room for the fast-path and surface command headers around the message.
+  constexpr std::size_t kOverhead = 64;
+  return codec_ == Codec::RemoteFx && rfx_header_ && *rfx_header_ == m.header &&
+         rfx_w_ == fb.width() && rfx_h_ == fb.height() && m.header.width == fb.width() &&
+         m.header.height == fb.height() && m.bytes.size() + kOverhead <= max_update_;
+}
+
+void ClientEncoder::adopt(const RfxHeader& target) {
+  if (codec_ != Codec::RemoteFx || !rfx_) return;
+  // TS_RFX_CONTEXT's entropy field (bits 9-12): 1 = RLGR1, 4 = RLGR3.
+  const unsigned entropy = (target.properties >> 9) & 0xF;
+  if (entropy != 1 && entropy != 4) return;
+  const RLGR_MODE mode = entropy == 1 ? RLGR1 : RLGR3;
+  if (rfx_->mode == mode) return;
+  // FreeRDP 2 has no setter; its own servers set the field too. The reset
+  // makes the next message announce the new header.
+  rfx_->mode = mode;
+  rfx_header_.reset();
+  if (!rfx_context_reset(rfx_, static_cast<UINT32>(rfx_w_), static_cast<UINT32>(rfx_h_))) rfx_w_ = rfx_h_ = 0;
+}
+
+bool ClientEncoder::pass(const RfxMessage& m) {
+  SURFACE_BITS_COMMAND cmd{};
+  cmd.cmdType = CMDTYPE_STREAM_SURFACE_BITS;
+  cmd.destLeft = static_cast<UINT32>(m.dest.x);
+  cmd.destTop = static_cast<UINT32>(m.dest.y);
+  cmd.destRight = static_cast<UINT32>(m.dest.x + m.dest.w);
+  cmd.destBottom = static_cast<UINT32>(m.dest.y + m.dest.h);
+  cmd.bmp.codecID = static_cast<UINT16>(getU32(peer_->settings, FreeRDP_RemoteFxCodecId));
+  cmd.bmp.bpp = 32;
+  cmd.bmp.width = static_cast<UINT16>(m.dest.w);
+  cmd.bmp.height = static_cast<UINT16>(m.dest.h);
+  cmd.skipCompression = TRUE;
+  // FreeRDP's send path takes a non-const pointer but only reads it.
+  cmd.bmp.bitmapData = const_cast<BYTE*>(m.bytes.data());
+  cmd.bmp.bitmapDataLength = static_cast<UINT32>(m.bytes.size());
+  return peer_->update->SurfaceBits(peer_->update->context, &cmd);
 }
 
 bool ClientEncoder::sendBitmaps(const Frame& fb, const DirtyRegion& region) {

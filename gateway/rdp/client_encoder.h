@@ -11,10 +11,12 @@
 #include <freerdp/peer.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/frame.h"
+#include "gateway/rdp/rfx_stream.h"
 
 namespace vigil::gateway::rdp {
 
@@ -33,6 +35,16 @@ class ClientEncoder {
   // Sends `region` of `fb` (which has the client's desktop size). False when
   // the client connection failed.
   bool send(const Frame& fb, const DirtyRegion& region);
+  // True if the client's RemoteFX decoder, primed by this encoder's stream
+  // for a screen like `fb`, decodes `m` as the target meant it, and the
+  // client takes a message that large.
+  bool canPass(const RfxMessage& m, const Frame& fb) const;
+  // Takes the target's RemoteFX entropy coding (RLGR1/3) for what this
+  // encoder sends from now on, so that the target's messages suit the client.
+  void adopt(const RfxHeader& target);
+  // Sends a RemoteFX message of the target unchanged. False when the client
+  // connection failed.
+  bool pass(const RfxMessage& m);
 
  private:
   bool sendRemoteFx(const Frame& fb, const DirtyRegion& region);
@@ -48,6 +60,7 @@ class ClientEncoder {
   BITMAP_INTERLEAVED_CONTEXT* interleaved_ = nullptr;
   wStream* stream_ = nullptr;
   int rfx_w_ = 0, rfx_h_ = 0;
+  std::optional<RfxHeader> rfx_header_;  // what our stream announced to the client
   UINT32 frame_id_ = 0;
   std::vector<BYTE> tile_buf_;
   std::vector<BYTE> padded_tile_;  // an edge tile widened to a multiple of 4

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -52,6 +53,8 @@ constexpr UINT32 kProtocolHybridEx = 0x00000008;
 
 // The longest a surface frame's paints are held waiting for its end marker.
 constexpr auto kMaxFrameHold = std::chrono::milliseconds(200);
+// RemoteFX kept for one held frame at most; past it the frame is re-encoded.
+constexpr std::size_t kMaxHeldRfxBytes = 16u << 20;
 
 }  // namespace
 
@@ -126,6 +129,14 @@ struct RdpClient::Impl {
   bool in_frame = false;
   std::chrono::steady_clock::time_point frame_began{};
   DirtyRegion frame_region;
+  // keep_remotefx: the RemoteFX messages of the open paint bracket, and those
+  // of the held frame whose changes they carry whole (frame_rest: changes
+  // drawn otherwise). Event thread, paint lock held.
+  pSurfaceBits gdi_surface_bits = nullptr;  // GDI's own handler, chained
+  std::optional<RfxHeader> rfx_header;      // the target stream's, once it sent one
+  std::vector<RfxMessage> bracket_rfx, frame_rfx;
+  std::size_t frame_rfx_bytes = 0;
+  DirtyRegion frame_rest;
   int pointer_slots = 0;          // the pointer cache size announced to the server
   bool pointer_warned = false;    // a rejected shape is logged once per connection
 
@@ -142,6 +153,10 @@ struct RdpClient::Impl {
   static BOOL beginPaint(rdpContext* ctx);
   static BOOL endPaint(rdpContext* ctx);
   static BOOL frameMarker(rdpContext* ctx, const SURFACE_FRAME_MARKER* marker);
+  static BOOL surfaceBits(rdpContext* ctx, const SURFACE_BITS_COMMAND* cmd);
+  void keepRfx(const SURFACE_BITS_COMMAND& cmd);
+  void holdPaint(const DirtyRegion& region);
+  void dropRfx();
   void flushFrame();
   static BOOL desktopResize(rdpContext* ctx);
   static int verifyX509(freerdp* inst, const BYTE* data, size_t length, const char* host,
@@ -302,6 +317,10 @@ BOOL RdpClient::Impl::postConnectBody(freerdp* inst) {
   inst->update->EndPaint = endPaint;
   d->gdi_frame_marker = inst->update->SurfaceFrameMarker;
   inst->update->SurfaceFrameMarker = frameMarker;
+  if (d->opts.keep_remotefx) {
+    d->gdi_surface_bits = inst->update->SurfaceBits;
+    inst->update->SurfaceBits = surfaceBits;
+  }
   inst->update->DesktopResize = desktopResize;
   // Pointer updates go to the observer as they come (FreeRDP's own pointer
   // cache, registered before PostConnect, would only draw them).
@@ -368,7 +387,10 @@ void RdpClient::Impl::reportPaint() {
   rdpGdi* gdi = instance->context->gdi;
   if (!gdi || !gdi->primary) return;
   HGDI_WND hwnd = gdi->primary->hdc->hwnd;
-  if (hwnd->invalid->null) return;
+  if (hwnd->invalid->null) {
+    bracket_rfx.clear();
+    return;
+  }
   checkSize();
   DirtyRegion region;
   if (hwnd->ninvalid > 0) {
@@ -384,16 +406,73 @@ void RdpClient::Impl::reportPaint() {
   // Before the logon is confirmed the screen is the target's logon UI (or
   // whatever it shows instead): nobody sees it. The gateway reads the whole
   // screen when its client activates, after connect() returned.
-  if (!gateOpen()) return;
-  region.clipTo(screen.width(), screen.height());
-  if (region.empty()) return;
-  // A frame left open (a lost or hostile end marker) is passed on anyway.
-  if (in_frame && std::chrono::steady_clock::now() - frame_began < kMaxFrameHold) {
-    frame_region.add(region);
+  if (!gateOpen()) {
+    bracket_rfx.clear();
     return;
   }
-  frame_region.add(region);
+  region.clipTo(screen.width(), screen.height());
+  if (region.empty()) {
+    bracket_rfx.clear();
+    return;
+  }
+  holdPaint(region);
+  // A frame left open (a lost or hostile end marker) is passed on anyway.
+  if (in_frame && std::chrono::steady_clock::now() - frame_began < kMaxFrameHold) return;
   flushFrame();
+}
+
+// Adds one paint bracket's changes to the held frame. Its RemoteFX messages
+// go with them only if they carry every change of the bracket: anything
+// else drawn there (an order, a bitmap) must be encoded from the screen.
+void RdpClient::Impl::holdPaint(const DirtyRegion& region) {
+  frame_region.add(region);
+  std::vector<RfxMessage> msgs;
+  std::swap(msgs, bracket_rfx);
+  const auto inside = [&](const Rect& r) {
+    return std::any_of(msgs.begin(), msgs.end(),
+                       [&](const RfxMessage& m) { return m.dest.intersect(r) == r; });
+  };
+  std::size_t bytes = 0;
+  for (const RfxMessage& m : msgs) bytes += m.bytes.size();
+  if (msgs.empty() || !std::all_of(region.rects().begin(), region.rects().end(), inside) ||
+      frame_rfx_bytes + bytes > kMaxHeldRfxBytes) {
+    frame_rest.add(region);
+    return;
+  }
+  frame_rfx_bytes += bytes;
+  for (RfxMessage& m : msgs) frame_rfx.push_back(std::move(m));
+}
+
+void RdpClient::Impl::dropRfx() {
+  bracket_rfx.clear();
+  frame_rfx.clear();
+  frame_rfx_bytes = 0;
+  frame_rest.clear();
+}
+
+BOOL RdpClient::Impl::surfaceBits(rdpContext* ctx, const SURFACE_BITS_COMMAND* cmd) {
+  Impl* self = of(ctx);
+  const BOOL ok = self->gdi_surface_bits ? self->gdi_surface_bits(ctx, cmd) : FALSE;
+  if (ok) guardedVoid("rdp-client: surface bits", [&] { self->keepRfx(*cmd); });
+  return ok;
+}
+
+// Called after GDI decoded `cmd` into the screen without error.
+void RdpClient::Impl::keepRfx(const SURFACE_BITS_COMMAND& cmd) {
+  if (cmd.bmp.codecID != RDP_CODEC_ID_REMOTEFX || !cmd.bmp.bitmapData) return;
+  const std::span<const std::uint8_t> bytes(cmd.bmp.bitmapData, cmd.bmp.bitmapDataLength);
+  // Followed from the first message: the target sends its header once,
+  // usually while the logon gate is still closed.
+  if (auto h = readRfxHeader(bytes)) rfx_header = *h;
+  if (!rfx_header || !gateOpen()) return;
+  // The edges come from the target: bounded before any arithmetic.
+  const auto edge = [](UINT32 v) { return static_cast<int>(std::min<UINT32>(v, 0xFFFF)); };
+  const int left = edge(cmd.destLeft), top = edge(cmd.destTop);
+  const Rect dest =
+      Rect{left, top, edge(cmd.destRight) - left, edge(cmd.destBottom) - top}.intersect(screen.bounds());
+  if (dest.empty()) return;
+  bracket_rfx.push_back(
+      RfxMessage{dest, *rfx_header, std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
 }
 
 // Called with the paint lock held (or from the event thread between paints:
@@ -403,7 +482,15 @@ void RdpClient::Impl::flushFrame() {
   DirtyRegion region;
   std::swap(region, frame_region);
   region.clipTo(screen.width(), screen.height());
-  if (!region.empty()) observer->onPaint(screen, region);
+  RfxPaint rfx{std::move(frame_rfx), std::move(frame_rest)};
+  dropRfx();
+  if (region.empty()) return;
+  if (rfx.messages.empty()) {
+    observer->onPaint(screen, region);
+  } else {
+    rfx.rest.clipTo(screen.width(), screen.height());
+    observer->onPaintRfx(screen, region, rfx);
+  }
 }
 
 BOOL RdpClient::Impl::frameMarker(rdpContext* ctx, const SURFACE_FRAME_MARKER* marker) {
@@ -448,6 +535,7 @@ BOOL RdpClient::Impl::desktopResize(rdpContext* ctx) {
     self->lockPaint();
     bool ok = false;
     try {
+      self->dropRfx();  // drawn for the old size; the new screen is sent whole
       ok = self->fitScreen(ctx->gdi, static_cast<int>(w), static_cast<int>(h));
       if (ok) self->checkSize();
     } catch (...) {

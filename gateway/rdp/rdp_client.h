@@ -17,6 +17,7 @@
 #include "core/frame.h"
 #include "core/status.h"
 #include "gateway/rdp/monitor_layout.h"
+#include "gateway/rdp/rfx_stream.h"
 
 namespace vigil::gateway::rdp {
 
@@ -30,6 +31,9 @@ struct RdpClientOptions {
   std::uint32_t keyboard_layout = 0x0409;
   bool gfx = true;        // offer the graphics pipeline (rdpgfx) to the server
   bool remotefx = true;   // offer RemoteFX surface bits
+  // Keep the server's RemoteFX messages for the observer (onPaintRfx), so it
+  // can send them on as they are. Costs a copy of each message.
+  bool keep_remotefx = false;
   int color_depth = 32;   // 32 (planar bitmaps), 24/16/15 (interleaved)
   bool clipboard = true;  // join the cliprdr channel (text only)
   // Load the Display Control channel (disp): a target that offers it says
@@ -124,6 +128,12 @@ class RdpClientObserver {
   // `screen` is the client's framebuffer, the one its GDI draws into; only
   // valid during the call.
   virtual void onPaint(const Frame& screen, const DirtyRegion& changed) = 0;
+  // With keep_remotefx, instead of onPaint when some of `changed` came as
+  // RemoteFX messages: `rfx` holds them and what else changed.
+  virtual void onPaintRfx(const Frame& screen, const DirtyRegion& changed, const RfxPaint& rfx) {
+    (void)rfx;
+    onPaint(screen, changed);
+  }
   virtual void onResize(int width, int height) { (void)width; (void)height; }
   // Text the server put on its clipboard (UTF-8, already bounded).
   virtual void onClipboardText(const std::string& text) { (void)text; }

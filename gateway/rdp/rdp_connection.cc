@@ -275,7 +275,9 @@ void RdpConnection::run() {
             setBool(s, FreeRDP_UnicodeInput, true) && setBool(s, FreeRDP_HasHorizontalWheel, true) &&
             setBool(s, FreeRDP_HasExtendedMouseEvent, true) &&
             setBool(s, FreeRDP_DesktopResize, true) &&
-            setU32(s, FreeRDP_MultifragMaxRequestSize, 0x10000);
+            // RemoteFX clients must take at least this (MS-RDPRFX 1.5): room
+            // for a target's whole-screen RemoteFX message, passed on as is.
+            setU32(s, FreeRDP_MultifragMaxRequestSize, 0x3F0000);
     peer_->Capabilities = cbCapabilities;
     peer_->PostConnect = cbPostConnect;
     peer_->Activate = cbActivate;
@@ -377,6 +379,10 @@ void RdpConnection::run() {
     gfx_.reset();  // joins the rdpgfx thread before the channel manager closes
     encoder_.reset();
     client_active_ = false;
+    if (rfx_passed_ || rfx_encoded_) {
+      spdlog::info("rdp: session={} target RemoteFX messages passed_through={} paints_reencoded={}",
+                   session_ ? session_->id() : "", rfx_passed_, rfx_encoded_);
+    }
   }
   if (peer_->context) peer_->Disconnect(peer_);
   if (vcm_ && vcm_ != INVALID_HANDLE_VALUE) WTSCloseServer(vcm_);
@@ -439,6 +445,7 @@ bool RdpConnection::admitAndConnect() {
                         std::min(deps_.opts.max_height, door.max_desktop_height));
   o.keyboard_layout = client_layout ? client_layout : 0x0409;
   o.gfx = deps_.opts.target_gfx;
+  o.keep_remotefx = deps_.opts.pass_remotefx;
   o.clipboard = deps_.opts.clipboard;
   o.connect_timeout_ms = deps_.opts.target_connect_timeout_ms;
   // Fail closed at the target: no success (and no screen) before it confirmed
@@ -707,6 +714,43 @@ void RdpConnection::onPaint(const Frame& screen, const DirtyRegion& changed) {
   std::lock_guard lock(screen_mutex_);
   if (session_) session_->frame(screen, changed);
   sendScreen(screen, changed);
+}
+
+void RdpConnection::onPaintRfx(const Frame& screen, const DirtyRegion& changed, const RfxPaint& rfx) {
+  std::lock_guard lock(screen_mutex_);
+  if (session_) session_->frame(screen, changed);
+  if (passRfx(screen, rfx)) return;
+  ++rfx_encoded_;
+  sendScreen(screen, changed);
+}
+
+bool RdpConnection::passRfx(const Frame& screen, const RfxPaint& rfx) {
+  if (!clientShowing() || screen.empty() || gfx_showing_ ||
+      (gfx_ && gfx_->state() == GfxEncoder::State::Avc420)) {
+    return false;
+  }
+  if (rfx.messages.empty()) return false;
+  encoder_->adopt(rfx.messages.back().header);
+  for (const RfxMessage& m : rfx.messages) {
+    if (!encoder_->canPass(m, screen)) return false;
+  }
+  // The messages first, in order; then what they don't carry, encoded from
+  // the screen as it is now, so it ends up on top of anything they drew.
+  for (const RfxMessage& m : rfx.messages) {
+    if (!encoder_->pass(m)) {
+      spdlog::debug("rdp: sending the screen to the client failed");
+      return true;
+    }
+    ++rfx_passed_;
+  }
+  pending_.add(rfx.rest);
+  pending_.clipTo(screen.width(), screen.height());
+  DirtyRegion rest = std::move(pending_);
+  pending_.clear();
+  if (!rest.empty() && !encoder_->send(screen, rest)) {
+    spdlog::debug("rdp: sending the screen to the client failed");
+  }
+  return true;
 }
 
 void RdpConnection::onResize(int width, int height) {

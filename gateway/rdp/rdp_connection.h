@@ -82,6 +82,7 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
 
   // RdpClientObserver (target leg thread).
   void onPaint(const Frame& screen, const DirtyRegion& changed) override;
+  void onPaintRfx(const Frame& screen, const DirtyRegion& changed, const RfxPaint& rfx) override;
   void onResize(int width, int height) override;
   void onClipboardText(const std::string& text) override;
   void onPointer(const PointerUpdate& update) override;
@@ -97,6 +98,9 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   // screen_mutex_ (the target leg calls onPaint holding its screen).
   void withScreen(const std::function<void(const Frame&)>& fn);
   void sendScreen(const Frame& screen, const DirtyRegion& region);  // screen_mutex_ held
+  // Sends a RemoteFX client the target's own messages and encodes only the
+  // rest; false when it can't take them (the caller encodes everything).
+  bool passRfx(const Frame& screen, const RfxPaint& rfx);  // screen_mutex_ held
   // Opens the graphics pipeline once drdynvc is up, if the client asked for
   // GFX (peer thread).
   void maybeOpenGfx();
@@ -149,6 +153,9 @@ class RdpConnection final : public Relay, public RdpClientObserver, public Clien
   std::chrono::steady_clock::time_point activated_at_{};  // peer thread: the last activation
   bool client_visible_ = true;
   DirtyRegion pending_;  // damage not yet sent to the client
+  // The target's RemoteFX messages sent on as they were, and paints that had
+  // some but were encoded (logged at the end).
+  std::uint64_t rfx_passed_ = 0, rfx_encoded_ = 0;
   PointerRelay pointer_;
 
   // GFX sender thread (started with gfx_, joined before it and the target

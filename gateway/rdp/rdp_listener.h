@@ -29,6 +29,8 @@ struct RdpOptions {
   bool target_gfx = false;             // offer the graphics pipeline (GFX/AVC) to targets
   // Offer the graphics pipeline to clients: AVC420 to those that take it.
   bool client_gfx = true;
+  // Send RemoteFX clients the target's RemoteFX messages as they came.
+  bool pass_remotefx = true;
   bool clipboard = true;               // relay and record clipboard text (cliprdr)
   int max_width = 4096, max_height = 2160;  // bigger client requests are clamped
   // The node's listeners whose handshake caps count together; null: alone.

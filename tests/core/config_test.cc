@@ -345,6 +345,13 @@ TEST(Config, RdpAvc420IsOnUnlessTurnedOff) {
   expectError(kTarget + "[rdp]\navc420 = \"off\"\n", {"[rdp] avc420", "true or false"});
 }
 
+// The target's RemoteFX goes on to RemoteFX clients unless [rdp] pass_remotefx says no.
+TEST(Config, RdpPassRemoteFxIsOnUnlessTurnedOff) {
+  EXPECT_TRUE(Config::parse(kTarget, "vigil.toml").rdp_pass_remotefx);
+  EXPECT_FALSE(Config::parse(kTarget + "[rdp]\npass_remotefx = false\n", "vigil.toml").rdp_pass_remotefx);
+  expectError(kTarget + "[rdp]\npass_remotefx = 1\n", {"[rdp] pass_remotefx", "true or false"});
+}
+
 // xrdp 0.9 never confirms a logon: an operator may say so per RDP target;
 // every other target keeps the gate.
 TEST(Config, LogonConfirmationIsOnUnlessAnRdpTargetTurnsItOff) {

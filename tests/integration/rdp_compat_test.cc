@@ -64,18 +64,22 @@ TEST(RdpCompat, XfreerdpEveryColourDepthShowsTheTargetScreen) {
     std::string name;
     std::vector<std::string> args;
     std::string gfx_log;  // what the gateway must log about the graphics pipeline ("": nothing)
+    // The target's RemoteFX went on to the client as it came (freerdp-shadow
+    // sends RemoteFX surface bits; only RemoteFX clients can take them).
+    bool passes_remotefx = false;
   };
   const std::vector<Row> rows = {
       {"bpp8", {"/bpp:8"}},   {"bpp15", {"/bpp:15"}},         {"bpp16", {"/bpp:16"}},
-      {"bpp24", {"/bpp:24"}}, {"bpp32", {"/bpp:32"}},         {"rfx", {"/bpp:32", "/rfx"}},
+      {"bpp24", {"/bpp:24"}}, {"bpp32", {"/bpp:32"}},         {"rfx", {"/bpp:32", "/rfx"}, "", true},
       {"gfx", {"/bpp:32", "/gfx"}},
       // GFX with H.264 asked for: the gateway must answer with AVC420.
       {"gfx-avc420", {"/bpp:32", "/gfx:avc420"}, "codec=avc420"},
       // GFX without H.264: the pipeline opens without AVC, legacy codec.
-      {"gfx-rfx", {"/bpp:32", "/gfx:rfx"}, "without AVC420, codec=remotefx"},
+      {"gfx-rfx", {"/bpp:32", "/gfx:rfx"}, "without AVC420, codec=remotefx", true},
   };
   for (const Row& row : rows) {
     SCOPED_TRACE(row.name);
+    const std::size_t log_start = f.gatewayLog().size();  // this row's part of the log follows
     const std::string xlog = f.dir() + "/xfreerdp-" + row.name + ".log";
     std::vector<std::string> argv = {"xfreerdp", "/v:127.0.0.1:" + std::to_string(f.rdpPort()),
                                      std::string("/u:") + kLogin,
@@ -135,6 +139,19 @@ TEST(RdpCompat, XfreerdpEveryColourDepthShowsTheTargetScreen) {
     xfreerdp->stop();
     ASSERT_TRUE(testbed::waitFor([&] { return liveRdpSessions(f) == 0; }, 15s, 250ms))
         << f.gatewayLog();
+    {
+      // The target's own RemoteFX messages reached a RemoteFX client; the
+      // screen check above shows the client decoded them as the target meant.
+      const std::string log = f.gatewayLog().substr(log_start);
+      const std::string key = "passed_through=";
+      const auto at = log.rfind(key);
+      const long passed = at == std::string::npos ? 0 : std::strtol(log.c_str() + at + key.size(), nullptr, 10);
+      if (row.passes_remotefx) {
+        std::printf("[ metrics ] xfreerdp %s: %s\n", row.name.c_str(),
+                    at == std::string::npos ? "no RemoteFX line" : log.substr(at, log.find('\n', at) - at).c_str());
+        EXPECT_GT(passed, 0) << "the target's RemoteFX was re-encoded for " << row.name;
+      }
+    }
     if (row.gfx_log == "codec=avc420") {
       // The screen really went as H.264: the pipeline counted its frames.
       const std::string log = f.gatewayLog();
