@@ -52,9 +52,15 @@ TEST(VncThreadedTarget, EverySessionStartsAndRelaysFrames) {
     VncTestClient::Options o;
     o.port = (*listener)->port();
     o.password = "GOODCODE";
+    const std::size_t opened = sm.count();
     auto c = VncTestClient::connect(o);
     if (!c.ok()) {
-      failures.push_back("session " + std::to_string(i) + ": connect: " + c.message());
+      std::string why = "session " + std::to_string(i) + ": connect: " + c.message();
+      if (auto s = sm.session(opened)) {  // the gateway had admitted it: its end says why
+        testbed::waitFor([&] { return !s->finishReasons().empty(); }, 5s);
+        for (const std::string& r : s->finishReasons()) why += "; ended: " + r;
+      }
+      failures.push_back(why);
       continue;
     }
     auto session = sm.session(sm.count() - 1);
