@@ -832,7 +832,7 @@ void VncRelay::onTargetClipboard(std::string utf8) {
   wakeClientLeg();
 }
 
-// --- Extended Clipboard on the target leg (target-leg thread only) ---
+// --- Extended Clipboard on the target leg (target-leg thread; the offer before it starts) ---
 
 bool VncRelay::offerExtendedClipboard(rfbClient* c) {
   // Messages are read off the socket between libvncclient's: not possible
