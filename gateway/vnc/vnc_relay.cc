@@ -585,14 +585,13 @@ Status VncRelay::connectTarget() {
   std::free(c->serverHost);  // rfbGetClient's placeholder
   c->serverHost = ::strdup(target_.host.c_str());
   c->serverPort = target_.port;
-  c->listenSpecified = TRUE;  // use our connected socket
+  c->listenSpecified = TRUE;  // our connected socket (as rfbInitClient had it)
   c->sock = *fd;
   c->readTimeout = static_cast<unsigned>(std::max<long long>(1, opts_.target_timeout.count() / 1000));
 
   clearClientErrorOnThisThread();
   target_why_.clear();
-  rfbClient* raw = c.release();
-  if (!rfbInitClient(raw, nullptr, nullptr)) {  // frees `raw` and closes the socket
+  if (!startTargetProtocol(c.get())) {  // `c` frees the client and closes the socket
     std::string why = !target_why_.empty() ? target_why_ : lastClientErrorOnThisThread();
     if (closing_) why = "connection closed";
     if (target_failure_ == TargetFailure::Unreachable && isAuthFailure(why))
@@ -601,8 +600,30 @@ Status VncRelay::connectTarget() {
       why.pop_back();
     return Status::Error(why.empty() ? "VNC handshake with the target failed" : why);
   }
-  target_client_.reset(raw);
+  target_client_ = std::move(c);
   return Status::Ok();
+}
+
+bool VncRelay::startTargetProtocol(rfbClient* c) {
+  // What rfbInitClient does for a connected socket (no arguments, listen
+  // mode, repeater or scaling here), plus the offer in its place.
+  if (!InitialiseRFBConnection(c)) return false;
+  c->width = c->si.framebufferWidth;
+  c->height = c->si.framebufferHeight;
+  if (!c->MallocFrameBuffer(c) || !SetFormatAndEncodings(c)) return false;
+  // Before the first update request: a libvncserver 0.9.14 target serving
+  // each client on its own threads writes its Extended Clipboard capability
+  // without its send lock, from the thread reading our messages, while it
+  // handles this SetEncodings; its output thread sends nothing before it
+  // has handled an update request. Messages are handled in order, so the
+  // capability is out before any update starts and needs no wait. (Sent
+  // after the request, it could land inside the first update: "Rect too
+  // large: 65535x65528 at (768, 0)".) The relay never sends another
+  // SetEncodings, so the capability is not written again.
+  if (!offerExtendedClipboard(c)) return false;
+  if (c->updateRect.x < 0) c->updateRect = {0, 0, c->width, c->height};
+  return SendFramebufferUpdateRequest(c, c->updateRect.x, c->updateRect.y, c->updateRect.w,
+                                      c->updateRect.h, FALSE) != FALSE;
 }
 
 void VncRelay::runTargetLeg() {
@@ -610,7 +631,6 @@ void VncRelay::runTargetLeg() {
   rfbClient* c = target_client_.get();
   clearClientErrorOnThisThread();
   std::string why;
-  if (!offerExtendedClipboard()) why = "write failed";
   while (!closing_ && why.empty()) {
     pollfd fds[2] = {{c->sock, POLLIN, 0}, {target_wake_fd_, POLLIN, 0}};
     const int n = ::poll(fds, 2, c->buffered > 0 ? 0 : 1000);
@@ -812,14 +832,13 @@ void VncRelay::onTargetClipboard(std::string utf8) {
   wakeClientLeg();
 }
 
-// --- Extended Clipboard on the target leg (target-leg thread only) ---
+// --- Extended Clipboard on the target leg (target-leg thread; the offer before it starts) ---
 
-bool VncRelay::offerExtendedClipboard() {
-  rfbClient* c = target_client_.get();
+bool VncRelay::offerExtendedClipboard(rfbClient* c) {
   // Messages are read off the socket between libvncclient's: not possible
   // under its TLS or SASL layers, where the target stays on Latin-1.
   if (c->tlsSession != nullptr || c->saslconn != nullptr) return true;
-  // libvncclient sent its encodings without the extension; a second
+  // libvncclient has just sent its encodings without the extension; a second
   // SetEncodings (allowed at any time) lists what it decodes, plus it. Its
   // default encodingsString, compress level 3, no JPEG, no remote cursor.
   const std::uint32_t encodings[] = {

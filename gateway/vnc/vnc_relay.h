@@ -97,11 +97,15 @@ class VncRelay final : public Relay, public ClientConnection {
   void applyTargetOutput();
   Status connectTarget();
   Result<int> connectTcp();
+  // rfbInitClient's steps on our socket, with the Extended Clipboard offered
+  // before the first update request (thread of connectTarget).
+  bool startTargetProtocol(_rfbClient* c);
   void queueInput(QueuedInput in);
   bool sendQueuedInput();
-  // Target-leg thread: the Extended Clipboard (UTF-8) towards the target,
-  // offered after the handshake; Latin-1 with targets that never answer.
-  bool offerExtendedClipboard();
+  // The Extended Clipboard (UTF-8) towards the target, offered during the
+  // handshake; Latin-1 with targets that never answer. Target-leg thread for
+  // the rest.
+  bool offerExtendedClipboard(_rfbClient* c);
   bool nextIsServerCutText();
   bool readTargetCutText();
   bool onTargetExtended(const extclip::Message& m);

@@ -2,18 +2,15 @@
 // through the VncListener vs straight to the target. The target is an
 // in-process libvncserver (threaded mode) that animates a square as fast as
 // it can and timestamps every pointer event it receives.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <rfb/rfb.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
-#include <map>
-#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "gateway/vnc/vnc_listener.h"
+#include "tests/gateway/vnc/animated_target.h"
 #include "tests/gateway/vnc/fakes.h"
 #include "tests/testbed/testbed.h"
 #include "tests/testbed/vnc_test_client.h"
@@ -24,78 +21,8 @@ namespace {
 using namespace std::chrono_literals;
 using testbed::VncTestClient;
 
-std::int64_t nowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-class AnimatedTarget {
- public:
-  static constexpr int kW = 640, kH = 480;
-
-  explicit AnimatedTarget(std::uint16_t port) : fb_(kW, kH) {
-    screen_ = rfbGetScreen(nullptr, nullptr, kW, kH, 8, 3, 4);
-    screen_->frameBuffer = reinterpret_cast<char*>(fb_.data());
-    screen_->port = port;
-    screen_->ipv6port = 0;
-    screen_->listenInterface = htonl(INADDR_LOOPBACK);
-    screen_->httpPort = 0;
-    screen_->screenData = this;
-    screen_->deferUpdateTime = 0;
-    screen_->deferPtrUpdateTime = 0;
-    screen_->cursor = nullptr;
-    passwords_[0] = const_cast<char*>("tgtpw");
-    screen_->authPasswdData = passwords_;
-    screen_->passwordCheck = rfbCheckPasswordByList;
-    screen_->ptrAddEvent = [](int, int x, int y, rfbClientPtr cl) {
-      auto* me = static_cast<AnimatedTarget*>(cl->screen->screenData);
-      std::lock_guard lock(me->mu_);
-      me->received_[y * kW + x] = nowUs();
-    };
-    rfbInitServer(screen_);
-    // One thread serves clients (not libvncserver's thread per client):
-    // 0.9.14 writes its Extended Clipboard capability, which the gateway
-    // asks for after its first update request, without the send lock, so a
-    // threaded server can splice it into an update being sent
-    // (docs/vnc.md, Known limits).
-    server_ = std::thread([this] {
-      while (!stop_) rfbProcessEvents(screen_, 5000);
-    });
-    animator_ = std::thread([this] {
-      int i = 0;
-      while (!stop_) {
-        const int x = (i * 7) % (kW - 64), y = (i * 3) % (kH - 64);
-        fb_.fill({x, y, 64, 64}, static_cast<std::uint32_t>(i * 2654435761u) & 0xffffff);
-        rfbMarkRectAsModified(screen_, x, y, x + 64, y + 64);
-        ++i;
-        std::this_thread::sleep_for(1ms);
-      }
-    });
-  }
-  ~AnimatedTarget() {
-    stop_ = true;
-    animator_.join();
-    server_.join();
-    rfbShutdownServer(screen_, TRUE);
-    rfbScreenCleanup(screen_);
-  }
-  std::optional<std::int64_t> receivedAt(int x, int y) {
-    std::lock_guard lock(mu_);
-    auto it = received_.find(y * kW + x);
-    if (it == received_.end()) return std::nullopt;
-    return it->second;
-  }
-
- private:
-  Frame fb_;
-  rfbScreenInfoPtr screen_ = nullptr;
-  char* passwords_[2] = {nullptr, nullptr};
-  std::atomic<bool> stop_{false};
-  std::thread animator_, server_;
-  std::mutex mu_;
-  std::map<int, std::int64_t> received_;
-};
+using testing::AnimatedTarget;
+using testing::nowUs;
 
 struct Measured {
   double updates_per_s = 0;
