@@ -108,10 +108,16 @@ GfxEncoder::GfxEncoder(freerdp_peer* peer, void* vcm, std::function<void()> wake
 GfxEncoder::~GfxEncoder() {
   // Join the channel's thread before anything it calls into goes away.
   if (gfx_ && opened_) gfx_->Close(gfx_.get());
-  if (avc_frames_ > 0)
-    spdlog::info("rdp: client graphics pipeline closed avc420_frames={} refinements={} bytes={} "
-                 "max_avc420_ms={:.1f} max_refine_ms={:.1f}",
-                 avc_frames_, refinements_, bytes_, max_avc_ms_, max_refine_ms_);
+  if (avc_frames_ > 0) {
+    // Frames per second between the first and the last AVC420 frame: the
+    // rate while the screen changed (a still screen sends none).
+    const double span_s = std::chrono::duration<double>(last_avc_ - first_avc_).count();
+    spdlog::info("rdp: client graphics pipeline closed avc420_frames={} avc420_fps={:.1f} refinements={} "
+                 "bytes={} mean_avc420_ms={:.1f} max_avc420_ms={:.1f} max_refine_ms={:.1f}",
+                 avc_frames_, span_s > 0 ? static_cast<double>(avc_frames_ - 1) / span_s : 0.0,
+                 refinements_, bytes_, sum_avc_ms_ / static_cast<double>(avc_frames_), max_avc_ms_,
+                 max_refine_ms_);
+  }
 }
 
 bool GfxEncoder::busy() const {
@@ -271,7 +277,11 @@ GfxEncoder::SendResult GfxEncoder::send(const Frame& fb, const DirtyRegion& regi
     return SendResult::Unavailable;
   }
   sent_ = id;
-  max_avc_ms_ = std::max(max_avc_ms_, msSince(t0));
+  const double ms = msSince(t0);
+  max_avc_ms_ = std::max(max_avc_ms_, ms);
+  sum_avc_ms_ += ms;
+  last_avc_ = std::chrono::steady_clock::now();
+  if (avc_frames_ == 0) first_avc_ = last_avc_;
   ++avc_frames_;
   bytes_ += length;
   lossy_.add(damage);

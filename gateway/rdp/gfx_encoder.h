@@ -116,6 +116,8 @@ class GfxEncoder {
   std::vector<BYTE> tile_, flipped_;
   std::uint64_t avc_frames_ = 0, refinements_ = 0, bytes_ = 0;
   double max_avc_ms_ = 0, max_refine_ms_ = 0;  // longest encode + send of each kind, for the log
+  double sum_avc_ms_ = 0;                       // for the mean in the log
+  std::chrono::steady_clock::time_point first_avc_, last_avc_;  // AVC420 frames per second, for the log
 };
 
 }  // namespace vigil::gateway::rdp
