@@ -243,7 +243,7 @@ GfxEncoder::SendResult GfxEncoder::send(const Frame& fb, const DirtyRegion& regi
     state_ = State::Failed;
     return SendResult::Unavailable;
   }
-  // FreeRDP's channel writes the bytes (it takes a non-const pointer).
+  // FreeRDP's API takes a non-const pointer; it only reads the bytes.
   BYTE* data = const_cast<BYTE*>((*au)->data());
   const auto length = static_cast<UINT32>((*au)->size());
   std::vector<RECTANGLE_16> rects;
