@@ -46,6 +46,9 @@ struct Sample {
   double psnr_db = 0;
   double rss_mib = 0;  // vigil serve's resident memory while this one session scrolls, less before it
   std::string gateway_said;  // the gateway's codec log line
+  // AVC420 only, from the gateway's "client graphics pipeline closed" line:
+  // frames/s between the first and last frame, encode+send ms mean and max.
+  double avc_fps = 0, avc_mean_ms = 0, avc_max_ms = 0;
   std::string error;
 };
 
@@ -66,6 +69,12 @@ long long bytesAcked(std::uint16_t port) {
 std::string lastLine(const std::string& log, const std::string& what) {
   const auto at = log.rfind(what);
   return at == std::string::npos ? "" : log.substr(at, log.find('\n', at) - at);
+}
+
+// The number after "key=" in `line`, 0 when absent.
+double field(const std::string& line, const std::string& key) {
+  const auto at = line.find(" " + key + "=");
+  return at == std::string::npos ? 0 : std::atof(line.c_str() + at + key.size() + 2);
 }
 
 Sample measure(GatewayFixture& f, const testbed::XDisplay& cd, const std::string& flag,
@@ -113,12 +122,21 @@ Sample measure(GatewayFixture& f, const testbed::XDisplay& cd, const std::string
   if (b2 >= b1 && b1 >= 0) s.settle_bytes = static_cast<std::uint64_t>(b2 - b1);
   const std::string log = f.gatewayLog();
   s.gateway_said = lastLine(log, "client activated");
-  const std::string gfx = lastLine(log, "client graphics pipeline");
-  if (!args.empty() && args[0].rfind("/gfx", 0) == 0) s.gateway_said += "; " + gfx;
+  const bool is_gfx = !args.empty() && args[0].rfind("/gfx", 0) == 0;
+  const std::string gfx = is_gfx ? lastLine(log, "client graphics pipeline") : "";
+  if (is_gfx) s.gateway_said += "; " + gfx;
   client->stop();
   testbed::waitFor([&] { return f.liveSessionCount() == 0; }, 20s, 250ms);
   // How long the client's input could wait behind the screen path.
-  s.gateway_said += "; " + lastLine(f.gatewayLog(), "client input loop");
+  const std::string after = f.gatewayLog();
+  s.gateway_said += "; " + lastLine(after, "client input loop");
+  if (!gfx.empty()) {
+    const std::string closed = lastLine(after, "client graphics pipeline closed");
+    s.gateway_said += "; " + closed;
+    s.avc_fps = field(closed, "avc420_fps");
+    s.avc_mean_ms = field(closed, "mean_avc420_ms");
+    s.avc_max_ms = field(closed, "max_avc420_ms");
+  }
   return s;
 }
 
@@ -160,7 +178,7 @@ int runBench(const Args& a) {
   scroller->stop();
 
   struct Total {
-    double secs = 0, bytes = 0, settle = 0, psnr_min = 1e9, psnr_sum = 0;
+    double secs = 0, bytes = 0, settle = 0, psnr_min = 1e9, psnr_sum = 0, fps_sum = 0, ms_sum = 0, ms_max = 0;
     int n = 0;
   } avc, rfx;
   bool errors = false;
@@ -173,6 +191,9 @@ int runBench(const Args& a) {
     t.settle += static_cast<double>(s.settle_bytes);
     t.psnr_min = std::min(t.psnr_min, s.psnr_db);
     t.psnr_sum += s.psnr_db;
+    t.fps_sum += s.avc_fps;
+    t.ms_sum += s.avc_mean_ms;
+    t.ms_max = std::max(t.ms_max, s.avc_max_ms);
     ++t.n;
     errors = errors || !s.error.empty();
     std::printf("%-9s %5d %8.1f %12llu %10.1f %10llu %9.1f %8.1f  %s%s%s\n", s.codec.c_str(), s.round, s.secs,
@@ -186,6 +207,8 @@ int runBench(const Args& a) {
   const double total_ratio = rfx.bytes + rfx.settle > 0 ? (avc.bytes + avc.settle) / (rfx.bytes + rfx.settle) : 0;
   std::printf("\nGFX AVC420: %.1f kB/s, PSNR min %.1f dB mean %.1f dB\n", avc_rate / 1000, avc.psnr_min,
               avc.n ? avc.psnr_sum / avc.n : 0);
+  std::printf("GFX AVC420: %.1f frames/s mean, encode+send %.1f ms mean, %.1f ms max\n",
+              avc.n ? avc.fps_sum / avc.n : 0, avc.n ? avc.ms_sum / avc.n : 0, avc.ms_max);
   std::printf("RemoteFX:   %.1f kB/s, PSNR min %.1f dB mean %.1f dB\n", rfx_rate / 1000, rfx.psnr_min,
               rfx.n ? rfx.psnr_sum / rfx.n : 0);
   std::printf("bytes to the client while scrolling, AVC420 / RemoteFX: %.3f  (target <= 0.50)\n", ratio);
@@ -201,7 +224,8 @@ int runBench(const Args& a) {
     for (const Sample& s : samples) {
       j["samples"].push_back({{"codec", s.codec}, {"round", s.round}, {"seconds", s.secs},
                               {"bytes_acked", s.bytes}, {"settle_bytes_acked", s.settle_bytes}, {"client_vs_target_psnr_db", s.psnr_db},
-                              {"rss_growth_mib", s.rss_mib},
+                              {"rss_growth_mib", s.rss_mib}, {"avc420_fps", s.avc_fps},
+                              {"avc420_mean_ms", s.avc_mean_ms}, {"avc420_max_ms", s.avc_max_ms},
                               {"gateway_log", s.gateway_said}, {"error", s.error}});
     }
     std::ofstream(a.out) << j.dump(2) << "\n";

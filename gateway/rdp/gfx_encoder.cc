@@ -20,9 +20,12 @@ namespace {
 // client never has seconds of video queued.
 constexpr std::uint32_t kMaxFramesInFlight = 3;
 constexpr std::uint16_t kSurfaceId = 0;
-// The quality the metablock states for every rect (informational for the
-// client; x264 picks its own quantiser).
+// The constant quantiser of every AVC420 frame, also stated in the
+// metablock for each rect.
 constexpr BYTE kQp = 22;
+// Fast enough to follow a scrolling terminal on a small gateway (measured
+// against veryfast and FreeRDP's medium in docs/BENCHMARKS.md).
+constexpr const char* kPreset = "superfast";
 constexpr int kTile = 64;  // planar refinement tiles
 
 GfxEncoder* self(RdpgfxServerContext* c) { return static_cast<GfxEncoder*>(c->custom); }
@@ -108,10 +111,16 @@ GfxEncoder::GfxEncoder(freerdp_peer* peer, void* vcm, std::function<void()> wake
 GfxEncoder::~GfxEncoder() {
   // Join the channel's thread before anything it calls into goes away.
   if (gfx_ && opened_) gfx_->Close(gfx_.get());
-  if (avc_frames_ > 0)
-    spdlog::info("rdp: client graphics pipeline closed avc420_frames={} refinements={} bytes={} "
-                 "max_avc420_ms={:.1f} max_refine_ms={:.1f}",
-                 avc_frames_, refinements_, bytes_, max_avc_ms_, max_refine_ms_);
+  if (avc_frames_ > 0) {
+    // Frames per second between the first and the last AVC420 frame: the
+    // rate while the screen changed (a still screen sends none).
+    const double span_s = std::chrono::duration<double>(last_avc_ - first_avc_).count();
+    spdlog::info("rdp: client graphics pipeline closed avc420_frames={} avc420_fps={:.1f} refinements={} "
+                 "bytes={} mean_avc420_ms={:.1f} max_avc420_ms={:.1f} max_refine_ms={:.1f}",
+                 avc_frames_, span_s > 0 ? static_cast<double>(avc_frames_ - 1) / span_s : 0.0,
+                 refinements_, bytes_, sum_avc_ms_ / static_cast<double>(avc_frames_), max_avc_ms_,
+                 max_refine_ms_);
+  }
 }
 
 bool GfxEncoder::busy() const {
@@ -127,10 +136,9 @@ bool GfxEncoder::open() {
 
 UINT GfxEncoder::onCapsAdvertise(const RDPGFX_CAPS_ADVERTISE_PDU* pdu) {
   if (!pdu || !pdu->capsSets) return ERROR_INVALID_DATA;
-  // An H.264 encoder from FreeRDP's build (Debian's: libavcodec/x264);
-  // without one, GFX is confirmed with AVC off and the legacy path serves.
-  if (!h264_) h264_.reset(h264_context_new(TRUE));
-  const auto choice = chooseGfxCaps(pdu->capsSets, pdu->capsSetCount, h264_ != nullptr);
+  // Without libx264 in FFmpeg, GFX is confirmed with AVC off and the
+  // legacy path serves.
+  const auto choice = chooseGfxCaps(pdu->capsSets, pdu->capsSetCount, codecs::H264Encoder::available());
   if (!choice) {
     state_ = State::Failed;
     if (wake_) wake_();
@@ -187,13 +195,18 @@ bool GfxEncoder::createSurface(int width, int height) {
       gfx_->MapSurfaceToOutput(gfx_.get(), &map) != CHANNEL_RC_OK) {
     return false;
   }
-  if (!h264_context_reset(h264_.get(), static_cast<UINT32>(width), static_cast<UINT32>(height)))
+  // A new encoder per surface: the client's new surface gets a new decoder,
+  // which must start at an IDR with SPS/PPS.
+  codecs::H264Encoder::Options opts;
+  opts.preset = kPreset;
+  opts.qp = kQp;
+  auto enc = codecs::H264Encoder::open(width, height, opts);
+  if (!enc.ok()) {
+    spdlog::warn("rdp: {}", enc.message());
+    h264_.reset();
     return false;
-  // FreeRDP's libavcodec path leaves the quantiser to x264's default
-  // constant-quality mode in CQP (no bit-rate target to fill on a still screen).
-  h264_->RateControlMode = H264_RATECONTROL_CQP;
-  h264_->QP = kQp;
-  h264_->FrameRate = 30;
+  }
+  h264_ = std::move(*enc);
   surface_ = true;
   surface_w_ = width;
   surface_h_ = height;
@@ -201,7 +214,7 @@ bool GfxEncoder::createSurface(int width, int height) {
 }
 
 GfxEncoder::SendResult GfxEncoder::send(const Frame& fb, const DirtyRegion& region) {
-  if (state_ != State::Avc420 || !h264_) return SendResult::Unavailable;
+  if (state_ != State::Avc420) return SendResult::Unavailable;
   if (fb.empty()) return SendResult::Sent;
   if (busy()) return SendResult::Busy;
   const bool new_surface = need_surface_.exchange(false) || !surface_ || surface_w_ != fb.width() ||
@@ -224,16 +237,15 @@ GfxEncoder::SendResult GfxEncoder::send(const Frame& fb, const DirtyRegion& regi
   // The whole screen is encoded (unchanged macroblocks cost almost
   // nothing); the metablock tells the client which rects to take from it.
   const auto t0 = std::chrono::steady_clock::now();
-  BYTE* data = nullptr;
-  UINT32 length = 0;
-  if (avc420_compress(h264_.get(), fb.data(), PIXEL_FORMAT_BGRX32, static_cast<UINT32>(fb.stride()),
-                      static_cast<UINT32>(fb.width()), static_cast<UINT32>(fb.height()), &data,
-                      &length) < 0 ||
-      !data) {
-    spdlog::warn("rdp: AVC420 encoding failed, back to the legacy codec");
+  auto au = h264_->encode(fb, false);
+  if (!au.ok() || (*au)->size() > 0xFFFFFFFFu) {
+    spdlog::warn("rdp: AVC420 encoding failed ({}), back to the legacy codec", au.message());
     state_ = State::Failed;
     return SendResult::Unavailable;
   }
+  // FreeRDP's API takes a non-const pointer; it only reads the bytes.
+  BYTE* data = const_cast<BYTE*>((*au)->data());
+  const auto length = static_cast<UINT32>((*au)->size());
   std::vector<RECTANGLE_16> rects;
   std::vector<RDPGFX_H264_QUANT_QUALITY> quality;
   for (const Rect& r : damage.rects()) {
@@ -271,7 +283,11 @@ GfxEncoder::SendResult GfxEncoder::send(const Frame& fb, const DirtyRegion& regi
     return SendResult::Unavailable;
   }
   sent_ = id;
-  max_avc_ms_ = std::max(max_avc_ms_, msSince(t0));
+  const double ms = msSince(t0);
+  max_avc_ms_ = std::max(max_avc_ms_, ms);
+  sum_avc_ms_ += ms;
+  last_avc_ = std::chrono::steady_clock::now();
+  if (avc_frames_ == 0) first_avc_ = last_avc_;
   ++avc_frames_;
   bytes_ += length;
   lossy_.add(damage);

@@ -1,7 +1,7 @@
 // Internal (FreeRDP types): the graphics pipeline (MS-RDPEGFX) towards the
 // RDP client, over drdynvc, with each update one AVC420 (H.264) frame whose
 // metablock names the changed rects. Used only when the client advertised
-// GFX with AVC420 and FreeRDP has an H.264 encoder; else the connection keeps
+// GFX with AVC420 and FFmpeg has libx264 (codecs::H264Encoder); else the connection keeps
 // ClientEncoder (RemoteFX, planar, interleaved).
 // Threads: open() on the peer thread, then send()/refine()/canSend()/
 // needsSurface() on the connection's GFX sender thread only (no lock held:
@@ -10,7 +10,6 @@
 // thread, which only updates state here and calls `wake`.
 #pragma once
 
-#include <freerdp/codec/h264.h>
 #include <freerdp/codec/planar.h>
 #include <freerdp/peer.h>
 #include <freerdp/server/rdpgfx.h>
@@ -24,6 +23,7 @@
 #include <optional>
 #include <vector>
 
+#include "codecs/h264_encoder.h"
 #include "core/frame.h"
 
 namespace vigil::gateway::rdp {
@@ -82,10 +82,6 @@ class GfxEncoder {
   struct ContextFree {
     void operator()(RdpgfxServerContext* c) const;
   };
-  struct H264Free {
-    void operator()(H264_CONTEXT* c) const { h264_context_free(c); }
-  };
-
   struct PlanarFree {
     void operator()(BITMAP_PLANAR_CONTEXT* c) const { freerdp_bitmap_planar_context_free(c); }
   };
@@ -97,7 +93,6 @@ class GfxEncoder {
   freerdp_peer* peer_;
   std::function<void()> wake_;
   std::unique_ptr<RdpgfxServerContext, ContextFree> gfx_;
-  std::unique_ptr<H264_CONTEXT, H264Free> h264_;  // made at the caps: tells whether AVC420 is possible
   bool opened_ = false;
   std::atomic<State> state_{State::Negotiating};
   std::atomic<std::uint32_t> version_{0};
@@ -111,11 +106,14 @@ class GfxEncoder {
   // Surface (screen path only).
   int surface_w_ = 0, surface_h_ = 0;
   bool surface_ = false;
+  std::unique_ptr<codecs::H264Encoder> h264_;  // one per surface: its first frame is an IDR
   DirtyRegion lossy_;  // shown by AVC420 since the last refinement
   std::unique_ptr<BITMAP_PLANAR_CONTEXT, PlanarFree> planar_;
   std::vector<BYTE> tile_, flipped_;
   std::uint64_t avc_frames_ = 0, refinements_ = 0, bytes_ = 0;
   double max_avc_ms_ = 0, max_refine_ms_ = 0;  // longest encode + send of each kind, for the log
+  double sum_avc_ms_ = 0;                       // for the mean in the log
+  std::chrono::steady_clock::time_point first_avc_, last_avc_;  // AVC420 frames per second, for the log
 };
 
 }  // namespace vigil::gateway::rdp
