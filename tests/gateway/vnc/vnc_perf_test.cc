@@ -9,9 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "gateway/vnc/vnc_listener.h"
-#include "tests/gateway/vnc/animated_target.h"
-#include "tests/gateway/vnc/fakes.h"
+#include "tests/gateway/vnc/animated_gateway.h"
 #include "tests/testbed/testbed.h"
 #include "tests/testbed/vnc_test_client.h"
 
@@ -73,24 +71,11 @@ Measured measure(std::uint16_t port, const std::string& password, AnimatedTarget
 
 TEST(VncPerfTest, GatewayVersusDirect) {
   spdlog::set_level(spdlog::level::warn);
-  const std::uint16_t target_port = testbed::freeTcpPort();
-  AnimatedTarget target(target_port);
-  ASSERT_TRUE(testbed::waitForPort(target_port, 5s));
-
-  TargetConfig t;
-  t.name = "perf";
-  t.protocol = Protocol::Vnc;
-  t.host = "127.0.0.1";
-  t.port = target_port;
-  t.password = "tgtpw";
-  t.vnc_listen = HostPort{"127.0.0.1", 0};
-  testing::FakeGatekeeper gk("GOODCODE");
-  testing::FakeSessionManager sm;
-  Config cfg;
-  cfg.recordings_dir = testbed::makeTempDir("vigil-vnc-perf");
-  cfg.recordings_min_free = 0;
-  auto listener = VncListener::start(cfg, t, gk, sm);
-  ASSERT_TRUE(listener.ok()) << listener.message();
+  testing::AnimatedGateway g;
+  const Status started = g.start("perf");
+  ASSERT_TRUE(started.ok()) << started.message();
+  AnimatedTarget& target = g.target;
+  testing::FakeSessionManager& sm = g.sm;
 
   // A shared 2-core CI machine can stall any thread for milliseconds, which
   // lands in one leg's p99 and not the other's. A real regression shows in
@@ -106,8 +91,8 @@ TEST(VncPerfTest, GatewayVersusDirect) {
   };
   Measured direct, via;
   for (int round = 0; round < 3; ++round) {
-    direct = measure(target_port, "tgtpw", target, 10 * round);
-    via = measure((*listener)->port(), "GOODCODE", target, 10 * round + 5);
+    direct = measure(g.target_port, "tgtpw", target, 10 * round);
+    via = measure(g.listener->port(), "GOODCODE", target, 10 * round + 5);
     std::printf("[perf] round %d updates/s: direct %.0f, via gateway %.0f\n", round,
                 direct.updates_per_s, via.updates_per_s);
     std::printf("[perf] round %d pointer latency ms: direct p50 %.2f p99 %.2f; via gateway p50 %.2f "

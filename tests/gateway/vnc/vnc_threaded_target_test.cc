@@ -11,9 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/vnc/vnc_listener.h"
-#include "tests/gateway/vnc/animated_target.h"
-#include "tests/gateway/vnc/fakes.h"
+#include "tests/gateway/vnc/animated_gateway.h"
 #include "tests/testbed/testbed.h"
 #include "tests/testbed/vnc_test_client.h"
 
@@ -25,24 +23,10 @@ using testbed::VncTestClient;
 
 TEST(VncThreadedTarget, EverySessionStartsAndRelaysFrames) {
   spdlog::set_level(spdlog::level::warn);
-  const std::uint16_t target_port = testbed::freeTcpPort();
-  testing::AnimatedTarget target(target_port);
-  ASSERT_TRUE(testbed::waitForPort(target_port, 5s));
-
-  TargetConfig t;
-  t.name = "threaded";
-  t.protocol = Protocol::Vnc;
-  t.host = "127.0.0.1";
-  t.port = target_port;
-  t.password = "tgtpw";
-  t.vnc_listen = HostPort{"127.0.0.1", 0};
-  testing::FakeGatekeeper gk("GOODCODE");
-  testing::FakeSessionManager sm;
-  Config cfg;
-  cfg.recordings_dir = testbed::makeTempDir("vigil-vnc-threaded");
-  cfg.recordings_min_free = 0;
-  auto listener = VncListener::start(cfg, t, gk, sm);
-  ASSERT_TRUE(listener.ok()) << listener.message();
+  testing::AnimatedGateway g;
+  const Status started = g.start("threaded");
+  ASSERT_TRUE(started.ok()) << started.message();
+  testing::FakeSessionManager& sm = g.sm;
 
   // Before the fix about one start in five failed; 50 starts leave such a
   // bug almost no chance (0.8^50) of passing.
@@ -50,7 +34,7 @@ TEST(VncThreadedTarget, EverySessionStartsAndRelaysFrames) {
   std::vector<std::string> failures;
   for (int i = 0; i < kSessions; ++i) {
     VncTestClient::Options o;
-    o.port = (*listener)->port();
+    o.port = g.listener->port();
     o.password = "GOODCODE";
     const std::size_t opened = sm.count();
     auto c = VncTestClient::connect(o);
