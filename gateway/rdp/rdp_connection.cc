@@ -725,11 +725,10 @@ void RdpConnection::onPaintRfx(const Frame& screen, const DirtyRegion& changed, 
 }
 
 bool RdpConnection::passRfx(const Frame& screen, const RfxPaint& rfx) {
-  if (!clientShowing() || screen.empty() || gfx_showing_ ||
+  if (rfx.messages.empty() || !clientShowing() || screen.empty() || gfx_showing_ ||
       (gfx_ && gfx_->state() == GfxEncoder::State::Avc420)) {
     return false;
   }
-  if (rfx.messages.empty()) return false;
   encoder_->adopt(rfx.messages.back().header);
   for (const RfxMessage& m : rfx.messages) {
     if (!encoder_->canPass(m, screen)) return false;
